@@ -1,0 +1,65 @@
+using Microsoft.CodeAnalysis;
+
+namespace FmCodegen.Generators;
+
+/// <summary>Every diagnostic the generator reports. IDs are tracked in AnalyzerReleases.*.md.</summary>
+internal static class Diagnostics
+{
+    private const string Category = "FmCodegen";
+    private const string HelpBase = "https://github.com/fmcodegen/fmcodegen/blob/main/README.md#diagnostics";
+
+    public static readonly DiagnosticDescriptor EmbeddingSizeOutOfRange = new(
+        id: "FMCG0001",
+        title: "FmKernel embedding size out of range",
+        messageFormat: "[FmKernel({0})] on '{1}': the embedding size must be between 1 and 1024; use a k in that range (models of other sizes score through Fm.Score's runtime kernel)",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0001");
+
+    public static readonly DiagnosticDescriptor NotStaticPartialClass = new(
+        id: "FMCG0002",
+        title: "FmKernel target must be a static partial class",
+        messageFormat: "'{0}' carries [FmKernel] but is not a static partial class; declare it as 'static partial class {0}' so the generator can add the kernels to it",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0002");
+
+    public static readonly DiagnosticDescriptor GenericTarget = new(
+        id: "FMCG0003",
+        title: "FmKernel target must not be generic",
+        messageFormat: "'{0}' carries [FmKernel] but is generic or nested in a generic type; put the attribute on a non-generic static partial class",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0003");
+
+    public static readonly DiagnosticDescriptor ContainingTypeNotPartial = new(
+        id: "FMCG0004",
+        title: "Types containing an FmKernel class must be partial",
+        messageFormat: "'{0}' is nested in '{1}', which is not partial; mark '{1}' partial so the generator can add to the nested class",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0004");
+
+    public static readonly DiagnosticDescriptor LanguageVersionTooLow = new(
+        id: "FMCG0005",
+        title: "FmKernel needs C# 9 or later",
+        messageFormat: "[FmKernel] on '{0}' needs C# 9 or later (the kernels register with a module initializer); set <LangVersion> to 9 or later",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0005");
+
+    public static DiagnosticDescriptor ById(string id) => id switch
+    {
+        "FMCG0001" => EmbeddingSizeOutOfRange,
+        "FMCG0002" => NotStaticPartialClass,
+        "FMCG0003" => GenericTarget,
+        "FMCG0004" => ContainingTypeNotPartial,
+        "FMCG0005" => LanguageVersionTooLow,
+        _ => throw new System.ArgumentOutOfRangeException(nameof(id), id, "unknown diagnostic"),
+    };
+}

@@ -1,0 +1,19 @@
+namespace FmCodegen.Kernels;
+
+// The library's own fixed-k kernels, emitted by its own generator. A consumer's [FmKernel(k)] for the same k
+// registers later and takes over; both come from the same generator, so they compute the same thing.
+
+[FmKernel(4)]
+internal static partial class BuiltInKernel4;
+
+[FmKernel(8)]
+internal static partial class BuiltInKernel8;
+
+[FmKernel(16)]
+internal static partial class BuiltInKernel16;
+
+[FmKernel(32)]
+internal static partial class BuiltInKernel32;
+
+[FmKernel(64)]
+internal static partial class BuiltInKernel64;

@@ -1,0 +1,112 @@
+namespace FmCodegen.Data;
+
+/// <summary>
+/// Sparse examples in CSR form: labels, row offsets, feature indices, values and (for libffm data) fields.
+/// Immutable once built; scoring and training read its spans directly. Row r is
+/// Indices/Values/Fields[Offsets[r] .. Offsets[r + 1]).
+/// </summary>
+public sealed class SparseDataset
+{
+    private readonly float[] _labels;
+    private readonly int[] _offsets;
+    private readonly int[] _indices;
+    private readonly float[] _values;
+    private readonly int[]? _fields;
+
+    private SparseDataset(float[] labels, int[] offsets, int[] indices, float[] values, int[]? fields, int numFeatures, int numFields)
+    {
+        _labels = labels;
+        _offsets = offsets;
+        _indices = indices;
+        _values = values;
+        _fields = fields;
+        NumFeatures = numFeatures;
+        NumFields = numFields;
+    }
+
+    /// <summary>The number of examples.</summary>
+    public int Count => _labels.Length;
+
+    /// <summary>The largest feature index + 1 (0 when there are no nonzeros).</summary>
+    public int NumFeatures { get; }
+
+    /// <summary>The largest field + 1 for libffm data; 0 when the data has no fields.</summary>
+    public int NumFields { get; }
+
+    /// <summary>True when the data came with fields (libffm).</summary>
+    public bool HasFields => _fields is not null;
+
+    public ReadOnlySpan<float> Labels => _labels;
+    public ReadOnlySpan<int> Offsets => _offsets;
+    public ReadOnlySpan<int> Indices => _indices;
+    public ReadOnlySpan<float> Values => _values;
+
+    /// <summary>The field of every nonzero; empty when <see cref="HasFields"/> is false.</summary>
+    public ReadOnlySpan<int> Fields => _fields;
+
+    /// <summary>The total number of nonzeros.</summary>
+    public int NonZeros => _indices.Length;
+
+    public ReadOnlySpan<int> RowIndices(int row) => _indices.AsSpan(_offsets[row], _offsets[row + 1] - _offsets[row]);
+
+    public ReadOnlySpan<float> RowValues(int row) => _values.AsSpan(_offsets[row], _offsets[row + 1] - _offsets[row]);
+
+    public ReadOnlySpan<int> RowFields(int row) =>
+        _fields is null ? default : _fields.AsSpan(_offsets[row], _offsets[row + 1] - _offsets[row]);
+
+    /// <summary>Builds a dataset from CSR arrays, copying them and checking their shape.</summary>
+    public static SparseDataset Create(ReadOnlySpan<float> labels, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, ReadOnlySpan<int> fields = default)
+    {
+        if (offsets.Length != labels.Length + 1)
+        {
+            throw new ArgumentException($"{labels.Length} labels need {labels.Length + 1} offsets; got {offsets.Length}.", nameof(offsets));
+        }
+
+        if (indices.Length != values.Length || (!fields.IsEmpty && fields.Length != indices.Length))
+        {
+            throw new ArgumentException($"indices ({indices.Length}), values ({values.Length}) and fields ({fields.Length}, or none) must have the same length.");
+        }
+
+        if (offsets[0] != 0 || offsets[^1] != indices.Length)
+        {
+            throw new ArgumentException($"offsets must start at 0 and end at the number of nonzeros ({indices.Length}).", nameof(offsets));
+        }
+
+        for (int r = 0; r < labels.Length; r++)
+        {
+            if (offsets[r + 1] < offsets[r])
+            {
+                throw new ArgumentException($"offsets[{r + 1}] = {offsets[r + 1]} is below offsets[{r}] = {offsets[r]}.", nameof(offsets));
+            }
+        }
+
+        int maxIndex = -1;
+        for (int j = 0; j < indices.Length; j++)
+        {
+            if (indices[j] < 0)
+            {
+                throw new ArgumentException($"indices[{j}] = {indices[j]} is negative.", nameof(indices));
+            }
+
+            maxIndex = Math.Max(maxIndex, indices[j]);
+        }
+
+        int maxField = -1;
+        for (int j = 0; j < fields.Length; j++)
+        {
+            if (fields[j] < 0)
+            {
+                throw new ArgumentException($"fields[{j}] = {fields[j]} is negative.", nameof(fields));
+            }
+
+            maxField = Math.Max(maxField, fields[j]);
+        }
+
+        return new SparseDataset(labels.ToArray(), offsets.ToArray(), indices.ToArray(), values.ToArray(),
+            fields.IsEmpty && indices.Length > 0 ? null : fields.ToArray(), maxIndex + 1, maxField + 1);
+    }
+
+    /// <summary>Takes ownership of arrays a reader filled (no copy). The caller guarantees the CSR shape.</summary>
+    internal static SparseDataset FromTrustedArrays(float[] labels, int[] offsets, int[] indices, float[] values, int[]? fields, int numFeatures, int numFields) =>
+        new(labels, offsets, indices, values, fields, numFeatures, numFields);
+}

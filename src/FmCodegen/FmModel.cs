@@ -1,0 +1,207 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using FmCodegen.Kernels;
+
+namespace FmCodegen;
+
+/// <summary>
+/// A trained Factorization Machine: y(x) = w0 + sum_i w_i x_i + sum_{i&lt;j} &lt;v_i, v_j&gt; x_i x_j.
+/// Immutable and validated on construction (finite values, consistent shapes). Scoring lives in <see cref="Fm"/>.
+/// </summary>
+/// <remarks>
+/// Internally each feature's linear weight is stored beside its factor row, in 64-byte aligned rows
+/// (see <see cref="FmLayout"/>): one score then touches one row per nonzero instead of two places.
+/// </remarks>
+public sealed record FmModel
+{
+    private readonly AlignedTable _table;
+    private float[]? _weights;
+    private float[]? _factors;
+
+    private FmModel(float bias, AlignedTable table)
+    {
+        Bias = bias;
+        _table = table;
+    }
+
+    /// <summary>The global bias w0.</summary>
+    public float Bias { get; }
+
+    /// <summary>The number of features (rows of V). Indices at or beyond it score as zero.</summary>
+    public int NumFeatures => _table.NumFeatures;
+
+    /// <summary>The embedding size k (factors per feature).</summary>
+    public int EmbeddingSize => _table.EmbeddingSize;
+
+    /// <summary>The linear weights w, one per feature, as given to <see cref="Create"/>.</summary>
+    public ReadOnlyMemory<float> Weights => _weights ??= ExtractWeights();
+
+    /// <summary>The factors V, row-major NumFeatures x EmbeddingSize, as given to <see cref="Create"/>.</summary>
+    public ReadOnlyMemory<float> Factors => _factors ??= ExtractFactors();
+
+    /// <summary>The kernels' view: rows of k factors then the linear weight, <see cref="RowStride"/> apart,
+    /// with a final all-zero row at index <see cref="NumFeatures"/>.</summary>
+    public ReadOnlySpan<float> RowTable => _table.Span;
+
+    /// <summary>The distance in floats between rows of <see cref="RowTable"/>.</summary>
+    public int RowStride => _table.Stride;
+
+    internal AlignedTable Table => _table;
+
+    /// <summary>The linear weight of one feature (zero for a feature the model does not know).</summary>
+    public float Weight(int feature) => (uint)feature < (uint)NumFeatures ? _table.Weight(feature) : 0f;
+
+    /// <summary>The k factors of one feature (zeros for a feature the model does not know).</summary>
+    public ReadOnlySpan<float> FactorRow(int feature) =>
+        _table.Factors((uint)feature < (uint)NumFeatures ? feature : NumFeatures);
+
+    /// <summary>
+    /// Builds a model from its parameters. <paramref name="factors"/> is row-major, one row of
+    /// <paramref name="embeddingSize"/> values per feature, so its length is weights.Length x embeddingSize.
+    /// </summary>
+    /// <exception cref="ArgumentException">Shapes disagree or a value is NaN or infinite; the message says which.</exception>
+    public static FmModel Create(float bias, ReadOnlySpan<float> weights, ReadOnlySpan<float> factors, int embeddingSize)
+    {
+        if (embeddingSize < 1 || embeddingSize > FmLayout.MaxEmbeddingSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(embeddingSize), embeddingSize,
+                $"The embedding size must be between 1 and {FmLayout.MaxEmbeddingSize}; got {embeddingSize}.");
+        }
+
+        int numFeatures = weights.Length;
+        if ((long)numFeatures * embeddingSize != factors.Length)
+        {
+            string rows = factors.Length % embeddingSize == 0
+                ? $"{factors.Length / embeddingSize:N0} rows"
+                : $"not a whole number of rows of {embeddingSize}";
+            throw new ArgumentException(
+                $"The factors must hold one row of {embeddingSize} values per feature: {numFeatures:N0} weights x {embeddingSize} = {(long)numFeatures * embeddingSize:N0} values, but {factors.Length:N0} were given ({rows}).",
+                nameof(factors));
+        }
+
+        if (!float.IsFinite(bias))
+        {
+            throw new ArgumentException($"The bias must be finite; got {Describe(bias)}.", nameof(bias));
+        }
+
+        var table = new AlignedTable(numFeatures, embeddingSize);
+        for (int i = 0; i < numFeatures; i++)
+        {
+            float w = weights[i];
+            if (!float.IsFinite(w))
+            {
+                throw new ArgumentException($"weights[{i}] must be finite; got {Describe(w)}.", nameof(weights));
+            }
+
+            ReadOnlySpan<float> source = factors.Slice(i * embeddingSize, embeddingSize);
+            int bad = IndexOfNonFinite(source);
+            if (bad >= 0)
+            {
+                throw new ArgumentException(
+                    $"factors[{(long)i * embeddingSize + bad}] (feature {i}, factor {bad}) must be finite; got {Describe(source[bad])}.",
+                    nameof(factors));
+            }
+
+            source.CopyTo(table.Factors(i));
+            table.Weight(i) = w;
+        }
+
+        return new FmModel(bias, table);
+    }
+
+    /// <summary>Wraps a table that a loader or trainer filled in place, after checking every value.</summary>
+    internal static FmModel FromTable(float bias, AlignedTable table, string source)
+    {
+        if (!float.IsFinite(bias))
+        {
+            throw new InvalidDataException($"{source}: the bias is {Describe(bias)}; a model must hold finite values.");
+        }
+
+        int k = table.EmbeddingSize;
+        for (int i = 0; i < table.NumFeatures; i++)
+        {
+            Span<float> row = table.Row(i);
+            int bad = IndexOfNonFinite(row[..(k + 1)]);
+            if (bad >= 0)
+            {
+                string what = bad == k ? $"the linear weight of feature {i}" : $"factor {bad} of feature {i}";
+                throw new InvalidDataException($"{source}: {what} is {Describe(row[bad])}; a model must hold finite values.");
+            }
+
+            row[(k + 1)..].Clear();
+        }
+
+        table.Row(table.NumFeatures).Clear();
+        table.Span[((table.NumFeatures + 1) * table.Stride)..].Clear();
+        return new FmModel(bias, table);
+    }
+
+    private static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int j = 0; j < values.Length; j++)
+        {
+            if (!float.IsFinite(values[j]))
+            {
+                return j;
+            }
+        }
+
+        return -1;
+    }
+
+    private static string Describe(float value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private float[] ExtractWeights()
+    {
+        var weights = new float[NumFeatures];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            weights[i] = _table.Weight(i);
+        }
+
+        return weights;
+    }
+
+    private float[] ExtractFactors()
+    {
+        int k = EmbeddingSize;
+        var factors = new float[(long)NumFeatures * k];
+        for (int i = 0; i < NumFeatures; i++)
+        {
+            _table.Factors(i).CopyTo(factors.AsSpan(i * k, k));
+        }
+
+        return factors;
+    }
+
+    /// <summary>Models are equal when their bias, shape, weights and factors are equal, value for value.</summary>
+    public bool Equals(FmModel? other)
+    {
+        if (other is null)
+        {
+            return false;
+        }
+
+        if (ReferenceEquals(this, other))
+        {
+            return true;
+        }
+
+        if (Bias.Equals(other.Bias) is false || NumFeatures != other.NumFeatures || EmbeddingSize != other.EmbeddingSize)
+        {
+            return false;
+        }
+
+        int used = NumFeatures * RowStride;
+        return RowTable[..used].SequenceEqual(other.RowTable[..used]);
+    }
+
+    public override int GetHashCode() => HashCode.Combine(Bias, NumFeatures, EmbeddingSize);
+
+    [ExcludeFromCodeCoverage]
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append(CultureInfo.InvariantCulture, $"Bias = {Bias}, NumFeatures = {NumFeatures}, EmbeddingSize = {EmbeddingSize}");
+        return true;
+    }
+}

@@ -1,0 +1,175 @@
+using System.ComponentModel;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace FmCodegen.Kernels;
+
+/// <summary>
+/// The row table a kernel reads: <see cref="FmLayout"/> rows of k factors and the linear weight,
+/// <see cref="Stride"/> floats apart, row <see cref="NumFeatures"/> all zeros, then padding.
+/// A trained <see cref="FmModel"/> gives one (<see cref="Of"/>); a trainer passes its own mutable table.
+/// </summary>
+public readonly ref struct FmRows
+{
+    /// <summary>Wraps a table. Its length must cover NumFeatures + 1 rows and the end padding.</summary>
+    public FmRows(ReadOnlySpan<float> table, int stride, int numFeatures, int embeddingSize)
+    {
+        if (stride != FmLayout.RowStride(embeddingSize))
+        {
+            throw new ArgumentException($"A table for k = {embeddingSize} has rows {FmLayout.RowStride(embeddingSize)} floats apart, not {stride}.", nameof(stride));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(numFeatures);
+        if (table.Length < ((long)numFeatures + 1) * stride + FmLayout.TablePadding)
+        {
+            throw new ArgumentException($"The table holds {table.Length} floats, fewer than {numFeatures} + 1 rows of {stride} and the padding.", nameof(table));
+        }
+
+        Table = table;
+        Stride = stride;
+        NumFeatures = numFeatures;
+        EmbeddingSize = embeddingSize;
+    }
+
+    public ReadOnlySpan<float> Table { get; }
+    public int Stride { get; }
+    public int NumFeatures { get; }
+    public int EmbeddingSize { get; }
+
+    /// <summary>The rows of a model.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FmRows Of(FmModel model) => new(model.RowTable, model.RowStride, model.NumFeatures, model.EmbeddingSize, trusted: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private FmRows(ReadOnlySpan<float> table, int stride, int numFeatures, int embeddingSize, bool trusted)
+    {
+        _ = trusted;
+        Table = table;
+        Stride = stride;
+        NumFeatures = numFeatures;
+        EmbeddingSize = embeddingSize;
+    }
+}
+
+/// <summary>
+/// One implementation of the FM arithmetic: a generated fixed-k kernel, or the library's runtime-k kernels.
+/// Kernels are stateless and thread-safe. <see cref="FmKernels"/> keeps the registered ones.
+/// </summary>
+public abstract class FmKernel
+{
+    /// <summary>The embedding size this kernel is specialised for, or 0 for a runtime-k kernel that takes any.</summary>
+    public abstract int EmbeddingSize { get; }
+
+    /// <summary>A short name for reports and benchmarks, e.g. "generated k=16".</summary>
+    public abstract string Name { get; }
+
+    /// <summary>The instruction set the kernel uses on this machine now ("Vector512", "Vector256", "Vector128", "Scalar").</summary>
+    public abstract string Path { get; }
+
+    /// <summary>The linear and pairwise terms (no bias) of one example.</summary>
+    public abstract float Interaction(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values);
+
+    /// <summary>As <see cref="Interaction"/>, and writes s_f = sum_i v_if x_i (k values) into <paramref name="sums"/>:
+    /// the pair-term gradient of feature i is x_i (s_f - v_if x_i), so a trainer reuses them.</summary>
+    public abstract float InteractionWithSums(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> sums);
+
+    /// <summary>DeepFM's FM layer over one example's dense [fields x k] embeddings.</summary>
+    public abstract float CrossTerm(ReadOnlySpan<float> embeddings, int embeddingSize);
+
+    /// <summary>The raw score of one example under a model.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Score(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (indices.Length != values.Length)
+        {
+            FmErrors.ThrowLengthMismatch(indices.Length, values.Length);
+        }
+
+        return model.Bias + Interaction(FmRows.Of(model), indices, values);
+    }
+
+    /// <summary>Scores the rows [0, output.Length) of a CSR batch on the calling thread.
+    /// Row r is indices/values[offsets[r] .. offsets[r + 1]).</summary>
+    public virtual void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        FmErrors.CheckBatch(offsets, indices, values, output);
+        FmRows rows = FmRows.Of(model);
+        float bias = model.Bias;
+        for (int r = 0; r < output.Length; r++)
+        {
+            int start = offsets[r];
+            int count = offsets[r + 1] - start;
+            output[r] = bias + Interaction(rows, indices.Slice(start, count), values.Slice(start, count));
+        }
+    }
+
+    public override string ToString() => $"{Name} ({Path})";
+}
+
+/// <summary>Errors raised by kernels, generated ones included; not for direct use.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class FmErrors
+{
+    [DoesNotReturn]
+    public static void ThrowLengthMismatch(int indices, int values) =>
+        throw new ArgumentException($"indices and values must have the same length; got {indices} indices and {values} values.");
+
+    /// <summary>Names the first negative index. Kernels call it after the loop that found one.</summary>
+    [DoesNotReturn]
+    public static void ThrowNegativeIndex(ReadOnlySpan<int> indices)
+    {
+        int at = 0;
+        while (at < indices.Length && indices[at] >= 0)
+        {
+            at++;
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(indices),
+            $"Feature indices must be non-negative; indices[{at}] is {(at < indices.Length ? indices[at] : -1)}.");
+    }
+
+    [DoesNotReturn]
+    public static void ThrowWrongEmbeddingSize(int kernel, int model) =>
+        throw new ArgumentException($"This kernel is generated for k = {kernel}, but the model has k = {model}. Use Fm.Score, which picks the kernel for the model's k, or declare [FmKernel({model})].");
+
+    [DoesNotReturn]
+    public static void ThrowWrongSumsLength(int k, int length) =>
+        throw new ArgumentException($"sums must hold at least k = {k} values; it holds {length}.");
+
+    [DoesNotReturn]
+    public static void ThrowEmbeddingsShape(int length, int embeddingSize) =>
+        throw new ArgumentException($"Dense embeddings must be whole rows of k = {embeddingSize}; {length} values are not.");
+
+    [DoesNotReturn]
+    public static void ThrowEmbeddingsBatchShape(int length, int batch, int embeddingSize) =>
+        throw new ArgumentException($"Batched dense embeddings must hold output.Length = {batch} examples of whole rows of k = {embeddingSize}; {length} values do not.");
+
+    /// <summary>Checks a CSR batch: offsets has output.Length + 1 entries, starts at 0, never decreases, ends within indices.</summary>
+    public static void CheckBatch(ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output)
+    {
+        if (indices.Length != values.Length)
+        {
+            ThrowLengthMismatch(indices.Length, values.Length);
+        }
+
+        if (offsets.Length != output.Length + 1)
+        {
+            throw new ArgumentException($"A batch of {output.Length} rows needs {output.Length + 1} offsets; got {offsets.Length}.", nameof(offsets));
+        }
+
+        int previous = 0;
+        for (int r = 0; r < offsets.Length; r++)
+        {
+            int o = offsets[r];
+            if (o < previous || o > indices.Length)
+            {
+                throw new ArgumentException($"offsets[{r}] = {o} is out of order or outside [0, {indices.Length}] (offsets never decrease).", nameof(offsets));
+            }
+
+            previous = o;
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using System.Runtime.Intrinsics;
+
+namespace FmCodegen.Kernels;
+
+/// <summary>
+/// The kernels this process has: the generated fixed-k ones (the library's own for k = 4, 8, 16, 32, 64 and any a
+/// consumer declares with <see cref="FmKernelAttribute"/>; each registers itself at module load) and the runtime-k
+/// kernels that serve every other k.
+/// </summary>
+public static class FmKernels
+{
+    private static readonly FmKernel?[] s_generated = new FmKernel?[1025];
+
+    /// <summary>The runtime-k SIMD kernel (accumulators in registers, the row re-read for each block of factors).</summary>
+    public static FmKernel RuntimeSimd { get; } = new RuntimeSimdKernel();
+
+    /// <summary>The runtime-k scalar O(kn) kernel.</summary>
+    public static FmKernel RuntimeScalar { get; } = new RuntimeScalarKernel();
+
+    /// <summary>Registers a generated kernel; a later registration for the same k replaces an earlier one
+    /// (a consumer's kernel, registered after the library's, wins).</summary>
+    public static void Register(FmKernel kernel)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        int k = kernel.EmbeddingSize;
+        if (k < 1 || k >= s_generated.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(kernel), k, "Generated kernels have an embedding size from 1 to 1024.");
+        }
+
+        Volatile.Write(ref s_generated[k], kernel);
+    }
+
+    /// <summary>The generated kernel for k, or null when none is registered.</summary>
+    public static FmKernel? Generated(int embeddingSize) =>
+        (uint)embeddingSize < (uint)s_generated.Length ? Volatile.Read(ref s_generated[embeddingSize]) : null;
+
+    /// <summary>The best kernel for k: the generated one when registered, else <see cref="RuntimeSimd"/>.</summary>
+    public static FmKernel For(int embeddingSize) => Generated(embeddingSize) ?? RuntimeSimd;
+
+    /// <summary>Every registered generated kernel, by k.</summary>
+    public static IReadOnlyList<FmKernel> All
+    {
+        get
+        {
+            var list = new List<FmKernel>();
+            foreach (FmKernel? kernel in s_generated)
+            {
+                if (kernel is not null)
+                {
+                    list.Add(kernel);
+                }
+            }
+
+            return list;
+        }
+    }
+
+    /// <summary>The widest vector path in use on this machine, after any FMCODEGEN_SIMD limit.</summary>
+    public static string BestPath =>
+        Vector512.IsHardwareAccelerated && FmSimd.MaxBits >= 512 ? "Vector512"
+        : Vector256.IsHardwareAccelerated && FmSimd.MaxBits >= 256 ? "Vector256"
+        : Vector128.IsHardwareAccelerated && FmSimd.MaxBits >= 128 ? "Vector128"
+        : "Scalar";
+}
+
+/// <summary>
+/// Limits on the vector width kernels may use, read once from the environment variable FMCODEGEN_SIMD
+/// ("512", "256", "128", "scalar"; unset = widest that pays). "512" also forces Vector512 for the k where the
+/// generator prefers Vector256 (for benchmarks). The runtime's DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0 and
+/// DOTNET_EnableHWIntrinsic=0 switch the instruction sets themselves off. These are static readonly fields, so
+/// the JIT folds every test of them to a constant.
+/// </summary>
+public static class FmSimd
+{
+    /// <summary>The widest vector in bits kernels may use (0 = scalar only).</summary>
+    public static readonly int MaxBits = Parse(Environment.GetEnvironmentVariable("FMCODEGEN_SIMD"), out Force512);
+
+    /// <summary>True when FMCODEGEN_SIMD=512 asks for Vector512 at every k that has a Vector512 path.</summary>
+    public static readonly bool Force512;
+
+    private static int Parse(string? value, out bool force512)
+    {
+        force512 = false;
+        switch (value?.Trim().ToLowerInvariant())
+        {
+            case null or "" or "auto":
+                return 512;
+            case "512":
+                force512 = true;
+                return 512;
+            case "256":
+                return 256;
+            case "128":
+                return 128;
+            case "scalar" or "0":
+                return 0;
+            default:
+                throw new InvalidOperationException($"FMCODEGEN_SIMD must be auto, 512, 256, 128 or scalar; got '{value}'.");
+        }
+    }
+}
