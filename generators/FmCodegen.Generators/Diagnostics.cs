@@ -53,6 +53,15 @@ internal static class Diagnostics
         isEnabledByDefault: true,
         helpLinkUri: HelpBase + "-fmcg0005");
 
+    public static readonly DiagnosticDescriptor CannotRegister = new(
+        id: "FMCG0006",
+        title: "A private FmKernel class cannot register itself",
+        messageFormat: "'{0}' is not accessible at assembly level (it or a containing type is private or protected), so its kernels cannot register for Fm.Score; its own Score and CrossTerm still work. Make it internal to register it.",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Warning,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0006");
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
         "FMCG0001" => EmbeddingSizeOutOfRange,
@@ -60,6 +69,7 @@ internal static class Diagnostics
         "FMCG0003" => GenericTarget,
         "FMCG0004" => ContainingTypeNotPartial,
         "FMCG0005" => LanguageVersionTooLow,
+        "FMCG0006" => CannotRegister,
         _ => throw new System.ArgumentOutOfRangeException(nameof(id), id, "unknown diagnostic"),
     };
 }

@@ -442,11 +442,17 @@ internal static class KernelEmitter
     {
         int k = spec.EmbeddingSize;
         string cls = spec.ClassName;
-        w.Lines($$"""
-            /// <summary>Registers these kernels so Fm.Score picks them for models of k = {{Num(k)}}.</summary>
-            [global::System.Runtime.CompilerServices.ModuleInitializer]
-            internal static void RegisterFmKernel() => global::FmCodegen.Kernels.FmKernels.Register(Kernel);
+        if (spec.Registers)
+        {
+            w.Lines($$"""
+                /// <summary>Registers these kernels so Fm.Score picks them for models of k = {{Num(k)}}.</summary>
+                [global::System.Runtime.CompilerServices.ModuleInitializer]
+                internal static void RegisterFmKernel() => global::FmCodegen.Kernels.FmKernels.Register(Kernel);
 
+                """);
+        }
+
+        w.Lines($$"""
             {{Attributes}}
             private sealed class GeneratedFmKernel : {{KernelBase}}
             {

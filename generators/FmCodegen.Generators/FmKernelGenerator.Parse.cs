@@ -81,12 +81,25 @@ internal static class KernelParser
             diagnostics.Add(Make(Diagnostics.LanguageVersionTooLow, classLocation, symbol.Name));
         }
 
-        KernelSpec? spec = diagnostics.Count == 0
+        bool errors = diagnostics.Count > 0;
+        bool registers = true;
+        for (INamedTypeSymbol? t = symbol; t is not null; t = t.ContainingType)
+        {
+            registers &= t.DeclaredAccessibility is Accessibility.Public or Accessibility.Internal or Accessibility.ProtectedOrInternal;
+        }
+
+        if (!registers)
+        {
+            diagnostics.Add(Make(Diagnostics.CannotRegister, classLocation, symbol.Name));
+        }
+
+        KernelSpec? spec = !errors
             ? new KernelSpec(
                 symbol.ContainingNamespace is { IsGlobalNamespace: false } ns ? ns.ToDisplayString() : null,
                 EquatableArray.From(containers),
                 symbol.Name,
-                k)
+                k,
+                registers)
             : null;
         return new KernelParseResult(spec, EquatableArray.From(diagnostics));
     }

@@ -8,7 +8,8 @@ internal sealed record KernelSpec(
     string? Namespace,
     EquatableArray<ContainingType> Containers,
     string ClassName,
-    int EmbeddingSize)
+    int EmbeddingSize,
+    bool Registers = true)
 {
     /// <summary>The fully qualified name, for messages and the kernel's Name.</summary>
     public string DisplayName
