@@ -484,19 +484,27 @@ internal static class KernelEmitter
             """);
     }
 
+    /// <summary>
+    /// Accumulator sets per block: two (even and odd nonzeros) when the block has at most two chunks. Each nonzero
+    /// extends the q chain by one FMA (4 cycles on Zen 4) and the s and linear chains by one add; with one or two
+    /// chunks those chains, not the loads or the arithmetic, set the speed, and two sets halve them.
+    /// </summary>
+    public static int AccumulatorSets(IReadOnlyList<Chunk> block) => block.Count <= 2 ? 2 : 1;
+
     /// <summary>One path of Interaction (or InteractionWithSums) over a sparse example.</summary>
     private static void EmitSparse(IndentedWriter w, int k, SimdPath path, bool withSums)
     {
         string name = (withSums ? "InteractionWithSums" : "Interaction") + Suffix(path);
         string sumsParameter = withSums ? ", ref float sums" : string.Empty;
         IReadOnlyList<IReadOnlyList<Chunk>> blocks = Blocks(k, path);
+        bool twoLinear = AccumulatorSets(blocks[0]) == 2;
         w.Line();
         w.Line($"// {path}: {Describe(blocks)}");
         w.Line(Attributes.Split('\n')[0]);
         w.Line(Hot);
         w.Open($"private static float {name}(ref float table, uint unseen, ref int ip, ref float vp, int n{sumsParameter}, out int negative)");
         w.Line("int signs = 0;");
-        w.Line("float linear = 0f;");
+        w.Line(twoLinear ? "float linear = 0f, linearb = 0f;" : "float linear = 0f;");
         w.Line("float pair = 0f;");
         for (int b = 0; b < blocks.Count; b++)
         {
@@ -504,29 +512,29 @@ internal static class KernelEmitter
             bool first = b == 0;
             w.Line("// block " + Num(b) + ": factors " + Num(block[0].Offset) + ".." + Num(block[block.Count - 1].Offset + block[block.Count - 1].Width - 1));
             w.Open(string.Empty);
-            DeclareAccumulators(w, block);
-            w.Open("for (int j = 0; j < n; j++)");
-            w.Line($"int index = {Unsafe}.Add(ref ip, j);");
-            w.Line($"float x = {Unsafe}.Add(ref vp, j);");
-            if (first)
+            EmitLoop(w, block, "n", (position, suffix) =>
             {
-                w.Line("signs |= index; // a negative index sets the sign bit: checked once, after the loop");
-            }
+                w.Line($"int index{suffix} = {Unsafe}.Add(ref ip, {position});");
+                w.Line($"float x{suffix} = {Unsafe}.Add(ref vp, {position});");
+                if (first)
+                {
+                    w.Line($"signs |= index{suffix}; // a negative index sets the sign bit: checked once, after the loop");
+                }
 
-            w.Line($"ref float row = ref {Unsafe}.Add(ref table, (nuint)global::System.Math.Min((uint)index, unseen) * (nuint)RowStride); // unseen features read the zero row");
-            if (first)
-            {
-                w.Line($"linear += {Unsafe}.Add(ref row, {Num(k)}) * x; // the weight sits right after the factors, in the same row");
-            }
+                w.Line($"ref float row{suffix} = ref {Unsafe}.Add(ref table, (nuint)global::System.Math.Min((uint)index{suffix}, unseen) * (nuint)RowStride); // unseen features read the zero row");
+                if (first)
+                {
+                    w.Line($"linear{suffix} += {Unsafe}.Add(ref row{suffix}, {Num(k)}) * x{suffix}; // the weight sits right after the factors, in the same row");
+                }
 
-            AccumulateChunks(w, block, "x");
-            w.Close();
+                AccumulateChunks(w, block, "x" + suffix, "row" + suffix, suffix);
+            });
             ReduceBlock(w, block, withSums);
             w.Close();
         }
 
         w.Line("negative = signs;");
-        w.Line("return linear + (0.5f * pair);");
+        w.Line(twoLinear ? "return (linear + linearb) + (0.5f * pair);" : "return linear + (0.5f * pair);");
         w.Close();
     }
 
@@ -539,15 +547,14 @@ internal static class KernelEmitter
         w.Line(Hot);
         w.Open($"private static float CrossTerm{Suffix(path)}(ref float e, int fields)");
         w.Line("float pair = 0f;");
-        for (int b = 0; b < blocks.Count; b++)
+        foreach (IReadOnlyList<Chunk> block in blocks)
         {
-            IReadOnlyList<Chunk> block = blocks[b];
             w.Open(string.Empty);
-            DeclareAccumulators(w, block);
-            w.Open("for (int i = 0; i < fields; i++)");
-            w.Line($"ref float row = ref {Unsafe}.Add(ref e, (nuint)(uint)i * {Num(k)});");
-            AccumulateChunks(w, block, null);
-            w.Close();
+            EmitLoop(w, block, "fields", (position, suffix) =>
+            {
+                w.Line($"ref float row{suffix} = ref {Unsafe}.Add(ref e, (nuint)(uint)({position}) * {Num(k)});");
+                AccumulateChunks(w, block, null, "row" + suffix, suffix);
+            });
             ReduceBlock(w, block, withSums: false);
             w.Close();
         }
@@ -556,44 +563,77 @@ internal static class KernelEmitter
         w.Close();
     }
 
+    /// <summary>Declares the block's accumulators and loops over [0, count): one element per step, or two into two
+    /// accumulator sets (then merged) when <see cref="AccumulatorSets"/> says so.</summary>
+    private static void EmitLoop(IndentedWriter w, IReadOnlyList<Chunk> block, string count, System.Action<string, string> element)
+    {
+        DeclareAccumulators(w, block, string.Empty);
+        if (AccumulatorSets(block) == 1)
+        {
+            w.Open($"for (int j = 0; j < {count}; j++)");
+            element("j", string.Empty);
+            w.Close();
+            return;
+        }
+
+        DeclareAccumulators(w, block, "b");
+        w.Line("int j = 0;");
+        w.Open($"for (; j + 1 < {count}; j += 2)");
+        element("j", string.Empty);
+        element("j + 1", "b");
+        w.Close();
+        w.Open($"if (j < {count})");
+        element("j", string.Empty);
+        w.Close();
+        foreach (Chunk c in block)
+        {
+            string o = Num(c.Offset);
+            w.Line($"s{o} += s{o}b;");
+            w.Line($"q{o} += q{o}b;");
+        }
+    }
+
     private static string Describe(IReadOnlyList<IReadOnlyList<Chunk>> blocks)
     {
         var parts = blocks.Select(block => string.Join(" ", block.Select(c => c.Width == 1 ? "s" : Num(c.Width * 32))));
         return Num(blocks.Count) + (blocks.Count == 1 ? " register block [" : " register blocks [") + string.Join("] [", parts) + "]";
     }
 
-    private static void DeclareAccumulators(IndentedWriter w, IReadOnlyList<Chunk> block)
+    private static void DeclareAccumulators(IndentedWriter w, IReadOnlyList<Chunk> block, string suffix)
     {
         foreach (Chunk c in block)
         {
             string zero = c.Width == 1 ? "0f" : "default";
-            w.Line($"{VectorType(c.Width)} s{Num(c.Offset)} = {zero}, q{Num(c.Offset)} = {zero};");
+            w.Line($"{VectorType(c.Width)} s{Num(c.Offset)}{suffix} = {zero}, q{Num(c.Offset)}{suffix} = {zero};");
         }
     }
 
     /// <summary>t = v * x (or the embedding itself); s += t; q += t * t.</summary>
-    private static void AccumulateChunks(IndentedWriter w, IReadOnlyList<Chunk> block, string? scale)
+    private static void AccumulateChunks(IndentedWriter w, IReadOnlyList<Chunk> block, string? scale, string row, string suffix)
     {
         if (scale is not null)
         {
             foreach (int width in block.Select(c => c.Width).Where(width => width > 1).Distinct())
             {
-                w.Line($"{VectorType(width)} x{Num(width)} = {VectorClass(width)}.Create({scale});");
+                w.Line($"{VectorType(width)} x{Num(width)}{suffix} = {VectorClass(width)}.Create({scale});");
             }
         }
 
         foreach (Chunk c in block)
         {
             string o = Num(c.Offset);
+            string t = "t" + o + suffix;
+            string sAcc = "s" + o + suffix;
+            string qAcc = "q" + o + suffix;
             string load = c.Width == 1
-                ? $"{Unsafe}.Add(ref row, {o})"
-                : $"{VectorClass(c.Width)}.LoadUnsafe(ref row, {o})";
-            string t = scale is null ? load : c.Width == 1 ? $"{load} * {scale}" : $"{load} * x{Num(c.Width)}";
-            w.Line($"{VectorType(c.Width)} t{o} = {t};");
-            w.Line($"s{o} += t{o};");
+                ? $"{Unsafe}.Add(ref {row}, {o})"
+                : $"{VectorClass(c.Width)}.LoadUnsafe(ref {row}, {o})";
+            string value = scale is null ? load : c.Width == 1 ? $"{load} * {scale}" : $"{load} * x{Num(c.Width)}{suffix}";
+            w.Line($"{VectorType(c.Width)} {t} = {value};");
+            w.Line($"{sAcc} += {t};");
             w.Line(c.Width == 1
-                ? $"q{o} += t{o} * t{o};"
-                : $"q{o} = {VectorClass(c.Width)}.MultiplyAddEstimate(t{o}, t{o}, q{o});");
+                ? $"{qAcc} += {t} * {t};"
+                : $"{qAcc} = {VectorClass(c.Width)}.MultiplyAddEstimate({t}, {t}, {qAcc});");
         }
     }
 

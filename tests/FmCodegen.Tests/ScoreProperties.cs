@@ -68,9 +68,12 @@ public class ScoreProperties
             var values = c.Values.ToList();
 
             // Adding 0 to an accumulator, or reading the all-zero row, is exact: the score must not move a bit.
-            int at = c.Indices.Length / 2;
-            indices.InsertRange(at, [c.NumFeatures, int.MaxValue, c.Indices.Length > 0 ? c.Indices[0] : 0]);
-            values.InsertRange(at, [3.5f, -2f, 0f]);
+            // Kernels with two accumulator sets take even and odd positions apart, so insert an even number of
+            // neutral nonzeros at an even position: every original nonzero keeps its set and its order.
+            int at = 2 * (c.Indices.Length / 4);
+            int seen = c.Indices.Length > 0 ? c.Indices[0] : 0;
+            indices.InsertRange(at, [c.NumFeatures, int.MaxValue, seen, c.NumFeatures + 7]);
+            values.InsertRange(at, [3.5f, -2f, 0f, 0f]);
             float a = score(model, c.Indices, c.Values);
             float b = score(model, indices.ToArray(), values.ToArray());
             if (BitConverter.SingleToInt32Bits(a) != BitConverter.SingleToInt32Bits(b))

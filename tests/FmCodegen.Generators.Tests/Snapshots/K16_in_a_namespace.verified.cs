@@ -262,12 +262,35 @@ namespace Shop.Ranking
         private static float Interaction512(ref float table, uint unseen, ref int ip, ref float vp, int n, out int negative)
         {
             int signs = 0;
-            float linear = 0f;
+            float linear = 0f, linearb = 0f;
             float pair = 0f;
             // block 0: factors 0..15
             {
                 global::System.Runtime.Intrinsics.Vector512<float> s0 = default, q0 = default;
-                for (int j = 0; j < n; j++)
+                global::System.Runtime.Intrinsics.Vector512<float> s0b = default, q0b = default;
+                int j = 0;
+                for (; j + 1 < n; j += 2)
+                {
+                    int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
+                    float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
+                    signs |= index; // a negative index sets the sign bit: checked once, after the loop
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)index, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linear += global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 16) * x; // the weight sits right after the factors, in the same row
+                    global::System.Runtime.Intrinsics.Vector512<float> x16 = global::System.Runtime.Intrinsics.Vector512.Create(x);
+                    global::System.Runtime.Intrinsics.Vector512<float> t0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref row, 0) * x16;
+                    s0 += t0;
+                    q0 = global::System.Runtime.Intrinsics.Vector512.MultiplyAddEstimate(t0, t0, q0);
+                    int indexb = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j + 1);
+                    float xb = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j + 1);
+                    signs |= indexb; // a negative index sets the sign bit: checked once, after the loop
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)indexb, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linearb += global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 16) * xb; // the weight sits right after the factors, in the same row
+                    global::System.Runtime.Intrinsics.Vector512<float> x16b = global::System.Runtime.Intrinsics.Vector512.Create(xb);
+                    global::System.Runtime.Intrinsics.Vector512<float> t0b = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref rowb, 0) * x16b;
+                    s0b += t0b;
+                    q0b = global::System.Runtime.Intrinsics.Vector512.MultiplyAddEstimate(t0b, t0b, q0b);
+                }
+                if (j < n)
                 {
                     int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
                     float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
@@ -279,10 +302,12 @@ namespace Shop.Ranking
                     s0 += t0;
                     q0 = global::System.Runtime.Intrinsics.Vector512.MultiplyAddEstimate(t0, t0, q0);
                 }
+                s0 += s0b;
+                q0 += q0b;
                 pair += global::System.Runtime.Intrinsics.Vector512.Sum(((s0 * s0) - q0));
             }
             negative = signs;
-            return linear + (0.5f * pair);
+            return (linear + linearb) + (0.5f * pair);
         }
 
         // Vector512: 1 register block [512]
@@ -291,12 +316,35 @@ namespace Shop.Ranking
         private static float InteractionWithSums512(ref float table, uint unseen, ref int ip, ref float vp, int n, ref float sums, out int negative)
         {
             int signs = 0;
-            float linear = 0f;
+            float linear = 0f, linearb = 0f;
             float pair = 0f;
             // block 0: factors 0..15
             {
                 global::System.Runtime.Intrinsics.Vector512<float> s0 = default, q0 = default;
-                for (int j = 0; j < n; j++)
+                global::System.Runtime.Intrinsics.Vector512<float> s0b = default, q0b = default;
+                int j = 0;
+                for (; j + 1 < n; j += 2)
+                {
+                    int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
+                    float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
+                    signs |= index; // a negative index sets the sign bit: checked once, after the loop
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)index, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linear += global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 16) * x; // the weight sits right after the factors, in the same row
+                    global::System.Runtime.Intrinsics.Vector512<float> x16 = global::System.Runtime.Intrinsics.Vector512.Create(x);
+                    global::System.Runtime.Intrinsics.Vector512<float> t0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref row, 0) * x16;
+                    s0 += t0;
+                    q0 = global::System.Runtime.Intrinsics.Vector512.MultiplyAddEstimate(t0, t0, q0);
+                    int indexb = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j + 1);
+                    float xb = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j + 1);
+                    signs |= indexb; // a negative index sets the sign bit: checked once, after the loop
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)indexb, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linearb += global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 16) * xb; // the weight sits right after the factors, in the same row
+                    global::System.Runtime.Intrinsics.Vector512<float> x16b = global::System.Runtime.Intrinsics.Vector512.Create(xb);
+                    global::System.Runtime.Intrinsics.Vector512<float> t0b = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref rowb, 0) * x16b;
+                    s0b += t0b;
+                    q0b = global::System.Runtime.Intrinsics.Vector512.MultiplyAddEstimate(t0b, t0b, q0b);
+                }
+                if (j < n)
                 {
                     int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
                     float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
@@ -308,11 +356,13 @@ namespace Shop.Ranking
                     s0 += t0;
                     q0 = global::System.Runtime.Intrinsics.Vector512.MultiplyAddEstimate(t0, t0, q0);
                 }
+                s0 += s0b;
+                q0 += q0b;
                 pair += global::System.Runtime.Intrinsics.Vector512.Sum(((s0 * s0) - q0));
                 global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(s0, ref sums, 0);
             }
             negative = signs;
-            return linear + (0.5f * pair);
+            return (linear + linearb) + (0.5f * pair);
         }
 
         [global::System.CodeDom.Compiler.GeneratedCode("FmCodegen.Generators", "0.1.0")]
@@ -322,13 +372,28 @@ namespace Shop.Ranking
             float pair = 0f;
             {
                 global::System.Runtime.Intrinsics.Vector512<float> s0 = default, q0 = default;
-                for (int i = 0; i < fields; i++)
+                global::System.Runtime.Intrinsics.Vector512<float> s0b = default, q0b = default;
+                int j = 0;
+                for (; j + 1 < fields; j += 2)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 16);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 16);
+                    global::System.Runtime.Intrinsics.Vector512<float> t0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref row, 0);
+                    s0 += t0;
+                    q0 = global::System.Runtime.Intrinsics.Vector512.MultiplyAddEstimate(t0, t0, q0);
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j + 1) * 16);
+                    global::System.Runtime.Intrinsics.Vector512<float> t0b = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref rowb, 0);
+                    s0b += t0b;
+                    q0b = global::System.Runtime.Intrinsics.Vector512.MultiplyAddEstimate(t0b, t0b, q0b);
+                }
+                if (j < fields)
+                {
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 16);
                     global::System.Runtime.Intrinsics.Vector512<float> t0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref row, 0);
                     s0 += t0;
                     q0 = global::System.Runtime.Intrinsics.Vector512.MultiplyAddEstimate(t0, t0, q0);
                 }
+                s0 += s0b;
+                q0 += q0b;
                 pair += global::System.Runtime.Intrinsics.Vector512.Sum(((s0 * s0) - q0));
             }
             return 0.5f * pair;
@@ -340,13 +405,43 @@ namespace Shop.Ranking
         private static float Interaction256(ref float table, uint unseen, ref int ip, ref float vp, int n, out int negative)
         {
             int signs = 0;
-            float linear = 0f;
+            float linear = 0f, linearb = 0f;
             float pair = 0f;
             // block 0: factors 0..15
             {
                 global::System.Runtime.Intrinsics.Vector256<float> s0 = default, q0 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s8 = default, q8 = default;
-                for (int j = 0; j < n; j++)
+                global::System.Runtime.Intrinsics.Vector256<float> s0b = default, q0b = default;
+                global::System.Runtime.Intrinsics.Vector256<float> s8b = default, q8b = default;
+                int j = 0;
+                for (; j + 1 < n; j += 2)
+                {
+                    int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
+                    float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
+                    signs |= index; // a negative index sets the sign bit: checked once, after the loop
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)index, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linear += global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 16) * x; // the weight sits right after the factors, in the same row
+                    global::System.Runtime.Intrinsics.Vector256<float> x8 = global::System.Runtime.Intrinsics.Vector256.Create(x);
+                    global::System.Runtime.Intrinsics.Vector256<float> t0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 0) * x8;
+                    s0 += t0;
+                    q0 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t0, t0, q0);
+                    global::System.Runtime.Intrinsics.Vector256<float> t8 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 8) * x8;
+                    s8 += t8;
+                    q8 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t8, t8, q8);
+                    int indexb = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j + 1);
+                    float xb = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j + 1);
+                    signs |= indexb; // a negative index sets the sign bit: checked once, after the loop
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)indexb, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linearb += global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 16) * xb; // the weight sits right after the factors, in the same row
+                    global::System.Runtime.Intrinsics.Vector256<float> x8b = global::System.Runtime.Intrinsics.Vector256.Create(xb);
+                    global::System.Runtime.Intrinsics.Vector256<float> t0b = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref rowb, 0) * x8b;
+                    s0b += t0b;
+                    q0b = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t0b, t0b, q0b);
+                    global::System.Runtime.Intrinsics.Vector256<float> t8b = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref rowb, 8) * x8b;
+                    s8b += t8b;
+                    q8b = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t8b, t8b, q8b);
+                }
+                if (j < n)
                 {
                     int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
                     float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
@@ -361,10 +456,14 @@ namespace Shop.Ranking
                     s8 += t8;
                     q8 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t8, t8, q8);
                 }
+                s0 += s0b;
+                q0 += q0b;
+                s8 += s8b;
+                q8 += q8b;
                 pair += global::System.Runtime.Intrinsics.Vector256.Sum(((s0 * s0) - q0) + ((s8 * s8) - q8));
             }
             negative = signs;
-            return linear + (0.5f * pair);
+            return (linear + linearb) + (0.5f * pair);
         }
 
         // Vector256: 1 register block [256 256]
@@ -373,13 +472,43 @@ namespace Shop.Ranking
         private static float InteractionWithSums256(ref float table, uint unseen, ref int ip, ref float vp, int n, ref float sums, out int negative)
         {
             int signs = 0;
-            float linear = 0f;
+            float linear = 0f, linearb = 0f;
             float pair = 0f;
             // block 0: factors 0..15
             {
                 global::System.Runtime.Intrinsics.Vector256<float> s0 = default, q0 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s8 = default, q8 = default;
-                for (int j = 0; j < n; j++)
+                global::System.Runtime.Intrinsics.Vector256<float> s0b = default, q0b = default;
+                global::System.Runtime.Intrinsics.Vector256<float> s8b = default, q8b = default;
+                int j = 0;
+                for (; j + 1 < n; j += 2)
+                {
+                    int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
+                    float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
+                    signs |= index; // a negative index sets the sign bit: checked once, after the loop
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)index, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linear += global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 16) * x; // the weight sits right after the factors, in the same row
+                    global::System.Runtime.Intrinsics.Vector256<float> x8 = global::System.Runtime.Intrinsics.Vector256.Create(x);
+                    global::System.Runtime.Intrinsics.Vector256<float> t0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 0) * x8;
+                    s0 += t0;
+                    q0 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t0, t0, q0);
+                    global::System.Runtime.Intrinsics.Vector256<float> t8 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 8) * x8;
+                    s8 += t8;
+                    q8 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t8, t8, q8);
+                    int indexb = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j + 1);
+                    float xb = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j + 1);
+                    signs |= indexb; // a negative index sets the sign bit: checked once, after the loop
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)indexb, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linearb += global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 16) * xb; // the weight sits right after the factors, in the same row
+                    global::System.Runtime.Intrinsics.Vector256<float> x8b = global::System.Runtime.Intrinsics.Vector256.Create(xb);
+                    global::System.Runtime.Intrinsics.Vector256<float> t0b = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref rowb, 0) * x8b;
+                    s0b += t0b;
+                    q0b = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t0b, t0b, q0b);
+                    global::System.Runtime.Intrinsics.Vector256<float> t8b = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref rowb, 8) * x8b;
+                    s8b += t8b;
+                    q8b = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t8b, t8b, q8b);
+                }
+                if (j < n)
                 {
                     int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
                     float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
@@ -394,12 +523,16 @@ namespace Shop.Ranking
                     s8 += t8;
                     q8 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t8, t8, q8);
                 }
+                s0 += s0b;
+                q0 += q0b;
+                s8 += s8b;
+                q8 += q8b;
                 pair += global::System.Runtime.Intrinsics.Vector256.Sum(((s0 * s0) - q0) + ((s8 * s8) - q8));
                 global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(s0, ref sums, 0);
                 global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(s8, ref sums, 8);
             }
             negative = signs;
-            return linear + (0.5f * pair);
+            return (linear + linearb) + (0.5f * pair);
         }
 
         [global::System.CodeDom.Compiler.GeneratedCode("FmCodegen.Generators", "0.1.0")]
@@ -410,9 +543,29 @@ namespace Shop.Ranking
             {
                 global::System.Runtime.Intrinsics.Vector256<float> s0 = default, q0 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s8 = default, q8 = default;
-                for (int i = 0; i < fields; i++)
+                global::System.Runtime.Intrinsics.Vector256<float> s0b = default, q0b = default;
+                global::System.Runtime.Intrinsics.Vector256<float> s8b = default, q8b = default;
+                int j = 0;
+                for (; j + 1 < fields; j += 2)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 16);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 16);
+                    global::System.Runtime.Intrinsics.Vector256<float> t0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 0);
+                    s0 += t0;
+                    q0 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t0, t0, q0);
+                    global::System.Runtime.Intrinsics.Vector256<float> t8 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 8);
+                    s8 += t8;
+                    q8 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t8, t8, q8);
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j + 1) * 16);
+                    global::System.Runtime.Intrinsics.Vector256<float> t0b = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref rowb, 0);
+                    s0b += t0b;
+                    q0b = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t0b, t0b, q0b);
+                    global::System.Runtime.Intrinsics.Vector256<float> t8b = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref rowb, 8);
+                    s8b += t8b;
+                    q8b = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t8b, t8b, q8b);
+                }
+                if (j < fields)
+                {
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 16);
                     global::System.Runtime.Intrinsics.Vector256<float> t0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 0);
                     s0 += t0;
                     q0 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t0, t0, q0);
@@ -420,6 +573,10 @@ namespace Shop.Ranking
                     s8 += t8;
                     q8 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t8, t8, q8);
                 }
+                s0 += s0b;
+                q0 += q0b;
+                s8 += s8b;
+                q8 += q8b;
                 pair += global::System.Runtime.Intrinsics.Vector256.Sum(((s0 * s0) - q0) + ((s8 * s8) - q8));
             }
             return 0.5f * pair;
@@ -521,9 +678,9 @@ namespace Shop.Ranking
                 global::System.Runtime.Intrinsics.Vector128<float> s4 = default, q4 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s8 = default, q8 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s12 = default, q12 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 16);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 16);
                     global::System.Runtime.Intrinsics.Vector128<float> t0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 0);
                     s0 += t0;
                     q0 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t0, t0, q0);
@@ -768,9 +925,9 @@ namespace Shop.Ranking
                 float s5 = 0f, q5 = 0f;
                 float s6 = 0f, q6 = 0f;
                 float s7 = 0f, q7 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 16);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 16);
                     float t0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 0);
                     s0 += t0;
                     q0 += t0 * t0;
@@ -807,9 +964,9 @@ namespace Shop.Ranking
                 float s13 = 0f, q13 = 0f;
                 float s14 = 0f, q14 = 0f;
                 float s15 = 0f, q15 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 16);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 16);
                     float t8 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 8);
                     s8 += t8;
                     q8 += t8 * t8;

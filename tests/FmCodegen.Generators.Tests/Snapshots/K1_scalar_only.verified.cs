@@ -202,12 +202,33 @@ namespace A.B
         private static float InteractionScalar(ref float table, uint unseen, ref int ip, ref float vp, int n, out int negative)
         {
             int signs = 0;
-            float linear = 0f;
+            float linear = 0f, linearb = 0f;
             float pair = 0f;
             // block 0: factors 0..0
             {
                 float s0 = 0f, q0 = 0f;
-                for (int j = 0; j < n; j++)
+                float s0b = 0f, q0b = 0f;
+                int j = 0;
+                for (; j + 1 < n; j += 2)
+                {
+                    int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
+                    float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
+                    signs |= index; // a negative index sets the sign bit: checked once, after the loop
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)index, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linear += global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 1) * x; // the weight sits right after the factors, in the same row
+                    float t0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 0) * x;
+                    s0 += t0;
+                    q0 += t0 * t0;
+                    int indexb = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j + 1);
+                    float xb = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j + 1);
+                    signs |= indexb; // a negative index sets the sign bit: checked once, after the loop
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)indexb, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linearb += global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 1) * xb; // the weight sits right after the factors, in the same row
+                    float t0b = global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 0) * xb;
+                    s0b += t0b;
+                    q0b += t0b * t0b;
+                }
+                if (j < n)
                 {
                     int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
                     float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
@@ -218,10 +239,12 @@ namespace A.B
                     s0 += t0;
                     q0 += t0 * t0;
                 }
+                s0 += s0b;
+                q0 += q0b;
                 pair += ((s0 * s0) - q0);
             }
             negative = signs;
-            return linear + (0.5f * pair);
+            return (linear + linearb) + (0.5f * pair);
         }
 
         // Scalar: 1 register block [s]
@@ -230,12 +253,33 @@ namespace A.B
         private static float InteractionWithSumsScalar(ref float table, uint unseen, ref int ip, ref float vp, int n, ref float sums, out int negative)
         {
             int signs = 0;
-            float linear = 0f;
+            float linear = 0f, linearb = 0f;
             float pair = 0f;
             // block 0: factors 0..0
             {
                 float s0 = 0f, q0 = 0f;
-                for (int j = 0; j < n; j++)
+                float s0b = 0f, q0b = 0f;
+                int j = 0;
+                for (; j + 1 < n; j += 2)
+                {
+                    int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
+                    float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
+                    signs |= index; // a negative index sets the sign bit: checked once, after the loop
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)index, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linear += global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 1) * x; // the weight sits right after the factors, in the same row
+                    float t0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 0) * x;
+                    s0 += t0;
+                    q0 += t0 * t0;
+                    int indexb = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j + 1);
+                    float xb = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j + 1);
+                    signs |= indexb; // a negative index sets the sign bit: checked once, after the loop
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)indexb, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linearb += global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 1) * xb; // the weight sits right after the factors, in the same row
+                    float t0b = global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 0) * xb;
+                    s0b += t0b;
+                    q0b += t0b * t0b;
+                }
+                if (j < n)
                 {
                     int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
                     float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
@@ -246,11 +290,13 @@ namespace A.B
                     s0 += t0;
                     q0 += t0 * t0;
                 }
+                s0 += s0b;
+                q0 += q0b;
                 pair += ((s0 * s0) - q0);
                 global::System.Runtime.CompilerServices.Unsafe.Add(ref sums, 0) = s0;
             }
             negative = signs;
-            return linear + (0.5f * pair);
+            return (linear + linearb) + (0.5f * pair);
         }
 
         [global::System.CodeDom.Compiler.GeneratedCode("FmCodegen.Generators", "0.1.0")]
@@ -260,13 +306,28 @@ namespace A.B
             float pair = 0f;
             {
                 float s0 = 0f, q0 = 0f;
-                for (int i = 0; i < fields; i++)
+                float s0b = 0f, q0b = 0f;
+                int j = 0;
+                for (; j + 1 < fields; j += 2)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 1);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 1);
+                    float t0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 0);
+                    s0 += t0;
+                    q0 += t0 * t0;
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j + 1) * 1);
+                    float t0b = global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 0);
+                    s0b += t0b;
+                    q0b += t0b * t0b;
+                }
+                if (j < fields)
+                {
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 1);
                     float t0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 0);
                     s0 += t0;
                     q0 += t0 * t0;
                 }
+                s0 += s0b;
+                q0 += q0b;
                 pair += ((s0 * s0) - q0);
             }
             return 0.5f * pair;

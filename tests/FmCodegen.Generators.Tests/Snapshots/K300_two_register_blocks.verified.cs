@@ -534,9 +534,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector512<float> s144 = default, q144 = default;
                 global::System.Runtime.Intrinsics.Vector512<float> s160 = default, q160 = default;
                 global::System.Runtime.Intrinsics.Vector512<float> s176 = default, q176 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector512<float> t0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref row, 0);
                     s0 += t0;
                     q0 = global::System.Runtime.Intrinsics.Vector512.MultiplyAddEstimate(t0, t0, q0);
@@ -585,9 +585,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector512<float> s272 = default, q272 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s288 = default, q288 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s296 = default, q296 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector512<float> t192 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref row, 192);
                     s192 += t192;
                     q192 = global::System.Runtime.Intrinsics.Vector512.MultiplyAddEstimate(t192, t192, q192);
@@ -844,7 +844,35 @@ namespace Big
             {
                 global::System.Runtime.Intrinsics.Vector256<float> s288 = default, q288 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s296 = default, q296 = default;
-                for (int j = 0; j < n; j++)
+                global::System.Runtime.Intrinsics.Vector256<float> s288b = default, q288b = default;
+                global::System.Runtime.Intrinsics.Vector128<float> s296b = default, q296b = default;
+                int j = 0;
+                for (; j + 1 < n; j += 2)
+                {
+                    int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
+                    float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)index, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    global::System.Runtime.Intrinsics.Vector256<float> x8 = global::System.Runtime.Intrinsics.Vector256.Create(x);
+                    global::System.Runtime.Intrinsics.Vector128<float> x4 = global::System.Runtime.Intrinsics.Vector128.Create(x);
+                    global::System.Runtime.Intrinsics.Vector256<float> t288 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 288) * x8;
+                    s288 += t288;
+                    q288 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t288, t288, q288);
+                    global::System.Runtime.Intrinsics.Vector128<float> t296 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 296) * x4;
+                    s296 += t296;
+                    q296 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t296, t296, q296);
+                    int indexb = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j + 1);
+                    float xb = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j + 1);
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)indexb, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    global::System.Runtime.Intrinsics.Vector256<float> x8b = global::System.Runtime.Intrinsics.Vector256.Create(xb);
+                    global::System.Runtime.Intrinsics.Vector128<float> x4b = global::System.Runtime.Intrinsics.Vector128.Create(xb);
+                    global::System.Runtime.Intrinsics.Vector256<float> t288b = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref rowb, 288) * x8b;
+                    s288b += t288b;
+                    q288b = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t288b, t288b, q288b);
+                    global::System.Runtime.Intrinsics.Vector128<float> t296b = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref rowb, 296) * x4b;
+                    s296b += t296b;
+                    q296b = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t296b, t296b, q296b);
+                }
+                if (j < n)
                 {
                     int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
                     float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
@@ -858,6 +886,10 @@ namespace Big
                     s296 += t296;
                     q296 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t296, t296, q296);
                 }
+                s288 += s288b;
+                q288 += q288b;
+                s296 += s296b;
+                q296 += q296b;
                 pair += global::System.Runtime.Intrinsics.Vector256.Sum(((s288 * s288) - q288));
                 pair += global::System.Runtime.Intrinsics.Vector128.Sum(((s296 * s296) - q296));
             }
@@ -1125,7 +1157,35 @@ namespace Big
             {
                 global::System.Runtime.Intrinsics.Vector256<float> s288 = default, q288 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s296 = default, q296 = default;
-                for (int j = 0; j < n; j++)
+                global::System.Runtime.Intrinsics.Vector256<float> s288b = default, q288b = default;
+                global::System.Runtime.Intrinsics.Vector128<float> s296b = default, q296b = default;
+                int j = 0;
+                for (; j + 1 < n; j += 2)
+                {
+                    int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
+                    float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)index, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    global::System.Runtime.Intrinsics.Vector256<float> x8 = global::System.Runtime.Intrinsics.Vector256.Create(x);
+                    global::System.Runtime.Intrinsics.Vector128<float> x4 = global::System.Runtime.Intrinsics.Vector128.Create(x);
+                    global::System.Runtime.Intrinsics.Vector256<float> t288 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 288) * x8;
+                    s288 += t288;
+                    q288 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t288, t288, q288);
+                    global::System.Runtime.Intrinsics.Vector128<float> t296 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 296) * x4;
+                    s296 += t296;
+                    q296 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t296, t296, q296);
+                    int indexb = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j + 1);
+                    float xb = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j + 1);
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)indexb, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    global::System.Runtime.Intrinsics.Vector256<float> x8b = global::System.Runtime.Intrinsics.Vector256.Create(xb);
+                    global::System.Runtime.Intrinsics.Vector128<float> x4b = global::System.Runtime.Intrinsics.Vector128.Create(xb);
+                    global::System.Runtime.Intrinsics.Vector256<float> t288b = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref rowb, 288) * x8b;
+                    s288b += t288b;
+                    q288b = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t288b, t288b, q288b);
+                    global::System.Runtime.Intrinsics.Vector128<float> t296b = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref rowb, 296) * x4b;
+                    s296b += t296b;
+                    q296b = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t296b, t296b, q296b);
+                }
+                if (j < n)
                 {
                     int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
                     float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
@@ -1139,6 +1199,10 @@ namespace Big
                     s296 += t296;
                     q296 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t296, t296, q296);
                 }
+                s288 += s288b;
+                q288 += q288b;
+                s296 += s296b;
+                q296 += q296b;
                 pair += global::System.Runtime.Intrinsics.Vector256.Sum(((s288 * s288) - q288));
                 pair += global::System.Runtime.Intrinsics.Vector128.Sum(((s296 * s296) - q296));
                 global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(s288, ref sums, 288);
@@ -1160,9 +1224,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector256<float> s24 = default, q24 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s32 = default, q32 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s40 = default, q40 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector256<float> t0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 0);
                     s0 += t0;
                     q0 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t0, t0, q0);
@@ -1191,9 +1255,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector256<float> s72 = default, q72 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s80 = default, q80 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s88 = default, q88 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector256<float> t48 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 48);
                     s48 += t48;
                     q48 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t48, t48, q48);
@@ -1222,9 +1286,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector256<float> s120 = default, q120 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s128 = default, q128 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s136 = default, q136 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector256<float> t96 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 96);
                     s96 += t96;
                     q96 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t96, t96, q96);
@@ -1253,9 +1317,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector256<float> s168 = default, q168 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s176 = default, q176 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s184 = default, q184 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector256<float> t144 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 144);
                     s144 += t144;
                     q144 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t144, t144, q144);
@@ -1284,9 +1348,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector256<float> s216 = default, q216 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s224 = default, q224 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s232 = default, q232 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector256<float> t192 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 192);
                     s192 += t192;
                     q192 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t192, t192, q192);
@@ -1315,9 +1379,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector256<float> s264 = default, q264 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s272 = default, q272 = default;
                 global::System.Runtime.Intrinsics.Vector256<float> s280 = default, q280 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector256<float> t240 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 240);
                     s240 += t240;
                     q240 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t240, t240, q240);
@@ -1342,9 +1406,29 @@ namespace Big
             {
                 global::System.Runtime.Intrinsics.Vector256<float> s288 = default, q288 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s296 = default, q296 = default;
-                for (int i = 0; i < fields; i++)
+                global::System.Runtime.Intrinsics.Vector256<float> s288b = default, q288b = default;
+                global::System.Runtime.Intrinsics.Vector128<float> s296b = default, q296b = default;
+                int j = 0;
+                for (; j + 1 < fields; j += 2)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
+                    global::System.Runtime.Intrinsics.Vector256<float> t288 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 288);
+                    s288 += t288;
+                    q288 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t288, t288, q288);
+                    global::System.Runtime.Intrinsics.Vector128<float> t296 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 296);
+                    s296 += t296;
+                    q296 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t296, t296, q296);
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j + 1) * 300);
+                    global::System.Runtime.Intrinsics.Vector256<float> t288b = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref rowb, 288);
+                    s288b += t288b;
+                    q288b = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t288b, t288b, q288b);
+                    global::System.Runtime.Intrinsics.Vector128<float> t296b = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref rowb, 296);
+                    s296b += t296b;
+                    q296b = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t296b, t296b, q296b);
+                }
+                if (j < fields)
+                {
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector256<float> t288 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, 288);
                     s288 += t288;
                     q288 = global::System.Runtime.Intrinsics.Vector256.MultiplyAddEstimate(t288, t288, q288);
@@ -1352,6 +1436,10 @@ namespace Big
                     s296 += t296;
                     q296 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t296, t296, q296);
                 }
+                s288 += s288b;
+                q288 += q288b;
+                s296 += s296b;
+                q296 += q296b;
                 pair += global::System.Runtime.Intrinsics.Vector256.Sum(((s288 * s288) - q288));
                 pair += global::System.Runtime.Intrinsics.Vector128.Sum(((s296 * s296) - q296));
             }
@@ -2359,9 +2447,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector128<float> s12 = default, q12 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s16 = default, q16 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s20 = default, q20 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector128<float> t0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 0);
                     s0 += t0;
                     q0 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t0, t0, q0);
@@ -2390,9 +2478,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector128<float> s36 = default, q36 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s40 = default, q40 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s44 = default, q44 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector128<float> t24 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 24);
                     s24 += t24;
                     q24 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t24, t24, q24);
@@ -2421,9 +2509,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector128<float> s60 = default, q60 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s64 = default, q64 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s68 = default, q68 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector128<float> t48 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 48);
                     s48 += t48;
                     q48 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t48, t48, q48);
@@ -2452,9 +2540,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector128<float> s84 = default, q84 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s88 = default, q88 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s92 = default, q92 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector128<float> t72 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 72);
                     s72 += t72;
                     q72 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t72, t72, q72);
@@ -2483,9 +2571,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector128<float> s108 = default, q108 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s112 = default, q112 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s116 = default, q116 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector128<float> t96 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 96);
                     s96 += t96;
                     q96 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t96, t96, q96);
@@ -2514,9 +2602,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector128<float> s132 = default, q132 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s136 = default, q136 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s140 = default, q140 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector128<float> t120 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 120);
                     s120 += t120;
                     q120 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t120, t120, q120);
@@ -2545,9 +2633,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector128<float> s156 = default, q156 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s160 = default, q160 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s164 = default, q164 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector128<float> t144 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 144);
                     s144 += t144;
                     q144 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t144, t144, q144);
@@ -2576,9 +2664,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector128<float> s180 = default, q180 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s184 = default, q184 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s188 = default, q188 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector128<float> t168 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 168);
                     s168 += t168;
                     q168 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t168, t168, q168);
@@ -2607,9 +2695,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector128<float> s204 = default, q204 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s208 = default, q208 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s212 = default, q212 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector128<float> t192 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 192);
                     s192 += t192;
                     q192 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t192, t192, q192);
@@ -2638,9 +2726,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector128<float> s228 = default, q228 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s232 = default, q232 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s236 = default, q236 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector128<float> t216 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 216);
                     s216 += t216;
                     q216 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t216, t216, q216);
@@ -2669,9 +2757,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector128<float> s252 = default, q252 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s256 = default, q256 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s260 = default, q260 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector128<float> t240 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 240);
                     s240 += t240;
                     q240 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t240, t240, q240);
@@ -2700,9 +2788,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector128<float> s276 = default, q276 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s280 = default, q280 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s284 = default, q284 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector128<float> t264 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 264);
                     s264 += t264;
                     q264 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t264, t264, q264);
@@ -2728,9 +2816,9 @@ namespace Big
                 global::System.Runtime.Intrinsics.Vector128<float> s288 = default, q288 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s292 = default, q292 = default;
                 global::System.Runtime.Intrinsics.Vector128<float> s296 = default, q296 = default;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     global::System.Runtime.Intrinsics.Vector128<float> t288 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 288);
                     s288 += t288;
                     q288 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t288, t288, q288);
@@ -6248,9 +6336,9 @@ namespace Big
                 float s5 = 0f, q5 = 0f;
                 float s6 = 0f, q6 = 0f;
                 float s7 = 0f, q7 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 0);
                     s0 += t0;
                     q0 += t0 * t0;
@@ -6287,9 +6375,9 @@ namespace Big
                 float s13 = 0f, q13 = 0f;
                 float s14 = 0f, q14 = 0f;
                 float s15 = 0f, q15 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t8 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 8);
                     s8 += t8;
                     q8 += t8 * t8;
@@ -6326,9 +6414,9 @@ namespace Big
                 float s21 = 0f, q21 = 0f;
                 float s22 = 0f, q22 = 0f;
                 float s23 = 0f, q23 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t16 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 16);
                     s16 += t16;
                     q16 += t16 * t16;
@@ -6365,9 +6453,9 @@ namespace Big
                 float s29 = 0f, q29 = 0f;
                 float s30 = 0f, q30 = 0f;
                 float s31 = 0f, q31 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t24 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 24);
                     s24 += t24;
                     q24 += t24 * t24;
@@ -6404,9 +6492,9 @@ namespace Big
                 float s37 = 0f, q37 = 0f;
                 float s38 = 0f, q38 = 0f;
                 float s39 = 0f, q39 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t32 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 32);
                     s32 += t32;
                     q32 += t32 * t32;
@@ -6443,9 +6531,9 @@ namespace Big
                 float s45 = 0f, q45 = 0f;
                 float s46 = 0f, q46 = 0f;
                 float s47 = 0f, q47 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t40 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 40);
                     s40 += t40;
                     q40 += t40 * t40;
@@ -6482,9 +6570,9 @@ namespace Big
                 float s53 = 0f, q53 = 0f;
                 float s54 = 0f, q54 = 0f;
                 float s55 = 0f, q55 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t48 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 48);
                     s48 += t48;
                     q48 += t48 * t48;
@@ -6521,9 +6609,9 @@ namespace Big
                 float s61 = 0f, q61 = 0f;
                 float s62 = 0f, q62 = 0f;
                 float s63 = 0f, q63 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t56 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 56);
                     s56 += t56;
                     q56 += t56 * t56;
@@ -6560,9 +6648,9 @@ namespace Big
                 float s69 = 0f, q69 = 0f;
                 float s70 = 0f, q70 = 0f;
                 float s71 = 0f, q71 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t64 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 64);
                     s64 += t64;
                     q64 += t64 * t64;
@@ -6599,9 +6687,9 @@ namespace Big
                 float s77 = 0f, q77 = 0f;
                 float s78 = 0f, q78 = 0f;
                 float s79 = 0f, q79 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t72 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 72);
                     s72 += t72;
                     q72 += t72 * t72;
@@ -6638,9 +6726,9 @@ namespace Big
                 float s85 = 0f, q85 = 0f;
                 float s86 = 0f, q86 = 0f;
                 float s87 = 0f, q87 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t80 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 80);
                     s80 += t80;
                     q80 += t80 * t80;
@@ -6677,9 +6765,9 @@ namespace Big
                 float s93 = 0f, q93 = 0f;
                 float s94 = 0f, q94 = 0f;
                 float s95 = 0f, q95 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t88 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 88);
                     s88 += t88;
                     q88 += t88 * t88;
@@ -6716,9 +6804,9 @@ namespace Big
                 float s101 = 0f, q101 = 0f;
                 float s102 = 0f, q102 = 0f;
                 float s103 = 0f, q103 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t96 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 96);
                     s96 += t96;
                     q96 += t96 * t96;
@@ -6755,9 +6843,9 @@ namespace Big
                 float s109 = 0f, q109 = 0f;
                 float s110 = 0f, q110 = 0f;
                 float s111 = 0f, q111 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t104 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 104);
                     s104 += t104;
                     q104 += t104 * t104;
@@ -6794,9 +6882,9 @@ namespace Big
                 float s117 = 0f, q117 = 0f;
                 float s118 = 0f, q118 = 0f;
                 float s119 = 0f, q119 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t112 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 112);
                     s112 += t112;
                     q112 += t112 * t112;
@@ -6833,9 +6921,9 @@ namespace Big
                 float s125 = 0f, q125 = 0f;
                 float s126 = 0f, q126 = 0f;
                 float s127 = 0f, q127 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t120 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 120);
                     s120 += t120;
                     q120 += t120 * t120;
@@ -6872,9 +6960,9 @@ namespace Big
                 float s133 = 0f, q133 = 0f;
                 float s134 = 0f, q134 = 0f;
                 float s135 = 0f, q135 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t128 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 128);
                     s128 += t128;
                     q128 += t128 * t128;
@@ -6911,9 +6999,9 @@ namespace Big
                 float s141 = 0f, q141 = 0f;
                 float s142 = 0f, q142 = 0f;
                 float s143 = 0f, q143 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t136 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 136);
                     s136 += t136;
                     q136 += t136 * t136;
@@ -6950,9 +7038,9 @@ namespace Big
                 float s149 = 0f, q149 = 0f;
                 float s150 = 0f, q150 = 0f;
                 float s151 = 0f, q151 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t144 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 144);
                     s144 += t144;
                     q144 += t144 * t144;
@@ -6989,9 +7077,9 @@ namespace Big
                 float s157 = 0f, q157 = 0f;
                 float s158 = 0f, q158 = 0f;
                 float s159 = 0f, q159 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t152 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 152);
                     s152 += t152;
                     q152 += t152 * t152;
@@ -7028,9 +7116,9 @@ namespace Big
                 float s165 = 0f, q165 = 0f;
                 float s166 = 0f, q166 = 0f;
                 float s167 = 0f, q167 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t160 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 160);
                     s160 += t160;
                     q160 += t160 * t160;
@@ -7067,9 +7155,9 @@ namespace Big
                 float s173 = 0f, q173 = 0f;
                 float s174 = 0f, q174 = 0f;
                 float s175 = 0f, q175 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t168 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 168);
                     s168 += t168;
                     q168 += t168 * t168;
@@ -7106,9 +7194,9 @@ namespace Big
                 float s181 = 0f, q181 = 0f;
                 float s182 = 0f, q182 = 0f;
                 float s183 = 0f, q183 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t176 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 176);
                     s176 += t176;
                     q176 += t176 * t176;
@@ -7145,9 +7233,9 @@ namespace Big
                 float s189 = 0f, q189 = 0f;
                 float s190 = 0f, q190 = 0f;
                 float s191 = 0f, q191 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t184 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 184);
                     s184 += t184;
                     q184 += t184 * t184;
@@ -7184,9 +7272,9 @@ namespace Big
                 float s197 = 0f, q197 = 0f;
                 float s198 = 0f, q198 = 0f;
                 float s199 = 0f, q199 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t192 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 192);
                     s192 += t192;
                     q192 += t192 * t192;
@@ -7223,9 +7311,9 @@ namespace Big
                 float s205 = 0f, q205 = 0f;
                 float s206 = 0f, q206 = 0f;
                 float s207 = 0f, q207 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t200 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 200);
                     s200 += t200;
                     q200 += t200 * t200;
@@ -7262,9 +7350,9 @@ namespace Big
                 float s213 = 0f, q213 = 0f;
                 float s214 = 0f, q214 = 0f;
                 float s215 = 0f, q215 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t208 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 208);
                     s208 += t208;
                     q208 += t208 * t208;
@@ -7301,9 +7389,9 @@ namespace Big
                 float s221 = 0f, q221 = 0f;
                 float s222 = 0f, q222 = 0f;
                 float s223 = 0f, q223 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t216 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 216);
                     s216 += t216;
                     q216 += t216 * t216;
@@ -7340,9 +7428,9 @@ namespace Big
                 float s229 = 0f, q229 = 0f;
                 float s230 = 0f, q230 = 0f;
                 float s231 = 0f, q231 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t224 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 224);
                     s224 += t224;
                     q224 += t224 * t224;
@@ -7379,9 +7467,9 @@ namespace Big
                 float s237 = 0f, q237 = 0f;
                 float s238 = 0f, q238 = 0f;
                 float s239 = 0f, q239 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t232 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 232);
                     s232 += t232;
                     q232 += t232 * t232;
@@ -7418,9 +7506,9 @@ namespace Big
                 float s245 = 0f, q245 = 0f;
                 float s246 = 0f, q246 = 0f;
                 float s247 = 0f, q247 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t240 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 240);
                     s240 += t240;
                     q240 += t240 * t240;
@@ -7457,9 +7545,9 @@ namespace Big
                 float s253 = 0f, q253 = 0f;
                 float s254 = 0f, q254 = 0f;
                 float s255 = 0f, q255 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t248 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 248);
                     s248 += t248;
                     q248 += t248 * t248;
@@ -7496,9 +7584,9 @@ namespace Big
                 float s261 = 0f, q261 = 0f;
                 float s262 = 0f, q262 = 0f;
                 float s263 = 0f, q263 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t256 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 256);
                     s256 += t256;
                     q256 += t256 * t256;
@@ -7535,9 +7623,9 @@ namespace Big
                 float s269 = 0f, q269 = 0f;
                 float s270 = 0f, q270 = 0f;
                 float s271 = 0f, q271 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t264 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 264);
                     s264 += t264;
                     q264 += t264 * t264;
@@ -7574,9 +7662,9 @@ namespace Big
                 float s277 = 0f, q277 = 0f;
                 float s278 = 0f, q278 = 0f;
                 float s279 = 0f, q279 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t272 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 272);
                     s272 += t272;
                     q272 += t272 * t272;
@@ -7613,9 +7701,9 @@ namespace Big
                 float s285 = 0f, q285 = 0f;
                 float s286 = 0f, q286 = 0f;
                 float s287 = 0f, q287 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t280 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 280);
                     s280 += t280;
                     q280 += t280 * t280;
@@ -7652,9 +7740,9 @@ namespace Big
                 float s293 = 0f, q293 = 0f;
                 float s294 = 0f, q294 = 0f;
                 float s295 = 0f, q295 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t288 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 288);
                     s288 += t288;
                     q288 += t288 * t288;
@@ -7687,9 +7775,9 @@ namespace Big
                 float s297 = 0f, q297 = 0f;
                 float s298 = 0f, q298 = 0f;
                 float s299 = 0f, q299 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 300);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 300);
                     float t296 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 296);
                     s296 += t296;
                     q296 += t296 * t296;

@@ -230,13 +230,43 @@ partial class Models
         private static float Interaction128(ref float table, uint unseen, ref int ip, ref float vp, int n, out int negative)
         {
             int signs = 0;
-            float linear = 0f;
+            float linear = 0f, linearb = 0f;
             float pair = 0f;
             // block 0: factors 0..4
             {
                 global::System.Runtime.Intrinsics.Vector128<float> s0 = default, q0 = default;
                 float s4 = 0f, q4 = 0f;
-                for (int j = 0; j < n; j++)
+                global::System.Runtime.Intrinsics.Vector128<float> s0b = default, q0b = default;
+                float s4b = 0f, q4b = 0f;
+                int j = 0;
+                for (; j + 1 < n; j += 2)
+                {
+                    int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
+                    float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
+                    signs |= index; // a negative index sets the sign bit: checked once, after the loop
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)index, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linear += global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 5) * x; // the weight sits right after the factors, in the same row
+                    global::System.Runtime.Intrinsics.Vector128<float> x4 = global::System.Runtime.Intrinsics.Vector128.Create(x);
+                    global::System.Runtime.Intrinsics.Vector128<float> t0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 0) * x4;
+                    s0 += t0;
+                    q0 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t0, t0, q0);
+                    float t4 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 4) * x;
+                    s4 += t4;
+                    q4 += t4 * t4;
+                    int indexb = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j + 1);
+                    float xb = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j + 1);
+                    signs |= indexb; // a negative index sets the sign bit: checked once, after the loop
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)indexb, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linearb += global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 5) * xb; // the weight sits right after the factors, in the same row
+                    global::System.Runtime.Intrinsics.Vector128<float> x4b = global::System.Runtime.Intrinsics.Vector128.Create(xb);
+                    global::System.Runtime.Intrinsics.Vector128<float> t0b = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref rowb, 0) * x4b;
+                    s0b += t0b;
+                    q0b = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t0b, t0b, q0b);
+                    float t4b = global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 4) * xb;
+                    s4b += t4b;
+                    q4b += t4b * t4b;
+                }
+                if (j < n)
                 {
                     int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
                     float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
@@ -251,11 +281,15 @@ partial class Models
                     s4 += t4;
                     q4 += t4 * t4;
                 }
+                s0 += s0b;
+                q0 += q0b;
+                s4 += s4b;
+                q4 += q4b;
                 pair += global::System.Runtime.Intrinsics.Vector128.Sum(((s0 * s0) - q0));
                 pair += ((s4 * s4) - q4);
             }
             negative = signs;
-            return linear + (0.5f * pair);
+            return (linear + linearb) + (0.5f * pair);
         }
 
         // Vector128: 1 register block [128 s]
@@ -264,13 +298,43 @@ partial class Models
         private static float InteractionWithSums128(ref float table, uint unseen, ref int ip, ref float vp, int n, ref float sums, out int negative)
         {
             int signs = 0;
-            float linear = 0f;
+            float linear = 0f, linearb = 0f;
             float pair = 0f;
             // block 0: factors 0..4
             {
                 global::System.Runtime.Intrinsics.Vector128<float> s0 = default, q0 = default;
                 float s4 = 0f, q4 = 0f;
-                for (int j = 0; j < n; j++)
+                global::System.Runtime.Intrinsics.Vector128<float> s0b = default, q0b = default;
+                float s4b = 0f, q4b = 0f;
+                int j = 0;
+                for (; j + 1 < n; j += 2)
+                {
+                    int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
+                    float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
+                    signs |= index; // a negative index sets the sign bit: checked once, after the loop
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)index, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linear += global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 5) * x; // the weight sits right after the factors, in the same row
+                    global::System.Runtime.Intrinsics.Vector128<float> x4 = global::System.Runtime.Intrinsics.Vector128.Create(x);
+                    global::System.Runtime.Intrinsics.Vector128<float> t0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 0) * x4;
+                    s0 += t0;
+                    q0 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t0, t0, q0);
+                    float t4 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 4) * x;
+                    s4 += t4;
+                    q4 += t4 * t4;
+                    int indexb = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j + 1);
+                    float xb = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j + 1);
+                    signs |= indexb; // a negative index sets the sign bit: checked once, after the loop
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)indexb, unseen) * (nuint)RowStride); // unseen features read the zero row
+                    linearb += global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 5) * xb; // the weight sits right after the factors, in the same row
+                    global::System.Runtime.Intrinsics.Vector128<float> x4b = global::System.Runtime.Intrinsics.Vector128.Create(xb);
+                    global::System.Runtime.Intrinsics.Vector128<float> t0b = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref rowb, 0) * x4b;
+                    s0b += t0b;
+                    q0b = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t0b, t0b, q0b);
+                    float t4b = global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 4) * xb;
+                    s4b += t4b;
+                    q4b += t4b * t4b;
+                }
+                if (j < n)
                 {
                     int index = global::System.Runtime.CompilerServices.Unsafe.Add(ref ip, j);
                     float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref vp, j);
@@ -285,13 +349,17 @@ partial class Models
                     s4 += t4;
                     q4 += t4 * t4;
                 }
+                s0 += s0b;
+                q0 += q0b;
+                s4 += s4b;
+                q4 += q4b;
                 pair += global::System.Runtime.Intrinsics.Vector128.Sum(((s0 * s0) - q0));
                 pair += ((s4 * s4) - q4);
                 global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(s0, ref sums, 0);
                 global::System.Runtime.CompilerServices.Unsafe.Add(ref sums, 4) = s4;
             }
             negative = signs;
-            return linear + (0.5f * pair);
+            return (linear + linearb) + (0.5f * pair);
         }
 
         [global::System.CodeDom.Compiler.GeneratedCode("FmCodegen.Generators", "0.1.0")]
@@ -302,9 +370,29 @@ partial class Models
             {
                 global::System.Runtime.Intrinsics.Vector128<float> s0 = default, q0 = default;
                 float s4 = 0f, q4 = 0f;
-                for (int i = 0; i < fields; i++)
+                global::System.Runtime.Intrinsics.Vector128<float> s0b = default, q0b = default;
+                float s4b = 0f, q4b = 0f;
+                int j = 0;
+                for (; j + 1 < fields; j += 2)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 5);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 5);
+                    global::System.Runtime.Intrinsics.Vector128<float> t0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 0);
+                    s0 += t0;
+                    q0 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t0, t0, q0);
+                    float t4 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 4);
+                    s4 += t4;
+                    q4 += t4 * t4;
+                    ref float rowb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j + 1) * 5);
+                    global::System.Runtime.Intrinsics.Vector128<float> t0b = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref rowb, 0);
+                    s0b += t0b;
+                    q0b = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t0b, t0b, q0b);
+                    float t4b = global::System.Runtime.CompilerServices.Unsafe.Add(ref rowb, 4);
+                    s4b += t4b;
+                    q4b += t4b * t4b;
+                }
+                if (j < fields)
+                {
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 5);
                     global::System.Runtime.Intrinsics.Vector128<float> t0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref row, 0);
                     s0 += t0;
                     q0 = global::System.Runtime.Intrinsics.Vector128.MultiplyAddEstimate(t0, t0, q0);
@@ -312,6 +400,10 @@ partial class Models
                     s4 += t4;
                     q4 += t4 * t4;
                 }
+                s0 += s0b;
+                q0 += q0b;
+                s4 += s4b;
+                q4 += q4b;
                 pair += global::System.Runtime.Intrinsics.Vector128.Sum(((s0 * s0) - q0));
                 pair += ((s4 * s4) - q4);
             }
@@ -422,9 +514,9 @@ partial class Models
                 float s2 = 0f, q2 = 0f;
                 float s3 = 0f, q3 = 0f;
                 float s4 = 0f, q4 = 0f;
-                for (int i = 0; i < fields; i++)
+                for (int j = 0; j < fields; j++)
                 {
-                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)i * 5);
+                    ref float row = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref e, (nuint)(uint)(j) * 5);
                     float t0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, 0);
                     s0 += t0;
                     q0 += t0 * t0;
