@@ -54,12 +54,10 @@ internal static class KernelEmitter
     }
 
     /// <summary>
-    /// Whether Vector512 is this k's default where the hardware has it. Measured on Zen 4 (benchmarks/README):
-    /// at k = 16 Vector256 was as fast in cache and faster on a large table; from k = 32 Vector512 wins.
+    /// The paths emitted for k, widest first: a width only when at least one full vector of it fits in k. Vector512
+    /// is the default wherever it is emitted (k of 16 and up): with rows aligned to 64 bytes it was faster than
+    /// Vector256 at k = 16 both in cache and on a 10M-row table (see README, "Choosing the width").
     /// </summary>
-    public static bool Prefers512(int k) => k >= 32;
-
-    /// <summary>The paths emitted for k: a width only when at least one full vector of it fits in k.</summary>
     public static IReadOnlyList<SimdPath> PathsFor(int k)
     {
         var paths = new List<SimdPath>();
@@ -202,9 +200,7 @@ internal static class KernelEmitter
     /// <summary>The dispatch condition of a path: widest first, folded to a constant by the JIT.</summary>
     private static string Condition(int k, SimdPath path) => path switch
     {
-        SimdPath.Vector512 => Prefers512(k)
-            ? $"global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && {Simd}.MaxBits >= 512"
-            : $"global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && {Simd}.Force512",
+        SimdPath.Vector512 => $"global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && {Simd}.MaxBits >= 512",
         SimdPath.Vector256 => $"global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && {Simd}.MaxBits >= 256",
         SimdPath.Vector128 => $"global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && {Simd}.MaxBits >= 128",
         _ => "true",

@@ -65,29 +65,21 @@ public static class FmKernels
 }
 
 /// <summary>
-/// Limits on the vector width kernels may use, read once from the environment variable FMCODEGEN_SIMD
-/// ("512", "256", "128", "scalar"; unset = widest that pays). "512" also forces Vector512 for the k where the
-/// generator prefers Vector256 (for benchmarks). The runtime's DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0 and
+/// A cap on the vector width kernels may use, read once from the environment variable FMCODEGEN_SIMD
+/// ("512" or unset: the widest the hardware has; "256", "128", "scalar"), for benchmarks and tests. The runtime's DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0 and
 /// DOTNET_EnableHWIntrinsic=0 switch the instruction sets themselves off. These are static readonly fields, so
 /// the JIT folds every test of them to a constant.
 /// </summary>
 public static class FmSimd
 {
     /// <summary>The widest vector in bits kernels may use (0 = scalar only).</summary>
-    public static readonly int MaxBits = Parse(Environment.GetEnvironmentVariable("FMCODEGEN_SIMD"), out Force512);
+    public static readonly int MaxBits = Parse(Environment.GetEnvironmentVariable("FMCODEGEN_SIMD"));
 
-    /// <summary>True when FMCODEGEN_SIMD=512 asks for Vector512 at every k that has a Vector512 path.</summary>
-    public static readonly bool Force512;
-
-    private static int Parse(string? value, out bool force512)
+    private static int Parse(string? value)
     {
-        force512 = false;
         switch (value?.Trim().ToLowerInvariant())
         {
-            case null or "" or "auto":
-                return 512;
-            case "512":
-                force512 = true;
+            case null or "" or "auto" or "512":
                 return 512;
             case "256":
                 return 256;

@@ -55,7 +55,7 @@ namespace Shop.Ranking
             int n = indices.Length;
             int negative;
             float result;
-            if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.Force512)
+            if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 512)
             {
                 result = Interaction512(ref table, unseen, ref ip, ref vp, n, out negative);
             }
@@ -103,7 +103,7 @@ namespace Shop.Ranking
             int n = indices.Length;
             int negative;
             float result;
-            if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.Force512)
+            if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 512)
             {
                 result = InteractionWithSums512(ref table, unseen, ref ip, ref vp, n, ref sp, out negative);
             }
@@ -139,7 +139,7 @@ namespace Shop.Ranking
 
             ref float e = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(embeddings);
             int fields = embeddings.Length / EmbeddingSize;
-            if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.Force512)
+            if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 512)
             {
                 return CrossTerm512(ref e, fields);
             }
@@ -237,7 +237,7 @@ namespace Shop.Ranking
         {
             get
             {
-                    if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.Force512)
+                    if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 512)
                     {
                         return "Vector512";
                     }
