@@ -5,8 +5,9 @@ using Xunit;
 namespace FmCodegen.Package.Tests;
 
 /// <summary>
-/// Packs the library, then builds and runs console projects that take the .nupkg from a local folder as their only
-/// package, with a package cache of their own: exactly what a user's single PackageReference gives.
+/// Packs the library, then builds and runs console projects that reference it with one PackageReference, the .nupkg
+/// taken from a local folder added to the machine's own package sources (its dependencies come from those), with a
+/// package cache of their own and a version of their own, so nothing stale can stand in for this build.
 /// </summary>
 public sealed class PackageConsumerTests : IClassFixture<PackageConsumerTests.PackedLibrary>
 {
@@ -152,8 +153,7 @@ public sealed class PackageConsumerTests : IClassFixture<PackageConsumerTests.Pa
                 <?xml version="1.0" encoding="utf-8"?>
                 <configuration>
                   <packageSources>
-                    <clear />
-                    <add key="local" value="{Feed}" />
+                    <add key="fmcodegen-local" value="{Feed}" />
                   </packageSources>
                 </configuration>
                 """);
