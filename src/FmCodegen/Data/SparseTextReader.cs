@@ -1,0 +1,250 @@
+using System.Runtime.CompilerServices;
+
+namespace FmCodegen.Data;
+
+/// <summary>
+/// Streams libFM/libSVM or libffm text into CSR blocks. Parses spans over one large byte buffer: no allocation per
+/// line, no line-length limit. Accepts CRLF, leading and trailing spaces or tabs, empty lines, '#' comment lines and
+/// trailing '# ...' comments, unsorted or repeated indices, and any finite real label (0/1, -1/+1, ratings).
+/// Anything else throws a <see cref="DataFormatException"/> naming the file, line and column.
+/// </summary>
+public sealed class SparseTextReader : IDisposable
+{
+    private readonly ByteLineReader _lines;
+    private readonly bool _fields;
+
+    /// <summary>Reads <paramref name="stream"/> (already decompressed) in the given format.</summary>
+    public SparseTextReader(Stream stream, SparseFormat format, string sourceName, bool leaveOpen = false)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        _lines = new ByteLineReader(stream, leaveOpen);
+        Format = format;
+        _fields = format == SparseFormat.LibFfm;
+        SourceName = sourceName ?? "(stream)";
+    }
+
+    /// <summary>Opens a file; gzip is detected from its first bytes and decompressed on the fly.</summary>
+    public static SparseTextReader Open(string path, SparseFormat format = SparseFormat.LibFm) =>
+        new(DataFile.OpenRead(path), format, path);
+
+    public SparseFormat Format { get; }
+
+    /// <summary>The name used in error messages.</summary>
+    public string SourceName { get; }
+
+    /// <summary>The largest feature index seen so far, -1 before any.</summary>
+    public int MaxIndex { get; private set; } = -1;
+
+    /// <summary>The largest field seen so far (libffm), -1 before any.</summary>
+    public int MaxField { get; private set; } = -1;
+
+    /// <summary>The number of example rows read so far.</summary>
+    public long RowsRead { get; private set; }
+
+    /// <summary>The number of the last line read.</summary>
+    public long LineNumber => _lines.LineNumber;
+
+    /// <summary>
+    /// Fills <paramref name="block"/> with up to <paramref name="maxRows"/> next examples (its previous content is
+    /// dropped). Returns false when the file has no more examples.
+    /// </summary>
+    public bool ReadBlock(SparseBlock block, int maxRows = 65536)
+    {
+        ArgumentNullException.ThrowIfNull(block);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
+        block.Reset(_fields);
+        block.FirstLine = 0;
+        int maxIndex = MaxIndex;
+        int maxField = MaxField;
+        while (block.Count < maxRows && _lines.TryReadLine(out ReadOnlySpan<byte> line))
+        {
+            if (ParseLine(line, block, ref maxIndex, ref maxField) && block.FirstLine == 0)
+            {
+                block.FirstLine = _lines.LineNumber;
+            }
+        }
+
+        MaxIndex = maxIndex;
+        MaxField = maxField;
+        RowsRead += block.Count;
+        return block.Count > 0;
+    }
+
+    /// <summary>Reads the whole stream into a dataset.</summary>
+    public SparseDataset ReadToEnd()
+    {
+        var block = new SparseBlock();
+        ReadBlock(block, int.MaxValue);
+        int n = block.Count;
+        int nnz = block.NonZeros;
+        return SparseDataset.FromTrustedArrays(
+            block.LabelBuffer.AsSpan(0, n).ToArray(),
+            block.OffsetBuffer.AsSpan(0, n + 1).ToArray(),
+            block.IndexBuffer.AsSpan(0, nnz).ToArray(),
+            block.ValueBuffer.AsSpan(0, nnz).ToArray(),
+            _fields ? block.FieldBuffer.AsSpan(0, nnz).ToArray() : null,
+            MaxIndex + 1,
+            MaxField + 1);
+    }
+
+    /// <summary>Reads a whole file (gzip detected) into a dataset.</summary>
+    public static SparseDataset ReadFile(string path, SparseFormat format = SparseFormat.LibFm)
+    {
+        using SparseTextReader reader = Open(path, format);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>Parses one line; returns false for a line without an example (empty or comment).</summary>
+    private bool ParseLine(ReadOnlySpan<byte> line, SparseBlock block, ref int maxIndex, ref int maxField)
+    {
+        int p = 0;
+        while ((uint)p < (uint)line.Length && line[p] is (byte)' ' or (byte)'\t')
+        {
+            p++;
+        }
+
+        if (p == line.Length || line[p] == (byte)'#')
+        {
+            return false;
+        }
+
+        int labelStart = p;
+        p = NumberText.ParseFloat(line, p, colonEnds: false, out float label);
+        if (p < 0 || !float.IsFinite(label))
+        {
+            throw BadLabel(line, labelStart);
+        }
+
+        block.EnsureRoom((line.Length >> 2) + 1);
+        int row = block.Count;
+        int nnz = block.OffsetBuffer[row];
+        int[] indices = block.IndexBuffer;
+        float[] values = block.ValueBuffer;
+        int[] fields = block.FieldBuffer;
+
+        while (true)
+        {
+            while ((uint)p < (uint)line.Length && line[p] is (byte)' ' or (byte)'\t')
+            {
+                p++;
+            }
+
+            if ((uint)p >= (uint)line.Length || line[p] == (byte)'#')
+            {
+                break;
+            }
+
+            int tokenStart = p;
+            if (_fields)
+            {
+                p = ParseNonNegative(line, p, "field", out int field);
+                p = ExpectColon(line, p, tokenStart, "field");
+                fields[nnz] = field;
+                if (field > maxField)
+                {
+                    maxField = field;
+                }
+            }
+
+            int indexStart = p;
+            p = ParseNonNegative(line, p, "index", out int index);
+            p = ExpectColon(line, p, indexStart, "index");
+            int valueStart = p;
+            p = NumberText.ParseFloat(line, p, colonEnds: false, out float value);
+            if (p < 0)
+            {
+                throw BadValue(line, valueStart);
+            }
+
+            if (!float.IsFinite(value))
+            {
+                throw Error(line, valueStart, $"the value '{DataFormatException.TokenAt(line, valueStart)}' is not finite; values must be finite numbers");
+            }
+
+            if (index > maxIndex)
+            {
+                maxIndex = index;
+            }
+
+            indices[nnz] = index;
+            values[nnz] = value;
+            nnz++;
+        }
+
+        block.LabelBuffer[row] = label;
+        block.OffsetBuffer[row + 1] = nnz;
+        block.Count = row + 1;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int ParseNonNegative(ReadOnlySpan<byte> line, int p, string what, out int value)
+    {
+        int end = NumberText.ParseIndex(line, p, out value);
+        if (end < 0)
+        {
+            throw BadIndex(line, p, what, end);
+        }
+
+        return end;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int ExpectColon(ReadOnlySpan<byte> line, int p, int tokenStart, string what)
+    {
+        if ((uint)p < (uint)line.Length && line[p] == (byte)':')
+        {
+            return p + 1;
+        }
+
+        throw MissingColon(line, p, tokenStart, what);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DataFormatException BadLabel(ReadOnlySpan<byte> line, int start)
+    {
+        string token = DataFormatException.TokenAt(line, start);
+        string why = token.Contains(':', StringComparison.Ordinal)
+            ? $"bad label '{token}': a line must start with its target (a number), then index:value pairs"
+            : $"bad label '{token}': the target must be a finite number (0/1, -1/+1 or a real value)";
+        return Error(line, start, why);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DataFormatException BadValue(ReadOnlySpan<byte> line, int start) =>
+        Error(line, start, $"the value '{DataFormatException.TokenAt(line, start)}' is not a number");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DataFormatException BadIndex(ReadOnlySpan<byte> line, int start, string what, int code)
+    {
+        string token = DataFormatException.TokenAt(line, start);
+        if (code == -2)
+        {
+            return Error(line, start, $"the {what} in '{token}' overflows (the largest allowed is {int.MaxValue - 1})");
+        }
+
+        if ((uint)start < (uint)line.Length && line[start] == (byte)'-')
+        {
+            return Error(line, start, $"negative {what} in '{token}': {what}es must be non-negative integers".Replace("indexes", "indices", StringComparison.Ordinal));
+        }
+
+        string expected = _fields ? "field:index:value" : "index:value";
+        return Error(line, start, $"expected a non-negative integer {what} in '{token}' ({expected})");
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DataFormatException MissingColon(ReadOnlySpan<byte> line, int p, int tokenStart, string what)
+    {
+        string token = DataFormatException.TokenAt(line, tokenStart);
+        string expected = _fields ? "field:index:value" : "index:value";
+        string found = (uint)p < (uint)line.Length && line[p] is not ((byte)' ' or (byte)'\t' or (byte)'#')
+            ? $"'{(char)line[p]}'"
+            : "nothing";
+        return Error(line, p, $"missing colon after the {what} in '{token}' (expected {expected}, found {found})");
+    }
+
+    private DataFormatException Error(ReadOnlySpan<byte> line, int position, string reason) =>
+        DataFormatException.At(SourceName, _lines.LineNumber, line, position, reason);
+
+    public void Dispose() => _lines.Dispose();
+}
