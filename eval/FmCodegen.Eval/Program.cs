@@ -64,6 +64,7 @@ internal static class Program
             "vf" => o with { ValidationFraction = double.Parse(p[1], CultureInfo.InvariantCulture) },
             "k" => o with { EmbeddingSize = int.Parse(p[1], CultureInfo.InvariantCulture) },
             "seed" => o with { Seed = int.Parse(p[1], CultureInfo.InvariantCulture) },
+            "fs" => o with { FrequencyScaledL2 = p[1] == "1" },
             _ => throw new ArgumentException($"unknown setting {kv}"),
         };
     }

@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using FmCodegen.Data;
 using FmCodegen.Kernels;
 using FmCodegen.Metrics;
@@ -30,20 +33,20 @@ public static class FmTrainer
     public const int WindowPerThread = 4096;
 
     /// <summary>The options with every unset value replaced by its default for the task and solver. Measured on
-    /// frappe, a9a and MovieLens-100k (eval/results.md): plain SGD reaches the best test metrics for classification,
-    /// AdaGrad with frequency-scaled L2 for regression.</summary>
+    /// frappe, a9a and MovieLens-100k (eval/results.md): AdaGrad for both tasks, with frequency-scaled L2 for
+    /// regression (MovieLens' rare users and items overfit without it).</summary>
     public static FmTrainingOptions Defaults(FmTrainingOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         bool classification = options.Task == FmTask.BinaryClassification;
-        FmSolver solver = options.Solver ?? (classification ? FmSolver.Sgd : FmSolver.AdaGrad);
+        FmSolver solver = options.Solver ?? FmSolver.AdaGrad;
         (float lr, FmRegularization l2, float init) = (solver, classification) switch
         {
             (FmSolver.Sgd, true) => (0.02f, new FmRegularization(0f, 0f, 0.02f), 0.1f),
             (FmSolver.Sgd, false) => (0.01f, new FmRegularization(0f, 0.02f, 0.12f), 0.05f),
             (FmSolver.Ftrl, true) => (0.05f, new FmRegularization(0f, 1e-4f, 0.01f), 0.1f),
             (FmSolver.Ftrl, false) => (0.05f, new FmRegularization(0f, 0.02f, 0.12f), 0.05f),
-            (_, true) => (0.05f, new FmRegularization(0f, 1e-4f, 0.01f), 0.1f),
+            (_, true) => (0.15f, new FmRegularization(0f, 1e-4f, 0.025f), 0.1f),
             (_, false) => (0.05f, new FmRegularization(0f, 0.02f, 0.12f), 0.05f),
         };
         bool heldOut = options.Validation is null;
@@ -257,6 +260,7 @@ public static class FmTrainer
 
         FmKernel kernel = c.Kernel;
         var order = (int[])trainRows.Clone();
+        var epochData = new EpochData(train, trainRows);
         var shuffleRng = new SplitMix64(rng.NextULong());
         int[]? mergeStamp = threads > 1 ? new int[numFeatures] : null;
         if (mergeStamp is not null)
@@ -293,9 +297,10 @@ public static class FmTrainer
             }
 
             long started = Stopwatch.GetTimestamp();
+            epochData.Fill(train, order, threads);
             if (threads == 1)
             {
-                replicas[0].Run<TRule>(train, order, kernel, o.Task, hyper, l2.Bias, window++);
+                replicas[0].Run<TRule>(epochData, 0, order.Length, kernel, o.Task, hyper, l2.Bias, window++);
             }
             else
             {
@@ -309,7 +314,7 @@ public static class FmTrainer
                     {
                         int a = from + (int)((long)size * t / threads);
                         int b = from + (int)((long)size * (t + 1) / threads);
-                        replicas[t].Run<TRule>(train, order.AsSpan(a, b - a), kernel, o.Task, hyper, l2.Bias, w);
+                        replicas[t].Run<TRule>(epochData, a, b, kernel, o.Task, hyper, l2.Bias, w);
                     });
                     Parallel.For(0, threads, parallel, t => Merge(replicas, mergeStamp!, w, t));
                     foreach (Replica replica in replicas)
@@ -345,7 +350,7 @@ public static class FmTrainer
                 evaluation = FmMetrics.Evaluate(o.Task, validationScores, validationLabels, c.TargetMin, c.TargetMax);
             }
 
-            var record = new FmEpoch(epoch, trainLoss, trainMetric, evaluation, seconds, count / Math.Max(seconds, 1e-9), refit);
+            var record = new FmEpoch(epoch, trainLoss, trainMetric, evaluation, seconds, count / Math.Max(seconds, 1e-9), refit, epochs);
             c.History.Add(record);
             c.OnEpoch?.Invoke(record);
 
@@ -473,7 +478,7 @@ public static class FmTrainer
         }
 
         int stride = replicas[0].Parameters.Stride;
-        Span<float> sum = stackalloc float[stride];
+        Span<int> updaters = stackalloc int[threads];
         for (int source = 0; source < threads; source++)
         {
             Replica owner = replicas[source];
@@ -486,50 +491,71 @@ public static class FmTrainer
                 }
 
                 mergeStamp[feature] = window;
-                MergeRow(replicas, feature, window, static r => r.Parameters, sum);
+                int count = 0;
+                for (int r = 0; r < threads; r++)
+                {
+                    if (replicas[r].Stamp![feature] == window)
+                    {
+                        updaters[count++] = r;
+                    }
+                }
+
+                nint at = (nint)feature * stride;
+                MergeRow(replicas, static r => r.Parameters.Span, at, stride, updaters[..count]);
                 if (replicas[0].State1 is not null)
                 {
-                    MergeRow(replicas, feature, window, static r => r.State1!, sum);
+                    MergeRow(replicas, static r => r.State1!.Span, at, stride, updaters[..count]);
                 }
 
                 if (replicas[0].State2 is not null)
                 {
-                    MergeRow(replicas, feature, window, static r => r.State2!, sum);
+                    MergeRow(replicas, static r => r.State2!.Span, at, stride, updaters[..count]);
                 }
             }
         }
     }
 
-    private static void MergeRow(Replica[] replicas, int feature, int window, Func<Replica, AlignedTable> part, Span<float> sum)
+    private delegate Span<float> TableOf(Replica replica);
+
+    /// <summary>Every replica's row becomes the mean of the updaters' rows, summed in replica order (one updater:
+    /// its row, exactly).</summary>
+    private static void MergeRow(Replica[] replicas, TableOf table, nint at, int stride, ReadOnlySpan<int> updaters)
     {
-        sum.Clear();
-        int updated = 0;
-        foreach (Replica r in replicas)
+        ref float first = ref Unsafe.Add(ref MemoryMarshal.GetReference(table(replicas[updaters[0]])), at);
+        if (updaters.Length > 1)
         {
-            if (r.Stamp![feature] == window)
+            float scale = 1f / updaters.Length;
+            int j = 0;
+            for (; j + 8 <= stride; j += 8)
             {
-                Span<float> row = part(r).Row(feature);
-                for (int j = 0; j < sum.Length; j++)
+                Vector256<float> sum = Vector256.LoadUnsafe(ref first, (nuint)j);
+                for (int u = 1; u < updaters.Length; u++)
                 {
-                    sum[j] += row[j];
+                    sum += Vector256.LoadUnsafe(ref Unsafe.Add(ref MemoryMarshal.GetReference(table(replicas[updaters[u]])), at), (nuint)j);
                 }
 
-                updated++;
+                (sum * scale).StoreUnsafe(ref first, (nuint)j);
             }
-        }
 
-        float scale = 1f / updated;
-        if (updated > 1)
-        {
-            for (int j = 0; j < sum.Length; j++)
+            for (; j < stride; j++)
             {
-                sum[j] *= scale;
+                float sum = Unsafe.Add(ref first, j);
+                for (int u = 1; u < updaters.Length; u++)
+                {
+                    sum += Unsafe.Add(ref Unsafe.Add(ref MemoryMarshal.GetReference(table(replicas[updaters[u]])), at), j);
+                }
+
+                Unsafe.Add(ref first, j) = sum * scale;
             }
         }
 
-        foreach (Replica r in replicas)
+        ReadOnlySpan<float> merged = MemoryMarshal.CreateReadOnlySpan(ref first, stride);
+        for (int r = 0; r < replicas.Length; r++)
         {
-            sum.CopyTo(part(r).Row(feature));
+            if (r != updaters[0])
+            {
+                merged.CopyTo(table(replicas[r]).Slice((int)at, stride));
+            }
         }
     }
 

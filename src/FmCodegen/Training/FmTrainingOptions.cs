@@ -40,8 +40,7 @@ public sealed record FmTrainingOptions
     /// <summary>Regression or binary classification.</summary>
     public required FmTask Task { get; init; }
 
-    /// <summary>The optimiser. Null: the task's default (SGD for classification, AdaGrad for regression; see
-    /// <see cref="FmTrainer.Defaults"/>).</summary>
+    /// <summary>The optimiser. Null: AdaGrad, with the task's tuned defaults (see <see cref="FmTrainer.Defaults"/>).</summary>
     public FmSolver? Solver { get; init; }
 
     /// <summary>The number of factors per feature, k (default 8).</summary>
@@ -107,7 +106,9 @@ public sealed record FmTrainingOptions
 /// <param name="Seconds">Wall time of the epoch's training (validation excluded).</param>
 /// <param name="ExamplesPerSecond">Example updates per second during the epoch.</param>
 /// <param name="Refit">True for the epochs of the final refit on all the training data (they have no validation).</param>
-public sealed record FmEpoch(int Epoch, double TrainLoss, double TrainMetric, Metrics.FmEvaluation? Validation, double Seconds, double ExamplesPerSecond, bool Refit = false);
+/// <param name="PlannedEpochs">The most epochs this phase will run (early stopping may end it sooner).</param>
+public sealed record FmEpoch(int Epoch, double TrainLoss, double TrainMetric, Metrics.FmEvaluation? Validation, double Seconds, double ExamplesPerSecond,
+    bool Refit = false, int PlannedEpochs = 0);
 
 /// <summary>The outcome of <see cref="FmTrainer.Train"/>.</summary>
 /// <param name="Model">The trained model (the best epoch's when early stopping restored it).</param>

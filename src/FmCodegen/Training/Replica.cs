@@ -26,7 +26,7 @@ internal sealed class Replica
         _embeddingSize = k;
         State1 = solver == FmSolver.Sgd ? null : new AlignedTable(parameters.NumFeatures, k);
         State2 = solver == FmSolver.Ftrl ? new AlignedTable(parameters.NumFeatures, k) : null;
-        int lanes = Math.Max(stride, 8);
+        int lanes = Math.Max(stride, 16);
         _sums = new float[lanes];
         _mask = new float[lanes];
         _one = new float[lanes];
@@ -80,8 +80,10 @@ internal sealed class Replica
         Count = 0;
     }
 
-    /// <summary>Trains on the examples order[from..to) of the data, in that order.</summary>
-    public void Run<TRule>(SparseDataset data, ReadOnlySpan<int> order, FmKernel kernel, FmTask task, in Hyper hyper, float biasL2, int window)
+    /// <summary>Trains on the rows [from, to) of the epoch's data, in that order. Optimised at once: the first epoch
+    /// is a long-running loop that tiered compilation would otherwise start in unoptimised code.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Run<TRule>(EpochData data, int from, int to, FmKernel kernel, FmTask task, in Hyper hyper, float biasL2, int window)
         where TRule : struct, IUpdateRule
     {
         AlignedTable table = Parameters;
@@ -93,6 +95,7 @@ internal sealed class Replica
         ReadOnlySpan<int> indices = data.Indices;
         ReadOnlySpan<float> values = data.Values;
         ReadOnlySpan<float> labels = data.Labels;
+        int rowsRun = to - from;
         Span<float> sums = _sums.AsSpan(0, _embeddingSize);
         ref float sumsRef = ref _sums[0];
         ref float maskRef = ref _mask[0];
@@ -107,14 +110,18 @@ internal sealed class Replica
         double lossSum = 0;
         double metricSum = 0;
 
-        for (int e = 0; e < order.Length; e++)
+        // the replica's scalars live in locals during the loop: replicas sit side by side on the heap, and writing
+        // their fields for every example from two threads would share (and fight over) cache lines
+        float bias = Bias, biasState1 = BiasState1, biasState2 = BiasState2;
+        int touchedCount = TouchedCount;
+
+        for (int row = from; row < to; row++)
         {
-            int row = order[e];
             int start = offsets[row];
             int count = offsets[row + 1] - start;
             ReadOnlySpan<int> idx = indices.Slice(start, count);
             ReadOnlySpan<float> val = values.Slice(start, count);
-            float score = Bias + kernel.InteractionWithSums(rows, idx, val, sums);
+            float score = bias + kernel.InteractionWithSums(rows, idx, val, sums);
             float label = labels[row];
             float g;
             if (classification)
@@ -136,7 +143,7 @@ internal sealed class Replica
                 g = err;
             }
 
-            TRule.Update(ref Bias, ref BiasState1, ref BiasState2, g, biasL2, hyper);
+            TRule.Update(ref bias, ref biasState1, ref biasState2, g, biasL2, hyper);
 
             for (int j = 0; j < count; j++)
             {
@@ -149,7 +156,7 @@ internal sealed class Replica
                 if (stamp is not null && stamp[feature] != window)
                 {
                     stamp[feature] = window;
-                    touched![TouchedCount++] = feature;
+                    touched![touchedCount++] = feature;
                 }
 
                 float x = val[j];
@@ -159,10 +166,14 @@ internal sealed class Replica
             }
         }
 
+        Bias = bias;
+        BiasState1 = biasState1;
+        BiasState2 = biasState2;
+        TouchedCount = touchedCount;
         LossSum += lossSum;
         MetricSum += metricSum;
-        Count += order.Length;
-        Examples += order.Length;
+        Count += rowsRun;
+        Examples += rowsRun;
     }
 
     /// <summary>
@@ -174,7 +185,22 @@ internal sealed class Replica
         float gx, float x, float regScale, int stride, in Hyper hyper)
         where TRule : struct, IUpdateRule
     {
-        if (stride >= 8)
+        if (Vector512.IsHardwareAccelerated && (stride & 15) == 0)
+        {
+            Vector512<float> vgx = Vector512.Create(gx);
+            Vector512<float> vx = Vector512.Create(x);
+            for (int c = 0; c < stride; c += 16)
+            {
+                Vector512<float> m = Vector512.LoadUnsafe(ref mask, (nuint)c);
+                Vector512<float> s = Vector512.ConditionalSelect(Vector512.Equals(m, Vector512<float>.Zero),
+                    Vector512.LoadUnsafe(ref one, (nuint)c), Vector512.LoadUnsafe(ref sums, (nuint)c));
+                Vector512<float> w = Vector512.LoadUnsafe(ref p, (nuint)c);
+                Vector512<float> g = vgx * (s - (w * vx * m));
+                TRule.Update(ref Unsafe.Add(ref p, c), ref Unsafe.Add(ref s1, c), ref Unsafe.Add(ref s2, c), g,
+                    Vector512.LoadUnsafe(ref l2, (nuint)c) * regScale, hyper);
+            }
+        }
+        else if (stride >= 8)
         {
             Vector256<float> vgx = Vector256.Create(gx);
             Vector256<float> vx = Vector256.Create(x);

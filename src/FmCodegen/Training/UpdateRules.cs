@@ -26,6 +26,8 @@ internal interface IUpdateRule
 {
     static abstract void Update(ref float p, ref float s1, ref float s2, Vector256<float> g, Vector256<float> l2, in Hyper h);
 
+    static abstract void Update(ref float p, ref float s1, ref float s2, Vector512<float> g, Vector512<float> l2, in Hyper h);
+
     static abstract void Update(ref float p, ref float s1, ref float s2, float g, float l2, in Hyper h);
 
     /// <summary>Sets the state for a parameter starting at value p (FTRL stores it in z).</summary>
@@ -40,6 +42,14 @@ internal readonly struct SgdRule : IUpdateRule
     {
         Vector256<float> w = Vector256.LoadUnsafe(ref p);
         Vector256<float> grad = Vector256.MultiplyAddEstimate(l2, w, g);
+        (w - (grad * h.LearningRate)).StoreUnsafe(ref p);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Update(ref float p, ref float s1, ref float s2, Vector512<float> g, Vector512<float> l2, in Hyper h)
+    {
+        Vector512<float> w = Vector512.LoadUnsafe(ref p);
+        Vector512<float> grad = Vector512.MultiplyAddEstimate(l2, w, g);
         (w - (grad * h.LearningRate)).StoreUnsafe(ref p);
     }
 
@@ -63,6 +73,17 @@ internal readonly struct AdaGradRule : IUpdateRule
         Vector256<float> sum = Vector256.MultiplyAddEstimate(grad, grad, Vector256.LoadUnsafe(ref s1));
         sum.StoreUnsafe(ref s1);
         Vector256<float> step = grad * h.LearningRate / (Vector256.Sqrt(sum) + Vector256.Create(Hyper.Epsilon));
+        (w - step).StoreUnsafe(ref p);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Update(ref float p, ref float s1, ref float s2, Vector512<float> g, Vector512<float> l2, in Hyper h)
+    {
+        Vector512<float> w = Vector512.LoadUnsafe(ref p);
+        Vector512<float> grad = Vector512.MultiplyAddEstimate(l2, w, g);
+        Vector512<float> sum = Vector512.MultiplyAddEstimate(grad, grad, Vector512.LoadUnsafe(ref s1));
+        sum.StoreUnsafe(ref s1);
+        Vector512<float> step = grad * h.LearningRate / (Vector512.Sqrt(sum) + Vector512.Create(Hyper.Epsilon));
         (w - step).StoreUnsafe(ref p);
     }
 
@@ -98,6 +119,21 @@ internal readonly struct FtrlRule : IUpdateRule
         z.StoreUnsafe(ref s1);
         nNew.StoreUnsafe(ref s2);
         Vector256<float> denominator = Vector256.MultiplyAddEstimate(rootNew + Vector256.Create(Hyper.Beta), Vector256.Create(h.InverseAlpha), l2);
+        (-z / denominator).StoreUnsafe(ref p);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Update(ref float p, ref float s1, ref float s2, Vector512<float> g, Vector512<float> l2, in Hyper h)
+    {
+        Vector512<float> w = Vector512.LoadUnsafe(ref p);
+        Vector512<float> n = Vector512.LoadUnsafe(ref s2);
+        Vector512<float> nNew = Vector512.MultiplyAddEstimate(g, g, n);
+        Vector512<float> rootNew = Vector512.Sqrt(nNew);
+        Vector512<float> sigma = (rootNew - Vector512.Sqrt(n)) * h.InverseAlpha;
+        Vector512<float> z = Vector512.LoadUnsafe(ref s1) + g - (sigma * w);
+        z.StoreUnsafe(ref s1);
+        nNew.StoreUnsafe(ref s2);
+        Vector512<float> denominator = Vector512.MultiplyAddEstimate(rootNew + Vector512.Create(Hyper.Beta), Vector512.Create(h.InverseAlpha), l2);
         (-z / denominator).StoreUnsafe(ref p);
     }
 
