@@ -225,7 +225,7 @@ public sealed class SparseTextReader : IDisposable
 
         if ((uint)start < (uint)line.Length && line[start] == (byte)'-')
         {
-            return Error(line, start, $"negative {what} in '{token}': {what}es must be non-negative integers".Replace("indexes", "indices", StringComparison.Ordinal));
+            return Error(line, start, $"negative {what} in '{token}': {(what == "index" ? "indices" : what + "s")} must be non-negative integers");
         }
 
         string expected = _fields ? "field:index:value" : "index:value";
