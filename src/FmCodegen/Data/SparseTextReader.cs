@@ -48,6 +48,7 @@ public sealed class SparseTextReader : IDisposable
     /// Fills <paramref name="block"/> with up to <paramref name="maxRows"/> next examples (its previous content is
     /// dropped). Returns false when the file has no more examples.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool ReadBlock(SparseBlock block, int maxRows = 65536)
     {
         ArgumentNullException.ThrowIfNull(block);
@@ -95,6 +96,7 @@ public sealed class SparseTextReader : IDisposable
     }
 
     /// <summary>Parses one line; returns false for a line without an example (empty or comment).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool ParseLine(ReadOnlySpan<byte> line, SparseBlock block, ref int maxIndex, ref int maxField)
     {
         int p = 0;
