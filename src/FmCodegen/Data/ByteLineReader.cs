@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace FmCodegen.Data;
 
 /// <summary>
@@ -28,6 +29,7 @@ internal sealed class ByteLineReader : IDisposable
     public bool LastLineTerminated { get; private set; } = true;
 
     /// <summary>The next line, or false at the end of the stream.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryReadLine(out ReadOnlySpan<byte> line)
     {
         while (true)

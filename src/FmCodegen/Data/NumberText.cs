@@ -167,17 +167,159 @@ internal static class NumberText
         return p == position ? -1 : p;
     }
 
-    /// <summary>Writes the shortest text that parses back to the same float (invariant culture).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary>
+    /// Writes a float as the shortest text of 6 to 9 significant digits that parses back to the same float
+    /// (invariant culture; 'e' notation below 1e-5 and from 1e9 on). Digits come from double arithmetic and a
+    /// candidate is taken only when it lies inside the float's rounding interval with a safety margin far above the
+    /// double error; otherwise (never seen in practice) the runtime's shortest round-trip formatter writes it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int FormatFloat(float value, Span<byte> destination)
     {
-        // small integers (labels, one-hot values) are the common case: skip the general formatter
+        // small integers (labels, one-hot values) are the common case of data files
         if (value == (int)value && value is >= 0 and < 10 && !float.IsNegative(value))
         {
             destination[0] = (byte)('0' + (int)value);
             return 1;
         }
 
+        int bits = BitConverter.SingleToInt32Bits(value);
+        int biased = (bits >> 23) & 0xFF;
+        if (biased == 0 || biased == 0xFF)
+        {
+            // zero, subnormal, infinity, NaN
+            return FormatFloatRuntime(value, destination);
+        }
+
+        int e2 = biased - 127;
+        double a = Math.Abs((double)value);
+        int e10 = (int)Math.Floor(e2 * 0.30102999566398119521);
+        if (a >= Pow10(e10 + 1))
+        {
+            e10++;
+        }
+
+        // half the distance to the neighbouring floats (the smaller one below a power of two), less a margin that
+        // covers the double rounding of the candidate's value (a few 1e-16 relative)
+        double halfGap = BitConverter.Int64BitsToDouble((long)(e2 - 24 + 1023) << 52);
+        if ((bits & 0x7FFFFF) == 0)
+        {
+            halfGap *= 0.5;
+        }
+
+        halfGap *= 1 - 1e-6;
+        for (int precision = 6; precision <= 9; precision++)
+        {
+            int shift = precision - 1 - e10;
+            long m = (long)Math.Round(a * Pow10(shift));
+            int exponent = e10;
+            if (m >= s_longPowersOf10[precision])
+            {
+                m /= 10;
+                exponent++;
+                shift--;
+            }
+
+            if (Math.Abs((m * Pow10(-shift)) - a) < halfGap)
+            {
+                return WriteDecimal(value < 0, m, precision, exponent, destination);
+            }
+        }
+
+        return FormatFloatRuntime(value, destination);
+    }
+
+    private static readonly long[] s_longPowersOf10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
+
+    private static readonly double[] s_doublePowersOf10 = MakeDoublePowers();
+
+    private static double[] MakeDoublePowers()
+    {
+        var table = new double[2 * 70 + 1];
+        for (int i = -70; i <= 70; i++)
+        {
+            table[i + 70] = double.Parse(string.Create(CultureInfo.InvariantCulture, $"1e{i}"), CultureInfo.InvariantCulture);
+        }
+
+        return table;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Pow10(int exponent) => s_doublePowersOf10[exponent + 70];
+
+    /// <summary>Writes +-d.ddd x 10^exponent from <paramref name="digits"/> significant digits in m.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int WriteDecimal(bool negative, long m, int digits, int exponent, Span<byte> destination)
+    {
+        while (digits > 1 && m % 10 == 0)
+        {
+            m /= 10;
+            digits--;
+        }
+
+        Span<byte> d = stackalloc byte[10];
+        for (int i = digits - 1; i >= 0; i--)
+        {
+            d[i] = (byte)('0' + (m % 10));
+            m /= 10;
+        }
+
+        int p = 0;
+        if (negative)
+        {
+            destination[p++] = (byte)'-';
+        }
+
+        if (exponent is >= -5 and < 0)
+        {
+            destination[p++] = (byte)'0';
+            destination[p++] = (byte)'.';
+            for (int i = -1; i > exponent; i--)
+            {
+                destination[p++] = (byte)'0';
+            }
+
+            d[..digits].CopyTo(destination[p..]);
+            return p + digits;
+        }
+
+        if (exponent is >= 0 and < 9)
+        {
+            int integerDigits = exponent + 1;
+            for (int i = 0; i < integerDigits; i++)
+            {
+                destination[p++] = i < digits ? d[i] : (byte)'0';
+            }
+
+            if (digits > integerDigits)
+            {
+                destination[p++] = (byte)'.';
+                d[integerDigits..digits].CopyTo(destination[p..]);
+                p += digits - integerDigits;
+            }
+
+            return p;
+        }
+
+        destination[p++] = d[0];
+        if (digits > 1)
+        {
+            destination[p++] = (byte)'.';
+            d[1..digits].CopyTo(destination[p..]);
+            p += digits - 1;
+        }
+
+        destination[p++] = (byte)'e';
+        destination[p++] = exponent < 0 ? (byte)'-' : (byte)'+';
+        int magnitude = Math.Abs(exponent);
+        destination[p++] = (byte)('0' + (magnitude / 10));
+        destination[p++] = (byte)('0' + (magnitude % 10));
+        return p;
+    }
+
+    /// <summary>The runtime's shortest round-trip text (invariant culture).</summary>
+    internal static int FormatFloatRuntime(float value, Span<byte> destination)
+    {
         if (!value.TryFormat(destination, out int written, default, CultureInfo.InvariantCulture))
         {
             throw new InvalidOperationException("The number buffer is too small.");

@@ -48,6 +48,7 @@ public sealed class SparseTextReader : IDisposable
     /// Fills <paramref name="block"/> with up to <paramref name="maxRows"/> next examples (its previous content is
     /// dropped). Returns false when the file has no more examples.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool ReadBlock(SparseBlock block, int maxRows = 65536)
     {
         ArgumentNullException.ThrowIfNull(block);
@@ -95,6 +96,7 @@ public sealed class SparseTextReader : IDisposable
     }
 
     /// <summary>Parses one line; returns false for a line without an example (empty or comment).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool ParseLine(ReadOnlySpan<byte> line, SparseBlock block, ref int maxIndex, ref int maxField)
     {
         int p = 0;
@@ -225,7 +227,7 @@ public sealed class SparseTextReader : IDisposable
 
         if ((uint)start < (uint)line.Length && line[start] == (byte)'-')
         {
-            return Error(line, start, $"negative {what} in '{token}': {what}es must be non-negative integers".Replace("indexes", "indices", StringComparison.Ordinal));
+            return Error(line, start, $"negative {what} in '{token}': {(what == "index" ? "indices" : what + "s")} must be non-negative integers");
         }
 
         string expected = _fields ? "field:index:value" : "index:value";

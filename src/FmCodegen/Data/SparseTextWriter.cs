@@ -17,7 +17,7 @@ public static class SparseTextWriter
         ArgumentNullException.ThrowIfNull(dataset);
         ArgumentNullException.ThrowIfNull(stream);
         bool ffm = format == SparseFormat.LibFfm;
-        if (ffm && !dataset.HasFields)
+        if (ffm && !dataset.HasFields && dataset.NonZeros > 0)
         {
             throw new ArgumentException("libffm text needs a field per nonzero; this dataset has none.", nameof(dataset));
         }
