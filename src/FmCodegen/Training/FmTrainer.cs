@@ -281,6 +281,7 @@ public static class FmTrainer
         }
 
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = c.CancellationToken };
+        using TrainingTeam? team = threads > 1 ? new TrainingTeam(threads) : null;
         int patience = o.Patience!.Value;
         int epoch = 0;
         while (++epoch <= epochs)
@@ -310,13 +311,14 @@ public static class FmTrainer
                     int size = Math.Min(chunk, order.Length - at);
                     int w = window++;
                     int from = at;
-                    Parallel.For(0, threads, parallel, t =>
-                    {
-                        int a = from + (int)((long)size * t / threads);
-                        int b = from + (int)((long)size * (t + 1) / threads);
-                        replicas[t].Run<TRule>(epochData, a, b, kernel, o.Task, hyper, l2.Bias, w);
-                    });
-                    Parallel.For(0, threads, parallel, t => Merge(replicas, mergeStamp!, w, t));
+                    team!.Run(
+                        t =>
+                        {
+                            int a = from + (int)((long)size * t / threads);
+                            int b = from + (int)((long)size * (t + 1) / threads);
+                            replicas[t].Run<TRule>(epochData, a, b, kernel, o.Task, hyper, l2.Bias, w);
+                        },
+                        t => Merge(replicas, mergeStamp!, w, t));
                     foreach (Replica replica in replicas)
                     {
                         replica.TouchedCount = 0;
