@@ -230,13 +230,25 @@ public static class FmTrainer
         }
         else
         {
+            // features that never occur in the training rows (validation-only ones) keep zero factors: random
+            // ones would never be trained and would only add noise to the scores of the rows that have them
+            var seen = new bool[numFeatures];
+            foreach (int r in trainRows)
+            {
+                foreach (int f in train.RowIndices(r))
+                {
+                    seen[f] = true;
+                }
+            }
+
             float stdev = o.InitStdev!.Value;
             for (int i = 0; i < numFeatures; i++)
             {
                 Span<float> factors = table.Factors(i);
                 for (int f = 0; f < k; f++)
                 {
-                    factors[f] = (float)(initRng.NextGaussian() * stdev);
+                    double draw = initRng.NextGaussian() * stdev;
+                    factors[f] = seen[i] ? (float)draw : 0f;
                 }
             }
 
