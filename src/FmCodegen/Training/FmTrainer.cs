@@ -17,7 +17,7 @@ namespace FmCodegen.Training;
 /// there is one), which also returns the sums s_f = sum_i v_if x_i; the pair gradient of feature i is then
 /// x_i (s_f - v_if x_i), applied to a whole row (k factors and the linear weight) with 256-bit vectors.</para>
 /// <para><b>Deterministic multi-threading (windowed model averaging).</b> With T threads each epoch's shuffled
-/// order is cut into windows of T x <see cref="WindowPerThread"/> examples. Within a window thread t trains its own
+/// order (of blocks of rows, see <see cref="EpochData"/>) is cut into windows of T x <see cref="WindowPerThread"/> examples. Within a window thread t trains its own
 /// replica of the parameters and optimiser state on the t-th contiguous slice, with no sharing. At the end of the
 /// window the replicas are merged: every feature updated by at least one replica gets, in every replica, the mean
 /// of its values (parameters and optimiser state) over the replicas that updated it, summed in replica order
@@ -30,7 +30,7 @@ namespace FmCodegen.Training;
 public static class FmTrainer
 {
     /// <summary>Examples each thread trains between two merges of the replicas.</summary>
-    public const int WindowPerThread = 4096;
+    public const int WindowPerThread = 8192;
 
     /// <summary>The options with every unset value replaced by its default for the task and solver. Measured on
     /// frappe, a9a and MovieLens-100k (eval/results.md): AdaGrad for both tasks, with frequency-scaled L2 for
@@ -272,8 +272,15 @@ public static class FmTrainer
 
         FmKernel kernel = c.Kernel;
         var order = (int[])trainRows.Clone();
-        var epochData = new EpochData(train, trainRows);
         var shuffleRng = new SplitMix64(rng.NextULong());
+        if (o.Shuffle)
+        {
+            shuffleRng.Shuffle(order);
+        }
+
+        var epochData = new EpochData(train, order);
+        epochData.Fill(train, order);
+        var blocks = Enumerable.Range(0, epochData.Blocks).ToArray();
         int[]? mergeStamp = threads > 1 ? new int[numFeatures] : null;
         if (mergeStamp is not null)
         {
@@ -292,7 +299,6 @@ public static class FmTrainer
             validationLabels[i] = validationData.Labels[validationRows[i]];
         }
 
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = c.CancellationToken };
         using TrainingTeam? team = threads > 1 ? new TrainingTeam(threads) : null;
         int patience = o.Patience!.Value;
         int epoch = 0;
@@ -301,7 +307,7 @@ public static class FmTrainer
             c.CancellationToken.ThrowIfCancellationRequested();
             if (o.Shuffle)
             {
-                shuffleRng.Shuffle(order);
+                shuffleRng.Shuffle(blocks);
             }
 
             foreach (Replica replica in replicas)
@@ -310,33 +316,43 @@ public static class FmTrainer
             }
 
             long started = Stopwatch.GetTimestamp();
-            epochData.Fill(train, order, threads);
-            if (threads == 1)
+            if (team is null)
             {
-                replicas[0].Run<TRule>(epochData, 0, order.Length, kernel, o.Task, hyper, l2.Bias, window++);
+                replicas[0].Run<TRule>(epochData, blocks, kernel, o.Task, hyper, l2.Bias, window++);
             }
             else
             {
-                int chunk = threads * WindowPerThread;
-                for (int at = 0; at < order.Length; at += chunk)
+                // one team step per epoch: window after window, each member trains its slice of the window's
+                // blocks, all meet, each merges its share of the features, all meet
+                int firstWindow = window;
+                int chunk = threads * (WindowPerThread / EpochData.RowsPerBlock);
+                int windows = (blocks.Length + chunk - 1) / chunk;
+                team.Run(t =>
                 {
-                    int size = Math.Min(chunk, order.Length - at);
-                    int w = window++;
-                    int from = at;
-                    team!.Run(
-                        t =>
-                        {
-                            int a = from + (int)((long)size * t / threads);
-                            int b = from + (int)((long)size * (t + 1) / threads);
-                            replicas[t].Run<TRule>(epochData, a, b, kernel, o.Task, hyper, l2.Bias, w);
-                        },
-                        t => Merge(replicas, mergeStamp!, w, t));
-                    foreach (Replica replica in replicas)
+                    Replica replica = replicas[t];
+                    for (int i = 0; i < windows; i++)
                     {
+                        int from = i * chunk;
+                        int size = Math.Min(chunk, blocks.Length - from);
+                        int w = firstWindow + i;
                         replica.TouchedCount = 0;
                         replica.Examples = 0;
+                        if (!team.Failed)
+                        {
+                            int a = from + (int)((long)size * t / threads), b = from + (int)((long)size * (t + 1) / threads);
+                            replica.Run<TRule>(epochData, blocks.AsSpan(a, b - a), kernel, o.Task, hyper, l2.Bias, w);
+                        }
+
+                        team.Sync();
+                        if (!team.Failed)
+                        {
+                            Merge(replicas, mergeStamp!, w, t);
+                        }
+
+                        team.Sync();
                     }
-                }
+                });
+                window += windows;
             }
 
             double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -360,7 +376,7 @@ public static class FmTrainer
             FmEvaluation? evaluation = null;
             if (validationRows.Length > 0)
             {
-                ScoreRows(kernel, replicas[0], validationData, validationRows, validationScores, parallel);
+                ScoreRows(kernel, replicas[0], validationData, validationRows, validationScores, team);
                 evaluation = FmMetrics.Evaluate(o.Task, validationScores, validationLabels, c.TargetMin, c.TargetMax);
             }
 
@@ -459,6 +475,7 @@ public static class FmTrainer
 
     /// <summary>Thread <paramref name="part"/>'s share of the merge: the features f with f % T == part that any
     /// replica updated in window <paramref name="window"/>, and the bias for part 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Merge(Replica[] replicas, int[] mergeStamp, int window, int part)
     {
         int threads = replicas.Length;
@@ -491,7 +508,24 @@ public static class FmTrainer
             }
         }
 
+        // the tables are pinned (AlignedTable lives on the pinned object heap): take each replica's base pointers once
         int stride = replicas[0].Parameters.Stride;
+        int tables = replicas[0].State2 is not null ? 3 : replicas[0].State1 is not null ? 2 : 1;
+        Span<nint> bases = stackalloc nint[threads * tables];
+        for (int r = 0; r < threads; r++)
+        {
+            bases[r * tables] = Address(replicas[r].Parameters);
+            if (tables > 1)
+            {
+                bases[(r * tables) + 1] = Address(replicas[r].State1!);
+            }
+
+            if (tables > 2)
+            {
+                bases[(r * tables) + 2] = Address(replicas[r].State2!);
+            }
+        }
+
         Span<int> updaters = stackalloc int[threads];
         for (int source = 0; source < threads; source++)
         {
@@ -514,80 +548,74 @@ public static class FmTrainer
                     }
                 }
 
-                nint at = (nint)feature * stride;
-                MergeRow(replicas, static r => r.Parameters.Span, at, stride, updaters[..count]);
-                if (replicas[0].State1 is not null)
+                nint offset = (nint)feature * stride * sizeof(float);
+                for (int table = 0; table < tables; table++)
                 {
-                    MergeRow(replicas, static r => r.State1!.Span, at, stride, updaters[..count]);
-                }
-
-                if (replicas[0].State2 is not null)
-                {
-                    MergeRow(replicas, static r => r.State2!.Span, at, stride, updaters[..count]);
+                    MergeRow(bases, tables, table, offset, stride, updaters[..count]);
                 }
             }
         }
     }
 
-    private delegate Span<float> TableOf(Replica replica);
+    private static unsafe nint Address(AlignedTable table) => (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(table.Span));
 
-    /// <summary>Every replica's row becomes the mean of the updaters' rows, summed in replica order (one updater:
-    /// its row, exactly).</summary>
-    private static void MergeRow(Replica[] replicas, TableOf table, nint at, int stride, ReadOnlySpan<int> updaters)
+    /// <summary>Every replica's row of one table becomes the mean of the updaters' rows, summed in replica order
+    /// (one updater: its row, exactly).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void MergeRow(ReadOnlySpan<nint> bases, int tables, int table, nint offset, int stride, ReadOnlySpan<int> updaters)
     {
-        ref float first = ref Unsafe.Add(ref MemoryMarshal.GetReference(table(replicas[updaters[0]])), at);
+        int replicas = bases.Length / tables;
+        float* first = (float*)(bases[(updaters[0] * tables) + table] + offset);
         if (updaters.Length > 1)
         {
             float scale = 1f / updaters.Length;
             int j = 0;
             for (; j + 8 <= stride; j += 8)
             {
-                Vector256<float> sum = Vector256.LoadUnsafe(ref first, (nuint)j);
+                Vector256<float> sum = Vector256.Load(first + j);
                 for (int u = 1; u < updaters.Length; u++)
                 {
-                    sum += Vector256.LoadUnsafe(ref Unsafe.Add(ref MemoryMarshal.GetReference(table(replicas[updaters[u]])), at), (nuint)j);
+                    sum += Vector256.Load((float*)(bases[(updaters[u] * tables) + table] + offset) + j);
                 }
 
-                (sum * scale).StoreUnsafe(ref first, (nuint)j);
+                Vector256.Store(sum * scale, first + j);
             }
 
             for (; j < stride; j++)
             {
-                float sum = Unsafe.Add(ref first, j);
+                float sum = first[j];
                 for (int u = 1; u < updaters.Length; u++)
                 {
-                    sum += Unsafe.Add(ref Unsafe.Add(ref MemoryMarshal.GetReference(table(replicas[updaters[u]])), at), j);
+                    sum += ((float*)(bases[(updaters[u] * tables) + table] + offset))[j];
                 }
 
-                Unsafe.Add(ref first, j) = sum * scale;
+                first[j] = sum * scale;
             }
         }
 
-        ReadOnlySpan<float> merged = MemoryMarshal.CreateReadOnlySpan(ref first, stride);
-        for (int r = 0; r < replicas.Length; r++)
+        for (int r = 0; r < replicas; r++)
         {
             if (r != updaters[0])
             {
-                merged.CopyTo(table(replicas[r]).Slice((int)at, stride));
+                Buffer.MemoryCopy(first, (float*)(bases[(r * tables) + table] + offset), stride * sizeof(float), stride * sizeof(float));
             }
         }
     }
 
     /// <summary>Raw scores of the given rows under a replica's parameters; rows are independent, so splitting them
     /// across threads changes nothing.</summary>
-    private static void ScoreRows(FmKernel kernel, Replica replica, SparseDataset data, int[] rowList, float[] output, ParallelOptions options)
+    private static void ScoreRows(FmKernel kernel, Replica replica, SparseDataset data, int[] rowList, float[] output, TrainingTeam? team)
     {
         AlignedTable table = replica.Parameters;
         float bias = replica.Bias;
-        int parts = options.MaxDegreeOfParallelism > 1 && rowList.Length >= 4096 ? options.MaxDegreeOfParallelism * 4 : 1;
-        if (parts == 1)
+        if (team is null || rowList.Length < 4096)
         {
             ScoreRange(0, rowList.Length);
         }
         else
         {
-            Parallel.For(0, parts, options, p =>
-                ScoreRange((int)((long)rowList.Length * p / parts), (int)((long)rowList.Length * (p + 1) / parts)));
+            int parts = team.Size;
+            team.Run(p => ScoreRange((int)((long)rowList.Length * p / parts), (int)((long)rowList.Length * (p + 1) / parts)));
         }
 
         void ScoreRange(int from, int to)

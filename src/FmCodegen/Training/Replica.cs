@@ -80,10 +80,10 @@ internal sealed class Replica
         Count = 0;
     }
 
-    /// <summary>Trains on the rows [from, to) of the epoch's data, in that order. Optimised at once: the first epoch
-    /// is a long-running loop that tiered compilation would otherwise start in unoptimised code.</summary>
+    /// <summary>Trains on the given blocks of the data's rows, in that order (see <see cref="EpochData"/>). Optimised at
+    /// once: the first epoch is a long-running loop that tiered compilation would otherwise start in unoptimised code.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Run<TRule>(EpochData data, int from, int to, FmKernel kernel, FmTask task, in Hyper hyper, float biasL2, int window)
+    public void Run<TRule>(EpochData data, ReadOnlySpan<int> blocks, FmKernel kernel, FmTask task, in Hyper hyper, float biasL2, int window)
         where TRule : struct, IUpdateRule
     {
         AlignedTable table = Parameters;
@@ -95,7 +95,7 @@ internal sealed class Replica
         ReadOnlySpan<int> indices = data.Indices;
         ReadOnlySpan<float> values = data.Values;
         ReadOnlySpan<float> labels = data.Labels;
-        int rowsRun = to - from;
+        int rowsRun = 0;
         Span<float> sums = _sums.AsSpan(0, _embeddingSize);
         ref float sumsRef = ref _sums[0];
         ref float maskRef = ref _mask[0];
@@ -115,54 +115,59 @@ internal sealed class Replica
         float bias = Bias, biasState1 = BiasState1, biasState2 = BiasState2;
         int touchedCount = TouchedCount;
 
-        for (int row = from; row < to; row++)
+        foreach (int block in blocks)
         {
-            int start = offsets[row];
-            int count = offsets[row + 1] - start;
-            ReadOnlySpan<int> idx = indices.Slice(start, count);
-            ReadOnlySpan<float> val = values.Slice(start, count);
-            float score = bias + kernel.InteractionWithSums(rows, idx, val, sums);
-            float label = labels[row];
-            float g;
-            if (classification)
+            int to = Math.Min(data.Count, (block + 1) * EpochData.RowsPerBlock);
+            rowsRun += to - (block * EpochData.RowsPerBlock);
+            for (int row = block * EpochData.RowsPerBlock; row < to; row++)
             {
-                float y = label > 0 ? 1f : -1f;
-                float margin = y * score;
-                // loss log(1 + e^-m), gradient -y / (1 + e^m); e = exp(-|m|) keeps both finite
-                float ex = MathF.Exp(-MathF.Abs(margin));
-                float sig = margin >= 0 ? ex / (1f + ex) : 1f / (1f + ex); // sigmoid(-margin)
-                lossSum += MathF.Max(-margin, 0f) + MathF.Log(1f + ex);
-                metricSum += margin > 0 ? 1 : 0;
-                g = -y * sig;
-            }
-            else
-            {
-                float err = score - label;
-                lossSum += 0.5 * err * err;
-                metricSum += err * err;
-                g = err;
-            }
-
-            TRule.Update(ref bias, ref biasState1, ref biasState2, g, biasL2, hyper);
-
-            for (int j = 0; j < count; j++)
-            {
-                int feature = idx[j];
-                if ((uint)feature >= numFeatures)
+                int start = offsets[row];
+                int count = offsets[row + 1] - start;
+                ReadOnlySpan<int> idx = indices.Slice(start, count);
+                ReadOnlySpan<float> val = values.Slice(start, count);
+                float score = bias + kernel.InteractionWithSums(rows, idx, val, sums);
+                float label = labels[row];
+                float g;
+                if (classification)
                 {
-                    continue;
+                    float y = label > 0 ? 1f : -1f;
+                    float margin = y * score;
+                    // loss log(1 + e^-m), gradient -y / (1 + e^m); e = exp(-|m|) keeps both finite
+                    float ex = MathF.Exp(-MathF.Abs(margin));
+                    float sig = margin >= 0 ? ex / (1f + ex) : 1f / (1f + ex); // sigmoid(-margin)
+                    lossSum += MathF.Max(-margin, 0f) + MathF.Log(1f + ex);
+                    metricSum += margin > 0 ? 1 : 0;
+                    g = -y * sig;
+                }
+                else
+                {
+                    float err = score - label;
+                    lossSum += 0.5 * err * err;
+                    metricSum += err * err;
+                    g = err;
                 }
 
-                if (stamp is not null && stamp[feature] != window)
-                {
-                    stamp[feature] = window;
-                    touched![touchedCount++] = feature;
-                }
+                TRule.Update(ref bias, ref biasState1, ref biasState2, g, biasL2, hyper);
 
-                float x = val[j];
-                nint at = (nint)feature * stride;
-                UpdateRow<TRule>(ref Unsafe.Add(ref p0, at), ref Unsafe.Add(ref s10, at), ref Unsafe.Add(ref s20, at),
-                    ref sumsRef, ref maskRef, ref oneRef, ref l2Ref, g * x, x, regScale is null ? 1f : regScale[feature], stride, hyper);
+                for (int j = 0; j < count; j++)
+                {
+                    int feature = idx[j];
+                    if ((uint)feature >= numFeatures)
+                    {
+                        continue;
+                    }
+
+                    if (stamp is not null && stamp[feature] != window)
+                    {
+                        stamp[feature] = window;
+                        touched![touchedCount++] = feature;
+                    }
+
+                    float x = val[j];
+                    nint at = (nint)feature * stride;
+                    UpdateRow<TRule>(ref Unsafe.Add(ref p0, at), ref Unsafe.Add(ref s10, at), ref Unsafe.Add(ref s20, at),
+                        ref sumsRef, ref maskRef, ref oneRef, ref l2Ref, g * x, x, regScale is null ? 1f : regScale[feature], stride, hyper);
+                }
             }
         }
 

@@ -3,25 +3,26 @@ using System.Runtime.ExceptionServices;
 namespace FmCodegen.Training;
 
 /// <summary>
-/// T threads that run rounds of two steps in lock step: every member runs step one with its own index, waits for
-/// the others, runs step two, waits again. The caller is member 0; members 1..T-1 are dedicated threads that live
-/// for one training phase. (Parallel.For, tried first, let the calling thread run both members' steps itself
-/// whenever the pool thread was slow to wake, which serialised much of the work.) Member t always gets index t, so
-/// results never depend on scheduling.
+/// T threads that run a step together: the caller is member 0, members 1..T-1 are dedicated threads that live for
+/// one training phase, and every member runs the step with its own index. Inside a step the members meet at
+/// <see cref="Sync"/>, a spinning barrier: a window of training is a fraction of a millisecond, and a blocking
+/// barrier (System.Threading.Barrier, tried first) spent about as long waking the other thread as the window took.
+/// Member t always gets index t, so results never depend on scheduling.
 /// </summary>
 internal sealed class TrainingTeam : IDisposable
 {
-    private readonly Barrier _barrier;
     private readonly Thread[] _threads;
     private readonly Exception?[] _errors;
-    private Action<int>? _first;
-    private Action<int>? _second;
+    private Action<int>? _step;
+    private readonly object _gate = new();
+    private int _remaining;
+    private volatile int _phase;
     private volatile bool _stopping;
 
     public TrainingTeam(int size)
     {
         Size = size;
-        _barrier = new Barrier(size);
+        _remaining = size;
         _errors = new Exception?[size];
         _threads = new Thread[size - 1];
         for (int t = 1; t < size; t++)
@@ -34,16 +35,16 @@ internal sealed class TrainingTeam : IDisposable
 
     public int Size { get; }
 
-    /// <summary>Runs <paramref name="first"/> then <paramref name="second"/> on every member, each step a barrier apart.</summary>
-    public void Run(Action<int> first, Action<int> second)
+    /// <summary>True when a member's step has thrown; the others should finish their step early.</summary>
+    public bool Failed => Array.Exists(_errors, e => e is not null);
+
+    /// <summary>Runs <paramref name="step"/> on every member and returns when all have finished.</summary>
+    public void Run(Action<int> step)
     {
-        _first = first;
-        _second = second;
-        _barrier.SignalAndWait();  // start
-        Step(first, 0);
-        _barrier.SignalAndWait();  // between the steps
-        Step(second, 0);
-        _barrier.SignalAndWait();  // end
+        _step = step;
+        Sync();   // start
+        Step(step, 0);
+        Sync();   // end
         for (int t = 0; t < Size; t++)
         {
             if (_errors[t] is { } error)
@@ -54,30 +55,62 @@ internal sealed class TrainingTeam : IDisposable
         }
     }
 
+    /// <summary>A barrier for all members (sense-reversing): spins for a few microseconds, then waits on a monitor.</summary>
+    public void Sync()
+    {
+        int phase = _phase;
+        if (Interlocked.Decrement(ref _remaining) == 0)
+        {
+            _remaining = Size;
+            lock (_gate)
+            {
+                _phase = phase + 1;
+                Monitor.PulseAll(_gate);
+            }
+
+            return;
+        }
+
+        var spinner = default(SpinWait);
+        while (_phase == phase && !spinner.NextSpinWillYield)
+        {
+            spinner.SpinOnce();
+        }
+
+        for (int spins = 0; _phase == phase && spins < 100; spins++)
+        {
+            Thread.SpinWait(20);
+        }
+
+        if (_phase == phase)
+        {
+            lock (_gate)
+            {
+                while (_phase == phase)
+                {
+                    Monitor.Wait(_gate);
+                }
+            }
+        }
+    }
+
     private void Work(int member)
     {
         while (true)
         {
-            _barrier.SignalAndWait();
+            Sync();
             if (_stopping)
             {
                 return;
             }
 
-            Step(_first!, member);
-            _barrier.SignalAndWait();
-            Step(_second!, member);
-            _barrier.SignalAndWait();
+            Step(_step!, member);
+            Sync();
         }
     }
 
     private void Step(Action<int> step, int member)
     {
-        if (Array.Exists(_errors, e => e is not null))
-        {
-            return;
-        }
-
         try
         {
             step(member);
@@ -91,12 +124,10 @@ internal sealed class TrainingTeam : IDisposable
     public void Dispose()
     {
         _stopping = true;
-        _barrier.SignalAndWait();
+        Sync();
         foreach (Thread thread in _threads)
         {
             thread.Join();
         }
-
-        _barrier.Dispose();
     }
 }
