@@ -18,7 +18,7 @@ public class TrainingBenchmarks
     [Params(FmSolver.Sgd, FmSolver.AdaGrad, FmSolver.Ftrl)]
     public FmSolver Solver { get; set; }
 
-    [Params(8, 16, 32)]
+    [Params(8, 32)]
     public int K { get; set; }
 
     [Params(1, 2)]

@@ -296,6 +296,23 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Cancelling_a_multi_threaded_run_stops_it()
+    {
+        (SparseDataset train, _) = SyntheticFm.Generate(FmTask.Regression, 20000, fields: 5, valuesPerField: 30, embeddingSize: 4, seed: 11);
+        using var cancel = new CancellationTokenSource();
+        var history = new List<FmEpoch>();
+        Assert.ThrowsAny<OperationCanceledException>(() => FmTrainer.Train(train,
+            new FmTrainingOptions { Task = FmTask.Regression, Threads = 2, Epochs = 50 },
+            e =>
+            {
+                history.Add(e);
+                cancel.Cancel();
+            },
+            cancel.Token));
+        Assert.Single(history);
+    }
+
+    [Fact]
     public void A_diverging_run_says_so()
     {
         (SparseDataset train, _) = Synthetic(FmTask.Regression);

@@ -337,16 +337,31 @@ public static class FmTrainer
                         int w = firstWindow + i;
                         replica.TouchedCount = 0;
                         replica.Examples = 0;
-                        if (!team.Failed)
+                        // a member that fails records it and keeps meeting the others, so no one waits forever
+                        try
                         {
-                            int a = from + (int)((long)size * t / threads), b = from + (int)((long)size * (t + 1) / threads);
-                            replica.Run<TRule>(epochData, blocks.AsSpan(a, b - a), kernel, o.Task, hyper, l2.Bias, w);
+                            if (!team.Failed)
+                            {
+                                int a = from + (int)((long)size * t / threads), b = from + (int)((long)size * (t + 1) / threads);
+                                replica.Run<TRule>(epochData, blocks.AsSpan(a, b - a), kernel, o.Task, hyper, l2.Bias, w);
+                            }
+                        }
+                        catch (Exception e) when (e is not OutOfMemoryException)
+                        {
+                            team.Record(t, e);
                         }
 
                         team.Sync();
-                        if (!team.Failed)
+                        try
                         {
-                            Merge(replicas, mergeStamp!, w, t);
+                            if (!team.Failed)
+                            {
+                                Merge(replicas, mergeStamp!, w, t);
+                            }
+                        }
+                        catch (Exception e) when (e is not OutOfMemoryException)
+                        {
+                            team.Record(t, e);
                         }
 
                         team.Sync();

@@ -38,6 +38,11 @@ internal sealed class TrainingTeam : IDisposable
     /// <summary>True when a member's step has thrown; the others should finish their step early.</summary>
     public bool Failed => Array.Exists(_errors, e => e is not null);
 
+    /// <summary>Records a member's failure; <see cref="Run"/> rethrows it once every member has finished the step.
+    /// A step that meets the others at <see cref="Sync"/> must catch its own exceptions, record them and keep
+    /// meeting, or the others would wait for it forever.</summary>
+    public void Record(int member, Exception error) => _errors[member] ??= error;
+
     /// <summary>Runs <paramref name="step"/> on every member and returns when all have finished.</summary>
     public void Run(Action<int> step)
     {
@@ -117,7 +122,7 @@ internal sealed class TrainingTeam : IDisposable
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            _errors[member] = e;
+            Record(member, e);
         }
     }
 
