@@ -208,26 +208,35 @@ internal static class NumberText
         }
 
         halfGap *= 1 - 1e-6;
+
+        // nine significant digits before the decimal point; fewer digits are that rounded to tens, hundreds, ...
+        double scale = Pow10(8 - e10);
+        double scaled = a * scale;
+        double gap = halfGap * scale;
         for (int precision = 6; precision <= 9; precision++)
         {
-            int shift = precision - 1 - e10;
-            long m = (long)Math.Round(a * Pow10(shift));
-            int exponent = e10;
-            if (m >= s_longPowersOf10[precision])
+            double unit = s_units[precision];
+            double candidate = Math.Round(scaled * s_inverseUnits[precision]) * unit;
+            if (Math.Abs(candidate - scaled) < gap)
             {
-                m /= 10;
-                exponent++;
-                shift--;
-            }
+                long m = (long)candidate / (long)unit;
+                int exponent = e10;
+                if (m >= s_longPowersOf10[precision])
+                {
+                    m /= 10;
+                    exponent++;
+                }
 
-            if (Math.Abs((m * Pow10(-shift)) - a) < halfGap)
-            {
                 return WriteDecimal(value < 0, m, precision, exponent, destination);
             }
         }
 
         return FormatFloatRuntime(value, destination);
     }
+
+    private static readonly double[] s_units = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1e0];
+
+    private static readonly double[] s_inverseUnits = [1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0];
 
     private static readonly long[] s_longPowersOf10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
 
