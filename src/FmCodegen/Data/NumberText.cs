@@ -266,13 +266,6 @@ internal static class NumberText
             digits--;
         }
 
-        Span<byte> d = stackalloc byte[10];
-        for (int i = digits - 1; i >= 0; i--)
-        {
-            d[i] = (byte)('0' + (m % 10));
-            m /= 10;
-        }
-
         int p = 0;
         if (negative)
         {
@@ -288,33 +281,40 @@ internal static class NumberText
                 destination[p++] = (byte)'0';
             }
 
-            d[..digits].CopyTo(destination[p..]);
+            WriteDigits(m, destination.Slice(p, digits));
             return p + digits;
         }
 
         if (exponent is >= 0 and < 9)
         {
             int integerDigits = exponent + 1;
-            for (int i = 0; i < integerDigits; i++)
+            if (digits <= integerDigits)
             {
-                destination[p++] = i < digits ? d[i] : (byte)'0';
+                WriteDigits(m, destination.Slice(p, digits));
+                p += digits;
+                for (int i = digits; i < integerDigits; i++)
+                {
+                    destination[p++] = (byte)'0';
+                }
+
+                return p;
             }
 
-            if (digits > integerDigits)
-            {
-                destination[p++] = (byte)'.';
-                d[integerDigits..digits].CopyTo(destination[p..]);
-                p += digits - integerDigits;
-            }
-
-            return p;
+            // integer digits, the point, the fraction digits: written right to left
+            int fraction = digits - integerDigits;
+            long scale = s_longPowersOf10[fraction];
+            WriteDigits(m % scale, destination.Slice(p + integerDigits + 1, fraction));
+            WriteDigits(m / scale, destination.Slice(p, integerDigits));
+            destination[p + integerDigits] = (byte)'.';
+            return p + digits + 1;
         }
 
-        destination[p++] = d[0];
+        long lead = m / s_longPowersOf10[digits - 1];
+        destination[p++] = (byte)('0' + lead);
         if (digits > 1)
         {
             destination[p++] = (byte)'.';
-            d[1..digits].CopyTo(destination[p..]);
+            WriteDigits(m - (lead * s_longPowersOf10[digits - 1]), destination.Slice(p, digits - 1));
             p += digits - 1;
         }
 
@@ -324,6 +324,19 @@ internal static class NumberText
         destination[p++] = (byte)('0' + (magnitude / 10));
         destination[p++] = (byte)('0' + (magnitude % 10));
         return p;
+    }
+
+    /// <summary>Writes the low destination.Length decimal digits of m (leading zeros included), right to left.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteDigits(long m, Span<byte> destination)
+    {
+        ulong v = (ulong)m;
+        for (int i = destination.Length - 1; i >= 0; i--)
+        {
+            ulong q = v / 10;
+            destination[i] = (byte)('0' + (v - (q * 10)));
+            v = q;
+        }
     }
 
     /// <summary>The runtime's shortest round-trip text (invariant culture).</summary>

@@ -180,10 +180,21 @@ public sealed class SparseTextReader : IDisposable
             p = ParseNonNegative(line, p, "index", out int index);
             p = ExpectColon(line, p, indexStart, "index");
             int valueStart = p;
-            p = NumberText.ParseFloat(line, p, colonEnds: false, out float value);
-            if (p < 0)
+            float value;
+            uint digit = (uint)p < (uint)line.Length ? (uint)(line[p] - '0') : 10;
+            if (digit <= 9 && NumberText.IsTokenEnd(line, p + 1))
             {
-                throw BadValue(line, valueStart);
+                // one-hot and small-count data: a single digit, exact as it is
+                value = digit;
+                p++;
+            }
+            else
+            {
+                p = NumberText.ParseFloat(line, p, colonEnds: false, out value);
+                if (p < 0)
+                {
+                    throw BadValue(line, valueStart);
+                }
             }
 
             if (!float.IsFinite(value))
