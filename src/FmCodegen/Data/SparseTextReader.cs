@@ -199,7 +199,7 @@ public sealed class SparseTextReader : IDisposable
 
             if (!float.IsFinite(value))
             {
-                throw Error(line, valueStart, $"the value '{DataFormatException.TokenAt(line, valueStart)}' is not finite; values must be finite numbers");
+                throw NotFinite(line, valueStart);
             }
 
             if (index > maxIndex)
@@ -249,6 +249,16 @@ public sealed class SparseTextReader : IDisposable
             ? $"bad label '{token}': a line must start with its target (a number), then index:value pairs"
             : $"bad label '{token}': the target must be a finite number (0/1, -1/+1 or a real value)";
         return Error(line, start, why);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DataFormatException NotFinite(ReadOnlySpan<byte> line, int start)
+    {
+        string token = DataFormatException.TokenAt(line, start);
+        string trimmed = token.TrimStart('+', '-', '.');
+        return trimmed.Length > 0 && char.IsAsciiDigit(trimmed[0])
+            ? Error(line, start, $"the value '{token}' is not finite: it overflows a float (largest 3.4028235e38); values must be finite numbers")
+            : Error(line, start, $"the value '{token}' is not finite; values must be finite numbers");
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
