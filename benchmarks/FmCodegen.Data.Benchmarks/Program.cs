@@ -36,6 +36,7 @@ public static class Program
         Time("parse libffm (one dataset)", 52_594_580, () => bench.ParseLibFfm());
         Time("score k=16, 1 thread", 0, () => bench.ScoreK16());
         Time("format predictions", 0, () => bench.FormatPredictions());
+        Time("format predictions (runtime)", 0, () => bench.FormatPredictionsRuntime());
     }
 
     private static void Time(string name, long bytes, Action action)

@@ -120,6 +120,22 @@ public class ModelFileTests
     }
 
     [Fact]
+    public void AGzipCompressedNativeFileLoads()
+    {
+        using var folder = new TempFolder();
+        var file = new ModelFile(RandomModel(10, 8), ModelFormat.Native);
+        string path = folder.File("m.fmb.gz");
+        using (var output = File.Create(path))
+        using (var gzip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest))
+        {
+            NativeModelFile.Write(file, gzip);
+        }
+
+        Assert.Equal(ModelFormat.Native, ModelFiles.Detect(path));
+        Assert.Equal(file.Model, ModelFiles.Load(path).Model);
+    }
+
+    [Fact]
     public void AFailedAtomicWriteKeepsTheOldFile()
     {
         using var folder = new TempFolder();

@@ -26,10 +26,11 @@ public static class PredictCommand
         Option<string?> clip = new("--clip") { Description = "Clamp every prediction to [MIN, MAX], as libFM does for regression (e.g. --clip 1,5).", HelpName = "MIN,MAX" };
         Option<bool> xlearnNorm = new("--xlearn-norm") { Description = "Score with xLearn's instance normalisation (xLearn's default; its model file does not record it)." };
         Option<int> threads = CliOptions.Threads();
+        Option<bool> timings = new("--timings") { Description = "Also report on stderr where the time went (model load, parse, score, format and write)." };
 
         var command = new Command("predict", "Score a data file with a model: one prediction per line.")
         {
-            model, modelFormat, input, inputFormat, output, probability, clip, xlearnNorm, threads,
+            model, modelFormat, input, inputFormat, output, probability, clip, xlearnNorm, threads, timings,
         };
 
         CliRunner.SetAction(command, (parse, context) =>
@@ -43,7 +44,8 @@ public static class PredictCommand
                 parse.GetValue(probability),
                 parse.GetValue(clip) is { } range ? CliOptions.ParseRange(range, "--clip") : null,
                 parse.GetValue(xlearnNorm),
-                parse.GetValue(threads));
+                parse.GetValue(threads),
+                parse.GetValue(timings));
             return Run(options, context);
         });
         return command;
@@ -51,7 +53,7 @@ public static class PredictCommand
 
     /// <summary>The options of one run.</summary>
     public sealed record PredictOptions(string Model, ModelFormat? ModelFormat, string Input, SparseFormat InputFormat, string Output,
-        bool Probability, (float Min, float Max)? Clip, bool XLearnNorm, int Threads);
+        bool Probability, (float Min, float Max)? Clip, bool XLearnNorm, int Threads, bool Timings = false);
 
     public static int Run(PredictOptions options, CliContext context)
     {
@@ -66,6 +68,8 @@ public static class PredictCommand
         CliOptions.RequireFile(options.Input, "The input file");
         ModelFile file = CliOptions.LoadModel(options.Model, options.ModelFormat, options.XLearnNorm);
         FmModel model = file.Model;
+        TimeSpan loadTime = clock.Elapsed;
+        long parseTicks = 0, scoreTicks = 0, writeTicks = 0;
         var scorer = new SparseScorer(model, file.InstanceNormalization, options.Threads);
 
         using SparseTextReader reader = SparseTextReader.Open(options.Input, options.InputFormat);
@@ -76,9 +80,12 @@ public static class PredictCommand
         using AtomicFileStream? target = toStdout ? null : AtomicFile.Create(options.Output, durable: false);
         bool clip = options.Clip.HasValue;
         float min = options.Clip?.Min ?? 0, max = options.Clip?.Max ?? 0;
+        long t0 = Stopwatch.GetTimestamp();
         while (reader.ReadBlock(block, RowsPerBlock))
         {
+            long t1 = Stopwatch.GetTimestamp();
             scorer.Score(block, scores);
+            long t2 = Stopwatch.GetTimestamp();
             int used = 0;
             for (int r = 0; r < block.Count; r++)
             {
@@ -105,9 +112,18 @@ public static class PredictCommand
             {
                 context.Output.Write(Encoding.UTF8.GetString(text, 0, used));
             }
+
+            long t3 = Stopwatch.GetTimestamp();
+            parseTicks += t1 - t0;
+            scoreTicks += t2 - t1;
+            writeTicks += t3 - t2;
+            t0 = t3;
         }
 
+        parseTicks += Stopwatch.GetTimestamp() - t0;
+        long commitStart = Stopwatch.GetTimestamp();
         target?.Commit();
+        TimeSpan commitTime = Stopwatch.GetElapsedTime(commitStart);
         clock.Stop();
 
         string unknown = scorer.UnknownNonZeros == 0
@@ -116,6 +132,13 @@ public static class PredictCommand
                 $"{scorer.UnknownNonZeros:N0} nonzeros in {scorer.RowsWithUnknown:N0} rows have features the model does not know (indices {model.NumFeatures:N0} .. {scorer.MaxUnknownIndex:N0}; they contribute nothing)");
         context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"fm predict: {scorer.Rows:N0} rows scored in {clock.Elapsed.TotalSeconds:F3} s ({ModelFiles.Name(file.Format)} model, k = {model.EmbeddingSize}, {model.NumFeatures:N0} features{(file.InstanceNormalization ? ", xLearn instance normalisation" : "")}); {unknown}."));
+        if (options.Timings)
+        {
+            static string Ms(double seconds) => (seconds * 1000).ToString("F1", CultureInfo.InvariantCulture);
+            double f = Stopwatch.Frequency;
+            context.Error.WriteLine($"fm predict: timings (ms): model load {Ms(loadTime.TotalSeconds)}, parse {Ms(parseTicks / f)}, score {Ms(scoreTicks / f)}, format+write {Ms(writeTicks / f)}, commit {Ms(commitTime.TotalSeconds)}, since process start {Ms((DateTime.Now - Process.GetCurrentProcess().StartTime).TotalSeconds)}");
+        }
+
         return 0;
     }
 }

@@ -10,7 +10,7 @@ namespace FmCodegen.Data;
 /// </summary>
 internal static class NumberText
 {
-    private static readonly float[] s_powersOf10 = [1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f, 1e10f];
+    private static ReadOnlySpan<float> PowersOf10 => [1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f, 1e10f];
 
     /// <summary>True for the bytes that end a token: space, tab, '#' (a comment) and the end of the line.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -108,7 +108,7 @@ internal static class NumberText
             }
         }
 
-        float v = exponent == 0 ? mantissa : mantissa / s_powersOf10[-exponent];
+        float v = exponent == 0 ? mantissa : mantissa / PowersOf10[-exponent];
         value = negative ? -v : v;
         return p;
     }
@@ -208,20 +208,25 @@ internal static class NumberText
         }
 
         halfGap *= 1 - 1e-6;
+
+        // nine significant digits before the decimal point; fewer digits are that rounded to tens, hundreds, ...
+        double scale = Pow10(8 - e10);
+        double scaled = a * scale;
+        double gap = halfGap * scale;
         for (int precision = 6; precision <= 9; precision++)
         {
-            int shift = precision - 1 - e10;
-            long m = (long)Math.Round(a * Pow10(shift));
-            int exponent = e10;
-            if (m >= s_longPowersOf10[precision])
+            double unit = Units[precision];
+            double candidate = Math.Round(scaled * InverseUnits[precision]) * unit;
+            if (Math.Abs(candidate - scaled) < gap)
             {
-                m /= 10;
-                exponent++;
-                shift--;
-            }
+                long m = (long)candidate / (long)unit;
+                int exponent = e10;
+                if (m >= LongPowersOf10[precision])
+                {
+                    m /= 10;
+                    exponent++;
+                }
 
-            if (Math.Abs((m * Pow10(-shift)) - a) < halfGap)
-            {
                 return WriteDecimal(value < 0, m, precision, exponent, destination);
             }
         }
@@ -229,23 +234,17 @@ internal static class NumberText
         return FormatFloatRuntime(value, destination);
     }
 
-    private static readonly long[] s_longPowersOf10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
+    private static ReadOnlySpan<double> Units => [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1e0];
 
-    private static readonly double[] s_doublePowersOf10 = MakeDoublePowers();
+    private static ReadOnlySpan<double> InverseUnits => [1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0];
 
-    private static double[] MakeDoublePowers()
-    {
-        var table = new double[2 * 70 + 1];
-        for (int i = -70; i <= 70; i++)
-        {
-            table[i + 70] = double.Parse(string.Create(CultureInfo.InvariantCulture, $"1e{i}"), CultureInfo.InvariantCulture);
-        }
+    private static ReadOnlySpan<long> LongPowersOf10 => [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
 
-        return table;
-    }
+    /// <summary>10^-70 .. 10^70, each the correctly rounded double (the compiler rounds the literals).</summary>
+    private static ReadOnlySpan<double> DoublePowersOf10 => [1e-70, 1e-69, 1e-68, 1e-67, 1e-66, 1e-65, 1e-64, 1e-63, 1e-62, 1e-61, 1e-60, 1e-59, 1e-58, 1e-57, 1e-56, 1e-55, 1e-54, 1e-53, 1e-52, 1e-51, 1e-50, 1e-49, 1e-48, 1e-47, 1e-46, 1e-45, 1e-44, 1e-43, 1e-42, 1e-41, 1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35, 1e-34, 1e-33, 1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25, 1e-24, 1e-23, 1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28, 1e29, 1e30, 1e31, 1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39, 1e40, 1e41, 1e42, 1e43, 1e44, 1e45, 1e46, 1e47, 1e48, 1e49, 1e50, 1e51, 1e52, 1e53, 1e54, 1e55, 1e56, 1e57, 1e58, 1e59, 1e60, 1e61, 1e62, 1e63, 1e64, 1e65, 1e66, 1e67, 1e68, 1e69, 1e70];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double Pow10(int exponent) => s_doublePowersOf10[exponent + 70];
+    private static double Pow10(int exponent) => DoublePowersOf10[exponent + 70];
 
     /// <summary>Writes +-d.ddd x 10^exponent from <paramref name="digits"/> significant digits in m.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -255,13 +254,6 @@ internal static class NumberText
         {
             m /= 10;
             digits--;
-        }
-
-        Span<byte> d = stackalloc byte[10];
-        for (int i = digits - 1; i >= 0; i--)
-        {
-            d[i] = (byte)('0' + (m % 10));
-            m /= 10;
         }
 
         int p = 0;
@@ -279,33 +271,40 @@ internal static class NumberText
                 destination[p++] = (byte)'0';
             }
 
-            d[..digits].CopyTo(destination[p..]);
+            WriteDigits(m, destination.Slice(p, digits));
             return p + digits;
         }
 
         if (exponent is >= 0 and < 9)
         {
             int integerDigits = exponent + 1;
-            for (int i = 0; i < integerDigits; i++)
+            if (digits <= integerDigits)
             {
-                destination[p++] = i < digits ? d[i] : (byte)'0';
+                WriteDigits(m, destination.Slice(p, digits));
+                p += digits;
+                for (int i = digits; i < integerDigits; i++)
+                {
+                    destination[p++] = (byte)'0';
+                }
+
+                return p;
             }
 
-            if (digits > integerDigits)
-            {
-                destination[p++] = (byte)'.';
-                d[integerDigits..digits].CopyTo(destination[p..]);
-                p += digits - integerDigits;
-            }
-
-            return p;
+            // integer digits, the point, the fraction digits: written right to left
+            int fraction = digits - integerDigits;
+            long scale = LongPowersOf10[fraction];
+            WriteDigits(m % scale, destination.Slice(p + integerDigits + 1, fraction));
+            WriteDigits(m / scale, destination.Slice(p, integerDigits));
+            destination[p + integerDigits] = (byte)'.';
+            return p + digits + 1;
         }
 
-        destination[p++] = d[0];
+        long lead = m / LongPowersOf10[digits - 1];
+        destination[p++] = (byte)('0' + lead);
         if (digits > 1)
         {
             destination[p++] = (byte)'.';
-            d[1..digits].CopyTo(destination[p..]);
+            WriteDigits(m - (lead * LongPowersOf10[digits - 1]), destination.Slice(p, digits - 1));
             p += digits - 1;
         }
 
@@ -315,6 +314,19 @@ internal static class NumberText
         destination[p++] = (byte)('0' + (magnitude / 10));
         destination[p++] = (byte)('0' + (magnitude % 10));
         return p;
+    }
+
+    /// <summary>Writes the low destination.Length decimal digits of m (leading zeros included), right to left.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteDigits(long m, Span<byte> destination)
+    {
+        ulong v = (ulong)m;
+        for (int i = destination.Length - 1; i >= 0; i--)
+        {
+            ulong q = v / 10;
+            destination[i] = (byte)('0' + (v - (q * 10)));
+            v = q;
+        }
     }
 
     /// <summary>The runtime's shortest round-trip text (invariant culture).</summary>

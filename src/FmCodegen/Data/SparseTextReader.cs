@@ -74,18 +74,46 @@ public sealed class SparseTextReader : IDisposable
     /// <summary>Reads the whole stream into a dataset.</summary>
     public SparseDataset ReadToEnd()
     {
+        // parse into one cache-sized block at a time and keep exact-size copies; one final copy joins them (cheaper
+        // than growing whole-file arrays by doubling, which copies and touches twice the memory)
         var block = new SparseBlock();
-        ReadBlock(block, int.MaxValue);
-        int n = block.Count;
-        int nnz = block.NonZeros;
-        return SparseDataset.FromTrustedArrays(
-            block.LabelBuffer.AsSpan(0, n).ToArray(),
-            block.OffsetBuffer.AsSpan(0, n + 1).ToArray(),
-            block.IndexBuffer.AsSpan(0, nnz).ToArray(),
-            block.ValueBuffer.AsSpan(0, nnz).ToArray(),
-            _fields ? block.FieldBuffer.AsSpan(0, nnz).ToArray() : null,
-            MaxIndex + 1,
-            MaxField + 1);
+        var parts = new List<(float[] Labels, int[] Offsets, int[] Indices, float[] Values, int[]? Fields)>();
+        long rows = 0, nonZeros = 0;
+        while (ReadBlock(block, 32768))
+        {
+            parts.Add((block.Labels.ToArray(), block.Offsets.ToArray(), block.Indices.ToArray(), block.Values.ToArray(),
+                _fields ? block.Fields.ToArray() : null));
+            rows += block.Count;
+            nonZeros += block.NonZeros;
+        }
+
+        if (rows >= int.MaxValue || nonZeros > Array.MaxLength)
+        {
+            throw new InvalidDataException($"{SourceName}: {rows:N0} rows with {nonZeros:N0} nonzeros do not fit one in-memory dataset; stream it in blocks instead.");
+        }
+
+        float[] labels = new float[rows];
+        int[] offsets = new int[rows + 1];
+        int[] indices = new int[nonZeros];
+        float[] values = new float[nonZeros];
+        int[]? fields = _fields ? new int[nonZeros] : null;
+        int row = 0, at = 0;
+        foreach (var part in parts)
+        {
+            part.Labels.CopyTo(labels, row);
+            for (int r = 1; r < part.Offsets.Length; r++)
+            {
+                offsets[row + r] = at + part.Offsets[r];
+            }
+
+            part.Indices.CopyTo(indices, at);
+            part.Values.CopyTo(values, at);
+            part.Fields?.CopyTo(fields!, at);
+            row += part.Labels.Length;
+            at += part.Indices.Length;
+        }
+
+        return SparseDataset.FromTrustedArrays(labels, offsets, indices, values, fields, MaxIndex + 1, MaxField + 1);
     }
 
     /// <summary>Reads a whole file (gzip detected) into a dataset.</summary>
@@ -152,15 +180,26 @@ public sealed class SparseTextReader : IDisposable
             p = ParseNonNegative(line, p, "index", out int index);
             p = ExpectColon(line, p, indexStart, "index");
             int valueStart = p;
-            p = NumberText.ParseFloat(line, p, colonEnds: false, out float value);
-            if (p < 0)
+            float value;
+            uint digit = (uint)p < (uint)line.Length ? (uint)(line[p] - '0') : 10;
+            if (digit <= 9 && NumberText.IsTokenEnd(line, p + 1))
             {
-                throw BadValue(line, valueStart);
+                // one-hot and small-count data: a single digit, exact as it is
+                value = digit;
+                p++;
+            }
+            else
+            {
+                p = NumberText.ParseFloat(line, p, colonEnds: false, out value);
+                if (p < 0)
+                {
+                    throw BadValue(line, valueStart);
+                }
             }
 
             if (!float.IsFinite(value))
             {
-                throw Error(line, valueStart, $"the value '{DataFormatException.TokenAt(line, valueStart)}' is not finite; values must be finite numbers");
+                throw NotFinite(line, valueStart);
             }
 
             if (index > maxIndex)
@@ -210,6 +249,16 @@ public sealed class SparseTextReader : IDisposable
             ? $"bad label '{token}': a line must start with its target (a number), then index:value pairs"
             : $"bad label '{token}': the target must be a finite number (0/1, -1/+1 or a real value)";
         return Error(line, start, why);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DataFormatException NotFinite(ReadOnlySpan<byte> line, int start)
+    {
+        string token = DataFormatException.TokenAt(line, start);
+        string trimmed = token.TrimStart('+', '-', '.');
+        return trimmed.Length > 0 && char.IsAsciiDigit(trimmed[0])
+            ? Error(line, start, $"the value '{token}' is not finite: it overflows a float (largest 3.4028235e38); values must be finite numbers")
+            : Error(line, start, $"the value '{token}' is not finite; values must be finite numbers");
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

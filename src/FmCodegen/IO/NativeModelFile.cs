@@ -116,8 +116,9 @@ public static class NativeModelFile
     /// <exception cref="ModelFileException">The file is not a native model, is truncated or damaged.</exception>
     public static ModelFile Load(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-        return Read(stream, path, stream.Length);
+        // a gzip-compressed native file is read through the decompressor (its length is then unknown up front)
+        using Stream stream = Data.DataFile.OpenRead(path);
+        return Read(stream, path, stream is FileStream file ? file.Length : -1);
     }
 
     /// <summary>Reads a native model from a stream. <paramref name="length"/> is the stream's length when known
