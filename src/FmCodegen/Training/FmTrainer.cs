@@ -259,7 +259,7 @@ public static class FmTrainer
         var replicas = new Replica[threads];
         for (int t = 0; t < threads; t++)
         {
-            replicas[t] = new Replica(t == 0 ? table : table.Clone(), o.Solver!.Value, l2, trackTouched: threads > 1);
+            replicas[t] = new Replica(t == 0 ? table : table.Clone(), o.Solver!.Value, l2, threads);
         }
 
         float[]? regScale = o.FrequencyScaledL2 == true ? FrequencyScale(train, trainRows, numFeatures) : null;
@@ -278,8 +278,18 @@ public static class FmTrainer
             shuffleRng.Shuffle(order);
         }
 
+        using TrainingTeam? team = threads > 1 ? new TrainingTeam(threads) : null;
         var epochData = new EpochData(train, order);
-        epochData.Fill(train, order);
+        if (team is null)
+        {
+            epochData.Fill(train, order);
+        }
+        else
+        {
+            epochData.PlaceRows(train, order);
+            team.Run(t => epochData.CopyPart(train, order, t, threads));
+        }
+
         var blocks = Enumerable.Range(0, epochData.Blocks).ToArray();
         int[]? mergeStamp = threads > 1 ? new int[numFeatures] : null;
         if (mergeStamp is not null)
@@ -299,7 +309,6 @@ public static class FmTrainer
             validationLabels[i] = validationData.Labels[validationRows[i]];
         }
 
-        using TrainingTeam? team = threads > 1 ? new TrainingTeam(threads) : null;
         int patience = o.Patience!.Value;
         int epoch = 0;
         while (++epoch <= epochs)
@@ -335,7 +344,7 @@ public static class FmTrainer
                         int from = i * chunk;
                         int size = Math.Min(chunk, blocks.Length - from);
                         int w = firstWindow + i;
-                        replica.TouchedCount = 0;
+                        replica.ResetTouched();
                         replica.Examples = 0;
                         // a member that fails records it and keeps meeting the others, so no one waits forever
                         try
@@ -488,8 +497,8 @@ public static class FmTrainer
         }
     }
 
-    /// <summary>Thread <paramref name="part"/>'s share of the merge: the features f with f % T == part that any
-    /// replica updated in window <paramref name="window"/>, and the bias for part 0.</summary>
+    /// <summary>Thread <paramref name="part"/>'s share of the merge: the features it owns (<see cref="Replica.MergeOwner"/>)
+    /// that any replica updated in window <paramref name="window"/>, and the bias for part 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Merge(Replica[] replicas, int[] mergeStamp, int window, int part)
     {
@@ -545,10 +554,10 @@ public static class FmTrainer
         for (int source = 0; source < threads; source++)
         {
             Replica owner = replicas[source];
-            ReadOnlySpan<int> touched = owner.Touched.AsSpan(0, owner.TouchedCount);
+            ReadOnlySpan<int> touched = owner.Touched![part].AsSpan(0, owner.TouchedCounts![part]);
             foreach (int feature in touched)
             {
-                if (feature % threads != part || mergeStamp[feature] == window)
+                if (mergeStamp[feature] == window)
                 {
                     continue;
                 }

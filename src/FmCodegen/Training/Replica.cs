@@ -18,7 +18,7 @@ internal sealed class Replica
     private readonly float[] _l2;        // the L2 weight of each lane: factors, linear, 0 for padding
     private readonly int _embeddingSize;
 
-    public Replica(AlignedTable parameters, FmSolver solver, FmRegularization l2, bool trackTouched)
+    public Replica(AlignedTable parameters, FmSolver solver, FmRegularization l2, int team)
     {
         Parameters = parameters;
         int k = parameters.EmbeddingSize;
@@ -39,11 +39,16 @@ internal sealed class Replica
 
         _one[k] = 1f;
         _l2[k] = l2.Linear;
-        if (trackTouched)
+        if (team > 1)
         {
             Stamp = new int[parameters.NumFeatures];
             Array.Fill(Stamp, -1);
-            Touched = new int[parameters.NumFeatures];
+            Touched = new int[team][];
+            TouchedCounts = new int[team];
+            for (int t = 0; t < team; t++)
+            {
+                Touched[t] = new int[Math.Min(parameters.NumFeatures, 1024)];
+            }
         }
     }
 
@@ -57,10 +62,24 @@ internal sealed class Replica
     /// <summary>The window in which each feature was last updated (multi-threaded training only).</summary>
     public int[]? Stamp { get; }
 
-    /// <summary>The features updated in the current window, <see cref="TouchedCount"/> of them.</summary>
-    public int[]? Touched { get; }
+    /// <summary>The features updated in the current window, one list per team member that will merge them
+    /// (<see cref="MergeOwner"/>), <see cref="TouchedCounts"/> of each.</summary>
+    public int[][]? Touched { get; }
 
-    public int TouchedCount;
+    public int[]? TouchedCounts { get; }
+
+    /// <summary>The team member that merges a feature: a multiplicative hash scaled to [0, team) (no division).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int MergeOwner(int feature, int team) => (int)(((ulong)((uint)feature * 2654435769u) * (uint)team) >> 32);
+
+    /// <summary>Forgets the features of the last window.</summary>
+    public void ResetTouched()
+    {
+        if (TouchedCounts is not null)
+        {
+            Array.Clear(TouchedCounts);
+        }
+    }
 
     /// <summary>Examples trained in the current window.</summary>
     public int Examples;
@@ -106,14 +125,15 @@ internal sealed class Replica
         bool classification = task == FmTask.BinaryClassification;
         int[]? stamp = Stamp;
         float[]? regScale = RegularizationScale;
-        int[]? touched = Touched;
+        int[][]? touched = Touched;
+        int[]? touchedCounts = TouchedCounts;
+        int team = touched?.Length ?? 1;
         double lossSum = 0;
         double metricSum = 0;
 
         // the replica's scalars live in locals during the loop: replicas sit side by side on the heap, and writing
         // their fields for every example from two threads would share (and fight over) cache lines
         float bias = Bias, biasState1 = BiasState1, biasState2 = BiasState2;
-        int touchedCount = TouchedCount;
 
         foreach (int block in blocks)
         {
@@ -160,7 +180,17 @@ internal sealed class Replica
                     if (stamp is not null && stamp[feature] != window)
                     {
                         stamp[feature] = window;
-                        touched![touchedCount++] = feature;
+                        int owner = MergeOwner(feature, team);
+                        int[] list = touched![owner];
+                        int n = touchedCounts![owner];
+                        if (n == list.Length)
+                        {
+                            Array.Resize(ref touched[owner], Math.Min(Stamp!.Length, list.Length * 2));
+                            list = touched[owner];
+                        }
+
+                        list[n] = feature;
+                        touchedCounts[owner] = n + 1;
                     }
 
                     float x = val[j];
@@ -174,7 +204,6 @@ internal sealed class Replica
         Bias = bias;
         BiasState1 = biasState1;
         BiasState2 = biasState2;
-        TouchedCount = touchedCount;
         LossSum += lossSum;
         MetricSum += metricSum;
         Count += rowsRun;
