@@ -296,6 +296,45 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Features_only_in_the_validation_data_keep_zero_parameters()
+    {
+        (SparseDataset train, _) = Synthetic(FmTask.Regression);
+        int unseen = train.NumFeatures + 3;
+        SparseDataset validation = SparseDataset.Create([1f, 2f], [0, 2, 3], [0, unseen, 1], [1f, 1f, 1f]);
+        FmModel model = FmTrainer.Train(train, new FmTrainingOptions { Task = FmTask.Regression, EmbeddingSize = 4, Epochs = 2, Validation = validation }).Model;
+        Assert.Equal(unseen + 1, model.NumFeatures);
+        Assert.All(model.FactorRow(unseen).ToArray(), v => Assert.Equal(0f, v));
+        Assert.Equal(0f, model.Weight(unseen));
+        Assert.Contains(model.FactorRow(0).ToArray(), v => v != 0f);
+    }
+
+    [Fact]
+    public void Frequency_scaled_l2_is_plain_l2_when_every_feature_is_equally_frequent()
+    {
+        // 4 features, each in exactly half of the rows: every scale is sqrt(mean / count) = 1
+        var labels = new float[200];
+        var offsets = new int[201];
+        var indices = new int[400];
+        var values = new float[400];
+        for (int r = 0; r < 200; r++)
+        {
+            labels[r] = (r % 5) * 0.5f;
+            indices[2 * r] = r % 2;
+            indices[(2 * r) + 1] = 2 + ((r / 2) % 2);
+            values[2 * r] = 1f;
+            values[(2 * r) + 1] = 1f;
+            offsets[r + 1] = 2 * (r + 1);
+        }
+
+        SparseDataset even = SparseDataset.Create(labels, offsets, indices, values);
+        var options = new FmTrainingOptions { Task = FmTask.Regression, EmbeddingSize = 4, Epochs = 3, ValidationFraction = 0, Regularization = new FmRegularization(0, 0.1f, 0.1f) };
+        Assert.Equal(Bytes(FmTrainer.Train(even, options with { FrequencyScaledL2 = false }).Model), Bytes(FmTrainer.Train(even, options with { FrequencyScaledL2 = true }).Model));
+
+        (SparseDataset skewed, _) = Synthetic(FmTask.Regression);
+        Assert.NotEqual(Bytes(FmTrainer.Train(skewed, options with { FrequencyScaledL2 = false }).Model), Bytes(FmTrainer.Train(skewed, options with { FrequencyScaledL2 = true }).Model));
+    }
+
+    [Fact]
     public void Cancelling_a_multi_threaded_run_stops_it()
     {
         (SparseDataset train, _) = SyntheticFm.Generate(FmTask.Regression, 20000, fields: 5, valuesPerField: 30, embeddingSize: 4, seed: 11);

@@ -584,44 +584,49 @@ public static class FmTrainer
     private static unsafe nint Address(AlignedTable table) => (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(table.Span));
 
     /// <summary>Every replica's row of one table becomes the mean of the updaters' rows, summed in replica order
-    /// (one updater: its row, exactly).</summary>
+    /// (one updater: its row, exactly), written to every replica from registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void MergeRow(ReadOnlySpan<nint> bases, int tables, int table, nint offset, int stride, ReadOnlySpan<int> updaters)
     {
         int replicas = bases.Length / tables;
         float* first = (float*)(bases[(updaters[0] * tables) + table] + offset);
-        if (updaters.Length > 1)
+        float scale = 1f / updaters.Length;
+        int j = 0;
+        for (; j + 8 <= stride; j += 8)
         {
-            float scale = 1f / updaters.Length;
-            int j = 0;
-            for (; j + 8 <= stride; j += 8)
+            Vector256<float> value = Vector256.Load(first + j);
+            if (updaters.Length > 1)
             {
-                Vector256<float> sum = Vector256.Load(first + j);
                 for (int u = 1; u < updaters.Length; u++)
                 {
-                    sum += Vector256.Load((float*)(bases[(updaters[u] * tables) + table] + offset) + j);
+                    value += Vector256.Load((float*)(bases[(updaters[u] * tables) + table] + offset) + j);
                 }
 
-                Vector256.Store(sum * scale, first + j);
+                value *= scale;
             }
 
-            for (; j < stride; j++)
+            for (int r = 0; r < replicas; r++)
             {
-                float sum = first[j];
-                for (int u = 1; u < updaters.Length; u++)
-                {
-                    sum += ((float*)(bases[(updaters[u] * tables) + table] + offset))[j];
-                }
-
-                first[j] = sum * scale;
+                Vector256.Store(value, (float*)(bases[(r * tables) + table] + offset) + j);
             }
         }
 
-        for (int r = 0; r < replicas; r++)
+        for (; j < stride; j++)
         {
-            if (r != updaters[0])
+            float value = first[j];
+            if (updaters.Length > 1)
             {
-                Buffer.MemoryCopy(first, (float*)(bases[(r * tables) + table] + offset), stride * sizeof(float), stride * sizeof(float));
+                for (int u = 1; u < updaters.Length; u++)
+                {
+                    value += ((float*)(bases[(updaters[u] * tables) + table] + offset))[j];
+                }
+
+                value *= scale;
+            }
+
+            for (int r = 0; r < replicas; r++)
+            {
+                ((float*)(bases[(r * tables) + table] + offset))[j] = value;
             }
         }
     }
