@@ -77,9 +77,25 @@ public static class FmTrainer
         Validate(o, train);
         return o.Solver switch
         {
-            FmSolver.Sgd => Run<SgdRule>(train, o, onEpoch, cancellationToken),
-            FmSolver.Ftrl => Run<FtrlRule>(train, o, onEpoch, cancellationToken),
-            _ => Run<AdaGradRule>(train, o, onEpoch, cancellationToken),
+            FmSolver.Sgd => WithKernel<SgdRule>(train, o, onEpoch, cancellationToken),
+            FmSolver.Ftrl => WithKernel<FtrlRule>(train, o, onEpoch, cancellationToken),
+            _ => WithKernel<AdaGradRule>(train, o, onEpoch, cancellationToken),
+        };
+    }
+
+    /// <summary>Compiles the training loop for the solver and, when the built-in generated kernel serves k, for that kernel.</summary>
+    private static FmTrainingResult WithKernel<TRule>(SparseDataset train, FmTrainingOptions o, Action<FmEpoch>? onEpoch, CancellationToken cancellationToken)
+        where TRule : struct, IUpdateRule
+    {
+        FmKernel kernel = FmKernels.For(o.EmbeddingSize);
+        return kernel switch
+        {
+            _ when ReferenceEquals(kernel, BuiltInKernel4.Kernel) => Run<TRule, Kernel4Call>(train, o, onEpoch, cancellationToken),
+            _ when ReferenceEquals(kernel, BuiltInKernel8.Kernel) => Run<TRule, Kernel8Call>(train, o, onEpoch, cancellationToken),
+            _ when ReferenceEquals(kernel, BuiltInKernel16.Kernel) => Run<TRule, Kernel16Call>(train, o, onEpoch, cancellationToken),
+            _ when ReferenceEquals(kernel, BuiltInKernel32.Kernel) => Run<TRule, Kernel32Call>(train, o, onEpoch, cancellationToken),
+            _ when ReferenceEquals(kernel, BuiltInKernel64.Kernel) => Run<TRule, Kernel64Call>(train, o, onEpoch, cancellationToken),
+            _ => Run<TRule, VirtualKernelCall>(train, o, onEpoch, cancellationToken),
         };
     }
 
@@ -132,8 +148,9 @@ public static class FmTrainer
         public CancellationToken CancellationToken { get; init; }
     }
 
-    private static FmTrainingResult Run<TRule>(SparseDataset train, FmTrainingOptions o, Action<FmEpoch>? onEpoch, CancellationToken cancellationToken)
+    private static FmTrainingResult Run<TRule, TKernel>(SparseDataset train, FmTrainingOptions o, Action<FmEpoch>? onEpoch, CancellationToken cancellationToken)
         where TRule : struct, IUpdateRule
+        where TKernel : struct, IKernelCall
     {
         var rng = new SplitMix64(((ulong)(uint)o.Seed * 0x9E3779B97F4A7C15UL) ^ 0x5DEECE66DUL);
 
@@ -195,13 +212,13 @@ public static class FmTrainer
         };
 
         ulong phaseSeed = rng.NextULong();
-        (AlignedTable table, float bias, int bestEpoch) = RunPhase<TRule>(context, trainRows, validationData, validationRows,
+        (AlignedTable table, float bias, int bestEpoch) = RunPhase<TRule, TKernel>(context, trainRows, validationData, validationRows,
             o.Epochs!.Value, refit: false, phaseSeed);
         int trainExamples = trainRows.Length;
         if (o.Refit == true && validationRows.Length > 0 && o.Validation is null && bestEpoch > 0)
         {
             // the same seed: the same initialisation, a new order over all rows
-            (table, bias, _) = RunPhase<TRule>(context, allRows, validationData, [], bestEpoch, refit: true, phaseSeed);
+            (table, bias, _) = RunPhase<TRule, TKernel>(context, allRows, validationData, [], bestEpoch, refit: true, phaseSeed);
             trainExamples = allRows.Length;
         }
 
@@ -209,9 +226,10 @@ public static class FmTrainer
         return new FmTrainingResult(model, o.Task, context.History, bestEpoch, targetMin, targetMax, o, trainExamples, validationRows.Length);
     }
 
-    private static (AlignedTable Table, float Bias, int BestEpoch) RunPhase<TRule>(RunContext c, int[] trainRows,
+    private static (AlignedTable Table, float Bias, int BestEpoch) RunPhase<TRule, TKernel>(RunContext c, int[] trainRows,
         SparseDataset validationData, int[] validationRows, int epochs, bool refit, ulong seed)
         where TRule : struct, IUpdateRule
+        where TKernel : struct, IKernelCall
     {
         FmTrainingOptions o = c.Options;
         SparseDataset train = c.Train;
@@ -327,7 +345,7 @@ public static class FmTrainer
             long started = Stopwatch.GetTimestamp();
             if (team is null)
             {
-                replicas[0].Run<TRule>(epochData, blocks, kernel, o.Task, hyper, l2.Bias, window++);
+                replicas[0].Run<TRule, TKernel>(epochData, blocks, kernel, o.Task, hyper, l2.Bias, window++);
             }
             else
             {
@@ -352,7 +370,7 @@ public static class FmTrainer
                             if (!team.Failed)
                             {
                                 int a = from + (int)((long)size * t / threads), b = from + (int)((long)size * (t + 1) / threads);
-                                replica.Run<TRule>(epochData, blocks.AsSpan(a, b - a), kernel, o.Task, hyper, l2.Bias, w);
+                                replica.Run<TRule, TKernel>(epochData, blocks.AsSpan(a, b - a), kernel, o.Task, hyper, l2.Bias, w);
                             }
                         }
                         catch (Exception e) when (e is not OutOfMemoryException)
