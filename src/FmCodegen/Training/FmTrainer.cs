@@ -15,9 +15,10 @@ namespace FmCodegen.Training;
 /// <remarks>
 /// <para>Each example is scored with the same kernel that scores a trained model (the generated fixed-k kernel when
 /// there is one), which also returns the sums s_f = sum_i v_if x_i; the pair gradient of feature i is then
-/// x_i (s_f - v_if x_i), applied to a whole row (k factors and the linear weight) with 256-bit vectors.</para>
+/// x_i (s_f - v_if x_i), applied to a whole row (k factors and the linear weight) with 512- or 256-bit vectors.</para>
 /// <para><b>Deterministic multi-threading (windowed model averaging).</b> With T threads each epoch's shuffled
-/// order (of blocks of rows, see <see cref="EpochData"/>) is cut into windows of T x <see cref="WindowPerThread"/> examples. Within a window thread t trains its own
+/// order (of blocks of rows, see <see cref="EpochData"/>) is cut into windows of T x <see cref="WindowPerThread"/>
+/// examples. Within a window thread t trains its own
 /// replica of the parameters and optimiser state on the t-th contiguous slice, with no sharing. At the end of the
 /// window the replicas are merged: every feature updated by at least one replica gets, in every replica, the mean
 /// of its values (parameters and optimiser state) over the replicas that updated it, summed in replica order
