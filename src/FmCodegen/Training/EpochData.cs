@@ -46,6 +46,7 @@ internal sealed class EpochData
     }
 
     /// <summary>Sets the offsets for <paramref name="order"/>; then <see cref="CopyPart"/> copies the rows, in parts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void PlaceRows(SparseDataset data, int[] order)
     {
         ReadOnlySpan<int> source = data.Offsets;

@@ -355,7 +355,7 @@ public static class FmTrainer
                 int firstWindow = window;
                 int chunk = threads * (WindowPerThread / EpochData.RowsPerBlock);
                 int windows = (blocks.Length + chunk - 1) / chunk;
-                team.Run(t =>
+                team.Run([MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
                 {
                     Replica replica = replicas[t];
                     for (int i = 0; i < windows; i++)
@@ -666,6 +666,7 @@ public static class FmTrainer
             team.Run(p => ScoreRange((int)((long)rowList.Length * p / parts), (int)((long)rowList.Length * (p + 1) / parts)));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void ScoreRange(int from, int to)
         {
             var rows = new FmRows(table.Span, table.Stride, table.NumFeatures, table.EmbeddingSize);

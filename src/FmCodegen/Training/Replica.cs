@@ -73,6 +73,7 @@ internal sealed class Replica
     public static int MergeOwner(int feature, int team) => (int)(((ulong)((uint)feature * 2654435769u) * (uint)team) >> 32);
 
     /// <summary>Forgets the features of the last window.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ResetTouched()
     {
         if (TouchedCounts is not null)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 
 namespace FmCodegen.Training;
@@ -36,7 +37,22 @@ internal sealed class TrainingTeam : IDisposable
     public int Size { get; }
 
     /// <summary>True when a member's step has thrown; the others should finish their step early.</summary>
-    public bool Failed => Array.Exists(_errors, e => e is not null);
+    public bool Failed
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get
+        {
+            foreach (Exception? error in _errors)
+            {
+                if (error is not null)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
 
     /// <summary>Records a member's failure; <see cref="Run"/> rethrows it once every member has finished the step.
     /// A step that meets the others at <see cref="Sync"/> must catch its own exceptions, record them and keep
@@ -44,6 +60,7 @@ internal sealed class TrainingTeam : IDisposable
     public void Record(int member, Exception error) => _errors[member] ??= error;
 
     /// <summary>Runs <paramref name="step"/> on every member and returns when all have finished.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(Action<int> step)
     {
         _step = step;
@@ -60,7 +77,10 @@ internal sealed class TrainingTeam : IDisposable
         }
     }
 
-    /// <summary>A barrier for all members (sense-reversing): spins for a few microseconds, then waits on a monitor.</summary>
+    /// <summary>A barrier for all members (sense-reversing): spins for a few microseconds, then waits on a monitor.
+    /// Optimised at once, as every method on the hot path: tiered compilation would run it unoptimised for the
+    /// first epochs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Sync()
     {
         int phase = _phase;
@@ -99,6 +119,7 @@ internal sealed class TrainingTeam : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Work(int member)
     {
         while (true)
@@ -114,6 +135,7 @@ internal sealed class TrainingTeam : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Step(Action<int> step, int member)
     {
         try
