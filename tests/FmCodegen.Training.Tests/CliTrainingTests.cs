@@ -117,6 +117,23 @@ public sealed class CliTrainingTests : IDisposable
     }
 
     [Fact]
+    public void Libfm_with_a_loaded_model_and_no_iterations_reproduces_libfms_predictions()
+    {
+        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures");
+        string test = Path.Combine(fixtures, "a9a.t.head300");
+        (int code, _, string error) = Fm("libfm", "-task", "c", "-train", test, "-test", test,
+            "-load_model", Path.Combine(fixtures, "a9a_sgd.libfm.model"), "-iter", "0", "-out", At("libfm.pred"));
+        Assert.True(code == 0, error);
+        double[] ours = File.ReadAllLines(At("libfm.pred")).Select(l => double.Parse(l, CultureInfo.InvariantCulture)).ToArray();
+        double[] libfm = File.ReadAllLines(Path.Combine(fixtures, "a9a_sgd.libfm.loaded.pred.head300")).Select(l => double.Parse(l, CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(libfm.Length, ours.Length);
+        for (int i = 0; i < ours.Length; i++)
+        {
+            Assert.Equal(libfm[i], ours[i], 5e-6);
+        }
+    }
+
+    [Fact]
     public void Libfm_rejects_unknown_flags_and_unsupported_meta()
     {
         Assert.Contains("Unknown libFM flag", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-bogus", "1").Error, StringComparison.Ordinal);
