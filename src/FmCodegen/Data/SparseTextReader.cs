@@ -152,7 +152,16 @@ public sealed class SparseTextReader : IDisposable
         float[] values = block.ValueBuffer;
         int[] fields = block.FieldBuffer;
 
-        while (true)
+        // the common shape of libFM lines (short indices, plain values) on a pointer path without bounds checks;
+        // anything else (long indices, errors, libffm) is parsed, or refused with its exact message, below
+        int fastEnd = _fields ? -1 : ParseFeaturesFast(line, p, indices, values, nnz, ref maxIndex);
+        if (fastEnd >= 0)
+        {
+            nnz = fastEnd;
+            p = line.Length;
+        }
+
+        while (p < line.Length)
         {
             while ((uint)p < (uint)line.Length && line[p] is (byte)' ' or (byte)'\t')
             {
@@ -216,6 +225,85 @@ public sealed class SparseTextReader : IDisposable
         block.OffsetBuffer[row + 1] = nnz;
         block.Count = row + 1;
         return true;
+    }
+
+    /// <summary>
+    /// Parses the index:value pairs of a libFM line from <paramref name="start"/> when every index has at most 9
+    /// digits and every value is a finite number; returns the new nonzero count, or -1 (nothing committed) for a
+    /// line the checked parser must handle. The caller has made room for every pair the line can hold.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe int ParseFeaturesFast(ReadOnlySpan<byte> line, int start, int[] indices, float[] values, int nnz, ref int maxIndex)
+    {
+        int max = maxIndex;
+        fixed (byte* begin = line)
+        fixed (int* indexBase = indices)
+        fixed (float* valueBase = values)
+        {
+            byte* p = begin + start;
+            byte* end = begin + line.Length;
+            int* index = indexBase + nnz;
+            float* value = valueBase + nnz;
+            while (true)
+            {
+                while (p < end && (*p == (byte)' ' || *p == (byte)'\t'))
+                {
+                    p++;
+                }
+
+                if (p == end || *p == (byte)'#')
+                {
+                    break;
+                }
+
+                uint number = (uint)(*p - '0');
+                if (number > 9)
+                {
+                    return -1;
+                }
+
+                byte* digits = p++;
+                uint d;
+                while (p < end && (d = (uint)(*p - '0')) <= 9)
+                {
+                    number = (number * 10) + d;
+                    p++;
+                }
+
+                if (p - digits > 9 || p == end || *p != (byte)':')
+                {
+                    return -1;
+                }
+
+                p++;
+                float x;
+                if (p < end && (d = (uint)(*p - '0')) <= 9 && (p + 1 == end || p[1] == (byte)' ' || p[1] == (byte)'\t' || p[1] == (byte)'#'))
+                {
+                    x = d;
+                    p++;
+                }
+                else
+                {
+                    int after = NumberText.ParseFloat(line, (int)(p - begin), colonEnds: false, out x);
+                    if (after < 0 || !float.IsFinite(x))
+                    {
+                        return -1;
+                    }
+
+                    p = begin + after;
+                }
+
+                *index++ = (int)number;
+                *value++ = x;
+                if ((int)number > max)
+                {
+                    max = (int)number;
+                }
+            }
+
+            maxIndex = max;
+            return (int)(index - indexBase);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
