@@ -203,6 +203,17 @@ public class ReaderTests
     }
 
     [Fact]
+    public void LibffmLinesThatLeaveThePointerPathMidwayAreParsedWhole()
+    {
+        SparseDataset d = TestFiles.Parse("1 0:1:1 1234567890:2:0.5 2:3:2.5e1\n0 3:4:1\n", SparseFormat.LibFfm);
+        Assert.Equal([0, 1234567890, 2, 3], d.Fields.ToArray());
+        Assert.Equal([1, 2, 3, 4], d.Indices.ToArray());
+        Assert.Equal([1f, 0.5f, 25f, 1f], d.Values.ToArray());
+        Assert.Equal(1234567891, d.NumFields);
+        Assert.Equal(5, d.NumFeatures);
+    }
+
+    [Fact]
     public void AnErrorAfterGoodPairsIsStillLocated()
     {
         DataFormatException e = TestFiles.ParseError("1 1:1 2:1 3:1 4:1 5:1 6:1 7:1 8:1 9:x\n");

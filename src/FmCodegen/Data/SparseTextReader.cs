@@ -152,9 +152,9 @@ public sealed class SparseTextReader : IDisposable
         float[] values = block.ValueBuffer;
         int[] fields = block.FieldBuffer;
 
-        // the common shape of libFM lines (short indices, plain values) on a pointer path without bounds checks;
-        // anything else (long indices, errors, libffm) is parsed, or refused with its exact message, below
-        int fastEnd = _fields ? -1 : ParseFeaturesFast(line, p, indices, values, nnz, ref maxIndex);
+        // the common shape of lines (short fields and indices, plain values) on a pointer path without bounds
+        // checks; anything else (long indices, errors) is parsed, or refused with its exact message, below
+        int fastEnd = ParseFeaturesFast(line, p, _fields ? fields : null, indices, values, nnz, ref maxIndex, ref maxField);
         if (fastEnd >= 0)
         {
             nnz = fastEnd;
@@ -228,20 +228,25 @@ public sealed class SparseTextReader : IDisposable
     }
 
     /// <summary>
-    /// Parses the index:value pairs of a libFM line from <paramref name="start"/> when every index has at most 9
-    /// digits and every value is a finite number; returns the new nonzero count, or -1 (nothing committed) for a
-    /// line the checked parser must handle. The caller has made room for every pair the line can hold.
+    /// Parses the [field:]index:value tokens of a line from <paramref name="start"/> when every field and index has
+    /// at most 9 digits and every value is a finite number; returns the new nonzero count, or -1 (nothing
+    /// committed) for a line the checked parser must handle. The caller has made room for every token the line can
+    /// hold. <paramref name="fields"/> is null for libFM data.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe int ParseFeaturesFast(ReadOnlySpan<byte> line, int start, int[] indices, float[] values, int nnz, ref int maxIndex)
+    private static unsafe int ParseFeaturesFast(ReadOnlySpan<byte> line, int start, int[]? fields, int[] indices, float[] values, int nnz, ref int maxIndex, ref int maxField)
     {
-        int max = maxIndex;
+        int maxI = maxIndex;
+        int maxF = maxField;
+        bool withFields = fields is not null;
         fixed (byte* begin = line)
+        fixed (int* fieldBase = fields)
         fixed (int* indexBase = indices)
         fixed (float* valueBase = values)
         {
             byte* p = begin + start;
             byte* end = begin + line.Length;
+            int* field = fieldBase + nnz;
             int* index = indexBase + nnz;
             float* value = valueBase + nnz;
             while (true)
@@ -256,27 +261,26 @@ public sealed class SparseTextReader : IDisposable
                     break;
                 }
 
-                uint number = (uint)(*p - '0');
-                if (number > 9)
+                if (withFields)
+                {
+                    p = ParseShortNumberAndColon(p, end, out uint f);
+                    if (p == null)
+                    {
+                        return -1;
+                    }
+
+                    *field++ = (int)f;
+                    maxF = Math.Max(maxF, (int)f);
+                }
+
+                p = ParseShortNumberAndColon(p, end, out uint number);
+                if (p == null)
                 {
                     return -1;
                 }
 
-                byte* digits = p++;
-                uint d;
-                while (p < end && (d = (uint)(*p - '0')) <= 9)
-                {
-                    number = (number * 10) + d;
-                    p++;
-                }
-
-                if (p - digits > 9 || p == end || *p != (byte)':')
-                {
-                    return -1;
-                }
-
-                p++;
                 float x;
+                uint d;
                 if (p < end && (d = (uint)(*p - '0')) <= 9 && (p + 1 == end || p[1] == (byte)' ' || p[1] == (byte)'\t' || p[1] == (byte)'#'))
                 {
                     x = d;
@@ -295,15 +299,34 @@ public sealed class SparseTextReader : IDisposable
 
                 *index++ = (int)number;
                 *value++ = x;
-                if ((int)number > max)
-                {
-                    max = (int)number;
-                }
+                maxI = Math.Max(maxI, (int)number);
             }
 
-            maxIndex = max;
+            maxIndex = maxI;
+            maxField = maxF;
             return (int)(index - indexBase);
         }
+    }
+
+    /// <summary>1 to 9 digits and a colon: returns the position after the colon, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe byte* ParseShortNumberAndColon(byte* p, byte* end, out uint number)
+    {
+        number = (uint)(*p - '0');
+        if (number > 9)
+        {
+            return null;
+        }
+
+        byte* digits = p++;
+        uint d;
+        while (p < end && (d = (uint)(*p - '0')) <= 9)
+        {
+            number = (number * 10) + d;
+            p++;
+        }
+
+        return p - digits > 9 || p == end || *p != (byte)':' ? null : p + 1;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
