@@ -45,6 +45,21 @@ public class ParseBenchmarks
         return reader.ReadToEnd().Count;
     }
 
+    /// <summary>Only finding the lines (the floor under any parser of this design).</summary>
+    [Benchmark]
+    public long LinesOnly()
+    {
+        using var stream = new MemoryStream(_libfm, writable: false);
+        using var lines = new ByteLineReader(stream);
+        long bytes = 0;
+        while (lines.TryReadLine(out ReadOnlySpan<byte> line))
+        {
+            bytes += line.Length;
+        }
+
+        return bytes;
+    }
+
     /// <summary>libFM text streamed in blocks of 8,192 rows (what fm predict does).</summary>
     [Benchmark]
     public long ParseLibFmBlocks()

@@ -31,6 +31,7 @@ public static class Program
     {
         var bench = new ParseBenchmarks();
         bench.Setup();
+        Time("lines only (no parsing)", 41_050_580, () => bench.LinesOnly());
         Time("parse libFM (one dataset)", 41_050_580, () => bench.ParseLibFm());
         Time("parse libFM (blocks of 8192)", 41_050_580, () => bench.ParseLibFmBlocks());
         Time("parse libffm (one dataset)", 52_594_580, () => bench.ParseLibFfm());

@@ -192,6 +192,37 @@ public class ReaderTests
     }
 
     [Fact]
+    public void LinesThatLeaveThePointerPathMidwayAreParsedWhole()
+    {
+        // the fast path stops at the 10-digit index and at the exponent; the checked parser redoes those lines
+        SparseDataset d = TestFiles.Parse("1 1:1 2:0.5 1234567890:1 3:1\n0 4:1 5:1e-3 6:7\n1 7:1\n");
+        Assert.Equal([1, 2, 1234567890, 3, 4, 5, 6, 7], d.Indices.ToArray());
+        Assert.Equal([1f, 0.5f, 1f, 1f, 1f, 1e-3f, 7f, 1f], d.Values.ToArray());
+        Assert.Equal([0, 4, 7, 8], d.Offsets.ToArray());
+        Assert.Equal(1234567891, d.NumFeatures);
+    }
+
+    [Fact]
+    public void LibffmLinesThatLeaveThePointerPathMidwayAreParsedWhole()
+    {
+        SparseDataset d = TestFiles.Parse("1 0:1:1 1234567890:2:0.5 2:3:2.5e1\n0 3:4:1\n", SparseFormat.LibFfm);
+        Assert.Equal([0, 1234567890, 2, 3], d.Fields.ToArray());
+        Assert.Equal([1, 2, 3, 4], d.Indices.ToArray());
+        Assert.Equal([1f, 0.5f, 25f, 1f], d.Values.ToArray());
+        Assert.Equal(1234567891, d.NumFields);
+        Assert.Equal(5, d.NumFeatures);
+    }
+
+    [Fact]
+    public void AnErrorAfterGoodPairsIsStillLocated()
+    {
+        DataFormatException e = TestFiles.ParseError("1 1:1 2:1 3:1 4:1 5:1 6:1 7:1 8:1 9:x\n");
+        Assert.Equal(1, e.LineNumber);
+        Assert.Equal(37, e.Column);
+        Assert.Contains("'x' is not a number", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TheLargestIndexBelowIntMaxIsAccepted()
     {
         SparseDataset d = TestFiles.Parse("1 2147483646:1\n");

@@ -152,7 +152,16 @@ public sealed class SparseTextReader : IDisposable
         float[] values = block.ValueBuffer;
         int[] fields = block.FieldBuffer;
 
-        while (true)
+        // the common shape of lines (short fields and indices, plain values) on a pointer path without bounds
+        // checks; anything else (long indices, errors) is parsed, or refused with its exact message, below
+        int fastEnd = ParseFeaturesFast(line, p, _fields ? fields : null, indices, values, nnz, ref maxIndex, ref maxField);
+        if (fastEnd >= 0)
+        {
+            nnz = fastEnd;
+            p = line.Length;
+        }
+
+        while (p < line.Length)
         {
             while ((uint)p < (uint)line.Length && line[p] is (byte)' ' or (byte)'\t')
             {
@@ -216,6 +225,108 @@ public sealed class SparseTextReader : IDisposable
         block.OffsetBuffer[row + 1] = nnz;
         block.Count = row + 1;
         return true;
+    }
+
+    /// <summary>
+    /// Parses the [field:]index:value tokens of a line from <paramref name="start"/> when every field and index has
+    /// at most 9 digits and every value is a finite number; returns the new nonzero count, or -1 (nothing
+    /// committed) for a line the checked parser must handle. The caller has made room for every token the line can
+    /// hold. <paramref name="fields"/> is null for libFM data.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe int ParseFeaturesFast(ReadOnlySpan<byte> line, int start, int[]? fields, int[] indices, float[] values, int nnz, ref int maxIndex, ref int maxField)
+    {
+        int maxI = maxIndex;
+        int maxF = maxField;
+        bool withFields = fields is not null;
+        fixed (byte* begin = line)
+        fixed (int* fieldBase = fields)
+        fixed (int* indexBase = indices)
+        fixed (float* valueBase = values)
+        {
+            byte* p = begin + start;
+            byte* end = begin + line.Length;
+            int* field = fieldBase + nnz;
+            int* index = indexBase + nnz;
+            float* value = valueBase + nnz;
+            while (true)
+            {
+                while (p < end && (*p == (byte)' ' || *p == (byte)'\t'))
+                {
+                    p++;
+                }
+
+                if (p == end || *p == (byte)'#')
+                {
+                    break;
+                }
+
+                if (withFields)
+                {
+                    p = ParseShortNumberAndColon(p, end, out uint f);
+                    if (p == null)
+                    {
+                        return -1;
+                    }
+
+                    *field++ = (int)f;
+                    maxF = Math.Max(maxF, (int)f);
+                }
+
+                p = ParseShortNumberAndColon(p, end, out uint number);
+                if (p == null)
+                {
+                    return -1;
+                }
+
+                float x;
+                uint d;
+                if (p < end && (d = (uint)(*p - '0')) <= 9 && (p + 1 == end || p[1] == (byte)' ' || p[1] == (byte)'\t' || p[1] == (byte)'#'))
+                {
+                    x = d;
+                    p++;
+                }
+                else
+                {
+                    int after = NumberText.ParseFloat(line, (int)(p - begin), colonEnds: false, out x);
+                    if (after < 0 || !float.IsFinite(x))
+                    {
+                        return -1;
+                    }
+
+                    p = begin + after;
+                }
+
+                *index++ = (int)number;
+                *value++ = x;
+                maxI = Math.Max(maxI, (int)number);
+            }
+
+            maxIndex = maxI;
+            maxField = maxF;
+            return (int)(index - indexBase);
+        }
+    }
+
+    /// <summary>1 to 9 digits and a colon: returns the position after the colon, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe byte* ParseShortNumberAndColon(byte* p, byte* end, out uint number)
+    {
+        number = (uint)(*p - '0');
+        if (number > 9)
+        {
+            return null;
+        }
+
+        byte* digits = p++;
+        uint d;
+        while (p < end && (d = (uint)(*p - '0')) <= 9)
+        {
+            number = (number * 10) + d;
+            p++;
+        }
+
+        return p - digits > 9 || p == end || *p != (byte)':' ? null : p + 1;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
