@@ -58,11 +58,14 @@ internal static class TrainingRun
         output.WriteLine(string.Create(Invariant,
             $"fm {verb}: {train.Count:N0} training rows, {train.NumFeatures:N0} features ({Seconds(clock)} to read); {Describe(options)}"));
 
+        // a terminal gets a live table; a pipe, a file or a test's writer gets one plain line per epoch
+        bool live = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected
+            && Environment.GetEnvironmentVariable("FM_PLAIN") is null;
         var progress = new ProgressPrinter(output, options);
         FmTrainingResult result;
         try
         {
-            result = FmTrainer.Train(train, options, progress.Report);
+            result = live ? LiveProgress.Train(train, options) : FmTrainer.Train(train, options, progress.Report);
         }
         catch (ArgumentException e)
         {
