@@ -1,14 +1,23 @@
 using System.CommandLine;
+using FmCodegen.Cli.Commands;
 
 namespace FmCodegen.Cli;
 
 /// <summary>The `fm` command line. Each verb lives in Commands/*.cs and is added here with one line.</summary>
 public static class Program
 {
-    public static int Main(string[] args)
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    /// <summary>Runs the tool with its output and errors going to the given writers (tests use this).</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         var root = new RootCommand("fm: Factorization Machines for .NET (FmCodegen)");
-        // verbs: one line each, e.g. root.Subcommands.Add(PredictCommand.Create());
-        return root.Parse(args).Invoke();
+        root.Subcommands.Add(PredictCommand.Create());
+        root.Subcommands.Add(ConvertCommand.Create());
+        root.Subcommands.Add(InfoCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(LibFmCommand.Create());
+        return root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
     }
 }

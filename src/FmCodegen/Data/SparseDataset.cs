@@ -103,7 +103,27 @@ public sealed class SparseDataset
         }
 
         return new SparseDataset(labels.ToArray(), offsets.ToArray(), indices.ToArray(), values.ToArray(),
-            fields.IsEmpty && indices.Length > 0 ? null : fields.ToArray(), maxIndex + 1, maxField + 1);
+            fields.IsEmpty ? null : fields.ToArray(), maxIndex + 1, maxField + 1);
+    }
+
+    /// <summary>Reads a libFM/libSVM or libffm text file (gzip detected from its content). Errors name file, line and column.</summary>
+    /// <exception cref="DataFormatException">The file holds something that is not data.</exception>
+    public static SparseDataset Load(string path, SparseFormat format = SparseFormat.LibFm) => SparseTextReader.ReadFile(path, format);
+
+    /// <summary>Writes the dataset as text, atomically; a name ending in .gz is compressed.</summary>
+    public void Save(string path, SparseFormat format = SparseFormat.LibFm) => SparseTextWriter.WriteFile(this, path, format);
+
+    /// <summary>True when both hold the same rows: labels, offsets, indices, values and fields, bit for bit
+    /// (without nonzeros, having fields or not makes no difference).</summary>
+    public bool ContentEquals(SparseDataset other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return (HasFields == other.HasFields || NonZeros == 0) && NumFeatures == other.NumFeatures && NumFields == other.NumFields
+            && Bits(Labels).SequenceEqual(Bits(other.Labels)) && Offsets.SequenceEqual(other.Offsets)
+            && Indices.SequenceEqual(other.Indices) && Bits(Values).SequenceEqual(Bits(other.Values))
+            && Fields.SequenceEqual(other.Fields);
+
+        static ReadOnlySpan<int> Bits(ReadOnlySpan<float> values) => System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(values);
     }
 
     /// <summary>Takes ownership of arrays a reader filled (no copy). The caller guarantees the CSR shape.</summary>

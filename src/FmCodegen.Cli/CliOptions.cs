@@ -1,0 +1,76 @@
+using System.CommandLine;
+using System.Globalization;
+using FmCodegen.Data;
+using FmCodegen.IO;
+
+namespace FmCodegen.Cli;
+
+/// <summary>Options and value parsers shared by the verbs, so every verb spells and checks them the same way.</summary>
+public static class CliOptions
+{
+    public static Option<string> Model(string description = "The model file.") =>
+        new("--model", "-m") { Description = description, Required = true, HelpName = "FILE" };
+
+    public static Option<string?> ModelFormat(string description = "The model file format: native, libfm or xlearn (default: detected from the content).") =>
+        new("--model-format") { Description = description, HelpName = "native|libfm|xlearn" };
+
+    public static Option<string> Output(string description) =>
+        new("--output", "-o") { Description = description, Required = true, HelpName = "FILE" };
+
+    public static Option<string> InputFormat() =>
+        new("--input-format") { Description = "The data format: libfm (libFM/libSVM) or libffm.", DefaultValueFactory = _ => "libfm", HelpName = "libfm|libffm" };
+
+    public static Option<int> Threads() =>
+        new("--threads", "-t") { Description = "Cores used for scoring (0: all).", DefaultValueFactory = _ => 1, HelpName = "N" };
+
+    /// <summary>Parses a model format name (case-insensitive); null or empty gives null (detect).</summary>
+    public static ModelFormat? ParseModelFormat(string? text, string option = "--model-format") =>
+        text?.Trim().ToLowerInvariant() switch
+        {
+            null or "" or "auto" => null,
+            "native" or "fm" or "bin" => IO.ModelFormat.Native,
+            "libfm" => IO.ModelFormat.LibFm,
+            "xlearn" => IO.ModelFormat.XLearn,
+            _ => throw new CliUserException($"{option} must be native, libfm or xlearn; got '{text}'."),
+        };
+
+    /// <summary>Parses a data format name.</summary>
+    public static SparseFormat ParseDataFormat(string? text, string option = "--input-format") =>
+        text?.Trim().ToLowerInvariant() switch
+        {
+            null or "" or "libfm" or "libsvm" => SparseFormat.LibFm,
+            "libffm" or "ffm" => SparseFormat.LibFfm,
+            _ => throw new CliUserException($"{option} must be libfm or libffm; got '{text}'."),
+        };
+
+    /// <summary>Parses "MIN,MAX" with MIN &lt;= MAX, both finite.</summary>
+    public static (float Min, float Max) ParseRange(string text, string option)
+    {
+        string[] parts = text.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length == 2
+            && float.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out float min)
+            && float.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out float max)
+            && float.IsFinite(min) && float.IsFinite(max) && min <= max)
+        {
+            return (min, max);
+        }
+
+        throw new CliUserException($"{option} takes MIN,MAX with finite numbers and MIN <= MAX (e.g. {option} 1,5); got '{text}'.");
+    }
+
+    /// <summary>Refuses a missing input file with a clear message (before any output is opened).</summary>
+    public static void RequireFile(string path, string what)
+    {
+        if (!File.Exists(path))
+        {
+            throw new CliUserException(Directory.Exists(path) ? $"{what} '{path}' is a folder, not a file." : $"{what} '{path}' does not exist.");
+        }
+    }
+
+    /// <summary>Loads a model, naming the format in errors.</summary>
+    public static ModelFile LoadModel(string path, ModelFormat? format, bool instanceNormalization = false)
+    {
+        RequireFile(path, "The model file");
+        return ModelFiles.Load(path, format, instanceNormalization);
+    }
+}

@@ -1,0 +1,144 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using FmCodegen.Data;
+using FmCodegen.IO;
+
+namespace FmCodegen.Cli.Commands;
+
+/// <summary>
+/// <c>fm predict</c>: streams a data file through a model (parse a block, score it, write it), one prediction per
+/// line, into a file that appears only when every row has been scored.
+/// </summary>
+public static class PredictCommand
+{
+    private const int RowsPerBlock = 8192;
+
+    public static Command Create()
+    {
+        Option<string> model = CliOptions.Model();
+        Option<string?> modelFormat = CliOptions.ModelFormat();
+        Option<string> input = new("--input", "-i") { Description = "The data to score (libFM/libSVM or libffm text; .gz read transparently).", Required = true, HelpName = "FILE" };
+        Option<string> inputFormat = CliOptions.InputFormat();
+        Option<string> output = CliOptions.Output("Where to write the predictions, one per line ('-': stdout).");
+        Option<bool> probability = new("--probability", "-p") { Description = "Write the logistic 1/(1+e^-y) of the score (classification) instead of the raw score." };
+        Option<string?> clip = new("--clip") { Description = "Clamp every prediction to [MIN, MAX], as libFM does for regression (e.g. --clip 1,5).", HelpName = "MIN,MAX" };
+        Option<bool> xlearnNorm = new("--xlearn-norm") { Description = "Score with xLearn's instance normalisation (xLearn's default; its model file does not record it)." };
+        Option<int> threads = CliOptions.Threads();
+        Option<bool> timings = new("--timings") { Description = "Also report on stderr where the time went (model load, parse, score, format and write)." };
+
+        var command = new Command("predict", "Score a data file with a model: one prediction per line.")
+        {
+            model, modelFormat, input, inputFormat, output, probability, clip, xlearnNorm, threads, timings,
+        };
+
+        CliRunner.SetAction(command, (parse, context) =>
+        {
+            var options = new PredictOptions(
+                parse.GetRequiredValue(model),
+                CliOptions.ParseModelFormat(parse.GetValue(modelFormat)),
+                parse.GetRequiredValue(input),
+                CliOptions.ParseDataFormat(parse.GetValue(inputFormat)),
+                parse.GetRequiredValue(output),
+                parse.GetValue(probability),
+                parse.GetValue(clip) is { } range ? CliOptions.ParseRange(range, "--clip") : null,
+                parse.GetValue(xlearnNorm),
+                parse.GetValue(threads),
+                parse.GetValue(timings));
+            return Run(options, context);
+        });
+        return command;
+    }
+
+    /// <summary>The options of one run.</summary>
+    public sealed record PredictOptions(string Model, ModelFormat? ModelFormat, string Input, SparseFormat InputFormat, string Output,
+        bool Probability, (float Min, float Max)? Clip, bool XLearnNorm, int Threads, bool Timings = false);
+
+    public static int Run(PredictOptions options, CliContext context)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(context);
+        if (options.Threads < 0)
+        {
+            throw new CliUserException($"--threads must be 0 (all cores) or more; got {options.Threads}.");
+        }
+
+        var clock = Stopwatch.StartNew();
+        CliOptions.RequireFile(options.Input, "The input file");
+        ModelFile file = CliOptions.LoadModel(options.Model, options.ModelFormat, options.XLearnNorm);
+        FmModel model = file.Model;
+        TimeSpan loadTime = clock.Elapsed;
+        long parseTicks = 0, scoreTicks = 0, writeTicks = 0;
+        var scorer = new SparseScorer(model, file.InstanceNormalization, options.Threads);
+
+        using SparseTextReader reader = SparseTextReader.Open(options.Input, options.InputFormat);
+        var block = new SparseBlock();
+        float[] scores = new float[RowsPerBlock];
+        byte[] text = new byte[RowsPerBlock * 20];
+        bool toStdout = options.Output == "-";
+        using AtomicFileStream? target = toStdout ? null : AtomicFile.Create(options.Output, durable: false);
+        bool clip = options.Clip.HasValue;
+        float min = options.Clip?.Min ?? 0, max = options.Clip?.Max ?? 0;
+        long t0 = Stopwatch.GetTimestamp();
+        while (reader.ReadBlock(block, RowsPerBlock))
+        {
+            long t1 = Stopwatch.GetTimestamp();
+            scorer.Score(block, scores);
+            long t2 = Stopwatch.GetTimestamp();
+            int used = 0;
+            for (int r = 0; r < block.Count; r++)
+            {
+                float y = scores[r];
+                if (options.Probability)
+                {
+                    y = Fm.Sigmoid(y);
+                }
+
+                if (clip)
+                {
+                    y = Math.Clamp(y, min, max);
+                }
+
+                used += NumberText.FormatFloat(y, text.AsSpan(used));
+                text[used++] = (byte)'\n';
+            }
+
+            if (target is not null)
+            {
+                target.Stream.Write(text, 0, used);
+            }
+            else
+            {
+                context.Output.Write(Encoding.UTF8.GetString(text, 0, used));
+            }
+
+            long t3 = Stopwatch.GetTimestamp();
+            parseTicks += t1 - t0;
+            scoreTicks += t2 - t1;
+            writeTicks += t3 - t2;
+            t0 = t3;
+        }
+
+        parseTicks += Stopwatch.GetTimestamp() - t0;
+        long commitStart = Stopwatch.GetTimestamp();
+        target?.Commit();
+        TimeSpan commitTime = Stopwatch.GetElapsedTime(commitStart);
+        clock.Stop();
+
+        string unknown = scorer.UnknownNonZeros == 0
+            ? "every feature is known to the model"
+            : string.Create(CultureInfo.InvariantCulture,
+                $"{scorer.UnknownNonZeros:N0} nonzeros in {scorer.RowsWithUnknown:N0} rows have features the model does not know (indices {model.NumFeatures:N0} .. {scorer.MaxUnknownIndex:N0}; they contribute nothing)");
+        context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"fm predict: {scorer.Rows:N0} rows scored in {clock.Elapsed.TotalSeconds:F3} s ({ModelFiles.Name(file.Format)} model, k = {model.EmbeddingSize}, {model.NumFeatures:N0} features{(file.InstanceNormalization ? ", xLearn instance normalisation" : "")}); {unknown}."));
+        if (options.Timings)
+        {
+            static string Ms(double seconds) => (seconds * 1000).ToString("F1", CultureInfo.InvariantCulture);
+            double f = Stopwatch.Frequency;
+            context.Error.WriteLine($"fm predict: timings (ms): model load {Ms(loadTime.TotalSeconds)}, parse {Ms(parseTicks / f)}, score {Ms(scoreTicks / f)}, format+write {Ms(writeTicks / f)}, commit {Ms(commitTime.TotalSeconds)}, since process start {Ms((DateTime.Now - Process.GetCurrentProcess().StartTime).TotalSeconds)}");
+        }
+
+        return 0;
+    }
+}

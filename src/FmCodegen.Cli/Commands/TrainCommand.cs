@@ -1,0 +1,109 @@
+using System.CommandLine;
+using System.Globalization;
+using FmCodegen.IO;
+using FmCodegen.Training;
+using TrainingTask = FmCodegen.Training.FmTask;
+
+namespace FmCodegen.Cli.Commands;
+
+/// <summary><c>fm train</c>: trains a model on a data file with SGD, AdaGrad or FTRL, printing one line per epoch.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        Option<string> train = new("--train") { Description = "The training data (libFM/libSVM or libffm text; .gz read transparently).", Required = true, HelpName = "FILE" };
+        Option<string?> validation = new("--validation") { Description = "Validation data for early stopping (default: 10% of the training rows are held out, then the model is refit on all of them).", HelpName = "FILE" };
+        Option<string?> test = new("--test") { Description = "Test data: its metrics are printed at the end.", HelpName = "FILE" };
+        Option<string> inputFormat = CliOptions.InputFormat();
+        Option<string> task = new("--task") { Description = "r (regression) or c (binary classification; label <= 0 negative, > 0 positive).", Required = true, HelpName = "r|c" };
+        Option<int> k = new("--k", "--dim") { Description = "Factors per feature.", DefaultValueFactory = _ => 8, HelpName = "K" };
+        Option<string?> solver = new("--solver") { Description = "sgd, adagrad or ftrl (default: adagrad).", HelpName = "sgd|adagrad|ftrl" };
+        Option<int?> epochs = new("--epochs") { Description = "Epochs (default: automatic, up to 100 with early stopping, then a refit on all rows).", HelpName = "N" };
+        Option<float?> lr = new("--lr") { Description = "Learning rate (alpha for FTRL; default: the solver's).", HelpName = "X" };
+        Option<string?> l2 = new("--l2") { Description = "L2 on bias, linear weights, factors: one value or three (b,w,v).", HelpName = "b,w,v" };
+        Option<float?> initStdev = new("--init-stdev") { Description = "Standard deviation of the initial factors.", HelpName = "X" };
+        Option<int> seed = new("--seed") { Description = "Seed of every random choice.", DefaultValueFactory = _ => 1, HelpName = "N" };
+        Option<int> threads = new("--threads", "-t") { Description = "Training threads; the model is deterministic for a given count.", DefaultValueFactory = _ => 1, HelpName = "N" };
+        Option<int?> patience = new("--patience") { Description = "Epochs without a better validation loss before stopping (0: never; default 10).", HelpName = "N" };
+        Option<double?> validationFraction = new("--validation-fraction") { Description = "Training rows held out when no --validation file is given (default 0.1; 0: none).", HelpName = "X" };
+        Option<string?> model = new("--model", "-m") { Description = "Where to save the model.", HelpName = "FILE" };
+        Option<string?> modelFormat = CliOptions.ModelFormat("The model file format: native (default), libfm or xlearn.");
+        Option<string?> history = new("--history") { Description = "Write the learning curves (one row per epoch) as CSV.", HelpName = "FILE.csv" };
+        Option<string?> plot = new("--plot") { Description = "Plot the learning curves (.svg or .png).", HelpName = "FILE" };
+
+        var command = new Command("train", "Train a Factorization Machine (SGD, AdaGrad or FTRL) on libFM/libffm data.")
+        {
+            train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, initStdev, seed, threads, patience,
+            validationFraction, model, modelFormat, history, plot,
+        };
+
+        CliRunner.SetAction(command, (parse, context) =>
+        {
+            var options = new FmTrainingOptions
+            {
+                Task = ParseTask(parse.GetRequiredValue(task), "--task"),
+                Solver = ParseSolver(parse.GetValue(solver), "--solver"),
+                EmbeddingSize = parse.GetValue(k),
+                Epochs = parse.GetValue(epochs),
+                LearningRate = parse.GetValue(lr),
+                Regularization = parse.GetValue(l2) is { } text ? ParseL2(text, "--l2") : null,
+                InitStdev = parse.GetValue(initStdev),
+                Seed = parse.GetValue(seed),
+                Threads = parse.GetValue(threads),
+                Patience = parse.GetValue(patience),
+                ValidationFraction = parse.GetValue(validationFraction),
+            };
+            var request = new TrainingRequest
+            {
+                Train = parse.GetRequiredValue(train),
+                Validation = parse.GetValue(validation),
+                Test = parse.GetValue(test),
+                InputFormat = CliOptions.ParseDataFormat(parse.GetValue(inputFormat)),
+                Options = options,
+                Model = parse.GetValue(model),
+                ModelFormat = CliOptions.ParseModelFormat(parse.GetValue(modelFormat)) ?? ModelFormat.Native,
+                History = parse.GetValue(history),
+                Plot = parse.GetValue(plot),
+            };
+            return TrainingRun.Run("train", request, context);
+        });
+        return command;
+    }
+
+    internal static TrainingTask ParseTask(string text, string option) => text.Trim().ToLowerInvariant() switch
+    {
+        "r" or "regression" => TrainingTask.Regression,
+        "c" or "classification" or "binary" => TrainingTask.BinaryClassification,
+        _ => throw new CliUserException($"{option} must be r (regression) or c (classification); got '{text}'."),
+    };
+
+    internal static FmSolver? ParseSolver(string? text, string option) => text?.Trim().ToLowerInvariant() switch
+    {
+        null or "" => null,
+        "sgd" => FmSolver.Sgd,
+        "adagrad" or "sgda" => FmSolver.AdaGrad,
+        "ftrl" => FmSolver.Ftrl,
+        _ => throw new CliUserException($"{option} must be sgd, adagrad or ftrl; got '{text}'."),
+    };
+
+    /// <summary>One value (all three parts) or three values b,w,v, separated by ',' or ';' (libFM's lists).</summary>
+    internal static FmRegularization ParseL2(string text, string option)
+    {
+        string[] parts = text.Split([',', ';'], StringSplitOptions.TrimEntries);
+        var numbers = new float[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out numbers[i]) || !float.IsFinite(numbers[i]) || numbers[i] < 0)
+            {
+                throw new CliUserException($"{option} takes one value or three (bias,linear,factors), each finite and 0 or more; got '{text}'.");
+            }
+        }
+
+        return numbers.Length switch
+        {
+            1 => new FmRegularization(numbers[0], numbers[0], numbers[0]),
+            3 => new FmRegularization(numbers[0], numbers[1], numbers[2]),
+            _ => throw new CliUserException($"{option} takes one value or three (bias,linear,factors); got {numbers.Length} in '{text}'."),
+        };
+    }
+}

@@ -1,0 +1,251 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using FmCodegen.Data;
+using FmCodegen.IO;
+using FmCodegen.Metrics;
+using FmCodegen.Training;
+using TrainingTask = FmCodegen.Training.FmTask;
+
+namespace FmCodegen.Cli.Commands;
+
+/// <summary>What <c>fm train</c> and <c>fm libfm</c> both do: read the data, train with live progress, report, save.</summary>
+internal sealed record TrainingRequest
+{
+    public required string Train { get; init; }
+    public string? Validation { get; init; }
+    public string? Test { get; init; }
+    public SparseFormat InputFormat { get; init; } = SparseFormat.LibFm;
+    public required FmTrainingOptions Options { get; init; }
+    public string? Model { get; init; }
+    public ModelFormat ModelFormat { get; init; } = ModelFormat.Native;
+    public string? History { get; init; }
+    public string? Plot { get; init; }
+
+    /// <summary>Where to write test predictions as libFM's -out does (probabilities for c, clipped scores for r).</summary>
+    public string? Predictions { get; init; }
+}
+
+internal static class TrainingRun
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static int Run(string verb, TrainingRequest request, CliContext context)
+    {
+        var clock = Stopwatch.StartNew();
+        TextWriter output = context.Output;
+        CheckOutputPaths(request);
+        CliOptions.RequireFile(request.Train, "The training file");
+        if (request.Validation is not null)
+        {
+            CliOptions.RequireFile(request.Validation, "The validation file");
+        }
+
+        if (request.Test is not null)
+        {
+            CliOptions.RequireFile(request.Test, "The test file");
+        }
+
+        SparseDataset train = SparseTextReader.ReadFile(request.Train, request.InputFormat);
+        SparseDataset? validation = request.Validation is null ? null : SparseTextReader.ReadFile(request.Validation, request.InputFormat);
+        SparseDataset? test = request.Test is null ? null : SparseTextReader.ReadFile(request.Test, request.InputFormat);
+        if (train.Count == 0)
+        {
+            throw new CliUserException($"The training file '{request.Train}' has no examples.");
+        }
+
+        FmTrainingOptions options = FmTrainer.Defaults(request.Options with { Validation = validation });
+        output.WriteLine(string.Create(Invariant,
+            $"fm {verb}: {train.Count:N0} training rows, {train.NumFeatures:N0} features ({Seconds(clock)} to read); {Describe(options)}"));
+
+        // a terminal gets a live table; a pipe, a file or a test's writer gets one plain line per epoch
+        bool live = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected
+            && Environment.GetEnvironmentVariable("FM_PLAIN") is null;
+        var progress = new ProgressPrinter(output, options);
+        FmTrainingResult result;
+        try
+        {
+            result = live ? LiveProgress.Train(train, options) : FmTrainer.Train(train, options, progress.Report);
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliUserException(e.Message, e);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new CliUserException(e.Message, e);
+        }
+
+        PrintSummary(output, result);
+        if (test is not null)
+        {
+            float[] scores = Score(result.Model, test);
+            FmEvaluation evaluation = FmMetrics.Evaluate(result.Task, scores, test.Labels, result.TargetMin, result.TargetMax);
+            output.WriteLine($"test ({test.Count.ToString("N0", Invariant)} rows): {EvalCommand.Format(evaluation)}");
+            if (request.Predictions is not null)
+            {
+                WritePredictions(request.Predictions, result, scores);
+                output.WriteLine($"predictions: {request.Predictions}");
+            }
+        }
+
+        if (request.Model is not null)
+        {
+            var file = new ModelFile(result.Model, request.ModelFormat,
+                result.Task == TrainingTask.BinaryClassification ? IO.FmTask.Classification : IO.FmTask.Regression);
+            ModelFiles.Save(file, request.Model, request.ModelFormat);
+            output.WriteLine($"model: {request.Model} ({ModelFiles.Name(request.ModelFormat)})");
+        }
+
+        if (request.History is not null)
+        {
+            AtomicFile.Write(request.History, stream => WriteHistory(stream, result), durable: false);
+            output.WriteLine($"history: {request.History}");
+        }
+
+        if (request.Plot is not null)
+        {
+            LearningCurvePlot.Save(request.Plot, result);
+            output.WriteLine($"plot: {request.Plot}");
+        }
+
+        output.WriteLine($"fm {verb}: done in {Seconds(clock)}.");
+        return 0;
+    }
+
+    private static void CheckOutputPaths(TrainingRequest request)
+    {
+        if (request.Plot is { } plot)
+        {
+            string extension = Path.GetExtension(plot).ToLowerInvariant();
+            if (extension is not ".svg" and not ".png")
+            {
+                throw new CliUserException($"--plot writes .svg or .png files; got '{plot}'.");
+            }
+        }
+
+        foreach (string? path in new[] { request.Model, request.History, request.Plot, request.Predictions })
+        {
+            if (path is null)
+            {
+                continue;
+            }
+
+            string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (folder is not null && !Directory.Exists(folder))
+            {
+                throw new CliUserException($"Cannot write '{path}': the folder '{folder}' does not exist.");
+            }
+        }
+    }
+
+    public static string Describe(FmTrainingOptions o)
+    {
+        string validation = o.Validation is not null ? $"validation file ({o.Validation.Count:N0} rows)"
+            : o.ValidationFraction > 0 ? $"{o.ValidationFraction:P0} held out for validation" : "no validation";
+        string epochs = o.Refit == true ? $"up to {o.Epochs} epochs, then a refit on all rows" : $"{o.Epochs} epochs";
+        FmRegularization r = o.Regularization!;
+        return string.Create(Invariant,
+            $"{(o.Task == TrainingTask.BinaryClassification ? "classification" : "regression")}, {o.Solver} k={o.EmbeddingSize}, lr {o.LearningRate}, L2 {r.Bias},{r.Linear},{r.Factors}{(o.FrequencyScaledL2 == true ? " (frequency-scaled)" : "")}, init stdev {o.InitStdev}, {epochs}, {validation}, patience {o.Patience}, seed {o.Seed}, {o.Threads} thread(s)");
+    }
+
+    private static void PrintSummary(TextWriter output, FmTrainingResult result)
+    {
+        IReadOnlyList<FmEpoch> history = result.History;
+        FmEpoch? best = history.Where(e => !e.Refit).Skip(result.BestEpoch - 1).FirstOrDefault();
+        int searched = history.Count(e => !e.Refit);
+        int refit = history.Count(e => e.Refit);
+        double updates = history.Sum(e => e.ExamplesPerSecond * e.Seconds);
+        var text = new StringBuilder();
+        text.Append(Invariant, $"trained: {searched} epochs");
+        if (refit > 0)
+        {
+            text.Append(Invariant, $", best {result.BestEpoch}, then {refit} epochs on all {result.TrainExamples:N0} rows");
+        }
+        else if (best?.Validation is not null)
+        {
+            text.Append(Invariant, $", model of epoch {result.BestEpoch}");
+        }
+
+        text.Append(Invariant, $" in {result.TrainingSeconds:F2} s ({updates / Math.Max(result.TrainingSeconds, 1e-9) / 1e6:F2} M example updates/s)");
+        output.WriteLine(text.ToString());
+        if (best?.Validation is { } v)
+        {
+            output.WriteLine($"validation at epoch {result.BestEpoch}: {EvalCommand.Format(v)}");
+        }
+    }
+
+    internal static float[] Score(FmModel model, SparseDataset data)
+    {
+        var scores = new float[data.Count];
+        Fm.ScoreBatch(model, data.Offsets, data.Indices, data.Values, scores, maxThreads: 1);
+        return scores;
+    }
+
+    private static void WritePredictions(string path, FmTrainingResult result, float[] scores)
+    {
+        AtomicFile.Write(path, stream =>
+        {
+            var buffer = new byte[32];
+            foreach (float score in scores)
+            {
+                int used = NumberText.FormatFloat(result.Predict(score), buffer);
+                buffer[used++] = (byte)'\n';
+                stream.Write(buffer, 0, used);
+            }
+        }, durable: false);
+    }
+
+    private static void WriteHistory(Stream stream, FmTrainingResult result)
+    {
+        using var writer = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true);
+        writer.WriteLine("epoch,phase,train_loss,train_metric,valid_logloss,valid_auc,valid_accuracy,valid_rmse,valid_mae,seconds,examples_per_second");
+        foreach (FmEpoch e in result.History)
+        {
+            FmEvaluation? v = e.Validation;
+            writer.WriteLine(string.Create(Invariant,
+                $"{e.Epoch},{(e.Refit ? "refit" : "train")},{e.TrainLoss:R},{e.TrainMetric:R},{Cell(v?.LogLoss)},{Cell(v?.Auc)},{Cell(v?.Accuracy)},{Cell(v?.Rmse)},{Cell(v?.Mae)},{e.Seconds:R},{e.ExamplesPerSecond:F0}"));
+        }
+
+        static string Cell(double? value) => value is { } d && !double.IsNaN(d) ? d.ToString("R", Invariant) : "";
+    }
+
+    private static string Seconds(Stopwatch clock) => clock.Elapsed.TotalSeconds.ToString("F2", Invariant) + " s";
+
+    /// <summary>One plain line per epoch, so a log file or a pipe reads as well as a terminal.</summary>
+    private sealed class ProgressPrinter(TextWriter output, FmTrainingOptions options)
+    {
+        private double _seconds;
+        private int _epochs;
+        private bool _refit;
+
+        public void Report(FmEpoch e)
+        {
+            if (e.Refit != _refit)
+            {
+                (_seconds, _epochs, _refit) = (0, 0, e.Refit);
+            }
+
+            _seconds += e.Seconds;
+            _epochs++;
+            double left = Math.Max(0, e.PlannedEpochs - e.Epoch) * (_seconds / _epochs);
+            string phase = e.Refit ? $"refit {e.Epoch}/{e.PlannedEpochs}" : $"epoch {e.Epoch}/{e.PlannedEpochs}";
+            bool classification = options.Task == TrainingTask.BinaryClassification;
+            var line = new StringBuilder();
+            line.Append(Invariant, $"{phase,-13} train {(classification ? "logloss" : "loss")} {e.TrainLoss:F4} {(classification ? "acc" : "RMSE")} {e.TrainMetric:F4}");
+            if (e.Validation is { } v)
+            {
+                line.Append(Invariant, $" | valid {v.LossName} {v.Loss:F4}");
+                if (classification)
+                {
+                    line.Append(Invariant, $" AUC {v.Auc:F4}");
+                }
+            }
+
+            string bound = e.Refit || options.Patience == 0 || e.Validation is null ? "" : "at most ";
+            line.Append(Invariant, $" | {e.ExamplesPerSecond / 1e6:F2} M ex/s | {e.Seconds:F2} s | {bound}{left:F1} s left");
+            output.WriteLine(line.ToString());
+            output.Flush();
+        }
+    }
+}

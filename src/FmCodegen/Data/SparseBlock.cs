@@ -1,0 +1,70 @@
+namespace FmCodegen.Data;
+
+/// <summary>
+/// A reusable CSR buffer that a <see cref="SparseTextReader"/> fills with the next rows of a file. Its arrays grow
+/// as needed and are kept between blocks, so streaming a file allocates only while rows grow longer.
+/// The spans are valid until the next fill.
+/// </summary>
+public sealed class SparseBlock
+{
+    internal float[] LabelBuffer = new float[1024];
+    internal int[] OffsetBuffer = new int[1025];
+    internal int[] IndexBuffer = new int[16384];
+    internal float[] ValueBuffer = new float[16384];
+    internal int[] FieldBuffer = [];
+
+    /// <summary>The number of rows in the block.</summary>
+    public int Count { get; internal set; }
+
+    /// <summary>The number of nonzeros in the block.</summary>
+    public int NonZeros => OffsetBuffer[Count];
+
+    /// <summary>True when the rows carry fields (libffm).</summary>
+    public bool HasFields { get; internal set; }
+
+    /// <summary>The 1-based line number of the first row of the block in its file.</summary>
+    public long FirstLine { get; internal set; }
+
+    public ReadOnlySpan<float> Labels => LabelBuffer.AsSpan(0, Count);
+    public ReadOnlySpan<int> Offsets => OffsetBuffer.AsSpan(0, Count + 1);
+    public ReadOnlySpan<int> Indices => IndexBuffer.AsSpan(0, NonZeros);
+    public ReadOnlySpan<float> Values => ValueBuffer.AsSpan(0, NonZeros);
+
+    /// <summary>The field of every nonzero; empty without fields.</summary>
+    public ReadOnlySpan<int> Fields => HasFields ? FieldBuffer.AsSpan(0, NonZeros) : default;
+
+    internal void Reset(bool hasFields)
+    {
+        Count = 0;
+        OffsetBuffer[0] = 0;
+        HasFields = hasFields;
+    }
+
+    /// <summary>Makes room for one more row of up to <paramref name="maxNonZeros"/> nonzeros.</summary>
+    internal void EnsureRoom(int maxNonZeros)
+    {
+        if (Count + 1 >= LabelBuffer.Length)
+        {
+            Array.Resize(ref LabelBuffer, LabelBuffer.Length * 2);
+            Array.Resize(ref OffsetBuffer, LabelBuffer.Length + 1);
+        }
+
+        long needed = (long)OffsetBuffer[Count] + maxNonZeros;
+        if (needed > IndexBuffer.Length)
+        {
+            if (needed > Array.MaxLength)
+            {
+                throw new InvalidDataException($"A block of data holds more than {Array.MaxLength:N0} nonzeros.");
+            }
+
+            int size = (int)Math.Min(Array.MaxLength, Math.Max(needed, (long)IndexBuffer.Length * 2));
+            Array.Resize(ref IndexBuffer, size);
+            Array.Resize(ref ValueBuffer, size);
+        }
+
+        if (HasFields && FieldBuffer.Length < IndexBuffer.Length)
+        {
+            Array.Resize(ref FieldBuffer, IndexBuffer.Length);
+        }
+    }
+}

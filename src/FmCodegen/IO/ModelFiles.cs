@@ -1,0 +1,90 @@
+using FmCodegen.Data;
+
+namespace FmCodegen.IO;
+
+/// <summary>Loads and saves models in any supported format, detecting the format from the content when asked.</summary>
+public static class ModelFiles
+{
+    /// <summary>
+    /// Tells the format from the first bytes: the native magic; a '#' header line (libFM); a 'bias:' line (xLearn).
+    /// </summary>
+    /// <exception cref="ModelFileException">The content matches none of them.</exception>
+    public static ModelFormat Detect(string path)
+    {
+        Span<byte> head = stackalloc byte[64];
+        int got;
+        using (Stream stream = DataFile.OpenRead(path))
+        {
+            got = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        }
+
+        return Detect(head[..got], path);
+    }
+
+    /// <summary>Tells the format from the first bytes of a file.</summary>
+    public static ModelFormat Detect(ReadOnlySpan<byte> head, string sourceName)
+    {
+        if (NativeModelFile.HasMagic(head) || (head.Length >= 4 && head[..4].SequenceEqual("FMCG"u8)))
+        {
+            return ModelFormat.Native;
+        }
+
+        ReadOnlySpan<byte> text = head.StartsWith("\uFEFF"u8) ? head[3..] : head;
+        text = text.TrimStart(" \t\r\n"u8);
+        if (text.StartsWith("#"u8))
+        {
+            return ModelFormat.LibFm;
+        }
+
+        if (text.StartsWith("bias:"u8))
+        {
+            return ModelFormat.XLearn;
+        }
+
+        throw new ModelFileException(head.IsEmpty
+            ? $"{sourceName}: the file is empty; it is not a model"
+            : $"{sourceName}: cannot tell the model format (not the native magic, no libFM '#' section header, no xLearn 'bias:' line); give the format explicitly");
+    }
+
+    /// <summary>Loads a model; <paramref name="format"/> null detects it.</summary>
+    public static ModelFile Load(string path, ModelFormat? format = null, bool instanceNormalization = false)
+    {
+        ModelFormat actual = format ?? Detect(path);
+        ModelFile file = actual switch
+        {
+            ModelFormat.Native => NativeModelFile.Load(path),
+            ModelFormat.LibFm => LibFmModelFile.Load(path),
+            ModelFormat.XLearn => XLearnModelFile.Load(path),
+            _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown model format."),
+        };
+        return instanceNormalization && !file.InstanceNormalization ? file with { InstanceNormalization = true } : file;
+    }
+
+    /// <summary>Saves a model in a format, atomically.</summary>
+    public static void Save(ModelFile file, string path, ModelFormat format)
+    {
+        switch (format)
+        {
+            case ModelFormat.Native:
+                NativeModelFile.Save(file, path);
+                break;
+            case ModelFormat.LibFm:
+                LibFmModelFile.Save(file, path);
+                break;
+            case ModelFormat.XLearn:
+                XLearnModelFile.Save(file, path);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown model format.");
+        }
+    }
+
+    /// <summary>The lower-case name used on the command line: native, libfm, xlearn.</summary>
+    public static string Name(ModelFormat format) => format switch
+    {
+        ModelFormat.Native => "native",
+        ModelFormat.LibFm => "libfm",
+        ModelFormat.XLearn => "xlearn",
+        _ => format.ToString(),
+    };
+}

@@ -1,0 +1,263 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using FmCodegen.Kernels;
+
+namespace FmCodegen.IO;
+
+/// <summary>
+/// FmCodegen's binary model format, version 1. Every number is little-endian.
+/// <code>
+/// offset size  field
+///      0    8  magic: 'F' 'M' 'C' 'G' 0x0D 0x0A 0x1A 0x0A (a text-mode transfer or a truncation at byte 6 shows)
+///      8    4  format version (1)
+///     12    4  header size in bytes (64)
+///     16    4  task: 0 unknown, 1 regression, 2 classification
+///     20    4  k, the embedding size (1 .. 65536)
+///     24    8  number of features n (0 .. int.MaxValue - 1)
+///     32    4  flags: bit 0 has a bias, bit 1 has linear weights, bit 2 score with xLearn instance normalisation;
+///              other bits must be 0
+///     36    4  bias w0 (float32)
+///     40    4  floats per feature row in the data (k + 1)
+///     44    4  reserved, 0
+///     48    8  data size in bytes: n (k + 1) 4
+///     56    4  reserved, 0
+///     60    4  CRC-32 (IEEE) of bytes 0 .. 59, so a damaged header is named before its sizes are trusted
+///     64       data: n rows, each k factors v_i,0 .. v_i,k-1 then the linear weight w_i (float32), the order of the
+///              in-memory row table (<see cref="FmLayout"/>) without its padding
+///    end-8  4  CRC-32 (IEEE) of every byte before it (header and data)
+///    end-4  4  end marker 'F' 'M' 'C' 'E'
+/// </code>
+/// Loading checks the magic, version, header checksum, the exact file length (a truncated file is named as such),
+/// the data checksum and the end marker, then that every value is finite. Saving writes a temporary file in the
+/// same folder, flushes it to disk and renames it over the target.
+/// </summary>
+public static class NativeModelFile
+{
+    /// <summary>The first 8 bytes of every native model file.</summary>
+    public static ReadOnlySpan<byte> Magic => [(byte)'F', (byte)'M', (byte)'C', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
+
+    /// <summary>The format version this code writes and reads.</summary>
+    public const int Version = 1;
+
+    private const int HeaderSize = 64;
+    private const int TrailerSize = 8;
+    private const uint FlagBias = 1;
+    private const uint FlagLinear = 2;
+    private const uint FlagNormalization = 4;
+    private const uint KnownFlags = FlagBias | FlagLinear | FlagNormalization;
+    private static ReadOnlySpan<byte> EndMarker => [(byte)'F', (byte)'M', (byte)'C', (byte)'E'];
+
+    /// <summary>True when the bytes start like a native model file.</summary>
+    public static bool HasMagic(ReadOnlySpan<byte> head) => head.Length >= 8 && head[..8].SequenceEqual(Magic);
+
+    /// <summary>Saves a model atomically (temporary file, flush, rename).</summary>
+    public static void Save(ModelFile file, string path)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        AtomicFile.Write(path, stream => Write(file, stream));
+    }
+
+    /// <summary>Writes a model to a stream.</summary>
+    public static void Write(ModelFile file, Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(stream);
+        FmModel model = file.Model;
+        int k = model.EmbeddingSize;
+        int n = model.NumFeatures;
+        int rowFloats = k + 1;
+        var crc = new Crc32();
+
+        Span<byte> header = stackalloc byte[HeaderSize];
+        header.Clear();
+        Magic.CopyTo(header);
+        BinaryPrimitives.WriteInt32LittleEndian(header[8..], Version);
+        BinaryPrimitives.WriteInt32LittleEndian(header[12..], HeaderSize);
+        BinaryPrimitives.WriteInt32LittleEndian(header[16..], (int)file.Task);
+        BinaryPrimitives.WriteInt32LittleEndian(header[20..], k);
+        BinaryPrimitives.WriteInt64LittleEndian(header[24..], n);
+        uint flags = (file.HasBias ? FlagBias : 0) | (file.HasLinear ? FlagLinear : 0) | (file.InstanceNormalization ? FlagNormalization : 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[32..], flags);
+        BinaryPrimitives.WriteSingleLittleEndian(header[36..], model.Bias);
+        BinaryPrimitives.WriteInt32LittleEndian(header[40..], rowFloats);
+        BinaryPrimitives.WriteInt64LittleEndian(header[48..], (long)n * rowFloats * sizeof(float));
+        BinaryPrimitives.WriteUInt32LittleEndian(header[60..], Crc32.HashToUInt32(header[..60]));
+        crc.Append(header);
+        stream.Write(header);
+
+        int rowBytes = rowFloats * sizeof(float);
+        byte[] buffer = new byte[Math.Max(1 << 16, rowBytes)];
+        int used = 0;
+        AlignedTable table = model.Table;
+        for (int i = 0; i < n; i++)
+        {
+            if (used + rowBytes > buffer.Length)
+            {
+                crc.Append(buffer.AsSpan(0, used));
+                stream.Write(buffer, 0, used);
+                used = 0;
+            }
+
+            WriteLittleEndian(table.Row(i)[..rowFloats], buffer.AsSpan(used, rowBytes));
+            used += rowBytes;
+        }
+
+        crc.Append(buffer.AsSpan(0, used));
+        stream.Write(buffer, 0, used);
+
+        Span<byte> trailer = stackalloc byte[TrailerSize];
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
+        EndMarker.CopyTo(trailer[4..]);
+        stream.Write(trailer);
+    }
+
+    /// <summary>Loads a native model file, verifying its structure and checksums.</summary>
+    /// <exception cref="ModelFileException">The file is not a native model, is truncated or damaged.</exception>
+    public static ModelFile Load(string path)
+    {
+        // a gzip-compressed native file is read through the decompressor (its length is then unknown up front)
+        using Stream stream = Data.DataFile.OpenRead(path);
+        return Read(stream, path, stream is FileStream file ? file.Length : -1);
+    }
+
+    /// <summary>Reads a native model from a stream. <paramref name="length"/> is the stream's length when known
+    /// (then truncation is reported before reading the data), or -1.</summary>
+    public static ModelFile Read(Stream stream, string sourceName, long length = -1)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Span<byte> header = stackalloc byte[HeaderSize];
+        int got = stream.ReadAtLeast(header, HeaderSize, throwOnEndOfStream: false);
+        if (got >= 8 && !HasMagic(header) || got < 8 && !header[..got].SequenceEqual(Magic[..got]))
+        {
+            throw Fail(sourceName, "not an FmCodegen native model (the first bytes are not the magic 'FMCG\\r\\n\\x1a\\n')");
+        }
+
+        if (got < HeaderSize)
+        {
+            throw Fail(sourceName, $"the file is truncated: it ends after {got} bytes, inside the {HeaderSize}-byte header");
+        }
+
+        int version = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
+        if (version != Version)
+        {
+            throw Fail(sourceName, $"format version {version} is not supported (this build reads version {Version})");
+        }
+
+        uint headerCrc = BinaryPrimitives.ReadUInt32LittleEndian(header[60..]);
+        if (Crc32.HashToUInt32(header[..60]) != headerCrc)
+        {
+            throw Fail(sourceName, "the header is damaged (its CRC-32 does not match)");
+        }
+
+        int headerSize = BinaryPrimitives.ReadInt32LittleEndian(header[12..]);
+        int task = BinaryPrimitives.ReadInt32LittleEndian(header[16..]);
+        int k = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
+        long n = BinaryPrimitives.ReadInt64LittleEndian(header[24..]);
+        uint flags = BinaryPrimitives.ReadUInt32LittleEndian(header[32..]);
+        float bias = BinaryPrimitives.ReadSingleLittleEndian(header[36..]);
+        int rowFloats = BinaryPrimitives.ReadInt32LittleEndian(header[40..]);
+        long dataBytes = BinaryPrimitives.ReadInt64LittleEndian(header[48..]);
+        if (headerSize != HeaderSize || task is < 0 or > 2 || k < 1 || k > FmLayout.MaxEmbeddingSize || n < 0 || n >= int.MaxValue
+            || (flags & ~KnownFlags) != 0 || rowFloats != k + 1 || dataBytes != n * rowFloats * sizeof(float))
+        {
+            throw Fail(sourceName, $"the header is inconsistent (header size {headerSize}, task {task}, k {k}, features {n}, flags 0x{flags:x}, row floats {rowFloats}, data bytes {dataBytes})");
+        }
+
+        long expected = HeaderSize + dataBytes + TrailerSize;
+        if (length >= 0 && length != expected)
+        {
+            throw Fail(sourceName, length < expected
+                ? $"the file is truncated: {length:N0} bytes, but a model of {n:N0} features with k = {k} takes {expected:N0}"
+                : $"the file has {length - expected:N0} bytes of garbage after the model ({length:N0} bytes, expected {expected:N0})");
+        }
+
+        var crc = new Crc32();
+        crc.Append(header);
+        var table = new AlignedTable((int)n, k);
+        int rowBytes = rowFloats * sizeof(float);
+        int rowsPerChunk = Math.Max(1, (1 << 20) / rowBytes);
+        byte[] buffer = new byte[rowsPerChunk * rowBytes];
+        for (int start = 0; start < n; start += rowsPerChunk)
+        {
+            int rows = (int)Math.Min(rowsPerChunk, n - start);
+            int bytes = rows * rowBytes;
+            int read = stream.ReadAtLeast(buffer.AsSpan(0, bytes), bytes, throwOnEndOfStream: false);
+            if (read < bytes)
+            {
+                throw Fail(sourceName, $"the file is truncated: it ends inside the weights of feature {start + (read / rowBytes):N0} of {n:N0}");
+            }
+
+            crc.Append(buffer.AsSpan(0, bytes));
+            for (int r = 0; r < rows; r++)
+            {
+                ReadLittleEndian(buffer.AsSpan(r * rowBytes, rowBytes), table.Row(start + r)[..rowFloats]);
+            }
+        }
+
+        Span<byte> trailer = stackalloc byte[TrailerSize];
+        int trailerRead = stream.ReadAtLeast(trailer, TrailerSize, throwOnEndOfStream: false);
+        if (trailerRead < TrailerSize)
+        {
+            throw Fail(sourceName, "the file is truncated: the checksum at its end is missing");
+        }
+
+        if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != crc.GetCurrentHashAsUInt32())
+        {
+            throw Fail(sourceName, "the file is damaged: the CRC-32 of its content does not match the stored one");
+        }
+
+        if (!trailer[4..].SequenceEqual(EndMarker))
+        {
+            throw Fail(sourceName, "the file is damaged: the end marker is wrong");
+        }
+
+        if (length < 0 && stream.ReadByte() >= 0)
+        {
+            throw Fail(sourceName, "the file has garbage after the model");
+        }
+
+        FmModel model;
+        try
+        {
+            model = FmModel.FromTable(bias, table, sourceName);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ModelFileException(e.Message, e);
+        }
+
+        return new ModelFile(model, ModelFormat.Native, (FmTask)task, (flags & FlagBias) != 0, (flags & FlagLinear) != 0,
+            (flags & FlagNormalization) != 0, ChecksumState.Verified);
+    }
+
+    private static void WriteLittleEndian(ReadOnlySpan<float> values, Span<byte> destination)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            MemoryMarshal.AsBytes(values).CopyTo(destination);
+            return;
+        }
+
+        for (int i = 0; i < values.Length; i++)
+        {
+            BinaryPrimitives.WriteSingleLittleEndian(destination[(i * 4)..], values[i]);
+        }
+    }
+
+    private static void ReadLittleEndian(ReadOnlySpan<byte> source, Span<float> values)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            source.CopyTo(MemoryMarshal.AsBytes(values));
+            return;
+        }
+
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = BinaryPrimitives.ReadSingleLittleEndian(source[(i * 4)..]);
+        }
+    }
+
+    private static ModelFileException Fail(string source, string what) => new($"{source}: {what}.");
+}

@@ -1,0 +1,182 @@
+using FmCodegen.Data;
+using static FmCodegen.IO.TextModelParts;
+
+namespace FmCodegen.IO;
+
+/// <summary>
+/// xLearn's FM text model (<c>xlearn_train -t FILE</c>): <c>bias: b</c>, then <c>i_j: w_j</c> for every feature, then
+/// <c>v_j: v_j,0 ... v_j,k-1</c> for every feature. The file does not record whether xLearn's instance
+/// normalisation was on (its default); scoring with it is the caller's choice (<see cref="ModelFile.InstanceNormalization"/>).
+/// FFM files (<c>v_j_f:</c>) are refused. A file without <c>v_</c> lines (a linear model) loads with k = 1 zero factors.
+/// </summary>
+public static class XLearnModelFile
+{
+    /// <summary>Loads an xLearn FM text model (gzip detected).</summary>
+    public static ModelFile Load(string path, bool instanceNormalization = false)
+    {
+        using Stream stream = DataFile.OpenRead(path);
+        return Read(stream, path, instanceNormalization);
+    }
+
+    /// <summary>Reads an xLearn FM text model from a stream.</summary>
+    /// <exception cref="ModelFileException">The text is not a complete xLearn FM model.</exception>
+    public static ModelFile Read(Stream stream, string sourceName, bool instanceNormalization = false)
+    {
+        using var lines = new ByteLineReader(stream, leaveOpen: true, bufferSize: 1 << 16);
+        var weights = new FloatList();
+        var factors = new FloatList();
+        var one = new FloatList();
+        float bias = 0;
+        bool hasBias = false;
+        int k = -1;
+        int factorRows = 0;
+
+        while (lines.TryReadLine(out ReadOnlySpan<byte> line))
+        {
+            long lineNumber = lines.LineNumber;
+            if (line.TrimEnd(" \t"u8).IsEmpty)
+            {
+                continue;
+            }
+
+            if (line.StartsWith("bias:"u8))
+            {
+                if (hasBias || weights.Count > 0 || factorRows > 0)
+                {
+                    throw Error(sourceName, lineNumber, line, 0, "a second 'bias:' line, or one after the weights");
+                }
+
+                if (ParseNumbers(line, 5, one, sourceName, lineNumber) != 1)
+                {
+                    throw Error(sourceName, lineNumber, line, 5, "'bias:' must be followed by exactly one number");
+                }
+
+                bias = one.Items[0];
+                hasBias = true;
+                continue;
+            }
+
+            bool linear = line.StartsWith("i_"u8);
+            if (!linear && !line.StartsWith("v_"u8))
+            {
+                throw Error(sourceName, lineNumber, line, 0, "not an xLearn FM model line (expected 'bias:', 'i_<j>:' or 'v_<j>:')");
+            }
+
+            int end = NumberText.ParseIndex(line, 2, out int feature);
+            if (end > 0 && end < line.Length && line[end] == (byte)'_')
+            {
+                throw Error(sourceName, lineNumber, line, 0, "this is an xLearn FFM model (v_<feature>_<field>); only FM models are supported");
+            }
+
+            if (end < 0 || end >= line.Length || line[end] != (byte)':')
+            {
+                throw Error(sourceName, lineNumber, line, 2, "expected a feature number and ':' after 'i_' or 'v_'");
+            }
+
+            if (!hasBias)
+            {
+                throw Error(sourceName, lineNumber, line, 0, "the 'bias:' line must come first");
+            }
+
+            if (linear)
+            {
+                if (factorRows > 0)
+                {
+                    throw Error(sourceName, lineNumber, line, 0, "an 'i_' line after the 'v_' lines");
+                }
+
+                if (feature != weights.Count)
+                {
+                    throw Error(sourceName, lineNumber, line, 2, $"expected i_{weights.Count}, found i_{feature} (features must come in order 0, 1, 2, ...)");
+                }
+
+                if (ParseNumbers(line, end + 1, weights, sourceName, lineNumber) != 1)
+                {
+                    throw Error(sourceName, lineNumber, line, end + 1, "an 'i_' line must hold exactly one number");
+                }
+            }
+            else
+            {
+                if (feature != factorRows)
+                {
+                    throw Error(sourceName, lineNumber, line, 2, $"expected v_{factorRows}, found v_{feature} (features must come in order 0, 1, 2, ...)");
+                }
+
+                int count = ParseNumbers(line, end + 1, factors, sourceName, lineNumber);
+                if (k < 0)
+                {
+                    if (count == 0)
+                    {
+                        throw Error(sourceName, lineNumber, line, end + 1, "a 'v_' line without factors");
+                    }
+
+                    k = count;
+                }
+                else if (count != k)
+                {
+                    throw Error(sourceName, lineNumber, line, end + 1, $"v_{feature} has {count} factors, but v_0 has {k} (a truncated or damaged file?)");
+                }
+
+                factorRows++;
+            }
+        }
+
+        if (!lines.LastLineTerminated)
+        {
+            throw Error(sourceName, lines.LineNumber, "the file ends inside a line (truncated?): xLearn ends every line with a line end");
+        }
+
+        if (!hasBias)
+        {
+            throw new ModelFileException($"{sourceName}: no 'bias:' line; this is not an xLearn model");
+        }
+
+        if (factorRows > 0 && factorRows != weights.Count)
+        {
+            throw new ModelFileException(
+                $"{sourceName}: {weights.Count:N0} 'i_' lines but {factorRows:N0} 'v_' lines; an FM model has both for every feature (a truncated or damaged file?)");
+        }
+
+        FmModel model = Build(bias, weights.Items, factorRows > 0 ? factors.Items : default, weights.Count, Math.Max(k, 1), sourceName);
+        return new ModelFile(model, ModelFormat.XLearn, FmTask.Unknown, InstanceNormalization: instanceNormalization);
+    }
+
+    /// <summary>Saves a model as xLearn FM text, atomically.</summary>
+    public static void Save(ModelFile file, string path) => AtomicFile.Write(path, stream => Write(file, stream));
+
+    /// <summary>Writes a model as xLearn FM text (numbers in the shortest form that reads back exactly).</summary>
+    public static void Write(ModelFile file, Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(stream);
+        FmModel model = file.Model;
+        var output = new Utf8Output(stream);
+        output.Text("bias: ");
+        output.Float(model.Bias);
+        output.Byte((byte)'\n');
+        for (int i = 0; i < model.NumFeatures; i++)
+        {
+            output.Text("i_");
+            output.Int(i);
+            output.Text(": ");
+            output.Float(model.Weight(i));
+            output.Byte((byte)'\n');
+        }
+
+        for (int i = 0; i < model.NumFeatures; i++)
+        {
+            output.Text("v_");
+            output.Int(i);
+            output.Byte((byte)':');
+            foreach (float v in model.FactorRow(i))
+            {
+                output.Byte((byte)' ');
+                output.Float(v);
+            }
+
+            output.Byte((byte)'\n');
+        }
+
+        output.Flush();
+    }
+}

@@ -1,0 +1,265 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using FmCodegen.Data;
+using FmCodegen.Kernels;
+
+namespace FmCodegen.Training;
+
+/// <summary>
+/// One thread's copy of the parameters and the optimiser state, in the kernels' row layout (state tables have the
+/// same layout as the parameters, lane for lane), and the loop that trains it on a range of examples.
+/// </summary>
+internal sealed class Replica
+{
+    private readonly float[] _sums;      // the kernel's s_f, k lanes, then room up to the stride
+    private readonly float[] _mask;      // 1 for factor lanes (f < k), 0 for the weight and padding lanes
+    private readonly float[] _one;       // 1 at the weight lane k, 0 elsewhere
+    private readonly float[] _l2;        // the L2 weight of each lane: factors, linear, 0 for padding
+    private readonly int _embeddingSize;
+
+    public Replica(AlignedTable parameters, FmSolver solver, FmRegularization l2, int team)
+    {
+        Parameters = parameters;
+        int k = parameters.EmbeddingSize;
+        int stride = parameters.Stride;
+        _embeddingSize = k;
+        State1 = solver == FmSolver.Sgd ? null : new AlignedTable(parameters.NumFeatures, k);
+        State2 = solver == FmSolver.Ftrl ? new AlignedTable(parameters.NumFeatures, k) : null;
+        int lanes = Math.Max(stride, 16);
+        _sums = new float[lanes];
+        _mask = new float[lanes];
+        _one = new float[lanes];
+        _l2 = new float[lanes];
+        for (int f = 0; f < k; f++)
+        {
+            _mask[f] = 1f;
+            _l2[f] = l2.Factors;
+        }
+
+        _one[k] = 1f;
+        _l2[k] = l2.Linear;
+        if (team > 1)
+        {
+            Stamp = new int[parameters.NumFeatures];
+            Array.Fill(Stamp, -1);
+            Touched = new int[team][];
+            TouchedCounts = new int[team];
+            for (int t = 0; t < team; t++)
+            {
+                Touched[t] = new int[Math.Min(parameters.NumFeatures, 1024)];
+            }
+        }
+    }
+
+    public AlignedTable Parameters { get; }
+    public AlignedTable? State1 { get; }
+    public AlignedTable? State2 { get; }
+    public float Bias;
+    public float BiasState1;
+    public float BiasState2;
+
+    /// <summary>The window in which each feature was last updated (multi-threaded training only).</summary>
+    public int[]? Stamp { get; }
+
+    /// <summary>The features updated in the current window, one list per team member that will merge them
+    /// (<see cref="MergeOwner"/>), <see cref="TouchedCounts"/> of each.</summary>
+    public int[][]? Touched { get; }
+
+    public int[]? TouchedCounts { get; }
+
+    /// <summary>The team member that merges a feature: a multiplicative hash scaled to [0, team) (no division).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int MergeOwner(int feature, int team) => (int)(((ulong)((uint)feature * 2654435769u) * (uint)team) >> 32);
+
+    /// <summary>Forgets the features of the last window.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void ResetTouched()
+    {
+        if (TouchedCounts is not null)
+        {
+            Array.Clear(TouchedCounts);
+        }
+    }
+
+    /// <summary>Examples trained in the current window.</summary>
+    public int Examples;
+
+    // progressive statistics of the epoch
+    public double LossSum;
+    public double MetricSum;
+    public long Count;
+
+    /// <summary>Per feature, the factor by which L2 is scaled at each of its updates (null: 1).</summary>
+    public float[]? RegularizationScale;
+
+    public void ResetEpochStatistics()
+    {
+        LossSum = 0;
+        MetricSum = 0;
+        Count = 0;
+    }
+
+    /// <summary>Trains on the given blocks of the data's rows, in that order (see <see cref="EpochData"/>). Optimised at
+    /// once: the first epoch is a long-running loop that tiered compilation would otherwise start in unoptimised code.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Run<TRule, TKernel>(EpochData data, ReadOnlySpan<int> blocks, FmKernel kernel, FmTask task, in Hyper hyper, float biasL2, int window)
+        where TRule : struct, IUpdateRule
+        where TKernel : struct, IKernelCall
+    {
+        AlignedTable table = Parameters;
+        var rows = new FmRows(table.Span, table.Stride, table.NumFeatures, _embeddingSize);
+        ref float p0 = ref MemoryMarshal.GetReference(table.Span);
+        ref float s10 = ref State1 is null ? ref p0 : ref MemoryMarshal.GetReference(State1.Span);
+        ref float s20 = ref State2 is null ? ref p0 : ref MemoryMarshal.GetReference(State2.Span);
+        ReadOnlySpan<int> offsets = data.Offsets;
+        ReadOnlySpan<int> indices = data.Indices;
+        ReadOnlySpan<float> values = data.Values;
+        ReadOnlySpan<float> labels = data.Labels;
+        int rowsRun = 0;
+        Span<float> sums = _sums.AsSpan(0, _embeddingSize);
+        ref float sumsRef = ref _sums[0];
+        ref float maskRef = ref _mask[0];
+        ref float oneRef = ref _one[0];
+        ref float l2Ref = ref _l2[0];
+        int stride = table.Stride;
+        uint numFeatures = (uint)table.NumFeatures;
+        bool classification = task == FmTask.BinaryClassification;
+        int[]? stamp = Stamp;
+        float[]? regScale = RegularizationScale;
+        int[][]? touched = Touched;
+        int[]? touchedCounts = TouchedCounts;
+        int team = touched?.Length ?? 1;
+        double lossSum = 0;
+        double metricSum = 0;
+
+        // the replica's scalars live in locals during the loop: replicas sit side by side on the heap, and writing
+        // their fields for every example from two threads would share (and fight over) cache lines
+        float bias = Bias, biasState1 = BiasState1, biasState2 = BiasState2;
+
+        foreach (int block in blocks)
+        {
+            int to = Math.Min(data.Count, (block + 1) * EpochData.RowsPerBlock);
+            rowsRun += to - (block * EpochData.RowsPerBlock);
+            for (int row = block * EpochData.RowsPerBlock; row < to; row++)
+            {
+                int start = offsets[row];
+                int count = offsets[row + 1] - start;
+                ReadOnlySpan<int> idx = indices.Slice(start, count);
+                ReadOnlySpan<float> val = values.Slice(start, count);
+                float score = bias + TKernel.InteractionWithSums(kernel, rows, idx, val, sums);
+                float label = labels[row];
+                float g;
+                if (classification)
+                {
+                    float y = label > 0 ? 1f : -1f;
+                    float margin = y * score;
+                    // loss log(1 + e^-m), gradient -y / (1 + e^m); e = exp(-|m|) keeps both finite
+                    float ex = MathF.Exp(-MathF.Abs(margin));
+                    float sig = margin >= 0 ? ex / (1f + ex) : 1f / (1f + ex); // sigmoid(-margin)
+                    lossSum += MathF.Max(-margin, 0f) + MathF.Log(1f + ex);
+                    metricSum += margin > 0 ? 1 : 0;
+                    g = -y * sig;
+                }
+                else
+                {
+                    float err = score - label;
+                    lossSum += 0.5 * err * err;
+                    metricSum += err * err;
+                    g = err;
+                }
+
+                TRule.Update(ref bias, ref biasState1, ref biasState2, g, biasL2, hyper);
+
+                for (int j = 0; j < count; j++)
+                {
+                    int feature = idx[j];
+                    if ((uint)feature >= numFeatures)
+                    {
+                        continue;
+                    }
+
+                    if (stamp is not null && stamp[feature] != window)
+                    {
+                        stamp[feature] = window;
+                        int owner = MergeOwner(feature, team);
+                        int[] list = touched![owner];
+                        int n = touchedCounts![owner];
+                        if (n == list.Length)
+                        {
+                            Array.Resize(ref touched[owner], Math.Min(Stamp!.Length, list.Length * 2));
+                            list = touched[owner];
+                        }
+
+                        list[n] = feature;
+                        touchedCounts[owner] = n + 1;
+                    }
+
+                    float x = val[j];
+                    nint at = (nint)feature * stride;
+                    UpdateRow<TRule>(ref Unsafe.Add(ref p0, at), ref Unsafe.Add(ref s10, at), ref Unsafe.Add(ref s20, at),
+                        ref sumsRef, ref maskRef, ref oneRef, ref l2Ref, g * x, x, regScale is null ? 1f : regScale[feature], stride, hyper);
+                }
+            }
+        }
+
+        Bias = bias;
+        BiasState1 = biasState1;
+        BiasState2 = biasState2;
+        LossSum += lossSum;
+        MetricSum += metricSum;
+        Count += rowsRun;
+        Examples += rowsRun;
+    }
+
+    /// <summary>
+    /// One row's update: lane f &lt; k gets the gradient g x (s_f - v_f x), lane k (the linear weight) g x, padding 0.
+    /// Written as gx (S - v x M) with S = the sums, 1 at lane k, 0 beyond, and M = 1 for factor lanes only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UpdateRow<TRule>(ref float p, ref float s1, ref float s2, ref float sums, ref float mask, ref float one, ref float l2,
+        float gx, float x, float regScale, int stride, in Hyper hyper)
+        where TRule : struct, IUpdateRule
+    {
+        if (Vector512.IsHardwareAccelerated && (stride & 15) == 0)
+        {
+            Vector512<float> vgx = Vector512.Create(gx);
+            Vector512<float> vx = Vector512.Create(x);
+            for (int c = 0; c < stride; c += 16)
+            {
+                Vector512<float> m = Vector512.LoadUnsafe(ref mask, (nuint)c);
+                Vector512<float> s = Vector512.ConditionalSelect(Vector512.Equals(m, Vector512<float>.Zero),
+                    Vector512.LoadUnsafe(ref one, (nuint)c), Vector512.LoadUnsafe(ref sums, (nuint)c));
+                Vector512<float> w = Vector512.LoadUnsafe(ref p, (nuint)c);
+                Vector512<float> g = vgx * (s - (w * vx * m));
+                TRule.Update(ref Unsafe.Add(ref p, c), ref Unsafe.Add(ref s1, c), ref Unsafe.Add(ref s2, c), g,
+                    Vector512.LoadUnsafe(ref l2, (nuint)c) * regScale, hyper);
+            }
+        }
+        else if (stride >= 8)
+        {
+            Vector256<float> vgx = Vector256.Create(gx);
+            Vector256<float> vx = Vector256.Create(x);
+            for (int c = 0; c < stride; c += 8)
+            {
+                Vector256<float> m = Vector256.LoadUnsafe(ref mask, (nuint)c);
+                Vector256<float> s = Vector256.ConditionalSelect(Vector256.Equals(m, Vector256<float>.Zero),
+                    Vector256.LoadUnsafe(ref one, (nuint)c), Vector256.LoadUnsafe(ref sums, (nuint)c));
+                Vector256<float> w = Vector256.LoadUnsafe(ref p, (nuint)c);
+                Vector256<float> g = vgx * (s - (w * vx * m));
+                TRule.Update(ref Unsafe.Add(ref p, c), ref Unsafe.Add(ref s1, c), ref Unsafe.Add(ref s2, c), g,
+                    Vector256.LoadUnsafe(ref l2, (nuint)c) * regScale, hyper);
+            }
+        }
+        else
+        {
+            for (int c = 0; c < stride; c++)
+            {
+                float m = Unsafe.Add(ref mask, c);
+                float s = m == 0f ? Unsafe.Add(ref one, c) : Unsafe.Add(ref sums, c);
+                float g = gx * (s - (Unsafe.Add(ref p, c) * x * m));
+                TRule.Update(ref Unsafe.Add(ref p, c), ref Unsafe.Add(ref s1, c), ref Unsafe.Add(ref s2, c), g, Unsafe.Add(ref l2, c) * regScale, hyper);
+            }
+        }
+    }
+}

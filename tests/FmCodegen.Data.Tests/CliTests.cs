@@ -1,0 +1,228 @@
+using System.Globalization;
+using FmCodegen.Cli;
+using FmCodegen.IO;
+
+namespace FmCodegen.Data.Tests;
+
+/// <summary>The fm tool run in-process through Program.Run with captured output.</summary>
+public class CliTests
+{
+    private static (int Code, string Output, string Error) Fm(params string[] args)
+    {
+        using var output = new StringWriter(CultureInfo.InvariantCulture);
+        using var error = new StringWriter(CultureInfo.InvariantCulture);
+        int code = Program.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private static void AssertUserError((int Code, string Output, string Error) result, string expected)
+    {
+        Assert.NotEqual(0, result.Code);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", result.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("predict")]
+    [InlineData("convert")]
+    [InlineData("info")]
+    public void EveryVerbHasHelp(string verb)
+    {
+        var (code, output, _) = Fm(verb, "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--model", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PredictReproducesLibFmAndReportsTheRun()
+    {
+        using var folder = new TempFolder();
+        string output = folder.File("pred.txt");
+        var (code, _, error) = Fm("predict", "--model", TestFiles.Fixture("a9a_sgd.libfm.model"), "--input", TestFiles.Fixture("a9a.t.head300"), "--output", output, "--probability");
+        Assert.Equal(0, code);
+        Assert.Contains("300 rows scored", error, StringComparison.Ordinal);
+        Assert.Contains("every feature is known", error, StringComparison.Ordinal);
+        string[] lines = File.ReadAllLines(output);
+        string[] expected = File.ReadAllLines(TestFiles.Fixture("a9a_sgd.libfm.loaded.pred.head300"));
+        Assert.Equal(300, lines.Length);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            Assert.InRange(double.Parse(lines[i], CultureInfo.InvariantCulture) - double.Parse(expected[i], CultureInfo.InvariantCulture), -1e-4, 1e-4);
+        }
+    }
+
+    [Fact]
+    public void PredictWithXLearnNormAndAutoDetection()
+    {
+        using var folder = new TempFolder();
+        string output = folder.File("pred.txt");
+        var (code, _, error) = Fm("predict", "-m", TestFiles.Fixture("a9a_fm_norm.xlearn.txt"), "-i", TestFiles.Fixture("a9a.t.head300"), "-o", output, "-p", "--xlearn-norm", "--threads", "2");
+        Assert.Equal(0, code);
+        Assert.Contains("xlearn model", error, StringComparison.Ordinal);
+        string[] expected = File.ReadAllLines(TestFiles.Fixture("a9a_fm_norm.xlearn.pred.head300"));
+        string[] lines = File.ReadAllLines(output);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            Assert.InRange(double.Parse(lines[i], CultureInfo.InvariantCulture) - double.Parse(expected[i], CultureInfo.InvariantCulture), -1e-4, 1e-4);
+        }
+    }
+
+    [Fact]
+    public void PredictClipsRawScoresAndCountsUnknownFeatures()
+    {
+        using var folder = new TempFolder();
+        string model = folder.File("m.libfm");
+        File.WriteAllText(model, "#global bias W0\n3\n#unary interactions Wj\n1\n-10\n#pairwise interactions Vj,f\n0\n0\n");
+        string data = folder.Write("d.libfm", "1 0:1\n1 1:1\n1 0:0.5 7:1 8:1\n1 9:2\n");
+        string output = folder.File("p.txt");
+        var (code, _, error) = Fm("predict", "--model", model, "--input", data, "--output", output, "--clip", "1,3.75");
+        Assert.Equal(0, code);
+        Assert.Equal(["3.75", "1", "3.5", "3"], File.ReadAllLines(output));
+        Assert.Contains("3 nonzeros in 2 rows have features the model does not know", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PredictReadsLibffmData()
+    {
+        using var folder = new TempFolder();
+        string model = folder.File("m.libfm");
+        File.WriteAllText(model, "#global bias W0\n0\n#unary interactions Wj\n1\n2\n#pairwise interactions Vj,f\n1\n1\n");
+        string data = folder.Write("d.ffm", "1 0:0:1 1:1:1\n");
+        string output = folder.File("p.txt");
+        Assert.Equal(0, Fm("predict", "--model", model, "--input", data, "--input-format", "libffm", "--output", output).Code);
+        Assert.Equal(["4"], File.ReadAllLines(output));
+    }
+
+    [Fact]
+    public void EveryBadInputFailsCleanlyWithoutAnOutputFile()
+    {
+        using var folder = new TempFolder();
+        string folderOfBad = TestFiles.Fixture("bad");
+        int count = 0;
+        foreach (string entry in File.ReadAllLines(Path.Combine(folderOfBad, "expected.txt")).Where(l => !l.StartsWith('#')))
+        {
+            string[] parts = entry.Split(' ', 4);
+            string output = folder.File(parts[0] + ".pred");
+            string format = parts[0].EndsWith(".ffm", StringComparison.Ordinal) ? "libffm" : "libfm";
+            var result = Fm("predict", "--model", TestFiles.Fixture("a9a_sgd.libfm.model"), "--input", Path.Combine(folderOfBad, parts[0]), "--input-format", format, "--output", output);
+            AssertUserError(result, $"{parts[0]}:{parts[1]}:{parts[2]}: ");
+            Assert.Contains(parts[3], result.Error, StringComparison.Ordinal);
+            Assert.False(File.Exists(output));
+            count++;
+        }
+
+        Assert.Equal(12, count);
+        Assert.Empty(Directory.GetFiles(folder.Path));
+    }
+
+    [Fact]
+    public void AFailedPredictKeepsAnExistingOutputFile()
+    {
+        using var folder = new TempFolder();
+        string output = folder.Write("p.txt", "previous");
+        var result = Fm("predict", "--model", TestFiles.Fixture("a9a_sgd.libfm.model"), "--input", TestFiles.Fixture(Path.Combine("bad", "nan_value.libfm")), "--output", output);
+        AssertUserError(result, "not finite");
+        Assert.Equal("previous", File.ReadAllText(output));
+        Assert.Single(Directory.GetFiles(folder.Path));
+    }
+
+    [Theory]
+    [InlineData("--clip", "5,1", "MIN <= MAX")]
+    [InlineData("--clip", "x", "--clip takes MIN,MAX")]
+    [InlineData("--model-format", "svm", "--model-format must be")]
+    [InlineData("--input-format", "csv", "--input-format must be")]
+    [InlineData("--threads", "-2", "--threads must be")]
+    public void PredictRefusesBadOptions(string option, string value, string expected)
+    {
+        using var folder = new TempFolder();
+        var result = Fm("predict", "--model", TestFiles.Fixture("a9a_sgd.libfm.model"), "--input", TestFiles.Fixture("a9a.t.head300"), "--output", folder.File("p"), option, value);
+        AssertUserError(result, expected);
+        Assert.Empty(Directory.GetFiles(folder.Path));
+    }
+
+    [Fact]
+    public void MissingFilesAndMissingOptionsAreUserErrors()
+    {
+        using var folder = new TempFolder();
+        AssertUserError(Fm("predict", "--model", folder.File("none"), "--input", TestFiles.Fixture("a9a.t.head300"), "--output", folder.File("p")), "does not exist");
+        AssertUserError(Fm("predict", "--model", TestFiles.Fixture("a9a_sgd.libfm.model"), "--input", folder.File("none"), "--output", folder.File("p")), "does not exist");
+        AssertUserError(Fm("predict", "--model", TestFiles.Fixture("a9a_sgd.libfm.model"), "--input", TestFiles.Fixture("a9a.t.head300"), "--output", Path.Combine(folder.Path, "no", "p")), "does not exist");
+        Assert.NotEqual(0, Fm("predict", "--model", TestFiles.Fixture("a9a_sgd.libfm.model")).Code);
+        Assert.Empty(Directory.GetFiles(folder.Path));
+    }
+
+    [Fact]
+    public void ATruncatedLibFmModelIsRefused()
+    {
+        using var folder = new TempFolder();
+        byte[] bytes = File.ReadAllBytes(TestFiles.Fixture("a9a_sgd.libfm.model"));
+        string model = folder.File("cut.libfm");
+        File.WriteAllBytes(model, bytes[..(bytes.Length - 40)]);
+        string output = folder.File("p.txt");
+        AssertUserError(Fm("predict", "--model", model, "--input", TestFiles.Fixture("a9a.t.head300"), "--output", output), "cut.libfm");
+        Assert.False(File.Exists(output));
+        AssertUserError(Fm("info", "--model", model), "truncated");
+    }
+
+    [Fact]
+    public void ConvertThenInfoThenAFlippedByteIsRefusedByInfo()
+    {
+        using var folder = new TempFolder();
+        string native = folder.File("m.fmb");
+        var (code, _, _) = Fm("convert", "--model", TestFiles.Fixture("a9a_sgd.libfm.model"), "--to", "native", "--output", native, "--task", "classification");
+        Assert.Equal(0, code);
+
+        var info = Fm("info", "--model", native);
+        Assert.Equal(0, info.Code);
+        Assert.Contains("format     native", info.Output, StringComparison.Ordinal);
+        Assert.Contains("task       classification", info.Output, StringComparison.Ordinal);
+        Assert.Contains("k          8", info.Output, StringComparison.Ordinal);
+        Assert.Contains("features   123", info.Output, StringComparison.Ordinal);
+        Assert.Contains("checksum   verified", info.Output, StringComparison.Ordinal);
+        Assert.Contains("bias       -0.681605", info.Output, StringComparison.Ordinal);
+
+        byte[] bytes = File.ReadAllBytes(native);
+        bytes[bytes.Length / 2] ^= 0x01;
+        string damaged = folder.File("damaged.fmb");
+        File.WriteAllBytes(damaged, bytes);
+        AssertUserError(Fm("info", "--model", damaged), "damaged");
+    }
+
+    [Fact]
+    public void ConvertRoundTripsThroughEveryFormatAndPredictionsStayTheSame()
+    {
+        using var folder = new TempFolder();
+        string source = TestFiles.Fixture("a9a_fm_nonorm.xlearn.txt");
+        string previous = source;
+        string reference = folder.File("ref.txt");
+        Assert.Equal(0, Fm("predict", "-m", source, "-i", TestFiles.Fixture("a9a.t.head300"), "-o", reference).Code);
+        foreach (string format in new[] { "libfm", "native", "xlearn" })
+        {
+            string next = folder.File("m." + format);
+            Assert.Equal(0, Fm("convert", "--model", previous, "--to", format, "--output", next).Code);
+            string output = folder.File("p." + format);
+            Assert.Equal(0, Fm("predict", "-m", next, "-i", TestFiles.Fixture("a9a.t.head300"), "-o", output).Code);
+            Assert.Equal(File.ReadAllLines(reference), File.ReadAllLines(output));
+            previous = next;
+        }
+
+        AssertUserError(Fm("convert", "--model", previous, "--to", "json", "--output", folder.File("x")), "--to must be");
+        AssertUserError(Fm("convert", "--model", previous, "--to", "libfm", "--output", previous), "is the input model");
+    }
+
+    [Fact]
+    public void InfoRefusesAFileThatIsNoModel()
+    {
+        AssertUserError(Fm("info", "--model", TestFiles.Fixture("a9a.t.head300")), "cannot tell the model format");
+        AssertUserError(Fm("info", "--model", TestFiles.Fixture("a9a.t.head300"), "--model-format", "native"), "not an FmCodegen native model");
+    }
+
+    [Fact]
+    public void PredictWritesToStdout()
+    {
+        var (code, output, _) = Fm("predict", "-m", TestFiles.Fixture("a9a_sgd.libfm.model"), "-i", TestFiles.Fixture("a9a.t.head300"), "-o", "-");
+        Assert.Equal(0, code);
+        Assert.Equal(300, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+}
