@@ -1,4 +1,4 @@
-// The same as samples/TrainQuickstart, from F#: train on built-in data, check it on held-out rows, save and reload
+// The same as samples/Quickstart, from F#: train on built-in data, check it on held-out rows, save and reload
 // the model, score with the generated k = 8 kernel.   dotnet run --project samples/FSharpQuickstart -c Release
 open System
 open System.Diagnostics

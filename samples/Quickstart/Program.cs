@@ -1,86 +1,67 @@
+// Train a Factorization Machine on built-in data, check it on held-out rows, save and reload it, and score with a
+// kernel generated for k = 8.   dotnet run --project samples/Quickstart -c Release
 using System.Diagnostics;
-using System.Globalization;
 using FmCodegen;
-using FmCodegen.Kernels;
+using FmCodegen.Data;
+using FmCodegen.IO;
+using FmCodegen.Metrics;
+using FmCodegen.Training;
+using FmTask = FmCodegen.Training.FmTask;
 
-// The quickstart: build a CTR-shaped model (39 one-hot fields, k = 16), score with the kernel the generator
-// emitted for [FmKernel(16)] below, check it against the O(k n^2) definition, and time it beside the others.
-CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
-const int Fields = 39, ValuesPerField = 256, K = 16, Examples = 20_000;
-int numFeatures = Fields * ValuesPerField;
-var rng = new Random(7);
-float[] weights = Enumerable.Range(0, numFeatures).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.2f).ToArray();
-float[] factors = Enumerable.Range(0, numFeatures * K).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.2f).ToArray();
-FmModel model = FmModel.Create(-1.2f, weights, factors, K);
-Console.WriteLine($"Model: {model.NumFeatures:N0} features, k = {model.EmbeddingSize}, rows of {model.RowStride} floats (factors + weight, 64-byte aligned)");
+// 1. Data: 8 categorical fields of 50 values each, clicks drawn from a known FM (labels 0/1).
+const int Fields = 8, ValuesPerField = 50;
+(SparseDataset train, FmModel truth) = SyntheticFm.Generate(FmTask.BinaryClassification, rows: 200_000, Fields, ValuesPerField, embeddingSize: 4, seed: 42);
+SparseDataset test = SyntheticFm.Sample(truth, FmTask.BinaryClassification, rows: 10_000, Fields, ValuesPerField, noise: 0, seed: 43);
+Console.WriteLine($"data: {train.Count:N0} training rows, {test.Count:N0} test rows, {train.NumFeatures} features");
 
-// A batch in CSR form: every example has one nonzero per field, like a Criteo row.
-int[] offsets = new int[Examples + 1];
-int[] indices = new int[Examples * Fields];
-float[] values = new float[Examples * Fields];
-for (int e = 0; e < Examples; e++)
+// 2. Train with the defaults: only the task, k and a seed (AdaGrad, early stopping on 10% held out, then a refit).
+FmTrainingResult result = FmTrainer.Train(train, new FmTrainingOptions { Task = FmTask.BinaryClassification, EmbeddingSize = 8, Seed = 1 },
+    e => Console.WriteLine($"  {(e.Refit ? "refit" : "epoch")} {e.Epoch,3}: train logloss {e.TrainLoss:F4}" +
+        (e.Validation is { } v ? $", validation logloss {v.LogLoss:F4} AUC {v.Auc:F4}" : "") + $" ({e.ExamplesPerSecond / 1e6:F1} M examples/s)"));
+Console.WriteLine($"trained in {result.TrainingSeconds:F2} s: {result.History.Count(e => !e.Refit)} epochs searched, best {result.BestEpoch}");
+
+// 3. Test metrics, beside those of the model that generated the data (the best any model can do here).
+Console.WriteLine($"test, trained model: {Describe(Evaluate(result.Model, test))}");
+Console.WriteLine($"test, true model:    {Describe(Evaluate(truth, test))}");
+
+// 4. Save and reload (FmCodegen's native format; libFM and xLearn text work the same way).
+string path = Path.Combine(Path.GetTempPath(), "train-quickstart.fm");
+ModelFiles.Save(new ModelFile(result.Model, ModelFormat.Native, FmCodegen.IO.FmTask.Classification), path, ModelFormat.Native);
+FmModel model = ModelFiles.Load(path).Model;
+Console.WriteLine($"saved {path} ({new FileInfo(path).Length:N0} bytes) and reloaded it: {(model == result.Model ? "identical" : "DIFFERENT")}");
+
+// 5. Score with the kernel generated for k = 8 (the Kernel8 class below), one example at a time.
+int[] indices = test.RowIndices(0).ToArray();
+float[] values = test.RowValues(0).ToArray();
+Console.WriteLine($"first test row: probability {Fm.Sigmoid(Kernel8.Score(model, indices, values)):F4} (label {test.Labels[0]}), path {Kernel8.ActivePath}");
+float sink = 0;
+for (int r = 0; r < test.Count; r++)
 {
-    for (int f = 0; f < Fields; f++)
+    sink += Kernel8.Score(model, test.RowIndices(r), test.RowValues(r)); // warm up
+}
+
+var clock = Stopwatch.StartNew();
+const int Rounds = 20;
+for (int round = 0; round < Rounds; round++)
+{
+    for (int r = 0; r < test.Count; r++)
     {
-        indices[(e * Fields) + f] = (f * ValuesPerField) + rng.Next(ValuesPerField);
-        values[(e * Fields) + f] = 1f;
+        sink += Kernel8.Score(model, test.RowIndices(r), test.RowValues(r));
     }
-
-    offsets[e + 1] = (e + 1) * Fields;
 }
 
-ReadOnlySpan<int> Row(int[] a, int e) => a.AsSpan(e * Fields, Fields);
-ReadOnlySpan<float> Vals(int e) => values.AsSpan(e * Fields, Fields);
+double ns = clock.Elapsed.TotalNanoseconds / (Rounds * test.Count);
+Console.WriteLine($"latency: {ns:F1} ns per example ({Fields} nonzeros, k = 8, one thread) [checksum {sink:F1}]");
 
-// 1. Correctness: the generated kernel against the pairwise definition in double.
-double worst = 0;
-for (int e = 0; e < 2_000; e++)
+static FmEvaluation Evaluate(FmModel model, SparseDataset data)
 {
-    worst = Math.Max(worst, Math.Abs(CtrKernel.Score(model, Row(indices, e), Vals(e)) - Fm.ScoreNaive(model, Row(indices, e), Vals(e))));
+    var scores = new float[data.Count];
+    Fm.ScoreBatch(model, data.Offsets, data.Indices, data.Values, scores);
+    return FmMetrics.Evaluate(FmTask.BinaryClassification, scores, data.Labels);
 }
 
-Console.WriteLine($"Generated kernel (path {CtrKernel.ActivePath}) vs the O(k n^2) definition on 2,000 examples: max |difference| = {worst:G3}");
-Console.WriteLine($"Example 0: score {CtrKernel.Score(model, Row(indices, 0), Vals(0)):F6}, probability {Fm.Sigmoid(CtrKernel.Score(model, Row(indices, 0), Vals(0))):F6}");
+static string Describe(FmEvaluation e) => $"logloss {e.LogLoss:F4}, AUC {e.Auc:F4}, accuracy {e.Accuracy:F4}";
 
-// 2. Latency per example, one thread.
-double Time(string name, Func<int, float> score, int count)
-{
-    float sink = 0;
-    for (int e = 0; e < Math.Min(count, 2_000); e++)
-    {
-        sink += score(e); // warm up: let the JIT reach its optimised tier
-    }
-
-    long start = Stopwatch.GetTimestamp();
-    for (int e = 0; e < count; e++)
-    {
-        sink += score(e % Examples);
-    }
-
-    double ns = Stopwatch.GetElapsedTime(start).TotalNanoseconds / count;
-    Console.WriteLine($"  {name,-34} {ns,9:F1} ns/example{(float.IsNaN(sink) ? "!" : string.Empty)}");
-    return ns;
-}
-
-Console.WriteLine($"Latency, n = {Fields} nonzeros, one thread:");
-double generated = Time("generated [FmKernel(16)]", e => CtrKernel.Score(model, Row(indices, e), Vals(e)), 400_000);
-double runtime = Time("runtime-k SIMD kernel", e => FmKernels.RuntimeSimd.Score(model, Row(indices, e), Vals(e)), 400_000);
-double scalar = Time("runtime-k scalar O(kn)", e => FmKernels.RuntimeScalar.Score(model, Row(indices, e), Vals(e)), 100_000);
-double naive = Time("naive O(k n^2), double", e => (float)Fm.ScoreNaive(model, Row(indices, e), Vals(e)), 5_000);
-Console.WriteLine($"Generated is {runtime / generated:F1}x the runtime-k SIMD kernel, {scalar / generated:F1}x scalar, {naive / generated:F0}x naive.");
-
-// 3. A batch on every core.
-var output = new float[Examples];
-Fm.ScoreBatch(model, offsets, indices, values, output, maxThreads: 0);
-long t0 = Stopwatch.GetTimestamp();
-for (int rep = 0; rep < 20; rep++)
-{
-    Fm.ScoreBatch(model, offsets, indices, values, output, maxThreads: 0);
-}
-
-Console.WriteLine($"Batch of {Examples:N0} on {Environment.ProcessorCount} cores: {Stopwatch.GetElapsedTime(t0).TotalNanoseconds / (20.0 * Examples):F1} ns/example; output[0] = {output[0]:F6}");
-return worst < 1e-3 ? 0 : 1;
-
-/// <summary>The generator fills this class with fixed-k = 16 kernels; it also registers them for Fm.Score.</summary>
-[FmKernel(16)]
-internal static partial class CtrKernel;
+/// <summary>Scoring kernels for k = 8, generated at compile time by FmCodegen's source generator.</summary>
+[FmKernel(8)]
+internal static partial class Kernel8;
