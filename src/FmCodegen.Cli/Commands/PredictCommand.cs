@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using FmCodegen.Data;
 using FmCodegen.IO;
@@ -105,8 +106,9 @@ public static class PredictCommand
         public long Write;
     }
 
-    /// <summary>The loop: parse a block, score it, format and write it. Kept apart from <see cref="Run"/> so the
-    /// JIT compiles only this small method optimised up front (methods with loops skip the quick tier here).</summary>
+    /// <summary>The loop: parse a block, score it, format and write it. Kept apart from <see cref="Run"/> so that
+    /// only this small method is compiled optimised up front; the rest runs fine unoptimised.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Stream(SparseTextReader reader, SparseScorer scorer, PredictOptions options, Stream? target, TextWriter stdout, StageTimes stages)
     {
         var block = new SparseBlock();
