@@ -122,3 +122,60 @@ public class PropertyTests
         return SparseDataset.Create(finiteLabels, offsets.ToArray(), idx.ToArray(), val.ToArray(), withFields ? fields.ToArray() : default);
     }
 }
+
+public class ParserPathTests
+{
+    private static readonly string[] s_values = ["1", "0", "7", "0.5", "-2.25", "1e-3", "3.", ".5", "+4", "123456789", "1.5e10", "-0", "x", "NaN", "1e99", "2:3", "", "0x1"];
+    private static readonly string[] s_indices = ["0", "5", "42", "999999999", "1234567890", "2147483646", "2147483647", "-3", "a", "", "007"];
+    private static readonly string[] s_separators = [" ", "\t", "  ", " \t"];
+
+    /// <summary>Builds a line from choices; bad tokens appear now and then so errors are compared too.</summary>
+    private static string Line(int[] choices, bool ffm)
+    {
+        var line = new System.Text.StringBuilder(choices.Length > 0 && choices[0] % 7 == 0 ? "-1" : "1");
+        for (int t = 1; t + 2 < choices.Length; t += 3)
+        {
+            line.Append(s_separators[(choices[t] & int.MaxValue) % s_separators.Length]);
+            if (ffm)
+            {
+                line.Append(s_indices[(choices[t + 1] & int.MaxValue) % 4]).Append(':');
+            }
+
+            line.Append(s_indices[(choices[t + 1] & int.MaxValue) % s_indices.Length]).Append(':')
+                .Append(s_values[(choices[t + 2] & int.MaxValue) % s_values.Length]);
+        }
+
+        if (choices.Length % 5 == 0)
+        {
+            line.Append(" # comment 1:1");
+        }
+
+        return line.ToString();
+    }
+
+    private static (SparseDataset? Data, string? Error) Parse(string text, SparseFormat format, bool checkedOnly)
+    {
+        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text));
+        using var reader = new SparseTextReader(stream, format, "p") { CheckedParserOnly = checkedOnly };
+        try
+        {
+            return (reader.ReadToEnd(), null);
+        }
+        catch (DataFormatException e)
+        {
+            return (null, e.Message);
+        }
+    }
+
+    [FsCheck.Xunit.Property(MaxTest = 500)]
+    public bool PointerPathAndCheckedParserAgree(int[][] lines, bool ffm)
+    {
+        lines ??= [];
+        string text = string.Join("\n", lines.Where(l => l is not null).Select(l => Line(l, ffm))) + "\n";
+        SparseFormat format = ffm ? SparseFormat.LibFfm : SparseFormat.LibFm;
+        var fast = Parse(text, format, checkedOnly: false);
+        var slow = Parse(text, format, checkedOnly: true);
+        return fast.Error == slow.Error
+            && (fast.Data is null ? slow.Data is null : slow.Data is not null && fast.Data.ContentEquals(slow.Data));
+    }
+}

@@ -144,6 +144,7 @@ public sealed class SparseScorer
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void CountUnknown(ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices)
     {
         int limit = _model.NumFeatures;

@@ -29,6 +29,9 @@ public sealed class SparseTextReader : IDisposable
 
     public SparseFormat Format { get; }
 
+    /// <summary>For tests: parse every line with the checked span parser only (no pointer fast path).</summary>
+    internal bool CheckedParserOnly { get; init; }
+
     /// <summary>The name used in error messages.</summary>
     public string SourceName { get; }
 
@@ -154,7 +157,7 @@ public sealed class SparseTextReader : IDisposable
 
         // the common shape of lines (short fields and indices, plain values) on a pointer path without bounds
         // checks; anything else (long indices, errors) is parsed, or refused with its exact message, below
-        int fastEnd = ParseFeaturesFast(line, p, _fields ? fields : null, indices, values, nnz, ref maxIndex, ref maxField);
+        int fastEnd = CheckedParserOnly ? -1 : ParseFeaturesFast(line, p, _fields ? fields : null, indices, values, nnz, ref maxIndex, ref maxField);
         if (fastEnd >= 0)
         {
             nnz = fastEnd;

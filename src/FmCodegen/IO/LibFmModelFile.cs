@@ -83,7 +83,7 @@ public static class LibFmModelFile
                         throw Error(sourceName, lineNumber, line, 0, "the bias section holds more than one number");
                     }
 
-                    scratch = new FloatList();
+                    scratch.Clear();
                     if (ParseNumbers(line, 0, scratch, sourceName, lineNumber) != 1)
                     {
                         throw Error(sourceName, lineNumber, line, 0, "the bias section must hold exactly one number");

@@ -175,25 +175,7 @@ public static class NativeModelFile
         var crc = new Crc32();
         crc.Append(header);
         var table = new AlignedTable((int)n, k);
-        int rowBytes = rowFloats * sizeof(float);
-        int rowsPerChunk = Math.Max(1, (1 << 20) / rowBytes);
-        byte[] buffer = new byte[rowsPerChunk * rowBytes];
-        for (int start = 0; start < n; start += rowsPerChunk)
-        {
-            int rows = (int)Math.Min(rowsPerChunk, n - start);
-            int bytes = rows * rowBytes;
-            int read = stream.ReadAtLeast(buffer.AsSpan(0, bytes), bytes, throwOnEndOfStream: false);
-            if (read < bytes)
-            {
-                throw Fail(sourceName, $"the file is truncated: it ends inside the weights of feature {start + (read / rowBytes):N0} of {n:N0}");
-            }
-
-            crc.Append(buffer.AsSpan(0, bytes));
-            for (int r = 0; r < rows; r++)
-            {
-                ReadLittleEndian(buffer.AsSpan(r * rowBytes, rowBytes), table.Row(start + r)[..rowFloats]);
-            }
-        }
+        ReadRows(stream, table, crc, sourceName);
 
         Span<byte> trailer = stackalloc byte[TrailerSize];
         int trailerRead = stream.ReadAtLeast(trailer, TrailerSize, throwOnEndOfStream: false);
@@ -229,6 +211,34 @@ public static class NativeModelFile
 
         return new ModelFile(model, ModelFormat.Native, (FmTask)task, (flags & FlagBias) != 0, (flags & FlagLinear) != 0,
             (flags & FlagNormalization) != 0, ChecksumState.Verified);
+    }
+
+    /// <summary>Reads the data rows into the table, adding them to the checksum. A method of its own: only this loop
+    /// needs optimised code at once, the header checks around it run fine unoptimised.</summary>
+    private static void ReadRows(Stream stream, AlignedTable table, Crc32 crc, string sourceName)
+    {
+        int n = table.NumFeatures;
+        int rowFloats = table.EmbeddingSize + 1;
+        int rowBytes = rowFloats * sizeof(float);
+        int rowsPerChunk = Math.Max(1, (1 << 20) / rowBytes);
+        byte[] buffer = new byte[(int)Math.Min((long)rowsPerChunk * rowBytes, Math.Max(rowBytes, (long)n * rowBytes))];
+        rowsPerChunk = buffer.Length / rowBytes;
+        for (int start = 0; start < n; start += rowsPerChunk)
+        {
+            int rows = Math.Min(rowsPerChunk, n - start);
+            int bytes = rows * rowBytes;
+            int read = stream.ReadAtLeast(buffer.AsSpan(0, bytes), bytes, throwOnEndOfStream: false);
+            if (read < bytes)
+            {
+                throw Fail(sourceName, $"the file is truncated: it ends inside the weights of feature {start + (read / rowBytes):N0} of {n:N0}");
+            }
+
+            crc.Append(buffer.AsSpan(0, bytes));
+            for (int r = 0; r < rows; r++)
+            {
+                ReadLittleEndian(buffer.AsSpan(r * rowBytes, rowBytes), table.Row(start + r)[..rowFloats]);
+            }
+        }
     }
 
     private static void WriteLittleEndian(ReadOnlySpan<float> values, Span<byte> destination)

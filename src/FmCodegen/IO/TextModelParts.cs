@@ -16,6 +16,8 @@ internal static class TextModelParts
 
         public Span<float> Items => _items.AsSpan(0, Count);
 
+        public void Clear() => Count = 0;
+
         public void Add(float value)
         {
             if (Count == _items.Length)
