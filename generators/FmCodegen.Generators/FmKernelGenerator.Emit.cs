@@ -384,6 +384,7 @@ internal static class KernelEmitter
                 }
             }
 
+            {{Hot}}
             private static void ScoreBatchOnThisThread({{Model}} model, global::System.ReadOnlySpan<int> offsets, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> output)
             {
                 if (model is null)

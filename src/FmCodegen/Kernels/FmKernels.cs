@@ -22,6 +22,10 @@ public static class FmKernels
     public static void Register(FmKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);
+
+        // Read the SIMD cap now, at module load: methods compiled optimised at once (the batch loops) then see
+        // FmSimd initialised and fold its tests to constants.
+        _ = FmSimd.MaxBits;
         int k = kernel.EmbeddingSize;
         if (k < 1 || k >= s_generated.Length)
         {

@@ -171,6 +171,7 @@ partial class Models
             }
         }
 
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private static void ScoreBatchOnThisThread(global::FmCodegen.FmModel model, global::System.ReadOnlySpan<int> offsets, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> output)
         {
             if (model is null)
