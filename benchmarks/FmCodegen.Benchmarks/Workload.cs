@@ -14,7 +14,6 @@ public sealed class Workload
         // Filled in place: a 10M-row table is gigabytes, too big to build through the copying Create.
         var table = new AlignedTable(rows, k);
         ulong state = (ulong)seed * 0x9E3779B97F4A7C15UL + 1;
-        Span<float> span = table.Span;
         for (int i = 0; i < rows; i++)
         {
             Span<float> row = table.Row(i)[..(k + 1)];
@@ -27,7 +26,6 @@ public sealed class Workload
             }
         }
 
-        _ = span;
         Model = FmModel.FromTable(0.1f, table, "benchmark");
         var rng = new Random(seed);
         Offsets = new int[PoolSize + 1];

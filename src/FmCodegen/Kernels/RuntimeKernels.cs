@@ -24,13 +24,10 @@ internal sealed class RuntimeScalarKernel : FmKernel
         return Compute(rows, indices, values, sums);
     }
 
-    internal float InteractionWithSumsUnchecked(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> sums) =>
-        Compute(rows, indices, values, sums);
-
     public override float CrossTerm(ReadOnlySpan<float> embeddings, int embeddingSize) =>
         RuntimeSimdKernel.CrossTermScalar(embeddings, embeddingSize);
 
-    private static float Compute(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> sums)
+    internal static float Compute(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> sums)
     {
         if (indices.Length != values.Length)
         {
@@ -133,7 +130,7 @@ internal sealed class RuntimeSimdKernel : FmKernel
             return Compute128(rows, indices, values, sums);
         }
 
-        return ((RuntimeScalarKernel)FmKernels.RuntimeScalar).InteractionWithSumsUnchecked(rows, indices, values, sums);
+        return RuntimeScalarKernel.Compute(rows, indices, values, sums);
     }
 
     [SkipLocalsInit]
