@@ -116,7 +116,7 @@ public static class LibFmCommand
             Task = task,
             Solver = solver,
             EmbeddingSize = k,
-            Epochs = Int("iter", 100, 0),
+            Epochs = Int("iter", 100, 1),
             LearningRate = Optional("learn_rate") is { } lr ? Float(lr, "-learn_rate") : null,
             Regularization = Optional("regular") is { } reg ? TrainCommand.ParseL2(reg, "-regular") : null,
             InitStdev = Optional("init_stdev") is { } init ? Float(init, "-init_stdev") : null,
@@ -137,6 +137,7 @@ public static class LibFmCommand
             ModelFormat = ModelFormat.LibFm,
             History = Optional("rlog"),
             Predictions = Optional("out"),
+            LoadModel = Optional("load_model"),
             InputFormat = SparseFormat.LibFm,
         };
         if (request.Predictions is not null && request.Test is null)

@@ -18,7 +18,7 @@ public static class TrainCommand
         Option<string> task = new("--task") { Description = "r (regression) or c (binary classification; label <= 0 negative, > 0 positive).", Required = true, HelpName = "r|c" };
         Option<int> k = new("--k", "--dim") { Description = "Factors per feature.", DefaultValueFactory = _ => 8, HelpName = "K" };
         Option<string?> solver = new("--solver") { Description = "sgd, adagrad or ftrl (default: adagrad).", HelpName = "sgd|adagrad|ftrl" };
-        Option<int?> epochs = new("--epochs") { Description = "Epochs (default: automatic, up to 100 with early stopping, then a refit on all rows).", HelpName = "N" };
+        Option<int?> epochs = new("--epochs") { Description = "Epochs, 1 or more (default: automatic, up to 100 with early stopping, then a refit on all rows).", HelpName = "N" };
         Option<float?> lr = new("--lr") { Description = "Learning rate (alpha for FTRL; default: the solver's).", HelpName = "X" };
         Option<string?> l2 = new("--l2") { Description = "L2 on bias, linear weights, factors: one value or three (b,w,v).", HelpName = "b,w,v" };
         Option<float?> initStdev = new("--init-stdev") { Description = "Standard deviation of the initial factors.", HelpName = "X" };

@@ -71,6 +71,7 @@ public static class FmTrainer
     /// </summary>
     /// <exception cref="ArgumentException">The options are out of range or disagree with the data.</exception>
     /// <exception cref="InvalidOperationException">Training diverged (a loss became infinite or NaN).</exception>
+    /// <exception cref="InsufficientMemoryException">The model's tables would not fit in the memory the process may use.</exception>
     public static FmTrainingResult Train(SparseDataset train, FmTrainingOptions options, Action<FmEpoch>? onEpoch = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
@@ -212,6 +213,7 @@ public static class FmTrainer
             CancellationToken = cancellationToken,
         };
 
+        TrainingMemory.Check(context.NumFeatures, o.EmbeddingSize, o.Solver!.Value, o.Threads);
         ulong phaseSeed = rng.NextULong();
         (AlignedTable table, float bias, int bestEpoch) = RunPhase<TRule, TKernel>(context, trainRows, validationData, validationRows,
             o.Epochs!.Value, refit: false, phaseSeed);
