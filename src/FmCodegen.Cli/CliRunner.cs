@@ -40,6 +40,13 @@ public static class CliRunner
             context.Error.WriteLine($"fm {verb}: error: {UserMessage(e)}");
             return UserErrorExitCode;
         }
+        catch (OutOfMemoryException)
+        {
+            // a safety net: sizes are checked before the large allocations, so this is an allocation none of the
+            // checks foresaw; still the user's situation, not a crash
+            context.Error.WriteLine($"fm {verb}: error: out of memory (this process may use {Data.MemoryBudget.Size(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)}); the input needs more: use a machine (or container) with more memory or a smaller input.");
+            return UserErrorExitCode;
+        }
         catch (Exception e)
         {
             context.Error.WriteLine($"fm {verb}: internal error (please report it): {e}");

@@ -331,7 +331,7 @@ public class ReliabilityTests
         using var folder = new TempFolder();
         string data = folder.Write("d.libfm", "1 1:1\n0 2:1\n");
         AssertRefused(Fm("train", "--train", data, "--task", "c", "--epochs", "0", "--model", folder.File("m.fmb")), "--epochs must be 1 or more");
-        AssertRefused(Fm("libfm", "-task", "c", "-train", data, "-iter", "0", "-save_model", folder.File("m.txt")), "-iter");
+        AssertRefused(Fm("libfm", "-task", "c", "-train", data, "-iter", "0", "-save_model", folder.File("m.txt")), "-iter must be 1 or more, or 0 with -load_model");
         Assert.Empty(Directory.GetFiles(folder.Path, "m.*"));
     }
 

@@ -116,7 +116,7 @@ public static class LibFmCommand
             Task = task,
             Solver = solver,
             EmbeddingSize = k,
-            Epochs = Int("iter", 100, 1),
+            Epochs = Int("iter", 100, 0),
             LearningRate = Optional("learn_rate") is { } lr ? Float(lr, "-learn_rate") : null,
             Regularization = Optional("regular") is { } reg ? TrainCommand.ParseL2(reg, "-regular") : null,
             InitStdev = Optional("init_stdev") is { } init ? Float(init, "-init_stdev") : null,

@@ -155,9 +155,11 @@ internal static class TrainingRun
             throw new CliUserException($"{(libfm ? "-dim" : "--k")} must give k between 1 and 4096; got {o.EmbeddingSize}.");
         }
 
-        if (o.Epochs is < 1)
+        if (o.Epochs is < 0 || (o.Epochs == 0 && o.WarmStart is null))
         {
-            throw new CliUserException($"{(libfm ? "-iter" : "--epochs")} must be 1 or more (0 epochs would write an untrained, random model); got {o.Epochs}.");
+            throw new CliUserException(libfm
+                ? $"-iter must be 1 or more, or 0 with -load_model (to predict with the loaded model); without a model to load, 0 iterations would write an untrained, random model; got {o.Epochs}."
+                : $"--epochs must be 1 or more (0 epochs would write an untrained, random model); got {o.Epochs}.");
         }
 
         if (o.LearningRate is { } lr && !(lr > 0 && float.IsFinite(lr)))
