@@ -266,6 +266,11 @@ internal static class KernelEmitter
                     {{Errors}}.ThrowWrongEmbeddingSize(EmbeddingSize, model.EmbeddingSize);
                 }
 
+                if (model.InstanceNormalization)
+                {
+                    return global::FmCodegen.Kernels.FmNormalization.Score(Kernel, model, indices, values);
+                }
+
                 return model.Bias + Interaction({{Rows}}.Of(model), indices, values);
             }
 
@@ -398,6 +403,12 @@ internal static class KernelEmitter
                 }
 
                 {{Errors}}.CheckBatch(offsets, indices, values, output);
+                if (model.InstanceNormalization)
+                {
+                    global::FmCodegen.Kernels.FmNormalization.ScoreBatch(Kernel, model, offsets, indices, values, output);
+                    return;
+                }
+
                 {{Rows}} rows = {{Rows}}.Of(model);
                 float bias = model.Bias;
                 for (int r = 0; r < output.Length; r++)

@@ -32,6 +32,11 @@ public static class Fm
     {
         ArgumentNullException.ThrowIfNull(model);
         CheckExample(indices, values);
+        if (model.InstanceNormalization)
+        {
+            return FmNormalization.ScoreNaive(model, indices, values);
+        }
+
         int n = indices.Length;
         double score = model.Bias;
         for (int i = 0; i < n; i++)
@@ -63,10 +68,10 @@ public static class Fm
     public static float Probability(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values) =>
         Sigmoid(Score(model, indices, values));
 
-    /// <summary>The logistic function, written so that it neither overflows nor loses the tails.</summary>
+    /// <summary>The logistic function 1 / (1 + e^-y), written so that it neither overflows nor loses the tails. The
+    /// trainer's gradient, the metrics and <c>fm predict</c> use this same function.</summary>
     [Pure]
-    public static float Sigmoid(float score) =>
-        score >= 0 ? 1f / (1f + MathF.Exp(-score)) : MathF.Exp(score) / (1f + MathF.Exp(score));
+    public static float Sigmoid(float score) => FmMath.Sigmoid(score);
 
     /// <summary>
     /// DeepFM's FM layer for one example: 1/2 sum_f [(sum_i e_if)^2 - sum_i e_if^2] over dense [fields x k]

@@ -87,6 +87,11 @@ public abstract class FmKernel
             FmErrors.ThrowLengthMismatch(indices.Length, values.Length);
         }
 
+        if (model.InstanceNormalization)
+        {
+            return FmNormalization.Score(this, model, indices, values);
+        }
+
         return model.Bias + Interaction(FmRows.Of(model), indices, values);
     }
 
@@ -96,6 +101,12 @@ public abstract class FmKernel
     {
         ArgumentNullException.ThrowIfNull(model);
         FmErrors.CheckBatch(offsets, indices, values, output);
+        if (model.InstanceNormalization)
+        {
+            FmNormalization.ScoreBatch(this, model, offsets, indices, values, output);
+            return;
+        }
+
         FmRows rows = FmRows.Of(model);
         float bias = model.Bias;
         for (int r = 0; r < output.Length; r++)
