@@ -33,6 +33,11 @@ partial class Models
                 global::FmCodegen.Kernels.FmErrors.ThrowWrongEmbeddingSize(EmbeddingSize, model.EmbeddingSize);
             }
 
+            if (model.InstanceNormalization)
+            {
+                return global::FmCodegen.Kernels.FmNormalization.Score(Kernel, model, indices, values);
+            }
+
             return model.Bias + Interaction(global::FmCodegen.Kernels.FmRows.Of(model), indices, values);
         }
 
@@ -185,6 +190,12 @@ partial class Models
             }
 
             global::FmCodegen.Kernels.FmErrors.CheckBatch(offsets, indices, values, output);
+            if (model.InstanceNormalization)
+            {
+                global::FmCodegen.Kernels.FmNormalization.ScoreBatch(Kernel, model, offsets, indices, values, output);
+                return;
+            }
+
             global::FmCodegen.Kernels.FmRows rows = global::FmCodegen.Kernels.FmRows.Of(model);
             float bias = model.Bias;
             for (int r = 0; r < output.Length; r++)
