@@ -34,7 +34,7 @@ public static class Fm
         CheckExample(indices, values);
         if (model.InstanceNormalization)
         {
-            return FmNormalization.ScoreNaive(model, indices, values);
+            return ScoreNaiveNormalized(model, indices, values);
         }
 
         int n = indices.Length;
@@ -122,8 +122,46 @@ public static class Fm
     public static void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads = 1)
     {
         ArgumentNullException.ThrowIfNull(model);
-        FmKernel kernel = FmKernels.For(model.EmbeddingSize);
-        FmBatch.Score(kernel, model, offsets, indices, values, output, maxThreads);
+        FmKernels.For(model.EmbeddingSize).ScoreBatch(model, offsets, indices, values, output, maxThreads);
+    }
+
+    /// <summary>The reference with xLearn's instance normalisation: the definition over every pair in double, x
+    /// scaled by sqrt(norm) in the linear term and by norm on both sides of each factor product.</summary>
+    private static double ScoreNaiveNormalized(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
+    {
+        double squares = 0;
+        foreach (float x in values)
+        {
+            squares += (double)x * x;
+        }
+
+        if (squares == 0)
+        {
+            return model.Bias;
+        }
+
+        double norm = 1 / squares;
+        int n = indices.Length;
+        double linear = 0;
+        double pairs = 0;
+        for (int i = 0; i < n; i++)
+        {
+            linear += (double)model.Weight(indices[i]) * values[i];
+            ReadOnlySpan<float> vi = model.FactorRow(indices[i]);
+            for (int j = i + 1; j < n; j++)
+            {
+                ReadOnlySpan<float> vj = model.FactorRow(indices[j]);
+                double dot = 0;
+                for (int f = 0; f < vi.Length; f++)
+                {
+                    dot += (double)vi[f] * vj[f];
+                }
+
+                pairs += dot * values[i] * values[j];
+            }
+        }
+
+        return model.Bias + (Math.Sqrt(norm) * linear) + (norm * norm * pairs);
     }
 
     private static void CheckExample(ReadOnlySpan<int> indices, ReadOnlySpan<float> values)

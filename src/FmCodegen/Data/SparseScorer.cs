@@ -3,9 +3,9 @@ using FmCodegen.Kernels;
 namespace FmCodegen.Data;
 
 /// <summary>
-/// Scores CSR blocks under a model (through <see cref="FmBatch"/>, so with the model's own scoring rule, xLearn's
-/// instance normalisation included) and counts the nonzeros whose feature the model does not know (they contribute
-/// nothing). Not thread-safe itself; it may use several cores per call.
+/// Scores CSR blocks under a model (with the model's scoring rule, xLearn's instance normalisation included) and
+/// counts the nonzeros whose feature the model does not know (they contribute nothing). Not thread-safe itself; it
+/// may use several cores per call.
 /// </summary>
 internal sealed class SparseScorer
 {
@@ -42,7 +42,7 @@ internal sealed class SparseScorer
         FmErrors.CheckBatch(offsets, indices, values, output);
         CountUnknown(offsets, indices);
         Rows += output.Length;
-        FmBatch.Score(_kernel, _model, offsets, indices, values, output, MaxThreads);
+        _kernel.ScoreBatch(_model, offsets, indices, values, output, MaxThreads);
     }
 
     /// <summary>Scores the rows of a block read by <see cref="SparseTextReader"/>.</summary>
