@@ -162,7 +162,7 @@ public static class XLearnModelFile
         }
 
         FmModel model = Build(bias, weights.Items, factors.Items, weights.Count, k, sourceName);
-        return new ModelFile(model, ModelFormat.XLearn, FmTask.Unknown, InstanceNormalization: instanceNormalization);
+        return new ModelFile(model.WithInstanceNormalization(instanceNormalization)) { Format = ModelFormat.XLearn };
     }
 
     /// <summary>Saves a model as xLearn FM text, atomically.</summary>

@@ -1,4 +1,4 @@
-namespace FmCodegen.IO;
+namespace FmCodegen.Data;
 
 /// <summary>
 /// Writes files so that a reader never sees a half-written one: the content goes to a temporary file in the same
@@ -6,7 +6,7 @@ namespace FmCodegen.IO;
 /// target is left as it was (absent, or the previous version). A process killed while writing (SIGKILL) cannot
 /// clean up: its temporary, named after its process id, is removed by the next write to the same target.
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>, atomically.</summary>
     public static void Write(string path, Action<Stream> write, bool durable = true)
@@ -114,7 +114,7 @@ public static class AtomicFile
 }
 
 /// <summary>A temporary file that becomes <see cref="TargetPath"/> on <see cref="Commit"/>, or disappears on dispose.</summary>
-public sealed class AtomicFileStream : IDisposable
+internal sealed class AtomicFileStream : IDisposable
 {
     private readonly FileStream _stream;
     private bool _committed;
