@@ -44,7 +44,7 @@ public class ReliabilityTests
         float[] w = Enumerable.Range(0, features).Select(_ => (float)random.NextDouble()).ToArray();
         float[] v = Enumerable.Range(0, features * k).Select(_ => (float)random.NextDouble()).ToArray();
         string path = folder.File(name);
-        NativeModelFile.Save(new ModelFile(FmModel.Create(0.5f, w, v, k), ModelFormat.Native, IO.FmTask.Classification), path);
+        NativeModelFile.Save(new ModelFile(FmModel.Create(0.5f, w, v, k), FmTask.BinaryClassification), path);
         return path;
     }
 

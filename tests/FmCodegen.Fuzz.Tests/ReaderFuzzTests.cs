@@ -230,7 +230,7 @@ internal static class ModelSeeds
                     continue;
                 }
 
-                var file = new ModelFile(model, format, IO.FmTask.Classification, HasLinear: random.Next(4) != 0);
+                var file = new ModelFile(model, FmTask.BinaryClassification, HasLinear: random.Next(4) != 0);
                 using var stream = new MemoryStream();
                 switch (format)
                 {

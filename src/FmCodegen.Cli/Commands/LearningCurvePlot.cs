@@ -34,7 +34,7 @@ internal static class LearningCurvePlot
         byte[] image = Path.GetExtension(path).Equals(".svg", StringComparison.OrdinalIgnoreCase)
             ? System.Text.Encoding.UTF8.GetBytes(plot.GetSvgXml(800, 500))
             : plot.GetImageBytes(800, 500, ImageFormat.Png);
-        IO.AtomicFile.Write(path, stream => stream.Write(image), durable: false);
+        Data.AtomicFile.Write(path, stream => stream.Write(image), durable: false);
     }
 
     private static void AddSeries(Plot plot, List<FmEpoch> epochs, Func<FmEpoch, double> value, string label)

@@ -147,9 +147,9 @@ internal static class TrainingRun
     private static void CheckOptions(string verb, FmTrainingOptions o)
     {
         bool libfm = verb == "libfm";
-        if (o.EmbeddingSize is < 1 or > 4096)
+        if (o.EmbeddingSize is < 1 or > FmModel.MaxEmbeddingSize)
         {
-            throw new CliUserException($"{(libfm ? "-dim" : "--k")} must give k between 1 and 4096; got {o.EmbeddingSize}.");
+            throw new CliUserException($"{(libfm ? "-dim" : "--k")} must give k between 1 and {FmModel.MaxEmbeddingSize}; got {o.EmbeddingSize}.");
         }
 
         if (o.Epochs is < 0 || (o.Epochs == 0 && o.WarmStart is null))

@@ -7,16 +7,16 @@ namespace FmCodegen.IO;
 internal static class ModelLimits
 {
     /// <summary>
-    /// Refuses a k outside 1 .. <see cref="FmLayout.MaxEmbeddingSize"/>, a table larger than one .NET array, and a
+    /// Refuses a k outside 1 .. <see cref="FmModel.MaxEmbeddingSize"/>, a table larger than one .NET array, and a
     /// table the process has no memory for (<see cref="InsufficientMemoryException"/>).
     /// </summary>
     /// <exception cref="ModelFileException">k or the feature count is out of range.</exception>
     public static void CheckTable(long numFeatures, long k, string source)
     {
-        if (k < 1 || k > FmLayout.MaxEmbeddingSize)
+        if (k < 1 || k > FmModel.MaxEmbeddingSize)
         {
             throw new ModelFileException(
-                $"{source}: k = {k:N0} factors per feature is out of range (1 .. {FmLayout.MaxEmbeddingSize:N0}); the file is damaged or not a model this tool reads");
+                $"{source}: k = {k:N0} factors per feature is out of range (1 .. {FmModel.MaxEmbeddingSize:N0}); the file is damaged or not a model this tool reads");
         }
 
         if (numFeatures < 0 || numFeatures >= int.MaxValue)
