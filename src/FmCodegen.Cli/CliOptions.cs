@@ -11,8 +11,8 @@ public static class CliOptions
     public static Option<string> Model(string description = "The model file.") =>
         new("--model", "-m") { Description = description, Required = true, HelpName = "FILE" };
 
-    public static Option<string?> ModelFormat(string description = "The model file format: native, libfm or xlearn (default: detected from the content).") =>
-        new("--model-format") { Description = description, HelpName = "native|libfm|xlearn" };
+    public static Option<string?> ModelFormat(string description = "The model file format: native, libfm, xlearn, libffm or mlnet (default: detected from the content; libffm, mlnet and xLearn FFM text are field-aware).") =>
+        new("--model-format") { Description = description, HelpName = "native|libfm|xlearn|libffm|mlnet" };
 
     public static Option<string> Output(string description) =>
         new("--output", "-o") { Description = description, Required = true, HelpName = "FILE" };
@@ -31,7 +31,8 @@ public static class CliOptions
             "native" or "fm" or "bin" => IO.ModelFormat.Native,
             "libfm" => IO.ModelFormat.LibFm,
             "xlearn" => IO.ModelFormat.XLearn,
-            _ => throw new CliUserException($"{option} must be native, libfm or xlearn; got '{text}'."),
+            "libffm" or "mlnet" => throw new CliUserException($"{option} {text}: a field-aware model format, which this verb does not take here."),
+            _ => throw new CliUserException($"{option} must be native, libfm, xlearn, libffm or mlnet; got '{text}'."),
         };
 
     /// <summary>Parses a data format name.</summary>
