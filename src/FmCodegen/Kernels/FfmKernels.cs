@@ -16,7 +16,7 @@ public static class FfmKernels
     private static readonly FfmKernelEntry?[] s_generated = new FfmKernelEntry?[FfmLayout.MaxEmbeddingSize + 1];
 
     /// <summary>The runtime-k kernel (any k).</summary>
-    public static FfmKernelEntry Runtime { get; } = new FfmKernelEntry<RuntimeFfmKernel>("runtime-k");
+    public static FfmKernelEntry Runtime => Entry<RuntimeFfmKernel>();
 
     /// <summary>Registers a generated kernel struct; a later registration for the same k replaces an earlier one.</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
@@ -30,6 +30,16 @@ public static class FfmKernels
         }
 
         Volatile.Write(ref s_generated[k], new FfmKernelEntry<TKernel>(name));
+    }
+
+    /// <summary>The entry (the library's loops specialised) for one kernel struct.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public static FfmKernelEntry Entry<TKernel>() where TKernel : struct, IFfmKernel => EntryCache<TKernel>.Instance;
+
+    private static class EntryCache<TKernel> where TKernel : struct, IFfmKernel
+    {
+        public static readonly FfmKernelEntry Instance = new FfmKernelEntry<TKernel>(
+            TKernel.EmbeddingSize == 0 ? "runtime-k" : $"generated k={TKernel.EmbeddingSize}");
     }
 
     /// <summary>The generated kernel for k, or null when none is registered.</summary>
