@@ -76,7 +76,18 @@ public abstract class FfmKernelEntry
     /// <summary>Scores rows [0, output.Length) of a CSR batch on the calling thread.</summary>
     public abstract void ScoreBatch(FfmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output);
 
+    /// <summary>Calls <paramref name="visitor"/> with this entry's kernel struct, so a loop compiled for that kernel
+    /// runs (the trainer works this way: one visitor, any kernel; the shape of <see cref="IFmKernelVisitor{TResult}"/>).</summary>
+    public abstract TResult Accept<TResult>(IFfmKernelVisitor<TResult> visitor);
+
     public override string ToString() => $"{Name} ({ActivePath})";
+}
+
+/// <summary>A computation generic over the field-aware kernel struct; see <see cref="FfmKernelEntry.Accept{TResult}"/>.</summary>
+public interface IFfmKernelVisitor<out TResult>
+{
+    TResult Visit<TKernel>()
+        where TKernel : struct, IFfmKernel;
 }
 
 internal sealed class FfmKernelEntry<TKernel>(string name) : FfmKernelEntry(name) where TKernel : struct, IFfmKernel
@@ -90,6 +101,12 @@ internal sealed class FfmKernelEntry<TKernel>(string name) : FfmKernelEntry(name
 
     public override void ScoreBatch(FfmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output) =>
         FfmCore.ScoreBatch<TKernel>(model, offsets, fields, indices, values, output);
+
+    public override TResult Accept<TResult>(IFfmKernelVisitor<TResult> visitor)
+    {
+        ArgumentNullException.ThrowIfNull(visitor);
+        return visitor.Visit<TKernel>();
+    }
 }
 
 /// <summary>The loops around a kernel, written once, generic over the kernel struct.</summary>
