@@ -10,7 +10,7 @@ namespace FmCodegen.Generators;
 internal static class FfmKernelParser
 {
     public const int MinEmbeddingSize = 1;
-    public const int MaxEmbeddingSize = 1024;
+    public const int MaxEmbeddingSize = FmCodegen.FmLimits.MaxEmbeddingSize;
 
     public static FfmKernelParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
     {

@@ -161,3 +161,94 @@ public class FfmTests
         }
     }
 }
+
+/// <summary>Every field-aware kernel (generated for k = 4, 8, 16 and this project's own k = 7; the runtime-k one) against
+/// the double definition, and all of them bit for bit against each other.</summary>
+public class FfmKernelProperties
+{
+    public static TheoryData<int> Ks => new() { 1, 4, 7, 8, 16 };
+
+    private static IEnumerable<(string Name, Func<FfmModel, int[], int[], float[], float> Score)> Paths(int k)
+    {
+        yield return ("runtime-k", (m, f, i, v) => FfmKernels.Runtime.Score(m, f, i, v));
+        yield return ("Ffm.Score", (m, f, i, v) => Ffm.Score(m, f, i, v));
+        if (FfmKernels.Generated(k) is { } generated)
+        {
+            yield return (generated.Name, (m, f, i, v) => generated.Score(m, f, i, v));
+        }
+
+        if (k == 7)
+        {
+            yield return ("Consumer7.Score", (m, f, i, v) => ConsumerFfm7.Score(m, f, i, v));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Ks))]
+    public void Every_path_equals_the_definition_within_the_bound_and_the_others_bit_for_bit(int k)
+    {
+        var paths = Paths(k).ToList();
+        Assert.True(k is 1 || paths.Count >= 3, $"no generated kernel registered for k = {k}");
+        FsCheck.Check.One(Config.QuickThrowOnFailure.WithMaxTest(200), Prop.ForAll(FfmGen.Arbitrary(k), c =>
+        {
+            FfmModel model = c.Model();
+            double exact = Ffm.ScoreNaive(model, c.Fields, c.Indices, c.Values);
+            double tolerance = FfmCase.Tolerance(model, c.Fields, c.Indices, c.Values);
+            float first = paths[0].Score(model, c.Fields, c.Indices, c.Values);
+            foreach ((string name, var score) in paths)
+            {
+                float y = score(model, c.Fields, c.Indices, c.Values);
+                if (Math.Abs(y - exact) > tolerance)
+                {
+                    throw new InvalidOperationException($"{name}: {y} vs {exact} (tolerance {tolerance:G3})");
+                }
+
+                if (BitConverter.SingleToInt32Bits(y) != BitConverter.SingleToInt32Bits(first))
+                {
+                    throw new InvalidOperationException($"{name}: {y} but {paths[0].Name} gave {first}: not the same bits");
+                }
+            }
+        }));
+    }
+
+    [Theory]
+    [MemberData(nameof(Ks))]
+    public void Score_is_invariant_under_permutation_within_the_bound(int k)
+    {
+        FsCheck.Check.One(Config.QuickThrowOnFailure.WithMaxTest(100), Prop.ForAll(FfmGen.Arbitrary(k), c =>
+        {
+            FfmModel model = c.Model();
+            int[] order = Enumerable.Range(0, c.Indices.Length).ToArray();
+            new Random(c.Indices.Length + k).Shuffle(order);
+            float a = Ffm.Score(model, c.Fields, c.Indices, c.Values);
+            float b = Ffm.Score(model, order.Select(i => c.Fields[i]).ToArray(), order.Select(i => c.Indices[i]).ToArray(), order.Select(i => c.Values[i]).ToArray());
+            double tolerance = 2 * FfmCase.Tolerance(model, c.Fields, c.Indices, c.Values);
+            if (Math.Abs(a - b) > tolerance)
+            {
+                throw new InvalidOperationException($"{a} vs {b} permuted (tolerance {tolerance:G3})");
+            }
+        }));
+    }
+
+    [Theory]
+    [MemberData(nameof(Ks))]
+    public void A_one_field_model_scores_as_the_plain_FM_of_the_same_numbers(int k)
+    {
+        FsCheck.Check.One(Config.QuickThrowOnFailure.WithMaxTest(100), Prop.ForAll(FfmGen.Arbitrary(k, normalizations: false), c =>
+        {
+            FfmModel ffm = FfmModel.Create(c.Bias, c.Weights, c.Factors.AsSpan(0, c.Weights.Length * k), 1, k);
+            FmModel fm = FmModel.Create(c.Bias, c.Weights, c.Factors.AsSpan(0, c.Weights.Length * k), k);
+            int[] fields = new int[c.Indices.Length];
+            float a = Ffm.Score(ffm, fields, c.Indices, c.Values);
+            float b = Fm.Score(fm, c.Indices, c.Values);
+            double tolerance = FfmCase.Tolerance(ffm, fields, c.Indices, c.Values) + FmCase.Tolerance(fm, c.Indices, c.Values);
+            if (Math.Abs(a - b) > tolerance)
+            {
+                throw new InvalidOperationException($"FFM {a} vs FM {b} (tolerance {tolerance:G3})");
+            }
+        }));
+    }
+}
+
+[FfmKernel(7)]
+internal static partial class ConsumerFfm7;

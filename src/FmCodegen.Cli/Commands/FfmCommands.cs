@@ -191,7 +191,7 @@ public static class FfmCli
         Line("task", file.Task switch
         {
             FmTask.Regression => "regression",
-            FmTask.Classification => "classification",
+            FmTask.BinaryClassification => "classification",
             _ => $"unknown ({format} files do not record it)",
         });
         Line("k", model.EmbeddingSize.ToString(CultureInfo.InvariantCulture));
@@ -201,7 +201,7 @@ public static class FfmCli
             $"{(long)model.NumFeatures * model.NumFields * model.EmbeddingSize:N0} factors (features x fields x k) = {(long)model.NumFeatures * model.NumFields * model.EmbeddingSize * 4 / 1048576.0:F1} MB as float32"));
         Line("sections", $"bias {(file.HasBias ? "yes" : "no")}, linear {(file.HasLinear ? "yes" : "no")}, pairwise yes");
         Line("normalisation", Describe(model.Normalization));
-        Line("checksum", file.Checksum == ChecksumState.Verified ? "verified (CRC-32 of header and data match)" : $"none (the {format} format has no checksum)");
+        Line("checksum", file.ChecksumVerified ? "verified (CRC-32 of header and data match)" : $"none (the {format} format has no checksum)");
         if (file.Columns is not null)
         {
             Line("columns", string.Join(", ", file.Columns.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Name} ({c.Width:N0})"))));
@@ -220,4 +220,78 @@ public static class FfmCli
         FfmNormalization.MlNet => "ML.NET (x / ||x||)",
         _ => normalization.ToString(),
     };
+}
+
+/// <summary><c>fm train --model-type ffm</c>: trains a field-aware FM on libffm data.</summary>
+public static class FfmTrain
+{
+    /// <summary>The options of one field-aware training run, as the command line gives them.</summary>
+    public sealed record Request(string Train, string? Validation, string? Test, SparseFormat InputFormat, Training.FfmTrainingOptions Options,
+        string? Model, string? ModelFormat);
+
+    public static int Run(Request request, CliContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(context);
+        if (request.InputFormat != SparseFormat.LibFfm)
+        {
+            throw new CliUserException("--model-type ffm trains on libffm data (field:index:value); add --input-format libffm.");
+        }
+
+        FfmModelFormat saveAs = request.ModelFormat?.Trim().ToLowerInvariant() switch
+        {
+            null or "" or "native" => FfmModelFormat.Native,
+            "xlearn" => FfmModelFormat.XLearn,
+            string other => throw new CliUserException($"--model-format for a field-aware model must be native or xlearn; got '{other}'."),
+        };
+        var clock = Stopwatch.StartNew();
+        CliOptions.RequireFile(request.Train, "The training file");
+        SparseDataset train = SparseDataset.Load(request.Train, SparseFormat.LibFfm);
+        Training.FfmTrainingOptions options = request.Options;
+        if (request.Validation is { } validationPath)
+        {
+            CliOptions.RequireFile(validationPath, "The validation file");
+            options = options with { Validation = SparseDataset.Load(validationPath, SparseFormat.LibFfm) };
+        }
+
+        SparseDataset? test = null;
+        if (request.Test is { } testPath)
+        {
+            CliOptions.RequireFile(testPath, "The test file");
+            test = SparseDataset.Load(testPath, SparseFormat.LibFfm);
+        }
+
+        double loadSeconds = clock.Elapsed.TotalSeconds;
+        Training.FfmTrainingResult result;
+        try
+        {
+            result = Training.FfmTrainer.Train(train, options, epoch => context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"fm train: {(epoch.Refit ? "refit " : "")}epoch {epoch.Epoch,3}  train loss {epoch.TrainLoss:F5}{(epoch.ValidationLoss is double v ? $"  validation loss {v:F5}" : "")}  {epoch.Seconds:F2} s  {epoch.ExamplesPerSecond / 1e6:F2} M rows/s")));
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliUserException(e.Message);
+        }
+
+        FfmModel model = result.Model;
+        context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"fm train: field-aware model, k = {model.EmbeddingSize}, {model.NumFeatures:N0} features x {model.NumFields} fields, best epoch {result.BestEpoch}, kernel {FfmKernels.For(model.EmbeddingSize)}; load {loadSeconds:F2} s, training {result.TrainingSeconds:F2} s."));
+        if (test is not null)
+        {
+            var scores = new float[test.Count];
+            Ffm.ScoreBatch(model, test.Offsets, test.Fields, test.Indices, test.Values, scores);
+            Metrics.FmEvaluation evaluation = Metrics.FmMetrics.Evaluate(options.Task, scores, test.Labels);
+            context.Output.WriteLine(options.Task == FmTask.BinaryClassification
+                ? string.Create(CultureInfo.InvariantCulture, $"test: {test.Count:N0} rows, logloss {evaluation.LogLoss:F4}, AUC {evaluation.Auc:F4}, accuracy {evaluation.Accuracy:F4}")
+                : string.Create(CultureInfo.InvariantCulture, $"test: {test.Count:N0} rows, RMSE {evaluation.Rmse:F4}, MAE {evaluation.Mae:F4}"));
+        }
+
+        if (request.Model is { } path)
+        {
+            FfmModelFiles.Save(new FfmModelFile(model, saveAs, options.Task, HasBias: options.UseLinear, HasLinear: options.UseLinear), path, saveAs);
+            context.Error.WriteLine($"fm train: model written to {path} ({FfmModelFiles.Name(saveAs)}).");
+        }
+
+        return 0;
+    }
 }

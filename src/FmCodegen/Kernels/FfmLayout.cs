@@ -10,7 +10,7 @@ namespace FmCodegen.Kernels;
 public static class FfmLayout
 {
     /// <summary>The largest embedding size a field-aware model may have.</summary>
-    public const int MaxEmbeddingSize = 1024;
+    public const int MaxEmbeddingSize = FmLimits.MaxEmbeddingSize;
 
     /// <summary>Floats of zero padding after the last row.</summary>
     public const int TablePadding = 16;

@@ -28,16 +28,16 @@ public sealed record FfmColumn(string Name, int Width);
 /// <param name="Task">What the model predicts, when the file says.</param>
 /// <param name="HasBias">False when the format has no bias (libffm, ML.NET).</param>
 /// <param name="HasLinear">False when the format has no linear weights (libffm).</param>
-/// <param name="Checksum">Whether the file carried a checksum that was verified.</param>
+/// <param name="ChecksumVerified">Whether the file carried a checksum that was verified.</param>
 /// <param name="Columns">ML.NET models: the feature columns in field order; feature ids of field f are then offset by
 /// the widths of columns 0 .. f - 1 (<see cref="MapFeatures"/>). Null for the other formats.</param>
 public sealed record FfmModelFile(
     FfmModel Model,
     FfmModelFormat Format,
-    FmTask Task = FmTask.Unknown,
+    FmTask? Task = null,
     bool HasBias = true,
     bool HasLinear = true,
-    ChecksumState Checksum = ChecksumState.None,
+    bool ChecksumVerified = false,
     IReadOnlyList<FfmColumn>? Columns = null)
 {
     /// <summary>

@@ -80,7 +80,7 @@ public static class LibFfmModelFile
         }
 
         FfmModel model = FfmModel.FromParts(0f, new float[n + 1], table, normalization ? FfmNormalization.LibFfm : FfmNormalization.None, sourceName);
-        return new FfmModelFile(model, FfmModelFormat.LibFfm, FmTask.Classification, HasBias: false, HasLinear: false);
+        return new FfmModelFile(model, FfmModelFormat.LibFfm, FmTask.BinaryClassification, HasBias: false, HasLinear: false);
     }
 
     /// <summary>Where weight c sits in a (feature, field) block: blocks of kALIGN weights then kALIGN sums.</summary>

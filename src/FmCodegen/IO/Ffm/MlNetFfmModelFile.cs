@@ -66,7 +66,7 @@ public static class MlNetFfmModelFile
             string source = $"{path} ({predictorName})";
             (FfmModel model, int fieldCount) = ReadPredictor(predictor, source);
             IReadOnlyList<FfmColumn> columns = Columns(zip, transformer, fieldCount, model.NumFeatures, path);
-            return new FfmModelFile(model, FfmModelFormat.MlNet, FmTask.Classification, HasBias: false, HasLinear: true, Columns: columns);
+            return new FfmModelFile(model, FfmModelFormat.MlNet, FmTask.BinaryClassification, HasBias: false, HasLinear: true, Columns: columns);
         }
     }
 

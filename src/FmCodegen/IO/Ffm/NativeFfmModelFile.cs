@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
+using FmCodegen.Data;
 using FmCodegen.Kernels;
 
 namespace FmCodegen.IO;
@@ -65,7 +66,7 @@ public static class NativeFfmModelFile
         Magic.CopyTo(header);
         BinaryPrimitives.WriteInt32LittleEndian(header[8..], Version);
         BinaryPrimitives.WriteInt32LittleEndian(header[12..], HeaderSize);
-        BinaryPrimitives.WriteInt32LittleEndian(header[16..], (int)file.Task);
+        BinaryPrimitives.WriteInt32LittleEndian(header[16..], (int)(file.Task ?? 0));
         BinaryPrimitives.WriteInt32LittleEndian(header[20..], k);
         BinaryPrimitives.WriteInt64LittleEndian(header[24..], n);
         BinaryPrimitives.WriteInt32LittleEndian(header[32..], m);
@@ -238,7 +239,7 @@ public static class NativeFfmModelFile
         }
 
         FfmModel model = FfmModel.FromParts(bias, weights, table, (FfmNormalization)normalization, source);
-        return new FfmModelFile(model, FfmModelFormat.Native, (FmTask)task, (flags & FlagBias) != 0, (flags & FlagLinear) != 0, ChecksumState.Verified);
+        return new FfmModelFile(model, FfmModelFormat.Native, task == 0 ? null : (FmTask)task, (flags & FlagBias) != 0, (flags & FlagLinear) != 0, ChecksumVerified: true);
     }
 
     private static long DataSize(int n, int m, int k) => ((long)n + ((long)n * m * k)) * sizeof(float);
