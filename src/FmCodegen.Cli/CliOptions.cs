@@ -75,7 +75,7 @@ public static class CliOptions
         if (format == IO.ModelFormat.Spark || (format is null && SparkModelDirectory.IsModelDirectory(path)))
         {
             ModelFile spark = SparkModelDirectory.Load(path);
-            return instanceNormalization ? spark with { InstanceNormalization = true } : spark;
+            return instanceNormalization ? spark with { Model = spark.Model.WithInstanceNormalization(true) } : spark;
         }
 
         if (Directory.Exists(path))

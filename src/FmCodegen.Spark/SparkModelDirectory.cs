@@ -95,16 +95,16 @@ public static class SparkModelDirectory
             string className = root.TryGetProperty("class", out JsonElement c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
             FmTask task = className switch
             {
-                ClassificationClass => FmTask.Classification,
+                ClassificationClass => FmTask.BinaryClassification,
                 RegressionClass => FmTask.Regression,
                 "" => throw new ModelFileException($"{file}: no \"class\" field; not Spark model metadata"),
                 _ => throw new ModelFileException($"{file}: the model class is {className}; only {ClassificationClass} and {RegressionClass} are Factorization Machines"),
             };
 
             int factorSize = (int)Param(root, "factorSize", file, 8, JsonValueKind.Number);
-            if (factorSize < 1 || factorSize > Kernels.FmLayout.MaxEmbeddingSize)
+            if (factorSize < 1 || factorSize > FmModel.MaxEmbeddingSize)
             {
-                throw new ModelFileException($"{file}: factorSize is {factorSize}; FmCodegen takes 1 to {Kernels.FmLayout.MaxEmbeddingSize}");
+                throw new ModelFileException($"{file}: factorSize is {factorSize}; FmCodegen takes 1 to {FmModel.MaxEmbeddingSize}");
             }
 
             bool fitIntercept = Param(root, "fitIntercept", file, 1, JsonValueKind.True) != 0;
@@ -218,7 +218,7 @@ public static class SparkModelDirectory
             throw new ModelFileException($"{file}: {e.Message}", e);
         }
 
-        return new ModelFile(model, ModelFormat.Spark, metadata.Task, HasBias: metadata.FitIntercept, HasLinear: metadata.FitLinear);
+        return new ModelFile(model, metadata.Task, HasBias: metadata.FitIntercept, HasLinear: metadata.FitLinear) { Format = ModelFormat.Spark };
     }
 
     /// <summary>Spark's vector: dense (type 1, values) or sparse (type 0, size, strictly increasing indices, values).</summary>

@@ -171,7 +171,7 @@ public class SparkModelTests
         Assert.True(SparkModelDirectory.IsModelDirectory(dir));
         ModelFile file = SparkModelDirectory.Load(dir);
         Assert.Equal(ModelFormat.Spark, file.Format);
-        Assert.Equal(FmTask.Classification, file.Task);
+        Assert.Equal(FmTask.BinaryClassification, file.Task);
         Assert.True(file.HasBias && file.HasLinear);
         Assert.Equal(n, file.Model.NumFeatures);
         Assert.Equal(k, file.Model.EmbeddingSize);
@@ -348,7 +348,7 @@ public class SparkModelTests
         Assert.Contains("spark -> native", convert.Error, StringComparison.Ordinal);
         ModelFile converted = ModelFiles.Load(native);
         Assert.Equal(SparkModelDirectory.Load(dir).Model, converted.Model);
-        Assert.Equal(FmTask.Classification, converted.Task);
+        Assert.Equal(FmTask.BinaryClassification, converted.Task);
 
         var refused = Fm("convert", "--model", native, "--to", "spark", "--output", folder.File("x"));
         Assert.NotEqual(0, refused.Code);
