@@ -47,7 +47,6 @@ public static class ConvertCommand
             };
             string outputPath = parse.GetRequiredValue(output);
             string modelPath = parse.GetRequiredValue(model);
-            CliOptions.RequireFile(modelPath, "The model file");
             CliOptions.CheckOutputs([("--output", outputPath)], [("--model", modelPath)]);
             ModelFile file = CliOptions.LoadModel(modelPath, CliOptions.ParseModelFormat(parse.GetValue(modelFormat)), parse.GetValue(xlearnNorm));
             if (newTask is { } t)
