@@ -1,13 +1,38 @@
 namespace FmCodegen;
 
 /// <summary>
-/// Elementary functions computed by FmCodegen itself from IEEE-754 double adds and multiplies in a fixed order, so
-/// they give the same bits on every machine, instruction set and operating system (MathF.Exp comes from the
-/// platform's C library, whose last bit may differ between libm versions and between its FMA and non-FMA variants).
-/// The trainer's logistic gradient uses them, so a seeded model does not depend on the machine's libm.
+/// The logistic maths, in one place: <see cref="Fm.Sigmoid"/>, the trainer's logistic gradient and loss, and the
+/// metrics all call these. The float functions use <see cref="Exp"/>, computed here from IEEE-754 double adds and
+/// multiplies in a fixed order, so they give the same bits on every machine, instruction set and operating system
+/// (MathF.Exp comes from the platform's C library, whose last bit may differ between libm versions and between its
+/// FMA and non-FMA variants): a seeded model and a probability do not depend on the machine's libm.
 /// </summary>
 internal static class FmMath
 {
+    /// <summary>1 / (1 + e^-s) from one exponential of -|s|, so it neither overflows nor loses the tails.</summary>
+    public static float Sigmoid(float score)
+    {
+        float e = Exp(-MathF.Abs(score));
+        return score >= 0 ? 1f / (1f + e) : e / (1f + e);
+    }
+
+    /// <summary>The same function in double, for metrics over many scores.</summary>
+    public static double Sigmoid(double score)
+    {
+        double e = Math.Exp(-Math.Abs(score));
+        return score >= 0 ? 1 / (1 + e) : e / (1 + e);
+    }
+
+    /// <summary>The logistic loss log(1 + e^-m) of a margin m = y * score (y = +-1), and the sigmoid of -m that its
+    /// gradient -y sigmoid(-m) needs, from one exponential. The loss (reported, never fed back) uses the platform's
+    /// log; the sigmoid, which moves the parameters, is platform-independent.</summary>
+    public static float LogisticLoss(float margin, out float sigmoidOfMinusMargin)
+    {
+        float e = Exp(-MathF.Abs(margin));
+        sigmoidOfMinusMargin = margin >= 0 ? e / (1f + e) : 1f / (1f + e);
+        return MathF.Max(-margin, 0f) + MathF.Log(1f + e);
+    }
+
     private const double InverseLn2 = 1.4426950408889634;
 
     // ln 2 split so that n * Ln2High is exact for |n| < 2^11

@@ -53,6 +53,11 @@ namespace Shop.Ranking
                 FmErrors.ThrowWrongEmbeddingSize(EmbeddingSize, model.EmbeddingSize);
             }
 
+            if (model.InstanceNormalization)
+            {
+                return global::FmCodegen.Kernels.FmKernel<Kernel>.Instance.Score(model, indices, values);
+            }
+
             return model.Bias + Interaction(FmRows.Of(model), indices, values);
         }
 
@@ -606,7 +611,7 @@ namespace Shop.Ranking
             return 0.5f * pair;
         }
 
-        // Vector128: 2 register blocks [128 128 128] [128]
+        // Vector128: 2 register blocks: [128 128 128] [128]
         [GeneratedCode("FmCodegen.Generators", "{version}")]
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static float Interaction128(ref float table, uint unseen, ref int ip, ref float vp, int n, out int negative)
@@ -731,7 +736,7 @@ namespace Shop.Ranking
             return (linear + linearb) + (0.5f * pair);
         }
 
-        // Vector128: 2 register blocks [128 128 128] [128]
+        // Vector128: 2 register blocks: [128 128 128] [128]
         [GeneratedCode("FmCodegen.Generators", "{version}")]
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static float InteractionWithSums128(ref float table, uint unseen, ref int ip, ref float vp, int n, ref float sums, out int negative)
@@ -954,14 +959,17 @@ namespace Shop.Ranking
             return 0.5f * pair;
         }
 
-        // Scalar: 6 register blocks [s s s] [s s s] [s s s] [s s s] [s s s] [s]
+        // Scalar: 6 register blocks: 5 x [s s s] [s]
         [GeneratedCode("FmCodegen.Generators", "{version}")]
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static float InteractionScalar(ref float table, uint unseen, ref int ip, ref float vp, int n, out int negative)
         {
             int signs = 0;
             float linear = 0f, linearb = 0f;
-            float lanes0 = 0f, lanes1 = 0f, lanes2 = 0f, lanes3 = 0f, lanes4 = 0f, lanes5 = 0f, lanes6 = 0f, lanes7 = 0f, lanes8 = 0f, lanes9 = 0f, lanes10 = 0f, lanes11 = 0f, lanes12 = 0f, lanes13 = 0f, lanes14 = 0f, lanes15 = 0f;
+            float lanes0 = 0f, lanes1 = 0f, lanes2 = 0f, lanes3 = 0f;
+            float lanes4 = 0f, lanes5 = 0f, lanes6 = 0f, lanes7 = 0f;
+            float lanes8 = 0f, lanes9 = 0f, lanes10 = 0f, lanes11 = 0f;
+            float lanes12 = 0f, lanes13 = 0f, lanes14 = 0f, lanes15 = 0f;
             // block 0: factors 0..2
             // a negative index sets the sign bit of signs, checked once after the loop; an unseen index reads the zero row; the weight sits right after the factors
             {
@@ -1324,18 +1332,24 @@ namespace Shop.Ranking
                 lanes15 += d15;
             }
             negative = signs;
-            float pair = (((lanes0 + lanes8) + (lanes4 + lanes12)) + ((lanes2 + lanes10) + (lanes6 + lanes14))) + (((lanes1 + lanes9) + (lanes5 + lanes13)) + ((lanes3 + lanes11) + (lanes7 + lanes15)));
+            float r8_0 = lanes0 + lanes8, r8_1 = lanes1 + lanes9, r8_2 = lanes2 + lanes10, r8_3 = lanes3 + lanes11, r8_4 = lanes4 + lanes12, r8_5 = lanes5 + lanes13, r8_6 = lanes6 + lanes14, r8_7 = lanes7 + lanes15;
+            float r4_0 = r8_0 + r8_4, r4_1 = r8_1 + r8_5, r4_2 = r8_2 + r8_6, r4_3 = r8_3 + r8_7;
+            float r2_0 = r4_0 + r4_2, r2_1 = r4_1 + r4_3;
+            float pair = r2_0 + r2_1;
             return (linear + linearb) + (0.5f * pair);
         }
 
-        // Scalar: 6 register blocks [s s s] [s s s] [s s s] [s s s] [s s s] [s]
+        // Scalar: 6 register blocks: 5 x [s s s] [s]
         [GeneratedCode("FmCodegen.Generators", "{version}")]
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static float InteractionWithSumsScalar(ref float table, uint unseen, ref int ip, ref float vp, int n, ref float sums, out int negative)
         {
             int signs = 0;
             float linear = 0f, linearb = 0f;
-            float lanes0 = 0f, lanes1 = 0f, lanes2 = 0f, lanes3 = 0f, lanes4 = 0f, lanes5 = 0f, lanes6 = 0f, lanes7 = 0f, lanes8 = 0f, lanes9 = 0f, lanes10 = 0f, lanes11 = 0f, lanes12 = 0f, lanes13 = 0f, lanes14 = 0f, lanes15 = 0f;
+            float lanes0 = 0f, lanes1 = 0f, lanes2 = 0f, lanes3 = 0f;
+            float lanes4 = 0f, lanes5 = 0f, lanes6 = 0f, lanes7 = 0f;
+            float lanes8 = 0f, lanes9 = 0f, lanes10 = 0f, lanes11 = 0f;
+            float lanes12 = 0f, lanes13 = 0f, lanes14 = 0f, lanes15 = 0f;
             // block 0: factors 0..2
             // a negative index sets the sign bit of signs, checked once after the loop; an unseen index reads the zero row; the weight sits right after the factors
             {
@@ -1714,7 +1728,10 @@ namespace Shop.Ranking
                 Unsafe.Add(ref sums, 15) = s15;
             }
             negative = signs;
-            float pair = (((lanes0 + lanes8) + (lanes4 + lanes12)) + ((lanes2 + lanes10) + (lanes6 + lanes14))) + (((lanes1 + lanes9) + (lanes5 + lanes13)) + ((lanes3 + lanes11) + (lanes7 + lanes15)));
+            float r8_0 = lanes0 + lanes8, r8_1 = lanes1 + lanes9, r8_2 = lanes2 + lanes10, r8_3 = lanes3 + lanes11, r8_4 = lanes4 + lanes12, r8_5 = lanes5 + lanes13, r8_6 = lanes6 + lanes14, r8_7 = lanes7 + lanes15;
+            float r4_0 = r8_0 + r8_4, r4_1 = r8_1 + r8_5, r4_2 = r8_2 + r8_6, r4_3 = r8_3 + r8_7;
+            float r2_0 = r4_0 + r4_2, r2_1 = r4_1 + r4_3;
+            float pair = r2_0 + r2_1;
             return (linear + linearb) + (0.5f * pair);
         }
 
@@ -1722,7 +1739,10 @@ namespace Shop.Ranking
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static float CrossTermScalar(ref float e, int fields)
         {
-            float lanes0 = 0f, lanes1 = 0f, lanes2 = 0f, lanes3 = 0f, lanes4 = 0f, lanes5 = 0f, lanes6 = 0f, lanes7 = 0f, lanes8 = 0f, lanes9 = 0f, lanes10 = 0f, lanes11 = 0f, lanes12 = 0f, lanes13 = 0f, lanes14 = 0f, lanes15 = 0f;
+            float lanes0 = 0f, lanes1 = 0f, lanes2 = 0f, lanes3 = 0f;
+            float lanes4 = 0f, lanes5 = 0f, lanes6 = 0f, lanes7 = 0f;
+            float lanes8 = 0f, lanes9 = 0f, lanes10 = 0f, lanes11 = 0f;
+            float lanes12 = 0f, lanes13 = 0f, lanes14 = 0f, lanes15 = 0f;
             {
                 float s0 = 0f, q0 = 0f;
                 float s1 = 0f, q1 = 0f;
@@ -2035,7 +2055,10 @@ namespace Shop.Ranking
                 float d15 = (s15 * s15) - q15;
                 lanes15 += d15;
             }
-            float pair = (((lanes0 + lanes8) + (lanes4 + lanes12)) + ((lanes2 + lanes10) + (lanes6 + lanes14))) + (((lanes1 + lanes9) + (lanes5 + lanes13)) + ((lanes3 + lanes11) + (lanes7 + lanes15)));
+            float r8_0 = lanes0 + lanes8, r8_1 = lanes1 + lanes9, r8_2 = lanes2 + lanes10, r8_3 = lanes3 + lanes11, r8_4 = lanes4 + lanes12, r8_5 = lanes5 + lanes13, r8_6 = lanes6 + lanes14, r8_7 = lanes7 + lanes15;
+            float r4_0 = r8_0 + r8_4, r4_1 = r8_1 + r8_5, r4_2 = r8_2 + r8_6, r4_3 = r8_3 + r8_7;
+            float r2_0 = r4_0 + r4_2, r2_1 = r4_1 + r4_3;
+            float pair = r2_0 + r2_1;
             return 0.5f * pair;
         }
 

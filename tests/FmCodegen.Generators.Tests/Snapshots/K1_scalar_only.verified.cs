@@ -53,6 +53,11 @@ namespace A.B
                 FmErrors.ThrowWrongEmbeddingSize(EmbeddingSize, model.EmbeddingSize);
             }
 
+            if (model.InstanceNormalization)
+            {
+                return global::FmCodegen.Kernels.FmKernel<Kernel>.Instance.Score(model, indices, values);
+            }
+
             return model.Bias + Interaction(FmRows.Of(model), indices, values);
         }
 

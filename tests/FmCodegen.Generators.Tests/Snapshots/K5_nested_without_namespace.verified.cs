@@ -53,6 +53,11 @@ partial class Models
                 FmErrors.ThrowWrongEmbeddingSize(EmbeddingSize, model.EmbeddingSize);
             }
 
+            if (model.InstanceNormalization)
+            {
+                return global::FmCodegen.Kernels.FmKernel<Kernel>.Instance.Score(model, indices, values);
+            }
+
             return model.Bias + Interaction(FmRows.Of(model), indices, values);
         }
 
@@ -414,14 +419,15 @@ partial class Models
             return 0.5f * pair;
         }
 
-        // Scalar: 2 register blocks [s s s] [s s]
+        // Scalar: 2 register blocks: [s s s] [s s]
         [GeneratedCode("FmCodegen.Generators", "{version}")]
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static float InteractionScalar(ref float table, uint unseen, ref int ip, ref float vp, int n, out int negative)
         {
             int signs = 0;
             float linear = 0f, linearb = 0f;
-            float lanes0 = 0f, lanes1 = 0f, lanes2 = 0f, lanes3 = 0f, lanes4 = 0f;
+            float lanes0 = 0f, lanes1 = 0f, lanes2 = 0f, lanes3 = 0f;
+            float lanes4 = 0f;
             // block 0: factors 0..2
             // a negative index sets the sign bit of signs, checked once after the loop; an unseen index reads the zero row; the weight sits right after the factors
             {
@@ -543,18 +549,21 @@ partial class Models
                 lanes4 += d4;
             }
             negative = signs;
-            float pair = ((lanes0 + lanes4) + lanes2) + (lanes1 + lanes3);
+            float r4_0 = lanes0 + lanes4;
+            float r2_0 = r4_0 + lanes2, r2_1 = lanes1 + lanes3;
+            float pair = r2_0 + r2_1;
             return (linear + linearb) + (0.5f * pair);
         }
 
-        // Scalar: 2 register blocks [s s s] [s s]
+        // Scalar: 2 register blocks: [s s s] [s s]
         [GeneratedCode("FmCodegen.Generators", "{version}")]
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static float InteractionWithSumsScalar(ref float table, uint unseen, ref int ip, ref float vp, int n, ref float sums, out int negative)
         {
             int signs = 0;
             float linear = 0f, linearb = 0f;
-            float lanes0 = 0f, lanes1 = 0f, lanes2 = 0f, lanes3 = 0f, lanes4 = 0f;
+            float lanes0 = 0f, lanes1 = 0f, lanes2 = 0f, lanes3 = 0f;
+            float lanes4 = 0f;
             // block 0: factors 0..2
             // a negative index sets the sign bit of signs, checked once after the loop; an unseen index reads the zero row; the weight sits right after the factors
             {
@@ -681,7 +690,9 @@ partial class Models
                 Unsafe.Add(ref sums, 4) = s4;
             }
             negative = signs;
-            float pair = ((lanes0 + lanes4) + lanes2) + (lanes1 + lanes3);
+            float r4_0 = lanes0 + lanes4;
+            float r2_0 = r4_0 + lanes2, r2_1 = lanes1 + lanes3;
+            float pair = r2_0 + r2_1;
             return (linear + linearb) + (0.5f * pair);
         }
 
@@ -689,7 +700,8 @@ partial class Models
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static float CrossTermScalar(ref float e, int fields)
         {
-            float lanes0 = 0f, lanes1 = 0f, lanes2 = 0f, lanes3 = 0f, lanes4 = 0f;
+            float lanes0 = 0f, lanes1 = 0f, lanes2 = 0f, lanes3 = 0f;
+            float lanes4 = 0f;
             {
                 float s0 = 0f, q0 = 0f;
                 float s1 = 0f, q1 = 0f;
@@ -789,7 +801,9 @@ partial class Models
                 lanes3 += d3;
                 lanes4 += d4;
             }
-            float pair = ((lanes0 + lanes4) + lanes2) + (lanes1 + lanes3);
+            float r4_0 = lanes0 + lanes4;
+            float r2_0 = r4_0 + lanes2, r2_1 = lanes1 + lanes3;
+            float pair = r2_0 + r2_1;
             return 0.5f * pair;
         }
 
