@@ -38,7 +38,9 @@ internal static class ParseErrors
             if (root && !token.StartsWith('-'))
             {
                 string verbs = string.Join(", ", command.Subcommands.Select(c => c.Name));
-                messages.Add($"'{token}' is not a verb{Suggest(token, command.Subcommands.Select(c => c.Name))}; the verbs are {verbs}.");
+                string suggestion = Suggest(token, command.Subcommands.Select(c => c.Name));
+                messages.Add($"'{token}' is not a verb{(suggestion.Length > 0 ? $" ({suggestion.TrimStart(';', ' ')})" : "")}; the verbs are {verbs}.");
+                return messages; // what follows a wrong verb means nothing yet
             }
             else if (token.StartsWith('-'))
             {
@@ -91,7 +93,8 @@ internal static class ParseErrors
                 continue;
             }
 
-            if (explained.Any(t => e.Message.Contains($"'{t}'", StringComparison.Ordinal)) || (root && parse.Tokens.Count == 0))
+            // already said in the tool's words: an unmatched token, or (at the root) the missing verb
+            if (explained.Any(t => e.Message.Contains($"'{t}'", StringComparison.Ordinal)) || (root && messages.Count > 0))
             {
                 continue;
             }

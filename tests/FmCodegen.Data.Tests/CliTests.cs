@@ -260,7 +260,8 @@ public class CliTests
     [Fact]
     public void AMisspeltVerbSuggestsTheVerb()
     {
-        AssertParseError(Fm("predcit", "--model", "m"), "fm", "'predcit' is not a verb; did you mean predict?");
+        string error = AssertParseError(Fm("predcit", "--model", "m"), "fm", "'predcit' is not a verb (did you mean predict?); the verbs are predict, convert, info, train, eval, libfm.");
+        Assert.Equal(2, error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         AssertParseError(Fm(), "fm", "give a verb: predict, convert, info, train, eval, libfm");
     }
 
