@@ -3,7 +3,7 @@ namespace FmCodegen.IO;
 /// <summary>The model file formats FmCodegen reads and writes.</summary>
 public enum ModelFormat
 {
-    /// <summary>FmCodegen's binary format (see <see cref="NativeModelFile"/>).</summary>
+    /// <summary>FmCodegen's binary format: a checksummed header, then the kernels' row table (layout in docs/io.md).</summary>
     Native,
 
     /// <summary>libFM's text model (<c>-save_model</c>).</summary>
@@ -11,6 +11,10 @@ public enum ModelFormat
 
     /// <summary>xLearn's FM text model (<c>-t FILE</c>).</summary>
     XLearn,
+
+    /// <summary>A Spark MLlib FMClassificationModel / FMRegressionModel directory (metadata JSON and Parquet data),
+    /// read by the FmCodegen.Spark package (<c>SparkModelDirectory.Load</c>); read-only.</summary>
+    Spark,
 }
 
 /// <summary>

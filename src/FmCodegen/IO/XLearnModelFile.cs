@@ -9,7 +9,7 @@ namespace FmCodegen.IO;
 /// normalisation was on (its default); scoring with it is the caller's choice (<see cref="ModelFile.InstanceNormalization"/>).
 /// FFM files (<c>v_j_f:</c>) are refused. A file without <c>v_</c> lines (a linear model) loads with k = 1 zero factors.
 /// </summary>
-public static class XLearnModelFile
+internal static class XLearnModelFile
 {
     /// <summary>Loads an xLearn FM text model (gzip detected).</summary>
     public static ModelFile Load(string path, bool instanceNormalization = false)
