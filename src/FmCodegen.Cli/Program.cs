@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using FmCodegen.Cli.Commands;
 
 namespace FmCodegen.Cli;
@@ -18,6 +19,13 @@ public static class Program
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(LibFmCommand.Create());
-        return root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        ParseResult parse = root.Parse(args);
+        if (parse.Action is ParseErrorAction)
+        {
+            // the tool's own report: fm VERB: error: ... on stderr, no help dump on stdout
+            return ParseErrors.Report(parse, error);
+        }
+
+        return parse.Invoke(new InvocationConfiguration { Output = output, Error = error });
     }
 }

@@ -15,6 +15,7 @@ namespace FmCodegen;
 public sealed record FmModel
 {
     private readonly AlignedTable _table;
+    // copies made on first use, never handed out as arrays: a caller gets read-only spans over them
     private float[]? _weights;
     private float[]? _factors;
 
@@ -38,11 +39,12 @@ public sealed record FmModel
     /// <summary>The embedding size k (factors per feature).</summary>
     public int EmbeddingSize => _table.EmbeddingSize;
 
-    /// <summary>The linear weights w, one per feature, as given to <see cref="Create"/>.</summary>
-    public ReadOnlyMemory<float> Weights => _weights ??= ExtractWeights();
+    /// <summary>The linear weights w, one per feature, as given to <see cref="Create"/> (read-only: the model is
+    /// immutable; <c>.ToArray()</c> gives a copy to change).</summary>
+    public ReadOnlySpan<float> Weights => _weights ??= ExtractWeights();
 
-    /// <summary>The factors V, row-major NumFeatures x EmbeddingSize, as given to <see cref="Create"/>.</summary>
-    public ReadOnlyMemory<float> Factors => _factors ??= ExtractFactors();
+    /// <summary>The factors V, row-major NumFeatures x EmbeddingSize, as given to <see cref="Create"/> (read-only).</summary>
+    public ReadOnlySpan<float> Factors => _factors ??= ExtractFactors();
 
     /// <summary>The kernels' view: rows of k factors then the linear weight, <see cref="RowStride"/> apart,
     /// with a final all-zero row at index <see cref="NumFeatures"/>.</summary>

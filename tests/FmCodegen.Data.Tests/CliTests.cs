@@ -225,4 +225,102 @@ public class CliTests
         Assert.Equal(0, code);
         Assert.Equal(300, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
     }
+
+    /// <summary>A parse mistake: exit 1, nothing on stdout (no help dump), every stderr line but the last the
+    /// tool's "fm VERB: error: " prefix, no System.CommandLine wording.</summary>
+    private static string AssertParseError((int Code, string Output, string Error) result, string prefix, string expected)
+    {
+        Assert.Equal(1, result.Code);
+        Assert.Equal(string.Empty, result.Output);
+        string[] lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.True(lines.Length >= 2, result.Error);
+        Assert.All(lines[..^1], line => Assert.StartsWith(prefix + ": error: ", line, StringComparison.Ordinal));
+        Assert.StartsWith("Run 'fm", lines[^1], StringComparison.Ordinal);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Did you mean one of the following", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Parameter '", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", result.Error, StringComparison.Ordinal);
+        return result.Error;
+    }
+
+    [Fact]
+    public void AMissingRequiredOptionIsAnErrorNamingTheFlag()
+    {
+        string error = AssertParseError(Fm("predict", "--input", "x.libfm", "--output", "p.txt"), "fm predict", "--model FILE is required");
+        Assert.Contains("Run 'fm predict --help'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AMisspeltOptionSuggestsTheNearestOne()
+    {
+        AssertParseError(Fm("predict", "--model", "m", "--input", "x", "--outptu", "p.txt"), "fm predict", "unknown option '--outptu'; did you mean --output?");
+        AssertParseError(Fm("predict", "--model", "m", "--input", "x", "--output", "p", "--thread", "2"), "fm predict", "did you mean --threads?");
+    }
+
+    [Fact]
+    public void AMisspeltVerbSuggestsTheVerb()
+    {
+        string error = AssertParseError(Fm("predcit", "--model", "m"), "fm", "'predcit' is not a verb (did you mean predict?); the verbs are predict, convert, info, train, eval, libfm.");
+        Assert.Equal(2, error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        AssertParseError(Fm(), "fm", "give a verb: predict, convert, info, train, eval, libfm");
+    }
+
+    [Fact]
+    public void AValueOfTheWrongTypeNamesTheFlag()
+    {
+        AssertParseError(Fm("predict", "--model", "m", "--input", "x", "--output", "p", "--threads", "many"), "fm predict", "--threads takes a whole number (N); got 'many'");
+        AssertParseError(Fm("predict", "--model", "m", "--input", "x", "--output"), "fm predict", "--output needs a value (FILE)");
+    }
+
+    [Fact]
+    public void LibFfmDataReadAsLibFmSuggestsTheInputFormat()
+    {
+        using var folder = new TempFolder();
+        string model = folder.File("m.fmb");
+        ModelFiles.Save(ModelFileTests.RandomModel(10, 4), model, FmTask.Regression);
+        string data = folder.Write("d.ffm", "1 0:3:1 1:5:0.5\n0 0:2:1 2:7:1\n");
+        var result = Fm("predict", "--model", model, "--input", data, "--output", folder.File("p.txt"));
+        AssertUserError(result, "read it with --input-format libffm");
+        Assert.StartsWith("fm predict: error: ", result.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(folder.File("p.txt")));
+        Assert.Equal(0, Fm("predict", "--model", model, "--input", data, "--input-format", "libffm", "--output", folder.File("p.txt")).Code);
+
+        // a plain libFM mistake gets no such hint
+        string bad = folder.Write("bad.libfm", "1 0:x\n");
+        Assert.DoesNotContain("libffm", Fm("predict", "--model", model, "--input", bad, "--output", folder.File("q.txt")).Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PredictWritesProbabilitiesForAClassificationModelUnlessAskedForRawScores()
+    {
+        using var folder = new TempFolder();
+        FmModel m = ModelFileTests.RandomModel(10, 4);
+        string classifier = folder.File("c.fmb");
+        string regressor = folder.File("r.fmb");
+        ModelFiles.Save(m, classifier, FmTask.BinaryClassification);
+        ModelFiles.Save(m, regressor, FmTask.Regression);
+        string data = folder.Write("d.libfm", "1 0:1 3:0.5\n0 2:1 7:2\n1 9:1\n");
+        float[] raw = [global::FmCodegen.Fm.Score(m, [0, 3], [1f, 0.5f]), global::FmCodegen.Fm.Score(m, [2, 7], [1f, 2f]), global::FmCodegen.Fm.Score(m, [9], [1f])];
+
+        float[] Predict(string model, params string[] extra)
+        {
+            string output = folder.File("p.txt");
+            var result = Fm(["predict", "--model", model, "--input", data, "--output", output, .. extra]);
+            Assert.True(result.Code == 0, result.Error);
+            return Array.ConvertAll(File.ReadAllLines(output), line => float.Parse(line, CultureInfo.InvariantCulture));
+        }
+
+        Assert.Equal(raw.Select(global::FmCodegen.Fm.Sigmoid), Predict(classifier));
+        Assert.Equal(raw.Select(global::FmCodegen.Fm.Sigmoid), Predict(classifier, "--probability"));
+        Assert.Equal(raw, Predict(classifier, "--raw"));
+        Assert.Equal(raw, Predict(regressor));
+        Assert.Equal(raw.Select(global::FmCodegen.Fm.Sigmoid), Predict(regressor, "-p"));
+        Assert.Contains("wrote probabilities (a classification model; --raw for raw scores)",
+            Fm("predict", "--model", classifier, "--input", data, "--output", folder.File("x.txt")).Error, StringComparison.Ordinal);
+        AssertUserError(Fm("predict", "--model", classifier, "--input", data, "--output", folder.File("y.txt"), "--raw", "--probability"), "contradict");
+
+        // a libFM text model does not record its task: raw scores, and the summary says how to get probabilities
+        var libfm = Fm("predict", "--model", TestFiles.Fixture("a9a_sgd.libfm.model"), "--input", TestFiles.Fixture("a9a.t.head300"), "--output", folder.File("l.txt"));
+        Assert.Contains("does not record the task; --probability for probabilities", libfm.Error, StringComparison.Ordinal);
+    }
 }

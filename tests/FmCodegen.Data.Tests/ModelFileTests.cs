@@ -244,7 +244,7 @@ public class ModelFileTests
         FmModel model = RandomModel(9, k, bias: bias ? 0.5f : 0f);
         if (!linear)
         {
-            model = FmModel.Create(model.Bias, new float[9], model.Factors.Span, k);
+            model = FmModel.Create(model.Bias, new float[9], model.Factors, k);
         }
 
         var file = new ModelFile(model, HasBias: bias, HasLinear: linear);

@@ -41,16 +41,20 @@ public static class EvalCommand
             var scorer = new SparseScorer(file.Model, maxThreads);
             var scores = new List<float>();
             var labels = new List<float>();
-            using (SparseTextReader reader = SparseTextReader.Open(inputPath, CliOptions.ParseDataFormat(parse.GetValue(inputFormat))))
+            SparseFormat dataFormat = CliOptions.ParseDataFormat(parse.GetValue(inputFormat));
+            using (SparseTextReader reader = SparseTextReader.Open(inputPath, dataFormat))
             {
                 var block = new SparseBlock();
                 var buffer = new float[RowsPerBlock];
-                while (reader.ReadBlock(block, RowsPerBlock))
+                DataHints.Read(dataFormat, () =>
                 {
-                    scorer.Score(block, buffer);
-                    scores.AddRange(buffer.AsSpan(0, block.Count));
-                    labels.AddRange(block.Labels);
-                }
+                    while (reader.ReadBlock(block, RowsPerBlock))
+                    {
+                        scorer.Score(block, buffer);
+                        scores.AddRange(buffer.AsSpan(0, block.Count));
+                        labels.AddRange(block.Labels);
+                    }
+                });
             }
 
             if (scores.Count == 0)

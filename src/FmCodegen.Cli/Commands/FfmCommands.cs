@@ -71,6 +71,13 @@ public static class FfmCli
         var clock = Stopwatch.StartNew();
         CliOptions.RequireFile(options.Input, "The input file");
         FfmModelFile file = Load(options.Model, format, options.XLearnNorm);
+        if (options.Probability && options.Raw)
+        {
+            throw new CliUserException("--probability and --raw contradict each other; give one (a classification model writes probabilities by default).");
+        }
+
+        // as for FM models: probabilities for a classification model unless --raw
+        options = options with { Probability = options.Probability || (!options.Raw && file.Task == FmTask.BinaryClassification) };
         using SparseTextReader reader = SparseTextReader.Open(options.Input, options.InputFormat);
         bool toStdout = options.Output == "-";
         using AtomicFileStream? target = toStdout ? null : AtomicFile.Create(options.Output, durable: false);

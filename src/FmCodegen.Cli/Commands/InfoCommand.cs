@@ -61,8 +61,8 @@ public static class InfoCommand
 
         Line("kernel", FmKernels.For(model.EmbeddingSize).ToString());
         Line("bias", model.Bias.ToString(CultureInfo.InvariantCulture));
-        Line("linear", Summary(model.Weights.Span));
-        Line("factors", Summary(model.Factors.Span));
+        Line("linear", Summary(model.Weights));
+        Line("factors", Summary(model.Factors));
 
         int zeroRows = 0;
         double normSum = 0;

@@ -23,7 +23,8 @@ public static class PredictCommand
         Option<string> input = new("--input", "-i") { Description = "The data to score (libFM/libSVM or libffm text; .gz read transparently).", Required = true, HelpName = "FILE" };
         Option<string> inputFormat = CliOptions.InputFormat();
         Option<string> output = CliOptions.Output("Where to write the predictions, one per line ('-': stdout).");
-        Option<bool> probability = new("--probability", "-p") { Description = "Write the logistic 1/(1+e^-y) of the score (classification) instead of the raw score." };
+        Option<bool> probability = new("--probability", "-p") { Description = "Write the logistic 1/(1+e^-y) of the score, the probability of the positive class (the default for a classification model; needed for libFM and xLearn files, which do not record the task)." };
+        Option<bool> raw = new("--raw") { Description = "Write the raw score y, even for a classification model." };
         Option<string?> clip = new("--clip") { Description = "Clamp every prediction to [MIN, MAX], as libFM does for regression (e.g. --clip 1,5).", HelpName = "MIN,MAX" };
         Option<bool> xlearnNorm = new("--xlearn-norm") { Description = "Score with xLearn's instance normalisation (xLearn's default; its model file does not record it)." };
         Option<int> threads = CliOptions.Threads();
@@ -31,7 +32,7 @@ public static class PredictCommand
 
         var command = new Command("predict", "Score a data file with a model: one prediction per line.")
         {
-            model, modelFormat, input, inputFormat, output, probability, clip, xlearnNorm, threads, timings,
+            model, modelFormat, input, inputFormat, output, probability, raw, clip, xlearnNorm, threads, timings,
         };
 
         CliRunner.SetAction(command, (parse, context) =>
@@ -47,15 +48,19 @@ public static class PredictCommand
                 parse.GetValue(clip) is { } range ? CliOptions.ParseRange(range, "--clip") : null,
                 parse.GetValue(xlearnNorm),
                 parse.GetValue(threads),
-                parse.GetValue(timings));
+                parse.GetValue(timings),
+                parse.GetValue(raw));
             return fieldAware is { } ffm ? FfmCli.Predict(options, ffm, context) : Run(options, context);
         });
         return command;
     }
 
     /// <summary>The options of one run.</summary>
+    /// <param name="Probability">Write probabilities (--probability).</param>
+    /// <param name="Raw">Write raw scores (--raw). With neither, a classification model writes probabilities and
+    /// any other model raw scores, as libFM does for -task c.</param>
     public sealed record PredictOptions(string Model, ModelFormat? ModelFormat, string Input, SparseFormat InputFormat, string Output,
-        bool Probability, (float Min, float Max)? Clip, bool XLearnNorm, int Threads, bool Timings = false);
+        bool Probability, (float Min, float Max)? Clip, bool XLearnNorm, int Threads, bool Timings = false, bool Raw = false);
 
     public static int Run(PredictOptions options, CliContext context)
     {
@@ -66,11 +71,21 @@ public static class PredictCommand
             throw new CliUserException($"--threads must be 0 (all cores) or more; got {options.Threads}.");
         }
 
+        if (options.Probability && options.Raw)
+        {
+            throw new CliUserException("--probability and --raw contradict each other; give one (a classification model writes probabilities by default).");
+        }
+
         var clock = Stopwatch.StartNew();
         CliOptions.RequireFile(options.Input, "The input file");
         CliOptions.CheckOutputs([("--output", options.Output)], [("--model", options.Model), ("--input", options.Input)]);
         ModelFile file = CliOptions.LoadModel(options.Model, options.ModelFormat, options.XLearnNorm);
         FmModel model = file.Model;
+        bool probabilities = options.Probability || (!options.Raw && file.Task == FmTask.BinaryClassification);
+        string written = probabilities
+            ? options.Probability ? "probabilities" : "probabilities (a classification model; --raw for raw scores)"
+            : options.Raw || file.Task == FmTask.Regression ? "raw scores"
+            : $"raw scores (the {ModelFiles.Name(file.Format)} file does not record the task; --probability for probabilities)";
         TimeSpan loadTime = clock.Elapsed;
         var scorer = new SparseScorer(model, options.Threads);
 
@@ -78,7 +93,7 @@ public static class PredictCommand
         bool toStdout = options.Output == "-";
         using AtomicFileStream? target = toStdout ? null : AtomicFile.Create(options.Output, durable: false);
         var stages = new StageTimes();
-        Stream(reader, scorer, options, target?.Stream, context.Output, stages);
+        DataHints.Read(options.InputFormat, () => Stream(reader, scorer, options with { Probability = probabilities }, target?.Stream, context.Output, stages));
         long commitStart = Stopwatch.GetTimestamp();
         target?.Commit();
         TimeSpan commitTime = Stopwatch.GetElapsedTime(commitStart);
@@ -89,7 +104,7 @@ public static class PredictCommand
             : string.Create(CultureInfo.InvariantCulture,
                 $"{scorer.UnknownNonZeros:N0} nonzeros in {scorer.RowsWithUnknown:N0} rows have features the model does not know (indices {model.NumFeatures:N0} .. {scorer.MaxUnknownIndex:N0}; they contribute nothing)");
         context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"fm predict: {scorer.Rows:N0} rows scored in {clock.Elapsed.TotalSeconds:F3} s ({ModelFiles.Name(file.Format)} model, k = {model.EmbeddingSize}, {model.NumFeatures:N0} features{(file.InstanceNormalization ? ", xLearn instance normalisation" : "")}); {unknown}."));
+            $"fm predict: {scorer.Rows:N0} rows scored in {clock.Elapsed.TotalSeconds:F3} s ({ModelFiles.Name(file.Format)} model, k = {model.EmbeddingSize}, {model.NumFeatures:N0} features{(file.InstanceNormalization ? ", xLearn instance normalisation" : "")}); wrote {written}; {unknown}."));
         if (options.Timings)
         {
             static string Ms(double seconds) => (seconds * 1000).ToString("F1", CultureInfo.InvariantCulture);

@@ -32,7 +32,7 @@ public static class TrainCommand
         Option<string?> model = new("--model", "-m") { Description = "Where to save the model.", HelpName = "FILE" };
         Option<string?> modelFormat = CliOptions.ModelFormat("The model file format: native, libfm or xlearn (default: libfm for a name ending in .libfm, xlearn for .xlearn, else native).");
         Option<string?> history = new("--history") { Description = "Write the learning curves (one row per epoch) as CSV.", HelpName = "FILE.csv" };
-        Option<string?> plot = new("--plot") { Description = "Plot the learning curves (.svg or .png).", HelpName = "FILE" };
+        Option<string?> plot = new("--plot") { Description = "Plot the learning curves as SVG, the best epoch marked.", HelpName = "FILE.svg" };
 
         var command = new Command("train", "Train a Factorization Machine (SGD, AdaGrad or FTRL) on libFM/libffm data.")
         {

@@ -50,14 +50,16 @@ internal static class TrainingRun
 
         CheckOutputPaths(verb, request);
 
-        SparseDataset train = SparseTextReader.ReadFile(request.Train, request.InputFormat);
-        SparseDataset? validation = request.Validation is null ? null : SparseTextReader.ReadFile(request.Validation, request.InputFormat);
-        SparseDataset? test = request.Test is null ? null : SparseTextReader.ReadFile(request.Test, request.InputFormat);
+        SparseDataset Read(string path) => DataHints.Read(request.InputFormat, () => SparseTextReader.ReadFile(path, request.InputFormat));
+        SparseDataset train = Read(request.Train);
+        SparseDataset? validation = request.Validation is null ? null : Read(request.Validation);
+        SparseDataset? test = request.Test is null ? null : Read(request.Test);
         if (train.Count == 0)
         {
             throw new CliUserException($"The training file '{request.Train}' has no examples.");
         }
 
+        WarnIfOneClass(verb, request.Options.Task, train, context.Error);
         FmTrainingOptions options = FmTrainer.Defaults(request.Options with { Validation = validation });
         output.WriteLine(string.Create(Invariant,
             $"fm {verb}: {train.Count:N0} training rows, {train.NumFeatures:N0} features ({Seconds(clock)} to read); {Describe(options)}"));
@@ -120,10 +122,9 @@ internal static class TrainingRun
     {
         if (request.Plot is { } plot)
         {
-            string extension = Path.GetExtension(plot).ToLowerInvariant();
-            if (extension is not ".svg" and not ".png")
+            if (!LearningCurvePlot.Supports(plot))
             {
-                throw new CliUserException($"--plot writes .svg or .png files; got '{plot}'.");
+                throw new CliUserException($"--plot writes SVG: give a file name ending in .svg (any browser opens it; rsvg-convert or Inkscape turn it into PNG); got '{plot}'.");
             }
         }
 
@@ -185,6 +186,28 @@ internal static class TrainingRun
         }
     }
 
+    /// <summary>A classification training set with one class teaches nothing but that class: say so (on stderr).</summary>
+    internal static void WarnIfOneClass(string verb, FmTask task, SparseDataset train, TextWriter error)
+    {
+        if (task != FmTask.BinaryClassification || train.Count == 0)
+        {
+            return;
+        }
+
+        int positives = 0;
+        foreach (float label in train.Labels)
+        {
+            positives += label > 0 ? 1 : 0;
+        }
+
+        if (positives == 0 || positives == train.Count)
+        {
+            string which = positives == 0 ? "negative (<= 0)" : "positive (> 0)";
+            error.WriteLine(string.Create(Invariant,
+                $"fm {verb}: warning: all {train.Count:N0} training labels are {which}: one class, so the model can only learn to predict it (classification reads label <= 0 as negative, > 0 as positive; is this the right file or --task?)."));
+        }
+    }
+
     public static string Describe(FmTrainingOptions o)
     {
         string validation = o.Validation is not null ? $"validation file ({o.Validation.Count:N0} rows)"
@@ -215,10 +238,42 @@ internal static class TrainingRun
 
         text.Append(Invariant, $" in {result.TrainingSeconds:F2} s ({updates / Math.Max(result.TrainingSeconds, 1e-9) / 1e6:F2} M example updates/s)");
         output.WriteLine(text.ToString());
+        if (EarlyStoppingNote(result) is { } note)
+        {
+            output.WriteLine(note);
+        }
         if (best?.Validation is { } v)
         {
             output.WriteLine($"validation at epoch {result.BestEpoch}: {EvalCommand.Format(v)}");
         }
+    }
+
+    /// <summary>What early stopping did to a run with a fixed number of epochs (--epochs N): that it stopped before N,
+    /// and that the model is an earlier epoch's than the last one run. Null when neither happened.</summary>
+    internal static string? EarlyStoppingNote(FmTrainingResult result)
+    {
+        List<FmEpoch> searched = result.History.Where(e => !e.Refit).ToList();
+        if (result.History.Any(e => e.Refit) || searched.Count == 0 || searched[^1].Validation is null)
+        {
+            return null;
+        }
+
+        int run = searched.Count;
+        int planned = searched[^1].PlannedEpochs;
+        var parts = new List<string>();
+        if (planned > run)
+        {
+            parts.Add(string.Create(Invariant, $"stopped after {run} of {planned} epochs ({result.Options.Patience} without a better validation loss)"));
+        }
+
+        if (result.BestEpoch < run)
+        {
+            FmEpoch best = searched[result.BestEpoch - 1];
+            parts.Add(string.Create(Invariant,
+                $"restored the model of epoch {result.BestEpoch}, the best validation {best.Validation!.LossName} ({best.Validation.Loss:F4}), not the last epoch's ({run}: {searched[^1].Validation!.Loss:F4})"));
+        }
+
+        return parts.Count == 0 ? null : "early stopping: " + string.Join("; ", parts) + ".";
     }
 
     internal static float[] Score(FmModel model, SparseDataset data, string source)

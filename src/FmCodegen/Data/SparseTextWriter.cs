@@ -6,7 +6,7 @@ namespace FmCodegen.Data;
 /// Writes sparse data as libFM/libSVM or libffm text, numbers in the shortest form that reads back to the same
 /// float (invariant culture), '\n' line ends. What <see cref="SparseTextReader"/> reads back is the same dataset.
 /// </summary>
-public static class SparseTextWriter
+internal static class SparseTextWriter
 {
     private const int FlushAt = (1 << 16) - 1024;
 

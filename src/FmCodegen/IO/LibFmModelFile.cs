@@ -11,7 +11,7 @@ namespace FmCodegen.IO;
 /// A file whose last line has no line end, whose sections disagree on the feature count, or whose factor lines
 /// differ in length is refused as truncated or damaged.
 /// </summary>
-public static class LibFmModelFile
+internal static class LibFmModelFile
 {
     private const string BiasHeader = "#global bias W0";
     private const string UnaryHeader = "#unary interactions Wj";

@@ -3,7 +3,7 @@ namespace FmCodegen.IO;
 /// <summary>The model file formats FmCodegen reads and writes.</summary>
 public enum ModelFormat
 {
-    /// <summary>FmCodegen's binary format (see <see cref="NativeModelFile"/>).</summary>
+    /// <summary>FmCodegen's binary format: a checksummed header, then the kernels' row table (layout in docs/io.md).</summary>
     Native,
 
     /// <summary>libFM's text model (<c>-save_model</c>).</summary>

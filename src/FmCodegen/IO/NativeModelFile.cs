@@ -36,7 +36,7 @@ namespace FmCodegen.IO;
 /// the data checksum and the end marker, then that every value is finite. Saving writes a temporary file in the
 /// same folder, flushes it to disk and renames it over the target.
 /// </summary>
-public static class NativeModelFile
+internal static class NativeModelFile
 {
     /// <summary>The first 8 bytes of every native model file.</summary>
     public static ReadOnlySpan<byte> Magic => [(byte)'F', (byte)'M', (byte)'C', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];

@@ -10,7 +10,7 @@ namespace FmCodegen.IO;
 /// FFM files (<c>v_j_f:</c>) are refused, and so is a file without <c>v_</c> lines (cut before its factors, or a
 /// linear model): the sections must agree on the features and every <c>v_</c> line on k.
 /// </summary>
-public static class XLearnModelFile
+internal static class XLearnModelFile
 {
     /// <summary>Loads an xLearn FM text model (gzip detected).</summary>
     public static ModelFile Load(string path, bool instanceNormalization = false)
