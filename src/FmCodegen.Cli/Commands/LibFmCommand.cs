@@ -76,7 +76,7 @@ public static class LibFmCommand
             : throw new CliUserException($"-{name} is required (as in libFM).");
         string? Optional(string name) => flags.TryGetValue(name, out string? v) ? v : null;
 
-        Training.FmTask task = TrainCommand.ParseTask(Required("task"), "-task");
+        FmTask task = TrainCommand.ParseTask(Required("task"), "-task");
         int k = 8;
         if (Optional("dim") is { } dim)
         {

@@ -70,7 +70,7 @@ public static class PredictCommand
         ModelFile file = CliOptions.LoadModel(options.Model, options.ModelFormat, options.XLearnNorm);
         FmModel model = file.Model;
         TimeSpan loadTime = clock.Elapsed;
-        var scorer = new SparseScorer(model, file.InstanceNormalization, options.Threads);
+        var scorer = new SparseScorer(model, options.Threads);
 
         using SparseTextReader reader = SparseTextReader.Open(options.Input, options.InputFormat);
         bool toStdout = options.Output == "-";
