@@ -21,7 +21,7 @@ public static class InfoCommand
         {
             string path = parse.GetRequiredValue(model);
             ModelFile file = CliOptions.LoadModel(path, CliOptions.ParseModelFormat(parse.GetValue(modelFormat)));
-            context.Output.Write(Describe(file, path, new FileInfo(path).Length));
+            context.Output.Write(Describe(file, path, CliOptions.ModelBytes(path)));
             return 0;
         });
         return command;

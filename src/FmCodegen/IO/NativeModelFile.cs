@@ -7,25 +7,28 @@ using FmCodegen.Kernels;
 namespace FmCodegen.IO;
 
 /// <summary>
-/// FmCodegen's binary model format, version 1. Every number is little-endian.
+/// FmCodegen's binary model format, versions 1 and 2. Every number is little-endian.
 /// <code>
 /// offset size  field
 ///      0    8  magic: 'F' 'M' 'C' 'G' 0x0D 0x0A 0x1A 0x0A (a text-mode transfer or a truncation at byte 6 shows)
-///      8    4  format version (1)
+///      8    4  format version: 1, or 2 when flag bit 3 (sparse rows) is set, so a version-1 reader refuses such a
+///              file by its version instead of misreading it
 ///     12    4  header size in bytes (64)
 ///     16    4  task: 0 unknown, 1 regression, 2 classification
 ///     20    4  k, the embedding size (1 .. FmModel.MaxEmbeddingSize = 1024)
 ///     24    8  number of features n (0 .. int.MaxValue - 1)
 ///     32    4  flags: bit 0 has a bias, bit 1 has linear weights, bit 2 score with xLearn instance normalisation;
-///              other bits must be 0
+///              bit 3 (version 2) sparse rows: only the m features with a nonzero parameter are stored, each row
+///              preceded by its feature id; other bits must be 0
 ///     36    4  bias w0 (float32)
 ///     40    4  floats per feature row in the data (k + 1)
 ///     44    4  reserved, 0
-///     48    8  data size in bytes: n (k + 1) 4
+///     48    8  data size in bytes: n (k + 1) 4; with sparse rows m (4 + (k + 1) 4)
 ///     56    4  reserved, 0
 ///     60    4  CRC-32 (IEEE) of bytes 0 .. 59, so a damaged header is named before its sizes are trusted
 ///     64       data: n rows, each k factors v_i,0 .. v_i,k-1 then the linear weight w_i (float32), the order of the
-///              in-memory row table (<see cref="FmLayout"/>) without its padding
+///              in-memory row table (<see cref="FmLayout"/>) without its padding. With sparse rows: m rows, each an
+///              int32 feature id (strictly rising, below n) then the k + 1 floats; every feature not stored is zero
 ///    end-8  4  CRC-32 (IEEE) of every byte before it (header and data)
 ///    end-4  4  end marker 'F' 'M' 'C' 'E'
 /// </code>
@@ -38,15 +41,17 @@ public static class NativeModelFile
     /// <summary>The first 8 bytes of every native model file.</summary>
     public static ReadOnlySpan<byte> Magic => [(byte)'F', (byte)'M', (byte)'C', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
-    /// <summary>The format version this code writes and reads.</summary>
-    public const int Version = 1;
+    /// <summary>The newest format version this code writes and reads. It writes version 1 for dense rows, so older
+    /// readers keep reading those, and version 2 for sparse rows.</summary>
+    public const int Version = 2;
 
     private const int HeaderSize = 64;
     private const int TrailerSize = 8;
     private const uint FlagBias = 1;
     private const uint FlagLinear = 2;
     private const uint FlagNormalization = 4;
-    private const uint KnownFlags = FlagBias | FlagLinear | FlagNormalization;
+    private const uint FlagSparseRows = 8;
+    private const uint KnownFlags = FlagBias | FlagLinear | FlagNormalization | FlagSparseRows;
     private static ReadOnlySpan<byte> EndMarker => [(byte)'F', (byte)'M', (byte)'C', (byte)'E'];
 
     /// <summary>True when the bytes start like a native model file.</summary>
@@ -68,36 +73,54 @@ public static class NativeModelFile
         int k = model.EmbeddingSize;
         int n = model.NumFeatures;
         int rowFloats = k + 1;
+        int rowBytes = rowFloats * sizeof(float);
         var crc = new Crc32();
+
+        // sparse rows when they take less room: a hashed model holds a few features of a large index space
+        AlignedTable table = model.Table;
+        long stored = CountNonZeroRows(table);
+        bool sparse = stored * (sizeof(int) + rowBytes) < (long)n * rowBytes;
+        long dataBytes = sparse ? stored * (sizeof(int) + rowBytes) : (long)n * rowBytes;
 
         Span<byte> header = stackalloc byte[HeaderSize];
         header.Clear();
         Magic.CopyTo(header);
-        BinaryPrimitives.WriteInt32LittleEndian(header[8..], Version);
+        BinaryPrimitives.WriteInt32LittleEndian(header[8..], sparse ? 2 : 1);
         BinaryPrimitives.WriteInt32LittleEndian(header[12..], HeaderSize);
         BinaryPrimitives.WriteInt32LittleEndian(header[16..], (int)(file.Task ?? 0));
         BinaryPrimitives.WriteInt32LittleEndian(header[20..], k);
         BinaryPrimitives.WriteInt64LittleEndian(header[24..], n);
-        uint flags = (file.HasBias ? FlagBias : 0) | (file.HasLinear ? FlagLinear : 0) | (file.InstanceNormalization ? FlagNormalization : 0);
+        uint flags = (file.HasBias ? FlagBias : 0) | (file.HasLinear ? FlagLinear : 0) | (file.InstanceNormalization ? FlagNormalization : 0)
+            | (sparse ? FlagSparseRows : 0);
         BinaryPrimitives.WriteUInt32LittleEndian(header[32..], flags);
         BinaryPrimitives.WriteSingleLittleEndian(header[36..], model.Bias);
         BinaryPrimitives.WriteInt32LittleEndian(header[40..], rowFloats);
-        BinaryPrimitives.WriteInt64LittleEndian(header[48..], (long)n * rowFloats * sizeof(float));
+        BinaryPrimitives.WriteInt64LittleEndian(header[48..], dataBytes);
         BinaryPrimitives.WriteUInt32LittleEndian(header[60..], Crc32.HashToUInt32(header[..60]));
         crc.Append(header);
         stream.Write(header);
 
-        int rowBytes = rowFloats * sizeof(float);
-        byte[] buffer = new byte[Math.Max(1 << 16, rowBytes)];
+        int entryBytes = rowBytes + (sparse ? sizeof(int) : 0);
+        byte[] buffer = new byte[Math.Max(1 << 16, entryBytes)];
         int used = 0;
-        AlignedTable table = model.Table;
         for (int i = 0; i < n; i++)
         {
-            if (used + rowBytes > buffer.Length)
+            if (sparse && IsZeroRow(table, i))
+            {
+                continue;
+            }
+
+            if (used + entryBytes > buffer.Length)
             {
                 crc.Append(buffer.AsSpan(0, used));
                 stream.Write(buffer, 0, used);
                 used = 0;
+            }
+
+            if (sparse)
+            {
+                BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used), i);
+                used += sizeof(int);
             }
 
             WriteLittleEndian(table.Row(i)[..rowFloats], buffer.AsSpan(used, rowBytes));
@@ -140,9 +163,9 @@ public static class NativeModelFile
         }
 
         int version = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
-        if (version != Version)
+        if (version is < 1 or > Version)
         {
-            throw Fail(sourceName, $"format version {version} is not supported (this build reads version {Version})");
+            throw Fail(sourceName, $"format version {version} is not supported (this build reads versions 1 to {Version})");
         }
 
         uint headerCrc = BinaryPrimitives.ReadUInt32LittleEndian(header[60..]);
@@ -159,8 +182,11 @@ public static class NativeModelFile
         float bias = BinaryPrimitives.ReadSingleLittleEndian(header[36..]);
         int rowFloats = BinaryPrimitives.ReadInt32LittleEndian(header[40..]);
         long dataBytes = BinaryPrimitives.ReadInt64LittleEndian(header[48..]);
+        bool sparse = (flags & FlagSparseRows) != 0;
+        long entryBytes = (rowFloats * (long)sizeof(float)) + (sparse ? sizeof(int) : 0);
         if (headerSize != HeaderSize || task is < 0 or > 2 || k < 1 || k > FmModel.MaxEmbeddingSize || n < 0 || n >= int.MaxValue
-            || (flags & ~KnownFlags) != 0 || rowFloats != k + 1 || dataBytes != n * rowFloats * sizeof(float))
+            || (flags & ~KnownFlags) != 0 || (sparse && version < 2) || rowFloats != k + 1
+            || (sparse ? dataBytes < 0 || dataBytes % entryBytes != 0 || dataBytes / entryBytes > n : dataBytes != n * rowFloats * sizeof(float)))
         {
             throw Fail(sourceName, $"the header is inconsistent (header size {headerSize}, task {task}, k {k}, features {n}, flags 0x{flags:x}, row floats {rowFloats}, data bytes {dataBytes})");
         }
@@ -175,8 +201,22 @@ public static class NativeModelFile
 
         var crc = new Crc32();
         crc.Append(header);
+        long tableBytes = ((n + 1) * FmLayout.RowStride(k) + FmLayout.TablePadding) * sizeof(float);
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (sparse && tableBytes > available / 2)
+        {
+            throw Fail(sourceName, $"the model's {n:N0} features with k = {k} need a {tableBytes:N0}-byte table, more than half the {available:N0} bytes this process may use");
+        }
+
         var table = new AlignedTable((int)n, k);
-        ReadRows(stream, table, crc, sourceName);
+        if (sparse)
+        {
+            ReadSparseRows(stream, table, (int)(dataBytes / entryBytes), crc, sourceName);
+        }
+        else
+        {
+            ReadRows(stream, table, crc, sourceName);
+        }
 
         Span<byte> trailer = stackalloc byte[TrailerSize];
         int trailerRead = stream.ReadAtLeast(trailer, TrailerSize, throwOnEndOfStream: false);
@@ -245,6 +285,58 @@ public static class NativeModelFile
             }
         }
     }
+
+    /// <summary>Reads <paramref name="stored"/> rows of (feature id, k + 1 floats) into a zeroed table; the ids must
+    /// rise strictly and stay below the table's feature count.</summary>
+    private static void ReadSparseRows(Stream stream, AlignedTable table, int stored, Crc32 crc, string sourceName)
+    {
+        int n = table.NumFeatures;
+        int rowFloats = table.EmbeddingSize + 1;
+        int entryBytes = sizeof(int) + (rowFloats * sizeof(float));
+        int perChunk = Math.Max(1, (1 << 20) / entryBytes);
+        byte[] buffer = new byte[(int)Math.Min((long)perChunk * entryBytes, Math.Max(entryBytes, (long)stored * entryBytes))];
+        perChunk = buffer.Length / entryBytes;
+        int previous = -1;
+        for (int start = 0; start < stored; start += perChunk)
+        {
+            int rows = Math.Min(perChunk, stored - start);
+            int bytes = rows * entryBytes;
+            int read = stream.ReadAtLeast(buffer.AsSpan(0, bytes), bytes, throwOnEndOfStream: false);
+            if (read < bytes)
+            {
+                throw Fail(sourceName, $"the file is truncated: it ends inside stored row {start + (read / entryBytes):N0} of {stored:N0}");
+            }
+
+            crc.Append(buffer.AsSpan(0, bytes));
+            for (int r = 0; r < rows; r++)
+            {
+                ReadOnlySpan<byte> entry = buffer.AsSpan(r * entryBytes, entryBytes);
+                int id = BinaryPrimitives.ReadInt32LittleEndian(entry);
+                if (id <= previous || id >= n)
+                {
+                    throw Fail(sourceName, $"stored row {start + r:N0} has feature id {id}; the ids must rise strictly (the previous is {previous}) and stay below {n:N0}");
+                }
+
+                previous = id;
+                ReadLittleEndian(entry[sizeof(int)..], table.Row(id)[..rowFloats]);
+            }
+        }
+    }
+
+    private static long CountNonZeroRows(AlignedTable table)
+    {
+        long count = 0;
+        for (int i = 0; i < table.NumFeatures; i++)
+        {
+            count += IsZeroRow(table, i) ? 0 : 1;
+        }
+
+        return count;
+    }
+
+    /// <summary>True when every bit of the row's k + 1 values is zero (a -0.0 is kept, so the bits round-trip).</summary>
+    private static bool IsZeroRow(AlignedTable table, int feature) =>
+        MemoryMarshal.AsBytes(table.Row(feature)[..(table.EmbeddingSize + 1)]).IndexOfAnyExcept((byte)0) < 0;
 
     private static void WriteLittleEndian(ReadOnlySpan<float> values, Span<byte> destination)
     {
