@@ -61,8 +61,17 @@ public static class ModelFiles
     }
 
     /// <summary>Saves a model in a format, atomically.</summary>
+    /// <exception cref="ModelFileException">A sample set (<see cref="ModelFile.Samples"/>) in a text format, which
+    /// holds one model only.</exception>
     public static void Save(ModelFile file, string path, ModelFormat format)
     {
+        ArgumentNullException.ThrowIfNull(file);
+        if (file.Samples is { } samples && format != ModelFormat.Native)
+        {
+            throw new ModelFileException(
+                $"{path}: a Bayesian model of {samples.Samples.Count} posterior samples can only be saved in the native format; {Name(format)}'s text holds one model (averaging the samples' parameters would change its predictions)");
+        }
+
         switch (format)
         {
             case ModelFormat.Native:

@@ -54,4 +54,10 @@ public sealed record ModelFile(
     bool HasBias = true,
     bool HasLinear = true,
     bool InstanceNormalization = false,
-    ChecksumState Checksum = ChecksumState.None);
+    ChecksumState Checksum = ChecksumState.None)
+{
+    /// <summary>For a Bayesian model (MCMC): the posterior samples, whose averaged predictions are the model's
+    /// (<see cref="FmSampleSet"/>); <see cref="Model"/> is then their parameter mean, for inspection only. Null for
+    /// one ordinary model. Only the native format stores sample sets.</summary>
+    public FmSampleSet? Samples { get; init; }
+}

@@ -6,11 +6,12 @@ using FmCodegen.Kernels;
 namespace FmCodegen.IO;
 
 /// <summary>
-/// FmCodegen's binary model format, version 1. Every number is little-endian.
+/// FmCodegen's binary model format, versions 1 and 2. Every number is little-endian.
 /// <code>
 /// offset size  field
 ///      0    8  magic: 'F' 'M' 'C' 'G' 0x0D 0x0A 0x1A 0x0A (a text-mode transfer or a truncation at byte 6 shows)
-///      8    4  format version (1)
+///      8    4  format version: 1, or 2 when the kind (offset 44) is not 0 (a version-1 reader then refuses the file
+///              by its version instead of misreading it)
 ///     12    4  header size in bytes (64)
 ///     16    4  task: 0 unknown, 1 regression, 2 classification
 ///     20    4  k, the embedding size (1 .. 65536)
@@ -19,12 +20,15 @@ namespace FmCodegen.IO;
 ///              other bits must be 0
 ///     36    4  bias w0 (float32)
 ///     40    4  floats per feature row in the data (k + 1)
-///     44    4  reserved, 0
-///     48    8  data size in bytes: n (k + 1) 4
-///     56    4  reserved, 0
+///     44    4  kind (version 2; reserved 0 in version 1): 0 one model, 1 a sample set (Bayesian FM, MCMC)
+///     48    8  data size in bytes: n (k + 1) 4 for kind 0; 16 + S (4 + n (k + 1) 4) for kind 1
+///     56    4  kind 0: reserved, 0; kind 1: S, the number of samples (1 .. 1,000,000)
 ///     60    4  CRC-32 (IEEE) of bytes 0 .. 59, so a damaged header is named before its sizes are trusted
 ///     64       data: n rows, each k factors v_i,0 .. v_i,k-1 then the linear weight w_i (float32), the order of the
 ///              in-memory row table (<see cref="FmLayout"/>) without its padding
+///              Kind 1 instead: int32 S again, int32 link (0 identity: average the scores, each clamped to the range
+///              below; 1 probit: average Phi(score)), float32 clamp min, float32 clamp max (infinities: none), then
+///              S samples, each its bias (float32) and n rows as above. The header's bias is the samples' mean.
 ///    end-8  4  CRC-32 (IEEE) of every byte before it (header and data)
 ///    end-4  4  end marker 'F' 'M' 'C' 'E'
 /// </code>
@@ -37,8 +41,18 @@ public static class NativeModelFile
     /// <summary>The first 8 bytes of every native model file.</summary>
     public static ReadOnlySpan<byte> Magic => [(byte)'F', (byte)'M', (byte)'C', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
-    /// <summary>The format version this code writes and reads.</summary>
-    public const int Version = 1;
+    /// <summary>The newest format version this code writes and reads (it writes version 1 for a single model,
+    /// so older readers keep reading those).</summary>
+    public const int Version = 2;
+
+    /// <summary>The kind field of version 2: one model.</summary>
+    public const int KindModel = 0;
+
+    /// <summary>The kind field of version 2: a sample set (<see cref="FmSampleSet"/>).</summary>
+    public const int KindSampleSet = 1;
+
+    private const int MaxSamples = 1_000_000;
+    private const int SampleSetPreamble = 16;
 
     private const int HeaderSize = 64;
     private const int TrailerSize = 8;
@@ -64,15 +78,22 @@ public static class NativeModelFile
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(stream);
         FmModel model = file.Model;
+        FmSampleSet? samples = file.Samples;
         int k = model.EmbeddingSize;
         int n = model.NumFeatures;
+        if (samples is not null && (samples.EmbeddingSize != k || samples.NumFeatures != n))
+        {
+            throw new ArgumentException($"The sample set (k = {samples.EmbeddingSize}, {samples.NumFeatures:N0} features) and the model (k = {k}, {n:N0} features) differ in shape.", nameof(file));
+        }
+
         int rowFloats = k + 1;
+        long modelBytes = (long)n * rowFloats * sizeof(float);
         var crc = new Crc32();
 
         Span<byte> header = stackalloc byte[HeaderSize];
         header.Clear();
         Magic.CopyTo(header);
-        BinaryPrimitives.WriteInt32LittleEndian(header[8..], Version);
+        BinaryPrimitives.WriteInt32LittleEndian(header[8..], samples is null ? 1 : 2);
         BinaryPrimitives.WriteInt32LittleEndian(header[12..], HeaderSize);
         BinaryPrimitives.WriteInt32LittleEndian(header[16..], (int)file.Task);
         BinaryPrimitives.WriteInt32LittleEndian(header[20..], k);
@@ -81,15 +102,57 @@ public static class NativeModelFile
         BinaryPrimitives.WriteUInt32LittleEndian(header[32..], flags);
         BinaryPrimitives.WriteSingleLittleEndian(header[36..], model.Bias);
         BinaryPrimitives.WriteInt32LittleEndian(header[40..], rowFloats);
-        BinaryPrimitives.WriteInt64LittleEndian(header[48..], (long)n * rowFloats * sizeof(float));
+        if (samples is null)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(header[48..], modelBytes);
+        }
+        else
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(header[44..], KindSampleSet);
+            BinaryPrimitives.WriteInt64LittleEndian(header[48..], SampleSetPreamble + samples.Samples.Count * (sizeof(float) + modelBytes));
+            BinaryPrimitives.WriteInt32LittleEndian(header[56..], samples.Samples.Count);
+        }
+
         BinaryPrimitives.WriteUInt32LittleEndian(header[60..], Crc32.HashToUInt32(header[..60]));
         crc.Append(header);
         stream.Write(header);
 
+        if (samples is null)
+        {
+            WriteRows(model.Table, stream, crc);
+        }
+        else
+        {
+            Span<byte> preamble = stackalloc byte[SampleSetPreamble];
+            BinaryPrimitives.WriteInt32LittleEndian(preamble, samples.Samples.Count);
+            BinaryPrimitives.WriteInt32LittleEndian(preamble[4..], (int)samples.Link);
+            BinaryPrimitives.WriteSingleLittleEndian(preamble[8..], samples.ClipMin);
+            BinaryPrimitives.WriteSingleLittleEndian(preamble[12..], samples.ClipMax);
+            crc.Append(preamble);
+            stream.Write(preamble);
+            Span<byte> bias = stackalloc byte[sizeof(float)];
+            foreach (FmModel member in samples.Samples)
+            {
+                BinaryPrimitives.WriteSingleLittleEndian(bias, member.Bias);
+                crc.Append(bias);
+                stream.Write(bias);
+                WriteRows(member.Table, stream, crc);
+            }
+        }
+
+        Span<byte> trailer = stackalloc byte[TrailerSize];
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
+        EndMarker.CopyTo(trailer[4..]);
+        stream.Write(trailer);
+    }
+
+    private static void WriteRows(AlignedTable table, Stream stream, Crc32 crc)
+    {
+        int n = table.NumFeatures;
+        int rowFloats = table.EmbeddingSize + 1;
         int rowBytes = rowFloats * sizeof(float);
         byte[] buffer = new byte[Math.Max(1 << 16, rowBytes)];
         int used = 0;
-        AlignedTable table = model.Table;
         for (int i = 0; i < n; i++)
         {
             if (used + rowBytes > buffer.Length)
@@ -105,11 +168,6 @@ public static class NativeModelFile
 
         crc.Append(buffer.AsSpan(0, used));
         stream.Write(buffer, 0, used);
-
-        Span<byte> trailer = stackalloc byte[TrailerSize];
-        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
-        EndMarker.CopyTo(trailer[4..]);
-        stream.Write(trailer);
     }
 
     /// <summary>Loads a native model file, verifying its structure and checksums.</summary>
@@ -139,9 +197,9 @@ public static class NativeModelFile
         }
 
         int version = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
-        if (version != Version)
+        if (version is not 1 and not 2)
         {
-            throw Fail(sourceName, $"format version {version} is not supported (this build reads version {Version})");
+            throw Fail(sourceName, $"format version {version} is not supported (this build reads versions 1 and {Version})");
         }
 
         uint headerCrc = BinaryPrimitives.ReadUInt32LittleEndian(header[60..]);
@@ -158,8 +216,22 @@ public static class NativeModelFile
         float bias = BinaryPrimitives.ReadSingleLittleEndian(header[36..]);
         int rowFloats = BinaryPrimitives.ReadInt32LittleEndian(header[40..]);
         long dataBytes = BinaryPrimitives.ReadInt64LittleEndian(header[48..]);
+        int kind = version == 1 ? KindModel : BinaryPrimitives.ReadInt32LittleEndian(header[44..]);
+        int sampleCount = BinaryPrimitives.ReadInt32LittleEndian(header[56..]);
+        if (version == 2 && kind is not KindModel and not KindSampleSet)
+        {
+            throw Fail(sourceName, $"model kind {kind} is not supported (this build reads kinds {KindModel}, one model, and {KindSampleSet}, a sample set)");
+        }
+
+        if (kind == KindSampleSet && sampleCount is < 1 or > MaxSamples)
+        {
+            throw Fail(sourceName, $"the header is inconsistent (a sample set of {sampleCount} samples; 1 .. {MaxSamples:N0} allowed)");
+        }
+
+        long modelBytes = n * rowFloats * (long)sizeof(float);
+        long expectedData = kind == KindModel ? modelBytes : SampleSetPreamble + sampleCount * (sizeof(float) + modelBytes);
         if (headerSize != HeaderSize || task is < 0 or > 2 || k < 1 || k > FmLayout.MaxEmbeddingSize || n < 0 || n >= int.MaxValue
-            || (flags & ~KnownFlags) != 0 || rowFloats != k + 1 || dataBytes != n * rowFloats * sizeof(float))
+            || (flags & ~KnownFlags) != 0 || rowFloats != k + 1 || dataBytes != expectedData)
         {
             throw Fail(sourceName, $"the header is inconsistent (header size {headerSize}, task {task}, k {k}, features {n}, flags 0x{flags:x}, row floats {rowFloats}, data bytes {dataBytes})");
         }
@@ -174,8 +246,49 @@ public static class NativeModelFile
 
         var crc = new Crc32();
         crc.Append(header);
-        var table = new AlignedTable((int)n, k);
-        ReadRows(stream, table, crc, sourceName);
+        AlignedTable? table = null;
+        List<FmModel>? members = null;
+        FmSampleLink link = FmSampleLink.Identity;
+        float clipMin = 0, clipMax = 0;
+        if (kind == KindModel)
+        {
+            table = new AlignedTable((int)n, k);
+            ReadRows(stream, table, crc, sourceName);
+        }
+        else
+        {
+            Span<byte> preamble = stackalloc byte[SampleSetPreamble];
+            if (stream.ReadAtLeast(preamble, SampleSetPreamble, throwOnEndOfStream: false) < SampleSetPreamble)
+            {
+                throw Fail(sourceName, "the file is truncated: it ends inside the sample set's preamble");
+            }
+
+            crc.Append(preamble);
+            int linkValue = BinaryPrimitives.ReadInt32LittleEndian(preamble[4..]);
+            clipMin = BinaryPrimitives.ReadSingleLittleEndian(preamble[8..]);
+            clipMax = BinaryPrimitives.ReadSingleLittleEndian(preamble[12..]);
+            if (BinaryPrimitives.ReadInt32LittleEndian(preamble) != sampleCount || linkValue is not 0 and not 1
+                || float.IsNaN(clipMin) || float.IsNaN(clipMax) || clipMin > clipMax)
+            {
+                throw Fail(sourceName, $"the sample set's preamble is inconsistent (samples {BinaryPrimitives.ReadInt32LittleEndian(preamble)} where the header says {sampleCount}, link {linkValue}, clamp [{clipMin}, {clipMax}])");
+            }
+
+            link = (FmSampleLink)linkValue;
+            members = new List<FmModel>(Math.Min(sampleCount, 1024));
+            Span<byte> biasBytes = stackalloc byte[sizeof(float)];
+            for (int s = 0; s < sampleCount; s++)
+            {
+                if (stream.ReadAtLeast(biasBytes, sizeof(float), throwOnEndOfStream: false) < sizeof(float))
+                {
+                    throw Fail(sourceName, $"the file is truncated: it ends at sample {s} of {sampleCount}");
+                }
+
+                crc.Append(biasBytes);
+                var member = new AlignedTable((int)n, k);
+                ReadRows(stream, member, crc, sourceName);
+                members.Add(Wrap(BinaryPrimitives.ReadSingleLittleEndian(biasBytes), member, $"{sourceName} (sample {s})"));
+            }
+        }
 
         Span<byte> trailer = stackalloc byte[TrailerSize];
         int trailerRead = stream.ReadAtLeast(trailer, TrailerSize, throwOnEndOfStream: false);
@@ -199,18 +312,22 @@ public static class NativeModelFile
             throw Fail(sourceName, "the file has garbage after the model");
         }
 
-        FmModel model;
+        FmSampleSet? samples = members is null ? null : FmSampleSet.Create(members, link, clipMin, clipMax);
+        FmModel model = samples?.MeanModel() ?? Wrap(bias, table!, sourceName);
+        return new ModelFile(model, ModelFormat.Native, (FmTask)task, (flags & FlagBias) != 0, (flags & FlagLinear) != 0,
+            (flags & FlagNormalization) != 0, ChecksumState.Verified) { Samples = samples };
+    }
+
+    private static FmModel Wrap(float bias, AlignedTable table, string sourceName)
+    {
         try
         {
-            model = FmModel.FromTable(bias, table, sourceName);
+            return FmModel.FromTable(bias, table, sourceName);
         }
         catch (InvalidDataException e)
         {
             throw new ModelFileException(e.Message, e);
         }
-
-        return new ModelFile(model, ModelFormat.Native, (FmTask)task, (flags & FlagBias) != 0, (flags & FlagLinear) != 0,
-            (flags & FlagNormalization) != 0, ChecksumState.Verified);
     }
 
     /// <summary>Reads the data rows into the table, adding them to the checksum. A method of its own: only this loop
