@@ -124,8 +124,10 @@ public static class FmBayesTrainer
         private readonly int _n;
         private readonly int _k;
         private readonly int _rows;
-        private readonly int[] _colStart;
-        private readonly Entry[] _col;
+        private readonly FeatureBlocks _blocks;
+        private readonly double[] _mean;
+        private readonly double[] _precision;
+        private readonly double[] _change;
         private readonly double[] _target;
         private readonly RowState[] _state;
         private readonly double[] _factorSums;
@@ -154,36 +156,13 @@ public static class FmBayesTrainer
             _rows = train.Count;
             _random = new BayesRandom(unchecked((ulong)o.Seed * 0x9E3779B97F4A7C15UL + 0xB5AD4ECEDA1CE2A9UL));
 
-            // the column copy: the rows (ascending) and values of every feature
-            ReadOnlySpan<int> offsets = train.Offsets;
-            ReadOnlySpan<int> indices = train.Indices;
-            ReadOnlySpan<float> values = train.Values;
-            _colStart = new int[_n + 1];
-            foreach (int j in indices)
-            {
-                _colStart[j + 1]++;
-            }
-
-            int longest = 0;
-            for (int j = 0; j < _n; j++)
-            {
-                longest = Math.Max(longest, _colStart[j + 1]);
-                _colStart[j + 1] += _colStart[j];
-            }
-
-            _col = new Entry[indices.Length];
-            var fill = _colStart[..^1].ToArray();
-            for (int r = 0; r < _rows; r++)
-            {
-                for (int p = offsets[r]; p < offsets[r + 1]; p++)
-                {
-                    _col[fill[indices[p]]++] = new Entry(r, values[p]);
-                }
-            }
-
-            _scratch = new double[longest];
-            _target = new double[_rows];
+            _blocks = FeatureBlocks.Build(train, _n);
+            _scratch = new double[_blocks.MaxEntries];
+            _mean = new double[_blocks.MaxFeatures];
+            _precision = new double[_blocks.MaxFeatures];
+            _change = new double[_blocks.MaxFeatures];
             ReadOnlySpan<float> labels = train.Labels;
+            _target = new double[_rows];
             _min = float.PositiveInfinity;
             _max = float.NegativeInfinity;
             for (int r = 0; r < _rows; r++)
@@ -479,9 +458,14 @@ public static class FmBayesTrainer
             if (_o.UseLinear)
             {
                 DrawHyper(_w, 0, 1, _wMu, _wLambda, 0);
-                for (int j = 0; j < _n; j++)
+                for (int b = 0; b < _blocks.Count; b++)
                 {
-                    DrawLinear(j);
+                    DrawLinearBlock(b);
+                }
+
+                foreach (int j in _blocks.Empty)
+                {
+                    _w[j] = DrawFromPrior(_w[j], _wMu[_group[j]], _wLambda[_group[j]]);
                 }
             }
 
@@ -513,117 +497,122 @@ public static class FmBayesTrainer
         private void DrawFactorColumn(int f)
         {
             Span<double> v = _v.AsSpan((int)((long)f * _n), _n);
-            for (int j = 0; j < _n; j++)
+            for (int b = 0; b < _blocks.Count; b++)
+            {
+                DrawFactorBlock(v, f, b);
+            }
+
+            foreach (int j in _blocks.Empty)
             {
                 int g = _group[j];
-                DrawFactor(ref v[j], _vMu[g * _k + f], _vLambda[g * _k + f], j);
+                v[j] = DrawFromPrior(v[j], _vMu[g * _k + f], _vLambda[g * _k + f]);
             }
         }
 
-        private void DrawBias()
+        /// <summary>A parameter without data: its prior N(mu, 1 / lambda) (0 when lambda is 0, as libFM).</summary>
+        private double DrawFromPrior(double old, double mu, double lambda)
         {
-            double sum = 0;
-            foreach (ref readonly RowState row in _state.AsSpan())
-            {
-                sum += row.E;
-            }
-
-            sum -= _w0 * _rows;
-            double variance = 1.0 / (_reg0 + _alpha * _rows);
-            double mean = -variance * _alpha * sum;
-            double next = _sample ? _random.Normal(mean, Math.Sqrt(variance)) : mean;
-            if (!double.IsFinite(next))
-            {
-                return;
-            }
-
-            double change = next - _w0;
-            Span<RowState> state = _state;
-            for (int r = 0; r < state.Length; r++)
-            {
-                state[r].E += change;
-            }
-
-            _w0 = next;
+            double variance = 1.0 / lambda;
+            double next = !double.IsFinite(variance) ? 0 : _sample ? _random.Normal(mu, Math.Sqrt(variance)) : mu;
+            return double.IsFinite(next) ? next : old;
         }
 
+        /// <summary>The conditional draw (or mean, ALS) of one parameter from the sums over its nonzeros:
+        /// <paramref name="mean"/> = sum h e with e the residual including the parameter's own part, and
+        /// <paramref name="precision"/> = sum h^2.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void DrawLinear(int j)
+        private double Draw(double old, double mean, double precision, double mu, double lambda)
         {
-            int g = _group[j];
-            double lambda = _wLambda[g];
-            double mu = _wMu[g];
-            double old = _w[j];
-            ReadOnlySpan<Entry> column = _col.AsSpan(_colStart[j], _colStart[j + 1] - _colStart[j]);
-            Span<RowState> state = _state;
-            double mean = 0, precision = 0;
-            foreach (Entry entry in column)
-            {
-                double x = entry.X;
-                mean += x * state[entry.Row].E;
-                precision += x * x;
-            }
-
             mean -= old * precision;
             double variance = 1.0 / (lambda + _alpha * precision);
             mean = variance * (mu * lambda - _alpha * mean);
             double next = !double.IsFinite(variance) ? 0 : _sample ? _random.Normal(mean, Math.Sqrt(variance)) : mean;
-            if (!double.IsFinite(next))
-            {
-                return;
-            }
-
-            double change = next - old;
-            foreach (Entry entry in column)
-            {
-                state[entry.Row].E += entry.X * change;
-            }
-
-            _w[j] = next;
+            return double.IsFinite(next) ? next : old;
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void DrawFactor(ref double v, double mu, double lambda, int j)
+        /// <summary>Draws the linear weights of one block: one pass for the sums, the draws, one pass for the residuals.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void DrawLinearBlock(int b)
         {
-            ReadOnlySpan<Entry> column = _col.AsSpan(_colStart[j], _colStart[j + 1] - _colStart[j]);
+            ReadOnlySpan<BlockEntry> entries = _blocks.Entries.AsSpan(_blocks.EntryStart[b], _blocks.EntryStart[b + 1] - _blocks.EntryStart[b]);
+            ReadOnlySpan<int> features = _blocks.Features.AsSpan(_blocks.FeatureStart[b], _blocks.FeatureStart[b + 1] - _blocks.FeatureStart[b]);
+            Span<double> mean = _mean.AsSpan(0, features.Length);
+            Span<double> precision = _precision.AsSpan(0, features.Length);
+            Span<double> change = _change.AsSpan(0, features.Length);
             Span<RowState> state = _state;
-            Span<double> h = _scratch.AsSpan(0, column.Length);
-            double old = v;
-            double mean = 0, precision = 0;
-            for (int p = 0; p < column.Length; p++)
+            mean.Clear();
+            precision.Clear();
+            foreach (BlockEntry entry in entries)
             {
-                Entry entry = column[p];
+                double x = entry.X;
+                mean[entry.Local] += x * state[entry.Row].E;
+                precision[entry.Local] += x * x;
+            }
+
+            for (int l = 0; l < features.Length; l++)
+            {
+                int j = features[l];
+                int g = _group[j];
+                double old = _w[j];
+                double next = Draw(old, mean[l], precision[l], _wMu[g], _wLambda[g]);
+                change[l] = next - old;
+                _w[j] = next;
+            }
+
+            foreach (BlockEntry entry in entries)
+            {
+                state[entry.Row].E += entry.X * change[entry.Local];
+            }
+        }
+
+        /// <summary>Draws factor f of one block's features.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void DrawFactorBlock(Span<double> v, int f, int b)
+        {
+            ReadOnlySpan<BlockEntry> entries = _blocks.Entries.AsSpan(_blocks.EntryStart[b], _blocks.EntryStart[b + 1] - _blocks.EntryStart[b]);
+            ReadOnlySpan<int> features = _blocks.Features.AsSpan(_blocks.FeatureStart[b], _blocks.FeatureStart[b + 1] - _blocks.FeatureStart[b]);
+            Span<double> mean = _mean.AsSpan(0, features.Length);
+            Span<double> precision = _precision.AsSpan(0, features.Length);
+            Span<double> change = _change.AsSpan(0, features.Length);
+            Span<double> h = _scratch.AsSpan(0, entries.Length);
+            Span<RowState> state = _state;
+            for (int l = 0; l < features.Length; l++)
+            {
+                change[l] = v[features[l]];
+            }
+
+            mean.Clear();
+            precision.Clear();
+            for (int p = 0; p < entries.Length; p++)
+            {
+                BlockEntry entry = entries[p];
                 ref RowState row = ref state[entry.Row];
                 double x = entry.X;
-                double hp = x * (row.Q - x * old);
+                double hp = x * (row.Q - x * change[entry.Local]);
                 h[p] = hp;
-                mean += hp * row.E;
-                precision += hp * hp;
+                mean[entry.Local] += hp * row.E;
+                precision[entry.Local] += hp * hp;
             }
 
-            mean -= old * precision;
-            double variance = 1.0 / (lambda + _alpha * precision);
-            mean = variance * (mu * lambda - _alpha * mean);
-            double next = !double.IsFinite(variance) ? 0 : _sample ? _random.Normal(mean, Math.Sqrt(variance)) : mean;
-            if (!double.IsFinite(next))
+            for (int l = 0; l < features.Length; l++)
             {
-                return;
+                int j = features[l];
+                int g = _group[j];
+                double old = v[j];
+                double next = Draw(old, mean[l], precision[l], _vMu[g * _k + f], _vLambda[g * _k + f]);
+                change[l] = next - old;
+                v[j] = next;
             }
 
-            double change = next - old;
-            for (int p = 0; p < column.Length; p++)
+            for (int p = 0; p < entries.Length; p++)
             {
-                Entry entry = column[p];
+                BlockEntry entry = entries[p];
                 ref RowState row = ref state[entry.Row];
-                row.Q += entry.X * change;
-                row.E += h[p] * change;
+                double delta = change[entry.Local];
+                row.Q += entry.X * delta;
+                row.E += h[p] * delta;
             }
-
-            v = next;
         }
-
-        /// <summary>One nonzero of a feature's column: the row it is in and its value.</summary>
-        private readonly record struct Entry(int Row, float X);
 
         /// <summary>Per training row: the residual e = y_hat - target and q_f = sum_j v_jf x_j of the factor being drawn.</summary>
         private struct RowState
