@@ -46,8 +46,8 @@ internal static class Diagnostics
 
     public static readonly DiagnosticDescriptor LanguageVersionTooLow = new(
         id: "FMCG0005",
-        title: "FmKernel needs C# 9 or later",
-        messageFormat: "[FmKernel] on '{0}' needs C# 9 or later (the kernels register with a module initializer); set <LangVersion> to 9 or later",
+        title: "FmKernel needs C# 11 or later",
+        messageFormat: "[FmKernel] on '{0}' needs C# 11 or later (the generated Kernel struct implements static abstract interface members); set <LangVersion> to 11 or later",
         category: Category,
         defaultSeverity: DiagnosticSeverity.Error,
         isEnabledByDefault: true,

@@ -20,7 +20,7 @@ internal static class KernelEmitter
     private const string Simd = "global::FmCodegen.Kernels.FmSimd";
     private const string Rows = "global::FmCodegen.Kernels.FmRows";
     private const string Model = "global::FmCodegen.FmModel";
-    private const string KernelBase = "global::FmCodegen.Kernels.FmKernel";
+    private const string KernelInterface = "global::FmCodegen.Kernels.IFmKernel";
     private const string Hot = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]";
     private const string Inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
 
@@ -153,7 +153,7 @@ internal static class KernelEmitter
             EmitDense(w, k, path);
         }
 
-        EmitKernelClass(w, spec);
+        EmitKernelStruct(w, spec);
         w.Close();
         for (int i = 0; i < spec.Containers.Count; i++)
         {
@@ -247,9 +247,6 @@ internal static class KernelEmitter
 
             /// <summary>The distance in floats between two rows of a model's row table for this k.</summary>
             public const int RowStride = {{Num(RowStride(k))}};
-
-            /// <summary>This class's kernels as an <see cref="global::FmCodegen.Kernels.FmKernel"/>: registered at module load, so Fm.Score uses them for models of k = {{Num(k)}}.</summary>
-            public static {{KernelBase}} Kernel { get; } = new GeneratedFmKernel();
 
             /// <summary>The raw score of one sparse example: bias + linear + pairwise terms. Indices at or beyond the model's NumFeatures contribute nothing.</summary>
             {{Attributes}}
@@ -372,41 +369,8 @@ internal static class KernelEmitter
 
             /// <summary>Scores a CSR batch (row r is indices/values[offsets[r] .. offsets[r + 1])) into output; maxThreads &gt; 1 (or 0: all cores) splits rows across cores.</summary>
             {{Attributes}}
-            public static void ScoreBatch({{Model}} model, global::System.ReadOnlySpan<int> offsets, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> output, int maxThreads = 1)
-            {
-                if (maxThreads == 1)
-                {
-                    ScoreBatchOnThisThread(model, offsets, indices, values, output);
-                }
-                else
-                {
-                    global::FmCodegen.Kernels.FmBatch.Score(Kernel, model, offsets, indices, values, output, maxThreads);
-                }
-            }
-
-            {{Hot}}
-            private static void ScoreBatchOnThisThread({{Model}} model, global::System.ReadOnlySpan<int> offsets, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> output)
-            {
-                if (model is null)
-                {
-                    throw new global::System.ArgumentNullException(nameof(model));
-                }
-
-                if (model.EmbeddingSize != EmbeddingSize)
-                {
-                    {{Errors}}.ThrowWrongEmbeddingSize(EmbeddingSize, model.EmbeddingSize);
-                }
-
-                {{Errors}}.CheckBatch(offsets, indices, values, output);
-                {{Rows}} rows = {{Rows}}.Of(model);
-                float bias = model.Bias;
-                for (int r = 0; r < output.Length; r++)
-                {
-                    int start = offsets[r];
-                    int count = offsets[r + 1] - start;
-                    output[r] = bias + Interaction(rows, indices.Slice(start, count), values.Slice(start, count));
-                }
-            }
+            public static void ScoreBatch({{Model}} model, global::System.ReadOnlySpan<int> offsets, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> output, int maxThreads = 1) =>
+                global::FmCodegen.Kernels.FmKernel<Kernel>.Instance.ScoreBatch(model, offsets, indices, values, output, maxThreads);
 
             {{Inline}}
             private static void CheckRows({{Rows}} rows)
@@ -428,44 +392,39 @@ internal static class KernelEmitter
                 get
                 {
             """);
-        Dispatch(w, k, 3, p => $"return \"{p}\";");
+        Dispatch(w, k, 2, p => $"return \"{p}\";");
         w.Lines("""
                 }
             }
             """);
     }
 
-    private static void EmitKernelClass(IndentedWriter w, KernelSpec spec)
+    /// <summary>The nested <c>Kernel</c> struct: this class as an IFmKernel type argument, and its registration.</summary>
+    private static void EmitKernelStruct(IndentedWriter w, KernelSpec spec)
     {
         int k = spec.EmbeddingSize;
-        string cls = spec.ClassName;
-        if (spec.Registers)
-        {
-            w.Lines($$"""
-                /// <summary>Registers these kernels so Fm.Score picks them for models of k = {{Num(k)}}.</summary>
-                [global::System.Runtime.CompilerServices.ModuleInitializer]
-                internal static void RegisterFmKernel() => global::FmCodegen.Kernels.FmKernels.Register(Kernel);
-
-                """);
-        }
-
+        string cls = spec.QualifiedName;
         w.Lines($$"""
+
+            /// <summary>These kernels as a type argument: every loop written over <see cref="{{KernelInterface}}"/> (batch scoring, dataset scoring, training) runs them with direct calls.</summary>
             {{Attributes}}
-            private sealed class GeneratedFmKernel : {{KernelBase}}
+            public readonly struct Kernel : {{KernelInterface}}
             {
-                public override int EmbeddingSize => {{Num(k)}};
+                public static int EmbeddingSize => {{Num(k)}};
 
-                public override string Name => "generated k={{Num(k)}} ({{spec.DisplayName}})";
+                public static string Name => "generated k={{Num(k)}} ({{spec.DisplayName}})";
 
-                public override string Path => {{cls}}.ActivePath;
+                public static string ActivePath => {{cls}}.ActivePath;
 
-                public override float Interaction({{Rows}} rows, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values) =>
+                {{Inline}}
+                public static float Interaction({{Rows}} rows, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values) =>
                     {{cls}}.Interaction(rows, indices, values);
 
-                public override float InteractionWithSums({{Rows}} rows, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> sums) =>
+                {{Inline}}
+                public static float InteractionWithSums({{Rows}} rows, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> sums) =>
                     {{cls}}.InteractionWithSums(rows, indices, values, sums);
 
-                public override float CrossTerm(global::System.ReadOnlySpan<float> embeddings, int embeddingSize)
+                public static float CrossTerm(global::System.ReadOnlySpan<float> embeddings, int embeddingSize)
                 {
                     if (embeddingSize != {{Num(k)}})
                     {
@@ -474,11 +433,17 @@ internal static class KernelEmitter
 
                     return {{cls}}.CrossTerm(embeddings);
                 }
-
-                public override void ScoreBatch({{Model}} model, global::System.ReadOnlySpan<int> offsets, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> output) =>
-                    ScoreBatchOnThisThread(model, offsets, indices, values, output);
             }
             """);
+        if (spec.Registers)
+        {
+            w.Lines($$"""
+
+                /// <summary>Registers these kernels so Fm.Score picks them for models of k = {{Num(k)}}.</summary>
+                [global::System.Runtime.CompilerServices.ModuleInitializer]
+                internal static void RegisterFmKernel() => global::FmCodegen.Kernels.FmKernels.Register<Kernel>();
+                """);
+        }
     }
 
     /// <summary>

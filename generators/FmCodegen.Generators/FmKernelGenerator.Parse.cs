@@ -76,7 +76,7 @@ internal static class KernelParser
             containers.Insert(0, new ContainingType(keyword, type.Identifier.ValueText));
         }
 
-        if (node.SyntaxTree.Options is CSharpParseOptions { LanguageVersion: < LanguageVersion.CSharp9 })
+        if (node.SyntaxTree.Options is CSharpParseOptions { LanguageVersion: < LanguageVersion.CSharp11 })
         {
             diagnostics.Add(Make(Diagnostics.LanguageVersionTooLow, classLocation, symbol.Name));
         }

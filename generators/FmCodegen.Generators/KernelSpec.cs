@@ -32,6 +32,9 @@ internal sealed record KernelSpec(
         }
     }
 
+    /// <summary>The global::-qualified name, for references from inside the generated nested types.</summary>
+    public string QualifiedName => "global::" + DisplayName;
+
     public string HintName => DisplayName.Replace('<', '_').Replace('>', '_') + ".FmKernel.g.cs";
 }
 

@@ -117,8 +117,7 @@ public static class Fm
     public static void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads = 1)
     {
         ArgumentNullException.ThrowIfNull(model);
-        FmKernel kernel = FmKernels.For(model.EmbeddingSize);
-        FmBatch.Score(kernel, model, offsets, indices, values, output, maxThreads);
+        FmKernels.For(model.EmbeddingSize).ScoreBatch(model, offsets, indices, values, output, maxThreads);
     }
 
     private static void CheckExample(ReadOnlySpan<int> indices, ReadOnlySpan<float> values)

@@ -50,8 +50,8 @@ public class DiagnosticTests
     }
 
     [Fact]
-    public void A_language_version_below_9_is_FMCG0005() =>
-        Single("[FmCodegen.FmKernel(16)] public static partial class Old { }", "FMCG0005", LanguageVersion.CSharp8);
+    public void A_language_version_below_11_is_FMCG0005() =>
+        Single("[FmCodegen.FmKernel(16)] public static partial class Old { }", "FMCG0005", LanguageVersion.CSharp10);
 
     [Fact]
     public void A_private_nested_target_still_gets_kernels_but_warns_FMCG0006_and_does_not_register()

@@ -75,7 +75,7 @@ public sealed class PackageConsumerTests : IClassFixture<PackageConsumerTests.Pa
                         }
                     }
 
-                    bool registered = ReferenceEquals(FmKernels.For(5), K5.Kernel) && ReferenceEquals(FmKernels.For(100), K100.Kernel);
+                    bool registered = ReferenceEquals(FmKernels.For(5), FmKernel<K5.Kernel>.Instance) && ReferenceEquals(FmKernels.For(100), FmKernel<K100.Kernel>.Instance);
                     Console.WriteLine($"checks={checks} failures={failures} registered={registered} path={K16.ActivePath}");
                     return failures == 0 && registered ? 0 : 1;
                 }

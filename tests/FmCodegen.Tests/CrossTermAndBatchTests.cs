@@ -174,8 +174,8 @@ public class CrossTermAndBatchTests
     [Fact]
     public void Fm_Score_uses_the_generated_kernel_of_a_consumer_and_the_runtime_kernel_otherwise()
     {
-        Assert.Same(Kernel5.Kernel, FmKernels.For(5));
-        Assert.Same(Outer.Kernel3.Kernel, FmKernels.For(3));
+        Assert.Same(FmKernel<Kernel5.Kernel>.Instance, FmKernels.For(5));
+        Assert.Same(FmKernel<Outer.Kernel3.Kernel>.Instance, FmKernels.For(3));
         Assert.Same(FmKernels.RuntimeSimd, FmKernels.For(7));
         Assert.Equal(16, FmKernels.For(16).EmbeddingSize);
         Assert.Contains(FmKernels.All, kernel => kernel.EmbeddingSize == 1024);

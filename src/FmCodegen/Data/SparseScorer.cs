@@ -9,7 +9,6 @@ namespace FmCodegen.Data;
 /// </summary>
 public sealed class SparseScorer
 {
-    private const int MinRowsPerChunk = 1024;
     private readonly FmModel _model;
     private readonly FmKernel _kernel;
 
@@ -48,20 +47,7 @@ public sealed class SparseScorer
         FmErrors.CheckBatch(offsets, indices, values, output);
         CountUnknown(offsets, indices);
         Rows += output.Length;
-        if (!InstanceNormalization)
-        {
-            FmBatch.Score(_kernel, _model, offsets, indices, values, output, MaxThreads);
-            return;
-        }
-
-        int threads = MaxThreads <= 0 ? Environment.ProcessorCount : Math.Min(MaxThreads, Environment.ProcessorCount);
-        if (threads <= 1 || output.Length < 2 * MinRowsPerChunk)
-        {
-            ScoreNormalized(_kernel, _model, offsets, indices, values, output);
-            return;
-        }
-
-        ScoreNormalizedParallel(offsets, indices, values, output, threads);
+        _kernel.ScoreBatch(_model, offsets, indices, values, output, MaxThreads, InstanceNormalization);
     }
 
     /// <summary>Scores the rows of a block read by <see cref="SparseTextReader"/>.</summary>
@@ -75,73 +61,7 @@ public sealed class SparseScorer
     public static float ScoreNormalized(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (indices.Length != values.Length)
-        {
-            FmErrors.ThrowLengthMismatch(indices.Length, values.Length);
-        }
-
-        return ScoreOneNormalized(FmKernels.For(model.EmbeddingSize), model, FmRows.Of(model), indices, values);
-    }
-
-    private static float ScoreOneNormalized(FmKernel kernel, FmModel model, FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
-    {
-        float both = kernel.Interaction(rows, indices, values);
-        float squares = 0f;
-        float linear = 0f;
-        for (int j = 0; j < indices.Length; j++)
-        {
-            float x = values[j];
-            squares += x * x;
-            linear += model.Weight(indices[j]) * x;
-        }
-
-        if (squares == 0f)
-        {
-            return model.Bias;
-        }
-
-        // xLearn: linear terms use x sqrt(norm), both sides of every factor product use x norm
-        float norm = 1f / squares;
-        return model.Bias + (MathF.Sqrt(norm) * linear) + (norm * norm * (both - linear));
-    }
-
-    private static void ScoreNormalized(FmKernel kernel, FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output)
-    {
-        FmRows rows = FmRows.Of(model);
-        for (int r = 0; r < output.Length; r++)
-        {
-            int start = offsets[r];
-            int count = offsets[r + 1] - start;
-            output[r] = ScoreOneNormalized(kernel, model, rows, indices.Slice(start, count), values.Slice(start, count));
-        }
-    }
-
-    private unsafe void ScoreNormalizedParallel(ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int threads)
-    {
-        int rows = output.Length;
-        int chunks = Math.Min(threads * 4, rows / MinRowsPerChunk);
-        int perChunk = (rows + chunks - 1) / chunks;
-        FmKernel kernel = _kernel;
-        FmModel model = _model;
-        fixed (int* po = offsets)
-        fixed (int* pi = indices)
-        fixed (float* pv = values)
-        fixed (float* pout = output)
-        {
-            nint o = (nint)po, i = (nint)pi, v = (nint)pv, outp = (nint)pout;
-            int nnz = indices.Length;
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, c =>
-            {
-                int start = c * perChunk;
-                int end = Math.Min(rows, start + perChunk);
-                if (start < end)
-                {
-                    ScoreNormalized(kernel, model, new ReadOnlySpan<int>((int*)o + start, end - start + 1),
-                        new ReadOnlySpan<int>((int*)i, nnz), new ReadOnlySpan<float>((float*)v, nnz),
-                        new Span<float>((float*)outp + start, end - start));
-                }
-            });
-        }
+        return FmKernels.For(model.EmbeddingSize).ScoreNormalized(model, indices, values);
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]

@@ -1,7 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace FmCodegen.Kernels;
 
@@ -53,11 +52,17 @@ public readonly ref struct FmRows
 }
 
 /// <summary>
-/// One implementation of the FM arithmetic: a generated fixed-k kernel, or the library's runtime-k kernels.
-/// Kernels are stateless and thread-safe. <see cref="FmKernels"/> keeps the registered ones.
+/// A kernel as an object: the registry's entry for one <see cref="IFmKernel"/> struct (<see cref="FmKernel{TKernel}"/>
+/// is the only implementation). Its methods call loops compiled for that struct, so scoring or training through an
+/// entry is as fast as naming the struct; <see cref="Accept{TResult}"/> hands the struct to any generic computation.
+/// Stateless and thread-safe. <see cref="FmKernels"/> keeps the registered ones.
 /// </summary>
 public abstract class FmKernel
 {
+    private protected FmKernel()
+    {
+    }
+
     /// <summary>The embedding size this kernel is specialised for, or 0 for a runtime-k kernel that takes any.</summary>
     public abstract int EmbeddingSize { get; }
 
@@ -78,35 +83,68 @@ public abstract class FmKernel
     public abstract float CrossTerm(ReadOnlySpan<float> embeddings, int embeddingSize);
 
     /// <summary>The raw score of one example under a model.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public float Score(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        if (indices.Length != values.Length)
-        {
-            FmErrors.ThrowLengthMismatch(indices.Length, values.Length);
-        }
+    public abstract float Score(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values);
 
-        return model.Bias + Interaction(FmRows.Of(model), indices, values);
-    }
+    /// <summary>Scores a CSR batch: row r is indices/values[offsets[r] .. offsets[r + 1]), its raw score goes to
+    /// output[r]. <paramref name="maxThreads"/> = 1 scores on the calling thread; more splits the rows across that
+    /// many cores (0 or less: all). Every row's score is the same bits whatever the thread count.</summary>
+    public void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads = 1) =>
+        ScoreBatch(model, offsets, indices, values, output, maxThreads, instanceNormalization: false);
 
-    /// <summary>Scores the rows [0, output.Length) of a CSR batch on the calling thread.
-    /// Row r is indices/values[offsets[r] .. offsets[r + 1]).</summary>
-    public virtual void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        FmErrors.CheckBatch(offsets, indices, values, output);
-        FmRows rows = FmRows.Of(model);
-        float bias = model.Bias;
-        for (int r = 0; r < output.Length; r++)
-        {
-            int start = offsets[r];
-            int count = offsets[r + 1] - start;
-            output[r] = bias + Interaction(rows, indices.Slice(start, count), values.Slice(start, count));
-        }
-    }
+    /// <summary>Calls <paramref name="visitor"/>'s <see cref="IFmKernelVisitor{TResult}.Visit{TKernel}"/> with this
+    /// entry's kernel struct.</summary>
+    public abstract TResult Accept<TResult>(IFmKernelVisitor<TResult> visitor);
+
+    /// <summary>Batch scoring, optionally with xLearn's instance normalisation (see <see cref="FmBatch"/>).</summary>
+    internal abstract void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads, bool instanceNormalization);
+
+    /// <summary>One example with xLearn's instance normalisation.</summary>
+    internal abstract float ScoreNormalized(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values);
 
     public override string ToString() => $"{Name} ({Path})";
+}
+
+/// <summary>The registry entry of kernel struct <typeparamref name="TKernel"/>: every method calls TKernel's
+/// static members or a loop compiled for TKernel.</summary>
+public sealed class FmKernel<TKernel> : FmKernel
+    where TKernel : struct, IFmKernel
+{
+    private FmKernel()
+    {
+    }
+
+    /// <summary>The one entry of this kernel.</summary>
+    public static FmKernel<TKernel> Instance { get; } = new();
+
+    public override int EmbeddingSize => TKernel.EmbeddingSize;
+
+    public override string Name => TKernel.Name;
+
+    public override string Path => TKernel.ActivePath;
+
+    public override float Interaction(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values) =>
+        TKernel.Interaction(rows, indices, values);
+
+    public override float InteractionWithSums(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> sums) =>
+        TKernel.InteractionWithSums(rows, indices, values, sums);
+
+    public override float CrossTerm(ReadOnlySpan<float> embeddings, int embeddingSize) =>
+        TKernel.CrossTerm(embeddings, embeddingSize);
+
+    public override float Score(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values) =>
+        FmBatch.ScoreOne<TKernel>(model, indices, values);
+
+    public override TResult Accept<TResult>(IFmKernelVisitor<TResult> visitor)
+    {
+        ArgumentNullException.ThrowIfNull(visitor);
+        return visitor.Visit<TKernel>();
+    }
+
+    internal override void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads, bool instanceNormalization) =>
+        FmBatch.Score<TKernel>(model, offsets, indices, values, output, maxThreads, instanceNormalization);
+
+    internal override float ScoreNormalized(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values) =>
+        FmBatch.ScoreOneNormalized<TKernel>(model, indices, values);
 }
 
 /// <summary>Errors raised by kernels, generated ones included; not for direct use.</summary>

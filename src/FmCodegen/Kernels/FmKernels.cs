@@ -12,13 +12,18 @@ public static class FmKernels
     private static readonly FmKernel?[] s_generated = new FmKernel?[1025];
 
     /// <summary>The runtime-k SIMD kernel (accumulators in registers, the row re-read for each block of factors).</summary>
-    public static FmKernel RuntimeSimd { get; } = new RuntimeSimdKernel();
+    public static FmKernel RuntimeSimd => FmKernel<RuntimeSimdKernel>.Instance;
 
     /// <summary>The runtime-k scalar O(kn) kernel.</summary>
-    public static FmKernel RuntimeScalar { get; } = new RuntimeScalarKernel();
+    public static FmKernel RuntimeScalar => FmKernel<RuntimeScalarKernel>.Instance;
 
-    /// <summary>Registers a generated kernel; a later registration for the same k replaces an earlier one
-    /// (a consumer's kernel, registered after the library's, wins).</summary>
+    /// <summary>Registers a fixed-k kernel struct (generated code calls this at module load); a later registration
+    /// for the same k replaces an earlier one (a consumer's kernel, registered after the library's, wins).</summary>
+    public static void Register<TKernel>()
+        where TKernel : struct, IFmKernel =>
+        Register(FmKernel<TKernel>.Instance);
+
+    /// <summary>Registers a fixed-k kernel entry; see <see cref="Register{TKernel}"/>.</summary>
     public static void Register(FmKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);

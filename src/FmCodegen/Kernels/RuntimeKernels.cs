@@ -5,16 +5,16 @@ using System.Runtime.Intrinsics;
 namespace FmCodegen.Kernels;
 
 /// <summary>The O(kn) identity with plain loops: the baseline the SIMD kernels are measured against.</summary>
-internal sealed class RuntimeScalarKernel : FmKernel
+internal readonly struct RuntimeScalarKernel : IFmKernel
 {
-    public override int EmbeddingSize => 0;
-    public override string Name => "runtime-k scalar";
-    public override string Path => "Scalar";
+    public static int EmbeddingSize => 0;
+    public static string Name => "runtime-k scalar";
+    public static string ActivePath => "Scalar";
 
-    public override float Interaction(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values) =>
+    public static float Interaction(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values) =>
         Compute(rows, indices, values, default);
 
-    public override float InteractionWithSums(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> sums)
+    public static float InteractionWithSums(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> sums)
     {
         if (sums.Length < rows.EmbeddingSize)
         {
@@ -24,7 +24,7 @@ internal sealed class RuntimeScalarKernel : FmKernel
         return Compute(rows, indices, values, sums);
     }
 
-    public override float CrossTerm(ReadOnlySpan<float> embeddings, int embeddingSize) =>
+    public static float CrossTerm(ReadOnlySpan<float> embeddings, int embeddingSize) =>
         RuntimeSimdKernel.CrossTermScalar(embeddings, embeddingSize);
 
     internal static float Compute(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> sums)
@@ -77,17 +77,17 @@ internal sealed class RuntimeScalarKernel : FmKernel
 /// The runtime-k SIMD kernel: factors in blocks of four vectors whose accumulators stay in registers, the
 /// nonzeros re-read for each block (they are in L1 after the first). Serves every k without a generated kernel.
 /// </summary>
-internal sealed class RuntimeSimdKernel : FmKernel
+internal readonly struct RuntimeSimdKernel : IFmKernel
 {
-    public override int EmbeddingSize => 0;
-    public override string Name => "runtime-k SIMD";
-    public override string Path => Vector256.IsHardwareAccelerated && FmSimd.MaxBits >= 256 ? "Vector256"
+    public static int EmbeddingSize => 0;
+    public static string Name => "runtime-k SIMD";
+    public static string ActivePath => Vector256.IsHardwareAccelerated && FmSimd.MaxBits >= 256 ? "Vector256"
         : Vector128.IsHardwareAccelerated && FmSimd.MaxBits >= 128 ? "Vector128" : "Scalar";
 
-    public override float Interaction(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values) =>
+    public static float Interaction(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values) =>
         Compute(rows, indices, values, default);
 
-    public override float InteractionWithSums(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> sums)
+    public static float InteractionWithSums(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> sums)
     {
         if (sums.Length < rows.EmbeddingSize)
         {
@@ -97,7 +97,7 @@ internal sealed class RuntimeSimdKernel : FmKernel
         return Compute(rows, indices, values, sums);
     }
 
-    public override float CrossTerm(ReadOnlySpan<float> embeddings, int embeddingSize)
+    public static float CrossTerm(ReadOnlySpan<float> embeddings, int embeddingSize)
     {
         if (embeddingSize < 1 || embeddings.Length % embeddingSize != 0)
         {

@@ -103,9 +103,9 @@ internal sealed class Replica
     /// <summary>Trains on the given blocks of the data's rows, in that order (see <see cref="EpochData"/>). Optimised at
     /// once: the first epoch is a long-running loop that tiered compilation would otherwise start in unoptimised code.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Run<TRule, TKernel>(EpochData data, ReadOnlySpan<int> blocks, FmKernel kernel, FmTask task, in Hyper hyper, float biasL2, int window)
+    public void Run<TRule, TKernel>(EpochData data, ReadOnlySpan<int> blocks, FmTask task, in Hyper hyper, float biasL2, int window)
         where TRule : struct, IUpdateRule
-        where TKernel : struct, IKernelCall
+        where TKernel : struct, IFmKernel
     {
         AlignedTable table = Parameters;
         var rows = new FmRows(table.Span, table.Stride, table.NumFeatures, _embeddingSize);
@@ -147,7 +147,7 @@ internal sealed class Replica
                 int count = offsets[row + 1] - start;
                 ReadOnlySpan<int> idx = indices.Slice(start, count);
                 ReadOnlySpan<float> val = values.Slice(start, count);
-                float score = bias + TKernel.InteractionWithSums(kernel, rows, idx, val, sums);
+                float score = bias + TKernel.InteractionWithSums(rows, idx, val, sums);
                 float label = labels[row];
                 float g;
                 if (classification)

@@ -14,9 +14,6 @@ namespace Big
         /// <summary>The distance in floats between two rows of a model's row table for this k.</summary>
         public const int RowStride = 304;
 
-        /// <summary>This class's kernels as an <see cref="global::FmCodegen.Kernels.FmKernel"/>: registered at module load, so Fm.Score uses them for models of k = 300.</summary>
-        public static global::FmCodegen.Kernels.FmKernel Kernel { get; } = new GeneratedFmKernel();
-
         /// <summary>The raw score of one sparse example: bias + linear + pairwise terms. Indices at or beyond the model's NumFeatures contribute nothing.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("FmCodegen.Generators", "0.1.0")]
         [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
@@ -183,41 +180,8 @@ namespace Big
         /// <summary>Scores a CSR batch (row r is indices/values[offsets[r] .. offsets[r + 1])) into output; maxThreads &gt; 1 (or 0: all cores) splits rows across cores.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("FmCodegen.Generators", "0.1.0")]
         [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
-        public static void ScoreBatch(global::FmCodegen.FmModel model, global::System.ReadOnlySpan<int> offsets, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> output, int maxThreads = 1)
-        {
-            if (maxThreads == 1)
-            {
-                ScoreBatchOnThisThread(model, offsets, indices, values, output);
-            }
-            else
-            {
-                global::FmCodegen.Kernels.FmBatch.Score(Kernel, model, offsets, indices, values, output, maxThreads);
-            }
-        }
-
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-        private static void ScoreBatchOnThisThread(global::FmCodegen.FmModel model, global::System.ReadOnlySpan<int> offsets, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> output)
-        {
-            if (model is null)
-            {
-                throw new global::System.ArgumentNullException(nameof(model));
-            }
-
-            if (model.EmbeddingSize != EmbeddingSize)
-            {
-                global::FmCodegen.Kernels.FmErrors.ThrowWrongEmbeddingSize(EmbeddingSize, model.EmbeddingSize);
-            }
-
-            global::FmCodegen.Kernels.FmErrors.CheckBatch(offsets, indices, values, output);
-            global::FmCodegen.Kernels.FmRows rows = global::FmCodegen.Kernels.FmRows.Of(model);
-            float bias = model.Bias;
-            for (int r = 0; r < output.Length; r++)
-            {
-                int start = offsets[r];
-                int count = offsets[r + 1] - start;
-                output[r] = bias + Interaction(rows, indices.Slice(start, count), values.Slice(start, count));
-            }
-        }
+        public static void ScoreBatch(global::FmCodegen.FmModel model, global::System.ReadOnlySpan<int> offsets, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> output, int maxThreads = 1) =>
+            global::FmCodegen.Kernels.FmKernel<Kernel>.Instance.ScoreBatch(model, offsets, indices, values, output, maxThreads);
 
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private static void CheckRows(global::FmCodegen.Kernels.FmRows rows)
@@ -238,22 +202,22 @@ namespace Big
         {
             get
             {
-                    if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 512)
-                    {
-                        return "Vector512";
-                    }
-                    else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 256)
-                    {
-                        return "Vector256";
-                    }
-                    else if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 128)
-                    {
-                        return "Vector128";
-                    }
-                    else
-                    {
-                        return "Scalar";
-                    }
+                if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 512)
+                {
+                    return "Vector512";
+                }
+                else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 256)
+                {
+                    return "Vector256";
+                }
+                else if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 128)
+                {
+                    return "Vector128";
+                }
+                else
+                {
+                    return "Scalar";
+                }
             }
         }
 
@@ -7796,38 +7760,39 @@ namespace Big
             }
             return 0.5f * pair;
         }
-        /// <summary>Registers these kernels so Fm.Score picks them for models of k = 300.</summary>
-        [global::System.Runtime.CompilerServices.ModuleInitializer]
-        internal static void RegisterFmKernel() => global::FmCodegen.Kernels.FmKernels.Register(Kernel);
 
+        /// <summary>These kernels as a type argument: every loop written over <see cref="global::FmCodegen.Kernels.IFmKernel"/> (batch scoring, dataset scoring, training) runs them with direct calls.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("FmCodegen.Generators", "0.1.0")]
         [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
-        private sealed class GeneratedFmKernel : global::FmCodegen.Kernels.FmKernel
+        public readonly struct Kernel : global::FmCodegen.Kernels.IFmKernel
         {
-            public override int EmbeddingSize => 300;
+            public static int EmbeddingSize => 300;
 
-            public override string Name => "generated k=300 (Big.Wide)";
+            public static string Name => "generated k=300 (Big.Wide)";
 
-            public override string Path => Wide.ActivePath;
+            public static string ActivePath => global::Big.Wide.ActivePath;
 
-            public override float Interaction(global::FmCodegen.Kernels.FmRows rows, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values) =>
-                Wide.Interaction(rows, indices, values);
+            [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+            public static float Interaction(global::FmCodegen.Kernels.FmRows rows, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values) =>
+                global::Big.Wide.Interaction(rows, indices, values);
 
-            public override float InteractionWithSums(global::FmCodegen.Kernels.FmRows rows, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> sums) =>
-                Wide.InteractionWithSums(rows, indices, values, sums);
+            [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+            public static float InteractionWithSums(global::FmCodegen.Kernels.FmRows rows, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> sums) =>
+                global::Big.Wide.InteractionWithSums(rows, indices, values, sums);
 
-            public override float CrossTerm(global::System.ReadOnlySpan<float> embeddings, int embeddingSize)
+            public static float CrossTerm(global::System.ReadOnlySpan<float> embeddings, int embeddingSize)
             {
                 if (embeddingSize != 300)
                 {
                     global::FmCodegen.Kernels.FmErrors.ThrowWrongEmbeddingSize(300, embeddingSize);
                 }
 
-                return Wide.CrossTerm(embeddings);
+                return global::Big.Wide.CrossTerm(embeddings);
             }
-
-            public override void ScoreBatch(global::FmCodegen.FmModel model, global::System.ReadOnlySpan<int> offsets, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> output) =>
-                ScoreBatchOnThisThread(model, offsets, indices, values, output);
         }
+
+        /// <summary>Registers these kernels so Fm.Score picks them for models of k = 300.</summary>
+        [global::System.Runtime.CompilerServices.ModuleInitializer]
+        internal static void RegisterFmKernel() => global::FmCodegen.Kernels.FmKernels.Register<Kernel>();
     }
 }

@@ -1,0 +1,78 @@
+using FmCodegen.Data;
+using FmCodegen.Kernels;
+
+namespace FmCodegen.Training;
+
+/// <summary>What every phase of one stochastic-gradient run shares.</summary>
+internal sealed class RunContext
+{
+    public required SparseDataset Train { get; init; }
+    public required FmTrainingOptions Options { get; init; }
+    public required Hyper Hyper { get; init; }
+    public required int NumFeatures { get; init; }
+    public required float TargetMin { get; init; }
+    public required float TargetMax { get; init; }
+    public required float InitialBias { get; init; }
+    public required List<FmEpoch> History { get; init; }
+    public Action<FmEpoch>? OnEpoch { get; init; }
+    public CancellationToken CancellationToken { get; init; }
+}
+
+/// <summary>
+/// One run of SGD, AdaGrad or FTRL (the update rule TRule) with kernel struct TKernel:
+/// the validation split, the starting bias, the training phase and, when asked, the refit on all rows.
+/// </summary>
+internal static class StochasticTraining
+{
+    public static FmTrainingResult Run<TRule, TKernel>(SparseDataset train, FmTrainingOptions o, Action<FmEpoch>? onEpoch, CancellationToken cancellationToken)
+        where TRule : struct, IUpdateRule
+        where TKernel : struct, IFmKernel
+    {
+        var rng = new SplitMix64(((ulong)(uint)o.Seed * 0x9E3779B97F4A7C15UL) ^ 0x5DEECE66DUL);
+
+        // the validation split: a seeded random fraction of the rows, both parts kept in file order
+        ValidationSplit split = ValidationSplit.Make(train, o, rng.NextULong());
+
+        float targetMin = float.PositiveInfinity, targetMax = float.NegativeInfinity;
+        double targetSum = 0;
+        int positives = 0;
+        foreach (float label in train.Labels)
+        {
+            targetMin = Math.Min(targetMin, label);
+            targetMax = Math.Max(targetMax, label);
+            targetSum += label;
+            positives += label > 0 ? 1 : 0;
+        }
+
+        // start the bias at the best constant: the mean target, or the log-odds of the positive rate
+        double rate = Math.Clamp((double)positives / train.Count, 1e-6, 1 - 1e-6);
+        float initialBias = o.Task == FmTask.Regression ? (float)(targetSum / train.Count) : (float)Math.Log(rate / (1 - rate));
+        var context = new RunContext
+        {
+            Train = train,
+            Options = o,
+            Hyper = new Hyper(o.LearningRate!.Value),
+            NumFeatures = Math.Max(train.NumFeatures, Math.Max(split.ValidationData.NumFeatures, o.WarmStart?.NumFeatures ?? 0)),
+            TargetMin = targetMin,
+            TargetMax = targetMax,
+            InitialBias = initialBias,
+            History = [],
+            OnEpoch = onEpoch,
+            CancellationToken = cancellationToken,
+        };
+
+        ulong phaseSeed = rng.NextULong();
+        (AlignedTable table, float bias, int bestEpoch) = TrainingPhase.Run<TRule, TKernel>(context, split.TrainRows, split.ValidationData,
+            split.ValidationRows, o.Epochs!.Value, refit: false, phaseSeed);
+        int trainExamples = split.TrainRows.Length;
+        if (o.Refit == true && split.ValidationRows.Length > 0 && o.Validation is null && bestEpoch > 0)
+        {
+            // the same seed: the same initialisation, a new order over all rows
+            (table, bias, _) = TrainingPhase.Run<TRule, TKernel>(context, split.AllRows, split.ValidationData, [], bestEpoch, refit: true, phaseSeed);
+            trainExamples = split.AllRows.Length;
+        }
+
+        FmModel model = FmModel.FromTable(bias, table, "training");
+        return new FmTrainingResult(model, o.Task, context.History, bestEpoch, targetMin, targetMax, o, trainExamples, split.ValidationRows.Length);
+    }
+}
