@@ -509,6 +509,33 @@ public static class FmBayesTrainer
             }
         }
 
+        private void DrawBias()
+        {
+            double sum = 0;
+            foreach (ref readonly RowState row in _state.AsSpan())
+            {
+                sum += row.E;
+            }
+
+            sum -= _w0 * _rows;
+            double variance = 1.0 / (_reg0 + _alpha * _rows);
+            double mean = -variance * _alpha * sum;
+            double next = _sample ? _random.Normal(mean, Math.Sqrt(variance)) : mean;
+            if (!double.IsFinite(next))
+            {
+                return;
+            }
+
+            double change = next - _w0;
+            Span<RowState> state = _state;
+            for (int r = 0; r < state.Length; r++)
+            {
+                state[r].E += change;
+            }
+
+            _w0 = next;
+        }
+
         /// <summary>A parameter without data: its prior N(mu, 1 / lambda) (0 when lambda is 0, as libFM).</summary>
         private double DrawFromPrior(double old, double mu, double lambda)
         {
