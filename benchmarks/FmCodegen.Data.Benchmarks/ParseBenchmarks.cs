@@ -172,7 +172,7 @@ internal static class Frappe
         string data = Path.Combine(folder, "frappe_x20.libfm");
         File.WriteAllBytes(data, Repeat("frappe_te.libfm", 20));
         SparseDataset parsed = SparseDataset.Load(data);
-        NativeModelFile.Save(new ModelFile(RandomModel(parsed.NumFeatures, 16), ModelFormat.Native, FmTask.Classification), Path.Combine(folder, "frappe_k16.fmb"));
+        NativeModelFile.Save(new ModelFile(RandomModel(parsed.NumFeatures, 16), FmTask.BinaryClassification), Path.Combine(folder, "frappe_k16.fmb"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {data} ({new FileInfo(data).Length:N0} bytes, {parsed.Count:N0} rows) and frappe_k16.fmb"));
     }
 }

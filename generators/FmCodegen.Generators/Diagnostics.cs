@@ -11,7 +11,7 @@ internal static class Diagnostics
     public static readonly DiagnosticDescriptor EmbeddingSizeOutOfRange = new(
         id: "FMCG0001",
         title: "FmKernel embedding size out of range",
-        messageFormat: "[FmKernel({0})] on '{1}': the embedding size must be between 1 and 1024; use a k in that range (models of other sizes score through Fm.Score's runtime kernel)",
+        messageFormat: "[FmKernel({0})] on '{1}': the embedding size must be between 1 and " + FmLimits.MaxEmbeddingSize + " (FmModel.MaxEmbeddingSize, the limit of every model); use a k in that range",
         category: Category,
         defaultSeverity: DiagnosticSeverity.Error,
         isEnabledByDefault: true,

@@ -263,6 +263,11 @@ internal static class KernelEmitter
                     {{Errors}}.ThrowWrongEmbeddingSize(EmbeddingSize, model.EmbeddingSize);
                 }
 
+                if (model.InstanceNormalization)
+                {
+                    return global::FmCodegen.Kernels.FmKernel<Kernel>.Instance.Score(model, indices, values);
+                }
+
                 return model.Bias + Interaction({{Rows}}.Of(model), indices, values);
             }
 

@@ -11,7 +11,7 @@ namespace FmCodegen.Generators;
 internal static class KernelParser
 {
     public const int MinEmbeddingSize = 1;
-    public const int MaxEmbeddingSize = 1024;
+    public const int MaxEmbeddingSize = FmLimits.MaxEmbeddingSize;
 
     public static KernelParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
     {

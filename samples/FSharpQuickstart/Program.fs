@@ -10,7 +10,7 @@ open FmCodegen.Kernels
 open FmCodegen.Metrics
 open FmCodegen.Training
 
-type Task = FmCodegen.Training.FmTask
+type Task = FmCodegen.FmTask
 
 let fields, valuesPerField = 8, 50
 
@@ -47,7 +47,7 @@ let main _ =
 
     // 4. Save and reload.
     let path = Path.Combine(Path.GetTempPath(), "fsharp-quickstart.fm")
-    ModelFiles.Save(ModelFile(result.Model, ModelFormat.Native, FmCodegen.IO.FmTask.Classification), path, ModelFormat.Native)
+    result.Save(path)
     let model = ModelFiles.Load(path).Model
     printfn "saved %s and reloaded it: %s" path (if model = result.Model then "identical" else "DIFFERENT")
 

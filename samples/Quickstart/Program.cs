@@ -6,7 +6,6 @@ using FmCodegen.Data;
 using FmCodegen.IO;
 using FmCodegen.Metrics;
 using FmCodegen.Training;
-using FmTask = FmCodegen.Training.FmTask;
 
 // 1. Data: 8 categorical fields of 50 values each, clicks drawn from a known FM (labels 0/1).
 const int Fields = 8, ValuesPerField = 50;
@@ -26,7 +25,7 @@ Console.WriteLine($"test, true model:    {Describe(Evaluate(truth, test))}");
 
 // 4. Save and reload (FmCodegen's native format; libFM and xLearn text work the same way).
 string path = Path.Combine(Path.GetTempPath(), "train-quickstart.fm");
-ModelFiles.Save(new ModelFile(result.Model, ModelFormat.Native, FmCodegen.IO.FmTask.Classification), path, ModelFormat.Native);
+result.Save(path);
 FmModel model = ModelFiles.Load(path).Model;
 Console.WriteLine($"saved {path} ({new FileInfo(path).Length:N0} bytes) and reloaded it: {(model == result.Model ? "identical" : "DIFFERENT")}");
 

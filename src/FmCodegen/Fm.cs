@@ -32,6 +32,11 @@ public static class Fm
     {
         ArgumentNullException.ThrowIfNull(model);
         CheckExample(indices, values);
+        if (model.InstanceNormalization)
+        {
+            return ScoreNaiveNormalized(model, indices, values);
+        }
+
         int n = indices.Length;
         double score = model.Bias;
         for (int i = 0; i < n; i++)
@@ -63,10 +68,10 @@ public static class Fm
     public static float Probability(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values) =>
         Sigmoid(Score(model, indices, values));
 
-    /// <summary>The logistic function, written so that it neither overflows nor loses the tails.</summary>
+    /// <summary>The logistic function 1 / (1 + e^-y), written so that it neither overflows nor loses the tails. The
+    /// trainer's gradient, the metrics and <c>fm predict</c> use this same function.</summary>
     [Pure]
-    public static float Sigmoid(float score) =>
-        score >= 0 ? 1f / (1f + MathF.Exp(-score)) : MathF.Exp(score) / (1f + MathF.Exp(score));
+    public static float Sigmoid(float score) => FmMath.Sigmoid(score);
 
     /// <summary>
     /// DeepFM's FM layer for one example: 1/2 sum_f [(sum_i e_if)^2 - sum_i e_if^2] over dense [fields x k]
@@ -118,6 +123,45 @@ public static class Fm
     {
         ArgumentNullException.ThrowIfNull(model);
         FmKernels.For(model.EmbeddingSize).ScoreBatch(model, offsets, indices, values, output, maxThreads);
+    }
+
+    /// <summary>The reference with xLearn's instance normalisation: the definition over every pair in double, x
+    /// scaled by sqrt(norm) in the linear term and by norm on both sides of each factor product.</summary>
+    private static double ScoreNaiveNormalized(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
+    {
+        double squares = 0;
+        foreach (float x in values)
+        {
+            squares += (double)x * x;
+        }
+
+        if (squares == 0)
+        {
+            return model.Bias;
+        }
+
+        double norm = 1 / squares;
+        int n = indices.Length;
+        double linear = 0;
+        double pairs = 0;
+        for (int i = 0; i < n; i++)
+        {
+            linear += (double)model.Weight(indices[i]) * values[i];
+            ReadOnlySpan<float> vi = model.FactorRow(indices[i]);
+            for (int j = i + 1; j < n; j++)
+            {
+                ReadOnlySpan<float> vj = model.FactorRow(indices[j]);
+                double dot = 0;
+                for (int f = 0; f < vi.Length; f++)
+                {
+                    dot += (double)vi[f] * vj[f];
+                }
+
+                pairs += dot * values[i] * values[j];
+            }
+        }
+
+        return model.Bias + (Math.Sqrt(norm) * linear) + (norm * norm * pairs);
     }
 
     private static void CheckExample(ReadOnlySpan<int> indices, ReadOnlySpan<float> values)

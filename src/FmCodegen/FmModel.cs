@@ -18,10 +18,15 @@ public sealed record FmModel
     private float[]? _weights;
     private float[]? _factors;
 
-    private FmModel(float bias, AlignedTable table)
+    /// <summary>The largest embedding size k of a model, of a generated kernel (<see cref="FmKernelAttribute"/>) and of
+    /// training: one limit everywhere.</summary>
+    public const int MaxEmbeddingSize = FmLimits.MaxEmbeddingSize;
+
+    private FmModel(float bias, AlignedTable table, bool instanceNormalization = false)
     {
         Bias = bias;
         _table = table;
+        InstanceNormalization = instanceNormalization;
     }
 
     /// <summary>The global bias w0.</summary>
@@ -48,6 +53,18 @@ public sealed record FmModel
 
     internal AlignedTable Table => _table;
 
+    /// <summary>
+    /// True when the model scores as xLearn does with instance normalisation on (its default): with
+    /// norm = 1 / sum_j x_j^2 over the example, y = w0 + sqrt(norm) sum_j w_j x_j + norm^2 (pairwise term).
+    /// Every scoring function (<see cref="Fm.Score"/>, <see cref="Fm.ScoreBatch"/>, <see cref="Fm.ScoreNaive"/>, the
+    /// generated kernels) honours it, so a loaded model scores the same through every API.
+    /// </summary>
+    public bool InstanceNormalization { get; }
+
+    /// <summary>The same parameters, scored with or without xLearn's instance normalisation.</summary>
+    public FmModel WithInstanceNormalization(bool instanceNormalization) =>
+        instanceNormalization == InstanceNormalization ? this : new FmModel(Bias, _table, instanceNormalization);
+
     /// <summary>The linear weight of one feature (zero for a feature the model does not know).</summary>
     public float Weight(int feature) => (uint)feature < (uint)NumFeatures ? _table.Weight(feature) : 0f;
 
@@ -62,10 +79,10 @@ public sealed record FmModel
     /// <exception cref="ArgumentException">Shapes disagree or a value is NaN or infinite; the message says which.</exception>
     public static FmModel Create(float bias, ReadOnlySpan<float> weights, ReadOnlySpan<float> factors, int embeddingSize)
     {
-        if (embeddingSize < 1 || embeddingSize > FmLayout.MaxEmbeddingSize)
+        if (embeddingSize < 1 || embeddingSize > MaxEmbeddingSize)
         {
             throw new ArgumentOutOfRangeException(nameof(embeddingSize), embeddingSize,
-                $"The embedding size must be between 1 and {FmLayout.MaxEmbeddingSize}; got {embeddingSize}.");
+                $"The embedding size must be between 1 and {MaxEmbeddingSize}; got {embeddingSize}.");
         }
 
         int numFeatures = weights.Length;
@@ -187,7 +204,8 @@ public sealed record FmModel
             return true;
         }
 
-        if (Bias.Equals(other.Bias) is false || NumFeatures != other.NumFeatures || EmbeddingSize != other.EmbeddingSize)
+        if (Bias.Equals(other.Bias) is false || NumFeatures != other.NumFeatures || EmbeddingSize != other.EmbeddingSize
+            || InstanceNormalization != other.InstanceNormalization)
         {
             return false;
         }
@@ -201,7 +219,7 @@ public sealed record FmModel
     [ExcludeFromCodeCoverage]
     private bool PrintMembers(System.Text.StringBuilder builder)
     {
-        builder.Append(CultureInfo.InvariantCulture, $"Bias = {Bias}, NumFeatures = {NumFeatures}, EmbeddingSize = {EmbeddingSize}");
+        builder.Append(CultureInfo.InvariantCulture, $"Bias = {Bias}, NumFeatures = {NumFeatures}, EmbeddingSize = {EmbeddingSize}, InstanceNormalization = {InstanceNormalization}");
         return true;
     }
 }

@@ -11,7 +11,7 @@ public class CompatibilityTests
 
     private static float[] Predict(ModelFile file, SparseDataset data, bool probability, (float Min, float Max)? clip = null)
     {
-        var scorer = new SparseScorer(file.Model, file.InstanceNormalization);
+        var scorer = new SparseScorer(file.Model);
         float[] scores = new float[data.Count];
         scorer.Score(data.Offsets, data.Indices, data.Values, scores);
         for (int r = 0; r < scores.Length; r++)
@@ -64,7 +64,7 @@ public class CompatibilityTests
     [Fact]
     public void NormalisedScoreFollowsXLearnsFormula()
     {
-        FmModel model = ModelFileTests.RandomModel(6, 4);
+        FmModel model = ModelFileTests.RandomModel(6, 4).WithInstanceNormalization(true);
         int[] idx = [0, 3, 5, 3];
         float[] x = [0.5f, 2f, -1f, 0.25f];
         double squares = x.Sum(v => (double)v * v);
@@ -85,8 +85,63 @@ public class CompatibilityTests
             }
         }
 
-        Assert.Equal(expected, SparseScorer.ScoreNormalized(model, idx, x), 5);
-        Assert.Equal(model.Bias, SparseScorer.ScoreNormalized(model, [], []));
+        Assert.Equal(expected, Fm.Score(model, idx, x), 5);
+        Assert.Equal(expected, Fm.ScoreNaive(model, idx, x), 8);
+        Assert.Equal(model.Bias, Fm.Score(model, [], []));
+        Assert.Equal(model.Bias, Fm.Score(model, [2], [0f]));
+    }
+
+    [Theory]
+    [InlineData(4)]   // the library's generated kernel
+    [InlineData(7)]   // the runtime-k kernel
+    public void ANormalisedModelScoresTheSameThroughEveryApi(int k)
+    {
+        FmModel plain = ModelFileTests.RandomModel(40, k);
+        FmModel model = plain.WithInstanceNormalization(true);
+        Assert.True(model.InstanceNormalization);
+        Assert.NotEqual(plain, model);
+        var random = new Random(5);
+        int rows = 700;
+        int[] offsets = new int[rows + 1];
+        var idx = new List<int>();
+        var val = new List<float>();
+        for (int r = 0; r < rows; r++)
+        {
+            for (int j = 0; j < 1 + (r % 6); j++)
+            {
+                idx.Add(random.Next(45));
+                val.Add((float)(random.NextDouble() * 4 - 2));
+            }
+
+            offsets[r + 1] = idx.Count;
+        }
+
+        int[] indices = idx.ToArray();
+        float[] values = val.ToArray();
+        float[] batch = new float[rows], batchTwo = new float[rows], kernelBatch = new float[rows], scorer = new float[rows];
+        Fm.ScoreBatch(model, offsets, indices, values, batch);
+        Fm.ScoreBatch(model, offsets, indices, values, batchTwo, maxThreads: 2);
+        Kernels.FmKernels.For(k).ScoreBatch(model, offsets, indices, values, kernelBatch);
+        new SparseScorer(model, maxThreads: 2).Score(offsets, indices, values, scorer);
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<int> i = indices.AsSpan(offsets[r], offsets[r + 1] - offsets[r]);
+            ReadOnlySpan<float> v = values.AsSpan(offsets[r], offsets[r + 1] - offsets[r]);
+            float one = Fm.Score(model, i, v);
+            Assert.Equal(one, batch[r]);
+            Assert.Equal(one, batchTwo[r]);
+            Assert.Equal(one, scorer[r]);
+            Assert.Equal(one, kernelBatch[r]);
+            Assert.Equal(one, Kernels.FmKernels.For(k).Score(model, i, v));
+            Assert.Equal(one, Kernels.FmKernels.RuntimeSimd.Score(model, i, v), 1e-5f * (1 + Math.Abs(one)));
+            Assert.Equal(Fm.ScoreNaive(model, i, v), one, 3);
+            Assert.Equal(Fm.Sigmoid(one), Fm.Probability(model, i, v));
+        }
+
+        // the flag really changes the scoring
+        float[] plainBatch = new float[rows];
+        Fm.ScoreBatch(plain, offsets, indices, values, plainBatch);
+        Assert.Contains(Enumerable.Range(0, rows), r => Math.Abs(plainBatch[r] - batch[r]) > 1e-3);
     }
 
     [Fact]
@@ -123,8 +178,8 @@ public class CompatibilityTests
         }
 
         float[] one = new float[rows], two = new float[rows];
-        new SparseScorer(model, instanceNormalization: true, maxThreads: 1).Score(offsets, idx.ToArray(), val.ToArray(), one);
-        new SparseScorer(model, instanceNormalization: true, maxThreads: 2).Score(offsets, idx.ToArray(), val.ToArray(), two);
+        new SparseScorer(model.WithInstanceNormalization(true), maxThreads: 1).Score(offsets, idx.ToArray(), val.ToArray(), one);
+        new SparseScorer(model.WithInstanceNormalization(true), maxThreads: 2).Score(offsets, idx.ToArray(), val.ToArray(), two);
         Assert.Equal(one, two);
     }
 

@@ -1,4 +1,5 @@
 using System.Text;
+using FmCodegen.Data;
 using FmCodegen.IO;
 
 namespace FmCodegen.Data.Tests;
@@ -40,19 +41,19 @@ public class ModelFileTests
     [InlineData(0, 4)]
     public void NativeRoundTripIsExact(int features, int k)
     {
-        var file = new ModelFile(RandomModel(features, k), ModelFormat.Native, FmTask.Classification, HasBias: true, HasLinear: false, InstanceNormalization: true);
+        var file = new ModelFile(RandomModel(features, k).WithInstanceNormalization(true), FmTask.BinaryClassification, HasBias: true, HasLinear: false);
         ModelFile back = ReadNative(NativeBytes(file));
         Assert.Equal(file.Model, back.Model);
-        Assert.Equal(FmTask.Classification, back.Task);
+        Assert.Equal(FmTask.BinaryClassification, back.Task);
         Assert.False(back.HasLinear);
         Assert.True(back.InstanceNormalization);
-        Assert.Equal(ChecksumState.Verified, back.Checksum);
+        Assert.True(back.ChecksumVerified);
     }
 
     [Fact]
     public void NativeLayoutIsAsDocumented()
     {
-        byte[] bytes = NativeBytes(new ModelFile(RandomModel(3, 4), ModelFormat.Native, FmTask.Regression));
+        byte[] bytes = NativeBytes(new ModelFile(RandomModel(3, 4), FmTask.Regression));
         Assert.Equal(64 + (3 * 5 * 4) + 8, bytes.Length);
         Assert.Equal("FMCG\r\n\u001a\n", Encoding.ASCII.GetString(bytes, 0, 8));
         Assert.Equal(1, BitConverter.ToInt32(bytes, 8));
@@ -69,7 +70,7 @@ public class ModelFileTests
     [Fact]
     public void EveryTruncationOfANativeFileIsRefused()
     {
-        byte[] bytes = NativeBytes(new ModelFile(RandomModel(4, 4), ModelFormat.Native));
+        byte[] bytes = NativeBytes(new ModelFile(RandomModel(4, 4)));
         for (int length = 0; length < bytes.Length; length++)
         {
             byte[] cut = bytes[..length];
@@ -83,7 +84,7 @@ public class ModelFileTests
     [Fact]
     public void EveryFlippedBitOfANativeFileIsRefused()
     {
-        byte[] bytes = NativeBytes(new ModelFile(RandomModel(3, 4), ModelFormat.Native));
+        byte[] bytes = NativeBytes(new ModelFile(RandomModel(3, 4)));
         for (int i = 0; i < bytes.Length; i++)
         {
             for (int bit = 0; bit < 8; bit += 3)
@@ -98,7 +99,7 @@ public class ModelFileTests
     [Fact]
     public void ADamagedDataByteIsNamedAsAChecksumFailure()
     {
-        byte[] bytes = NativeBytes(new ModelFile(RandomModel(3, 4), ModelFormat.Native));
+        byte[] bytes = NativeBytes(new ModelFile(RandomModel(3, 4)));
         bytes[70] ^= 0x10;
         ModelFileException e = Assert.Throws<ModelFileException>(() => ReadNative(bytes));
         Assert.Contains("CRC-32", e.Message, StringComparison.Ordinal);
@@ -112,7 +113,7 @@ public class ModelFileTests
     {
         using var folder = new TempFolder();
         string path = folder.File("m.fmb");
-        var file = new ModelFile(RandomModel(10, 8), ModelFormat.Native);
+        var file = new ModelFile(RandomModel(10, 8));
         NativeModelFile.Save(file, path);
         NativeModelFile.Save(file with { Model = RandomModel(10, 8, seed: 8) }, path);
         Assert.Equal(RandomModel(10, 8, seed: 8), NativeModelFile.Load(path).Model);
@@ -123,7 +124,7 @@ public class ModelFileTests
     public void AGzipCompressedNativeFileLoads()
     {
         using var folder = new TempFolder();
-        var file = new ModelFile(RandomModel(10, 8), ModelFormat.Native);
+        var file = new ModelFile(RandomModel(10, 8));
         string path = folder.File("m.fmb.gz");
         using (var output = File.Create(path))
         using (var gzip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest))
@@ -163,7 +164,7 @@ public class ModelFileTests
             model = FmModel.Create(model.Bias, new float[9], model.Factors.Span, k);
         }
 
-        var file = new ModelFile(model, ModelFormat.LibFm, HasBias: bias, HasLinear: linear);
+        var file = new ModelFile(model, HasBias: bias, HasLinear: linear);
         using var stream = new MemoryStream();
         LibFmModelFile.Write(file, stream);
         string text = Encoding.UTF8.GetString(stream.ToArray());
@@ -250,7 +251,7 @@ public class ModelFileTests
     [InlineData(6, 3)]
     public void XLearnTextRoundTripIsExact(int features, int k)
     {
-        var file = new ModelFile(RandomModel(features, k), ModelFormat.XLearn);
+        var file = new ModelFile(RandomModel(features, k));
         using var stream = new MemoryStream();
         XLearnModelFile.Write(file, stream);
         string text = Encoding.UTF8.GetString(stream.ToArray());

@@ -11,8 +11,7 @@ public sealed class BayesianTests
     private static byte[] Bytes(FmBayesResult result, FmTask task)
     {
         var stream = new MemoryStream();
-        var file = new ModelFile(result.Samples!.MeanModel(), ModelFormat.Native,
-            task == FmTask.Regression ? IO.FmTask.Regression : IO.FmTask.Classification) { Samples = result.Samples };
+        var file = new ModelFile(result.Samples!.MeanModel(), task) { Samples = result.Samples };
         NativeModelFile.Write(file, stream);
         return stream.ToArray();
     }
@@ -166,7 +165,7 @@ public sealed class BayesianTests
             Assert.Equal(6, result.Samples!.Samples.Count);
 
             var stream = new MemoryStream();
-            NativeModelFile.Write(new ModelFile(result.Samples.MeanModel(), ModelFormat.Native) { Samples = result.Samples }, stream);
+            NativeModelFile.Write(new ModelFile(result.Samples.MeanModel()) { Samples = result.Samples }, stream);
             stream.Position = 0;
             ModelFile loaded = NativeModelFile.Read(stream, "m.fmb", stream.Length);
             Assert.NotNull(loaded.Samples);
@@ -187,7 +186,7 @@ public sealed class BayesianTests
         (SparseDataset train, _) = SyntheticFm.Generate(FmTask.Regression, 200, fields: 3, valuesPerField: 5, embeddingSize: 2, seed: 2);
         FmBayesResult result = FmBayesTrainer.Train(train, new FmBayesOptions { Task = FmTask.Regression, EmbeddingSize = 2, Iterations = 4 });
         var stream = new MemoryStream();
-        NativeModelFile.Write(new ModelFile(result.Samples!.MeanModel(), ModelFormat.Native) { Samples = result.Samples }, stream);
+        NativeModelFile.Write(new ModelFile(result.Samples!.MeanModel()) { Samples = result.Samples }, stream);
         byte[] bytes = stream.ToArray();
         Assert.Equal(2, BitConverter.ToInt32(bytes, 8));
         Assert.Equal(1, BitConverter.ToInt32(bytes, 44));
@@ -200,7 +199,7 @@ public sealed class BayesianTests
         flipped[200] ^= 0x40;
         Assert.Contains("CRC-32", Assert.Throws<ModelFileException>(() => NativeModelFile.Read(new MemoryStream(flipped), "m", flipped.Length)).Message, StringComparison.Ordinal);
 
-        Assert.Throws<ModelFileException>(() => ModelFiles.Save(new ModelFile(result.Samples.MeanModel(), ModelFormat.LibFm) { Samples = result.Samples },
+        Assert.Throws<ModelFileException>(() => ModelFiles.Save(new ModelFile(result.Samples.MeanModel()) { Samples = result.Samples },
             Path.Combine(Path.GetTempPath(), "never-" + Guid.NewGuid().ToString("N")), ModelFormat.LibFm));
     }
 

@@ -5,7 +5,6 @@ using FmCodegen.Data;
 using FmCodegen.IO;
 using FmCodegen.Metrics;
 using FmCodegen.Training.Bayesian;
-using TrainingTask = FmCodegen.Training.FmTask;
 
 namespace FmCodegen.Cli.Commands;
 
@@ -87,7 +86,7 @@ internal static class BayesRun
 
         options = options with { NumFeatures = Math.Max(options.NumFeatures, features) };
         bool mcmc = options.Method == FmBayesMethod.Mcmc;
-        bool classification = options.Task == TrainingTask.BinaryClassification;
+        bool classification = options.Task == FmTask.BinaryClassification;
         int groupCount = options.Groups is { Count: > 0 } g ? g.Max() + 1 : 1;
         output.WriteLine(string.Create(Invariant,
             $"fm {verb}: {train.Count:N0} training rows, {features:N0} features ({clock.Elapsed.TotalSeconds:F2} s to read); {Describe(options, groupCount)}"));
@@ -132,18 +131,18 @@ internal static class BayesRun
 
         if (request.Model is not null)
         {
-            IO.FmTask task = classification ? IO.FmTask.Classification : IO.FmTask.Regression;
+            FmTask task = options.Task;
             ModelFile file;
             ModelFormat format;
             if (mcmc)
             {
                 FmSampleSet samples = result.Samples!;
-                file = new ModelFile(samples.MeanModel(), ModelFormat.Native, task, options.UseBias, options.UseLinear) { Samples = samples };
+                file = new ModelFile(samples.MeanModel(), task, options.UseBias, options.UseLinear) { Samples = samples };
                 format = ModelFormat.Native;
             }
             else
             {
-                file = new ModelFile(result.Model, request.ModelFormat, task, options.UseBias, options.UseLinear);
+                file = new ModelFile(result.Model, task, options.UseBias, options.UseLinear);
                 format = request.ModelFormat;
             }
 
@@ -196,7 +195,7 @@ internal static class BayesRun
     private static string Describe(FmBayesOptions o, int groups)
     {
         string dim = $"dim {(o.UseBias ? 1 : 0)},{(o.UseLinear ? 1 : 0)},{o.EmbeddingSize}";
-        string kind = o.Task == TrainingTask.BinaryClassification ? "classification (probit)" : "regression";
+        string kind = o.Task == FmTask.BinaryClassification ? "classification (probit)" : "regression";
         string reg = o.Regularization is { } r
             ? $", L2 {r.Bias.ToString(Invariant)};{string.Join(';', r.Linear.Select(x => x.ToString(Invariant)))};{string.Join(';', r.Factors.Select(x => x.ToString(Invariant)))}"
             : "";
@@ -207,7 +206,7 @@ internal static class BayesRun
 
     private static string Line(FmBayesSweep s, FmBayesOptions o)
     {
-        bool classification = o.Task == TrainingTask.BinaryClassification;
+        bool classification = o.Task == FmTask.BinaryClassification;
         var line = new StringBuilder();
         line.Append(Invariant, $"sweep {s.Iteration,4}/{o.Iterations} train {(classification ? "acc" : "RMSE")} {s.TrainMetric:F4}");
         if (s.Test is { } t)

@@ -29,7 +29,7 @@ public static class ConvertCommand
             {
                 null or "" => null,
                 "regression" or "r" => FmTask.Regression,
-                "classification" or "c" => FmTask.Classification,
+                "classification" or "c" => FmTask.BinaryClassification,
                 string other => throw new CliUserException($"--task must be regression or classification; got '{other}'."),
             };
             string outputPath = parse.GetRequiredValue(output);

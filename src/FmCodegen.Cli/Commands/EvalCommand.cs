@@ -3,7 +3,6 @@ using System.Globalization;
 using FmCodegen.Data;
 using FmCodegen.IO;
 using FmCodegen.Metrics;
-using TrainingTask = FmCodegen.Training.FmTask;
 
 namespace FmCodegen.Cli.Commands;
 
@@ -39,7 +38,7 @@ public static class EvalCommand
                 throw new CliUserException($"--threads must be 0 (all cores) or more; got {maxThreads}.");
             }
 
-            var scorer = new SparseScorer(file.Model, file.InstanceNormalization, maxThreads);
+            var scorer = new SparseScorer(file.Model, maxThreads);
             var scores = new List<float>();
             var labels = new List<float>();
             using (SparseTextReader reader = SparseTextReader.Open(inputPath, CliOptions.ParseDataFormat(parse.GetValue(inputFormat))))
@@ -59,13 +58,11 @@ public static class EvalCommand
                 throw new CliUserException($"The input file '{inputPath}' has no examples.");
             }
 
-            TrainingTask kind = parse.GetValue(task) is { } given ? TrainCommand.ParseTask(given, "--task")
-                : file.Task == IO.FmTask.Classification ? TrainingTask.BinaryClassification
-                : file.Task == IO.FmTask.Regression ? TrainingTask.Regression
-                : labels.TrueForAll(l => l is 0f or 1f or -1f) ? TrainingTask.BinaryClassification : TrainingTask.Regression;
+            FmTask kind = parse.GetValue(task) is { } given ? TrainCommand.ParseTask(given, "--task")
+                : file.Task ?? (labels.TrueForAll(l => l is 0f or 1f or -1f) ? FmTask.BinaryClassification : FmTask.Regression);
             FmEvaluation evaluation = FmMetrics.Evaluate(kind, scores.ToArray(), labels.ToArray(),
                 range?.Min ?? float.NegativeInfinity, range?.Max ?? float.PositiveInfinity);
-            context.Output.WriteLine($"{scores.Count.ToString("N0", CultureInfo.InvariantCulture)} rows, {(kind == TrainingTask.BinaryClassification ? "classification" : "regression")}: {Format(evaluation)}");
+            context.Output.WriteLine($"{scores.Count.ToString("N0", CultureInfo.InvariantCulture)} rows, {(kind == FmTask.BinaryClassification ? "classification" : "regression")}: {Format(evaluation)}");
             return 0;
         });
         return command;
@@ -75,7 +72,7 @@ public static class EvalCommand
     public static string Format(FmEvaluation e)
     {
         ArgumentNullException.ThrowIfNull(e);
-        return e.Task == TrainingTask.BinaryClassification
+        return e.Task == FmTask.BinaryClassification
             ? string.Create(CultureInfo.InvariantCulture, $"logloss {e.LogLoss:F4}  AUC {e.Auc:F4}  accuracy {e.Accuracy:F4}")
             : string.Create(CultureInfo.InvariantCulture, $"RMSE {e.Rmse:F4}  MAE {e.Mae:F4}");
     }

@@ -41,13 +41,13 @@ public static class InfoCommand
         Line("task", file.Task switch
         {
             FmTask.Regression => "regression",
-            FmTask.Classification => "classification",
+            FmTask.BinaryClassification => "classification",
             _ => file.Format == ModelFormat.Native ? "unknown (not recorded)" : $"unknown ({format} files do not record it)",
         });
         Line("k", model.EmbeddingSize.ToString(CultureInfo.InvariantCulture));
         Line("features", model.NumFeatures.ToString("N0", CultureInfo.InvariantCulture));
         Line("sections", $"bias {(file.HasBias ? "yes" : "no")}, linear {(file.HasLinear ? "yes" : "no")}, pairwise yes");
-        Line("checksum", file.Checksum == ChecksumState.Verified ? "verified (CRC-32 of header and data match)" : $"none (the {format} format has no checksum)");
+        Line("checksum", file.ChecksumVerified ? "verified (CRC-32 of header and data match)" : $"none (the {format} format has no checksum)");
         if (file.Format == ModelFormat.Native)
         {
             Line("scoring", file.InstanceNormalization ? "xLearn instance normalisation" : "plain FM");

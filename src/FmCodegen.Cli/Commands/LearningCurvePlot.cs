@@ -9,7 +9,7 @@ internal static class LearningCurvePlot
 {
     public static void Save(string path, FmTrainingResult result)
     {
-        bool classification = result.Task == Training.FmTask.BinaryClassification;
+        bool classification = result.Task == FmTask.BinaryClassification;
         var plot = new Plot();
         AddSeries(plot, result.History.Where(e => !e.Refit).ToList(), e => classification ? e.TrainLoss : e.TrainMetric, "train");
         List<FmEpoch> validated = result.History.Where(e => e.Validation is not null).ToList();

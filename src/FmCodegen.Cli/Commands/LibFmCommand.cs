@@ -78,7 +78,7 @@ public static class LibFmCommand
             : throw new CliUserException($"-{name} is required (as in libFM).");
         string? Optional(string name) => flags.TryGetValue(name, out string? v) ? v : null;
 
-        Training.FmTask task = TrainCommand.ParseTask(Required("task"), "-task");
+        FmTask task = TrainCommand.ParseTask(Required("task"), "-task");
         (bool bias, bool linear, int k) = ParseDim(Optional("dim") ?? "1,1,8");
         string method = Optional("method")?.Trim().ToLowerInvariant() ?? "mcmc";
         if (method is "mcmc" or "als")
@@ -155,9 +155,9 @@ public static class LibFmCommand
     {
         string[] parts = dim.Split([',', ';'], StringSplitOptions.TrimEntries);
         if (parts.Length != 3 || parts[0] is not ("0" or "1") || parts[1] is not ("0" or "1")
-            || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out int k) || k > Kernels.FmLayout.MaxEmbeddingSize)
+            || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out int k) || k > FmModel.MaxEmbeddingSize)
         {
-            throw new CliUserException($"-dim must be 'k0,k1,k2': k0 and k1 are 0 or 1 (bias, linear terms), k2 the factors (0 .. {Kernels.FmLayout.MaxEmbeddingSize}); got '{dim}'.");
+            throw new CliUserException($"-dim must be 'k0,k1,k2': k0 and k1 are 0 or 1 (bias, linear terms), k2 the factors (0 .. {FmModel.MaxEmbeddingSize}); got '{dim}'.");
         }
 
         return (parts[0] == "1", parts[1] == "1", k);
@@ -195,7 +195,7 @@ public static class LibFmCommand
         throw new CliUserException($"-regular takes 1 value, 3 (bias,linear,factors) or, with -meta, 1 + 2 x groups = {1 + (2 * groups)} (bias, linear per group, factors per group); got {values.Length} in '{text}'.");
     }
 
-    private static int RunBayes(Dictionary<string, string> flags, Training.FmTask task, bool bias, bool linear, int k, bool mcmc, CliContext context)
+    private static int RunBayes(Dictionary<string, string> flags, FmTask task, bool bias, bool linear, int k, bool mcmc, CliContext context)
     {
         string? Optional(string name) => flags.TryGetValue(name, out string? v) ? v : null;
         string method = mcmc ? "mcmc" : "als";

@@ -17,7 +17,7 @@ internal static class LiveProgress
 
     public static FmTrainingResult Train(SparseDataset train, FmTrainingOptions options)
     {
-        bool classification = options.Task == Training.FmTask.BinaryClassification;
+        bool classification = options.Task == FmTask.BinaryClassification;
         var table = new Table().Border(TableBorder.Simple);
         table.AddColumn("epoch");
         table.AddColumn(new TableColumn("train loss").RightAligned());

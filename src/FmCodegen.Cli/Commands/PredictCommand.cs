@@ -70,9 +70,9 @@ public static class PredictCommand
         ModelFile file = CliOptions.LoadModel(options.Model, options.ModelFormat, options.XLearnNorm);
         FmModel model = file.Model;
         TimeSpan loadTime = clock.Elapsed;
-        var scorer = new SparseScorer(model, file.InstanceNormalization, options.Threads);
+        var scorer = new SparseScorer(model, options.Threads);
         FmSampleSet? samples = file.Samples;
-        SparseScorer[]? members = samples?.Samples.Select(m => new SparseScorer(m, file.InstanceNormalization, options.Threads)).ToArray();
+        SparseScorer[]? members = samples?.Samples.Select(m => new SparseScorer(m, options.Threads)).ToArray();
         if (members is not null)
         {
             scorer = members[0];

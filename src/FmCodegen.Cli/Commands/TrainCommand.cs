@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using FmCodegen.IO;
 using FmCodegen.Training;
-using TrainingTask = FmCodegen.Training.FmTask;
 
 namespace FmCodegen.Cli.Commands;
 
@@ -27,7 +26,7 @@ public static class TrainCommand
         Option<int?> patience = new("--patience") { Description = "Epochs without a better validation loss before stopping (0: never; default 10).", HelpName = "N" };
         Option<double?> validationFraction = new("--validation-fraction") { Description = "Training rows held out when no --validation file is given (default 0.1; 0: none).", HelpName = "X" };
         Option<string?> model = new("--model", "-m") { Description = "Where to save the model.", HelpName = "FILE" };
-        Option<string?> modelFormat = CliOptions.ModelFormat("The model file format: native (default), libfm or xlearn.");
+        Option<string?> modelFormat = CliOptions.ModelFormat("The model file format: native, libfm or xlearn (default: libfm for a name ending in .libfm, xlearn for .xlearn, else native).");
         Option<string?> history = new("--history") { Description = "Write the learning curves (one row per epoch) as CSV.", HelpName = "FILE.csv" };
         Option<string?> plot = new("--plot") { Description = "Plot the learning curves (.svg or .png).", HelpName = "FILE" };
 
@@ -61,7 +60,7 @@ public static class TrainCommand
                 InputFormat = CliOptions.ParseDataFormat(parse.GetValue(inputFormat)),
                 Options = options,
                 Model = parse.GetValue(model),
-                ModelFormat = CliOptions.ParseModelFormat(parse.GetValue(modelFormat)) ?? ModelFormat.Native,
+                ModelFormat = CliOptions.ParseModelFormat(parse.GetValue(modelFormat)),
                 History = parse.GetValue(history),
                 Plot = parse.GetValue(plot),
             };
@@ -70,10 +69,10 @@ public static class TrainCommand
         return command;
     }
 
-    internal static TrainingTask ParseTask(string text, string option) => text.Trim().ToLowerInvariant() switch
+    internal static FmTask ParseTask(string text, string option) => text.Trim().ToLowerInvariant() switch
     {
-        "r" or "regression" => TrainingTask.Regression,
-        "c" or "classification" or "binary" => TrainingTask.BinaryClassification,
+        "r" or "regression" => FmTask.Regression,
+        "c" or "classification" or "binary" => FmTask.BinaryClassification,
         _ => throw new CliUserException($"{option} must be r (regression) or c (classification); got '{text}'."),
     };
 

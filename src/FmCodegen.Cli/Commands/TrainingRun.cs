@@ -5,7 +5,6 @@ using FmCodegen.Data;
 using FmCodegen.IO;
 using FmCodegen.Metrics;
 using FmCodegen.Training;
-using TrainingTask = FmCodegen.Training.FmTask;
 
 namespace FmCodegen.Cli.Commands;
 
@@ -18,7 +17,7 @@ internal sealed record TrainingRequest
     public SparseFormat InputFormat { get; init; } = SparseFormat.LibFm;
     public required FmTrainingOptions Options { get; init; }
     public string? Model { get; init; }
-    public ModelFormat ModelFormat { get; init; } = ModelFormat.Native;
+    public ModelFormat? ModelFormat { get; init; }
     public string? History { get; init; }
     public string? Plot { get; init; }
 
@@ -91,10 +90,8 @@ internal static class TrainingRun
 
         if (request.Model is not null)
         {
-            var file = new ModelFile(result.Model, request.ModelFormat,
-                result.Task == TrainingTask.BinaryClassification ? IO.FmTask.Classification : IO.FmTask.Regression);
-            ModelFiles.Save(file, request.Model, request.ModelFormat);
-            output.WriteLine($"model: {request.Model} ({ModelFiles.Name(request.ModelFormat)})");
+            result.Save(request.Model, request.ModelFormat);
+            output.WriteLine($"model: {request.Model} ({ModelFiles.Name(request.ModelFormat ?? ModelFiles.FormatFor(request.Model))})");
         }
 
         if (request.History is not null)
@@ -146,7 +143,7 @@ internal static class TrainingRun
         string epochs = o.Refit == true ? $"up to {o.Epochs} epochs, then a refit on all rows" : $"{o.Epochs} epochs";
         FmRegularization r = o.Regularization!;
         return string.Create(Invariant,
-            $"{(o.Task == TrainingTask.BinaryClassification ? "classification" : "regression")}, {o.Solver} k={o.EmbeddingSize}, lr {o.LearningRate}, L2 {r.Bias},{r.Linear},{r.Factors}{(o.FrequencyScaledL2 == true ? " (frequency-scaled)" : "")}, init stdev {o.InitStdev}, {epochs}, {validation}, patience {o.Patience}, seed {o.Seed}, {o.Threads} thread(s)");
+            $"{(o.Task == FmTask.BinaryClassification ? "classification" : "regression")}, {o.Solver} k={o.EmbeddingSize}, lr {o.LearningRate}, L2 {r.Bias},{r.Linear},{r.Factors}{(o.FrequencyScaledL2 == true ? " (frequency-scaled)" : "")}, init stdev {o.InitStdev}, {epochs}, {validation}, patience {o.Patience}, seed {o.Seed}, {o.Threads} thread(s)");
     }
 
     private static void PrintSummary(TextWriter output, FmTrainingResult result)
@@ -230,7 +227,7 @@ internal static class TrainingRun
             _epochs++;
             double left = Math.Max(0, e.PlannedEpochs - e.Epoch) * (_seconds / _epochs);
             string phase = e.Refit ? $"refit {e.Epoch}/{e.PlannedEpochs}" : $"epoch {e.Epoch}/{e.PlannedEpochs}";
-            bool classification = options.Task == TrainingTask.BinaryClassification;
+            bool classification = options.Task == FmTask.BinaryClassification;
             var line = new StringBuilder();
             line.Append(Invariant, $"{phase,-13} train {(classification ? "logloss" : "loss")} {e.TrainLoss:F4} {(classification ? "acc" : "RMSE")} {e.TrainMetric:F4}");
             if (e.Validation is { } v)

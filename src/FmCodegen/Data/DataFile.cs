@@ -3,7 +3,7 @@ using System.IO.Compression;
 namespace FmCodegen.Data;
 
 /// <summary>Opens data and model files for reading; gzip files (by their magic bytes) are decompressed on the fly.</summary>
-public static class DataFile
+internal static class DataFile
 {
     private const int FileBufferSize = 1 << 16;
 

@@ -3,29 +3,24 @@ using FmCodegen.Kernels;
 namespace FmCodegen.Data;
 
 /// <summary>
-/// Scores CSR blocks under a model, optionally with xLearn's instance normalisation, and counts the nonzeros whose
-/// feature the model does not know (they contribute nothing). Not thread-safe itself; it may use several cores
-/// per call.
+/// Scores CSR blocks under a model (with the model's scoring rule, xLearn's instance normalisation included) and
+/// counts the nonzeros whose feature the model does not know (they contribute nothing). Not thread-safe itself; it
+/// may use several cores per call.
 /// </summary>
-public sealed class SparseScorer
+internal sealed class SparseScorer
 {
     private readonly FmModel _model;
     private readonly FmKernel _kernel;
 
     /// <param name="model">The model.</param>
-    /// <param name="instanceNormalization">Score as xLearn does with instance normalisation on (its default):
-    /// with norm = 1 / sum_j x_j^2 over the example, y = w0 + sqrt(norm) sum_j w_j x_j + norm^2 (pairwise term).</param>
     /// <param name="maxThreads">1 scores on the calling thread; more splits rows across cores; 0 or less: all cores.</param>
-    public SparseScorer(FmModel model, bool instanceNormalization = false, int maxThreads = 1)
+    public SparseScorer(FmModel model, int maxThreads = 1)
     {
         ArgumentNullException.ThrowIfNull(model);
         _model = model;
         _kernel = FmKernels.For(model.EmbeddingSize);
-        InstanceNormalization = instanceNormalization;
         MaxThreads = maxThreads;
     }
-
-    public bool InstanceNormalization { get; }
 
     public int MaxThreads { get; }
 
@@ -47,7 +42,7 @@ public sealed class SparseScorer
         FmErrors.CheckBatch(offsets, indices, values, output);
         CountUnknown(offsets, indices);
         Rows += output.Length;
-        _kernel.ScoreBatch(_model, offsets, indices, values, output, MaxThreads, InstanceNormalization);
+        _kernel.ScoreBatch(_model, offsets, indices, values, output, MaxThreads);
     }
 
     /// <summary>Scores the rows of a block read by <see cref="SparseTextReader"/>.</summary>
@@ -55,13 +50,6 @@ public sealed class SparseScorer
     {
         ArgumentNullException.ThrowIfNull(block);
         Score(block.Offsets, block.Indices, block.Values, output[..block.Count]);
-    }
-
-    /// <summary>The score of one example with xLearn's instance normalisation.</summary>
-    public static float ScoreNormalized(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        return FmKernels.For(model.EmbeddingSize).ScoreNormalized(model, indices, values);
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]

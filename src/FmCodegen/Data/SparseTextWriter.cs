@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using FmCodegen.IO;
 
 namespace FmCodegen.Data;
 

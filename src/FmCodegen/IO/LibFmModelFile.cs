@@ -148,7 +148,7 @@ public static class LibFmModelFile
         // -dim '.,.,0': every factor line is empty; keep the linear model with k = 1 zero factors
         int storedK = Math.Max(k, 1);
         FmModel model = Build(bias, hasUnary ? weights.Items : default, k > 0 ? factors.Items : default, pairwiseRows, storedK, sourceName);
-        return new ModelFile(model, ModelFormat.LibFm, FmTask.Unknown, hasBias, hasUnary);
+        return new ModelFile(model, null, hasBias, hasUnary) { Format = ModelFormat.LibFm };
     }
 
     /// <summary>Saves a model as libFM text, atomically. Sections the file says are absent are not written.

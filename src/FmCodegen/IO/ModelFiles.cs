@@ -57,22 +57,37 @@ public static class ModelFiles
             ModelFormat.XLearn => XLearnModelFile.Load(path),
             _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown model format."),
         };
-        return instanceNormalization && !file.InstanceNormalization ? file with { InstanceNormalization = true } : file;
+        return instanceNormalization && !file.InstanceNormalization
+            ? file with { Model = file.Model.WithInstanceNormalization(true) }
+            : file;
     }
 
-    /// <summary>Saves a model in a format, atomically.</summary>
-    /// <exception cref="ModelFileException">A sample set (<see cref="ModelFile.Samples"/>) in a text format, which
-    /// holds one model only.</exception>
-    public static void Save(ModelFile file, string path, ModelFormat format)
+    /// <summary>
+    /// Saves a model atomically (a temporary file renamed into place: never half-written). The format is
+    /// <paramref name="format"/> when given, else the one the file name asks for (<see cref="FormatFor"/>): native
+    /// unless the name ends in .libfm or .xlearn.
+    /// </summary>
+    /// <example><code>ModelFiles.Save(result.Model, "ctr.fmb", FmTask.BinaryClassification);</code></example>
+    public static void Save(FmModel model, string path, FmTask? task = null, ModelFormat? format = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Save(new ModelFile(model, task), path, format);
+    }
+
+    /// <summary>Saves a model with what the file records around it (task, sections), atomically; the format as
+    /// <see cref="Save(FmModel, string, FmTask?, ModelFormat?)"/> decides it.</summary>
+    public static void Save(ModelFile file, string path, ModelFormat? format = null)
     {
         ArgumentNullException.ThrowIfNull(file);
-        if (file.Samples is { } samples && format != ModelFormat.Native)
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ModelFormat actual = format ?? FormatFor(path);
+        if (file.Samples is { } samples && actual != ModelFormat.Native)
         {
             throw new ModelFileException(
-                $"{path}: a Bayesian model of {samples.Samples.Count} posterior samples can only be saved in the native format; {Name(format)}'s text holds one model (averaging the samples' parameters would change its predictions)");
+                $"{path}: a Bayesian model of {samples.Samples.Count} posterior samples can only be saved in the native format; {Name(actual)}'s text holds one model (averaging the samples' parameters would change its predictions)");
         }
 
-        switch (format)
+        switch (actual)
         {
             case ModelFormat.Native:
                 NativeModelFile.Save(file, path);
@@ -88,12 +103,25 @@ public static class ModelFiles
         }
     }
 
-    /// <summary>The lower-case name used on the command line: native, libfm, xlearn.</summary>
-    public static string Name(ModelFormat format) => format switch
+    /// <summary>The format a file name asks for when saving: <see cref="ModelFormat.LibFm"/> for a name ending in
+    /// .libfm, <see cref="ModelFormat.XLearn"/> for .xlearn, else <see cref="ModelFormat.Native"/> (.fmb by
+    /// convention). Loading always detects the format from the content instead.</summary>
+    public static ModelFormat FormatFor(string path)
     {
+        ArgumentNullException.ThrowIfNull(path);
+        string extension = Path.GetExtension(path);
+        return extension.Equals(".libfm", StringComparison.OrdinalIgnoreCase) ? ModelFormat.LibFm
+            : extension.Equals(".xlearn", StringComparison.OrdinalIgnoreCase) ? ModelFormat.XLearn
+            : ModelFormat.Native;
+    }
+
+    /// <summary>The lower-case name used on the command line: native, libfm, xlearn.</summary>
+    public static string Name(ModelFormat? format) => format switch
+    {
+        null => "in-memory",
         ModelFormat.Native => "native",
         ModelFormat.LibFm => "libfm",
         ModelFormat.XLearn => "xlearn",
-        _ => format.ToString(),
+        _ => format.Value.ToString(),
     };
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
+using FmCodegen.Data;
 using FmCodegen.Kernels;
 
 namespace FmCodegen.IO;
@@ -14,7 +15,7 @@ namespace FmCodegen.IO;
 ///              by its version instead of misreading it)
 ///     12    4  header size in bytes (64)
 ///     16    4  task: 0 unknown, 1 regression, 2 classification
-///     20    4  k, the embedding size (1 .. 65536)
+///     20    4  k, the embedding size (1 .. FmModel.MaxEmbeddingSize = 1024)
 ///     24    8  number of features n (0 .. int.MaxValue - 1)
 ///     32    4  flags: bit 0 has a bias, bit 1 has linear weights, bit 2 score with xLearn instance normalisation;
 ///              other bits must be 0
@@ -95,7 +96,7 @@ public static class NativeModelFile
         Magic.CopyTo(header);
         BinaryPrimitives.WriteInt32LittleEndian(header[8..], samples is null ? 1 : 2);
         BinaryPrimitives.WriteInt32LittleEndian(header[12..], HeaderSize);
-        BinaryPrimitives.WriteInt32LittleEndian(header[16..], (int)file.Task);
+        BinaryPrimitives.WriteInt32LittleEndian(header[16..], (int)(file.Task ?? 0));
         BinaryPrimitives.WriteInt32LittleEndian(header[20..], k);
         BinaryPrimitives.WriteInt64LittleEndian(header[24..], n);
         uint flags = (file.HasBias ? FlagBias : 0) | (file.HasLinear ? FlagLinear : 0) | (file.InstanceNormalization ? FlagNormalization : 0);
@@ -175,7 +176,7 @@ public static class NativeModelFile
     public static ModelFile Load(string path)
     {
         // a gzip-compressed native file is read through the decompressor (its length is then unknown up front)
-        using Stream stream = Data.DataFile.OpenRead(path);
+        using Stream stream = DataFile.OpenRead(path);
         return Read(stream, path, stream is FileStream file ? file.Length : -1);
     }
 
@@ -230,7 +231,7 @@ public static class NativeModelFile
 
         long modelBytes = n * rowFloats * (long)sizeof(float);
         long expectedData = kind == KindModel ? modelBytes : SampleSetPreamble + sampleCount * (sizeof(float) + modelBytes);
-        if (headerSize != HeaderSize || task is < 0 or > 2 || k < 1 || k > FmLayout.MaxEmbeddingSize || n < 0 || n >= int.MaxValue
+        if (headerSize != HeaderSize || task is < 0 or > 2 || k < 1 || k > FmModel.MaxEmbeddingSize || n < 0 || n >= int.MaxValue
             || (flags & ~KnownFlags) != 0 || rowFloats != k + 1 || dataBytes != expectedData)
         {
             throw Fail(sourceName, $"the header is inconsistent (header size {headerSize}, task {task}, k {k}, features {n}, flags 0x{flags:x}, row floats {rowFloats}, data bytes {dataBytes})");
@@ -312,10 +313,17 @@ public static class NativeModelFile
             throw Fail(sourceName, "the file has garbage after the model");
         }
 
-        FmSampleSet? samples = members is null ? null : FmSampleSet.Create(members, link, clipMin, clipMax);
+        bool normalized = (flags & FlagNormalization) != 0;
+        FmSampleSet? samples = members is null ? null
+            : FmSampleSet.Create(members.Select(m => m.WithInstanceNormalization(normalized)), link, clipMin, clipMax);
         FmModel model = samples?.MeanModel() ?? Wrap(bias, table!, sourceName);
-        return new ModelFile(model, ModelFormat.Native, (FmTask)task, (flags & FlagBias) != 0, (flags & FlagLinear) != 0,
-            (flags & FlagNormalization) != 0, ChecksumState.Verified) { Samples = samples };
+        return new ModelFile(model.WithInstanceNormalization(normalized),
+            task == 0 ? null : (FmTask)task, (flags & FlagBias) != 0, (flags & FlagLinear) != 0)
+        {
+            Format = ModelFormat.Native,
+            ChecksumVerified = true,
+            Samples = samples,
+        };
     }
 
     private static FmModel Wrap(float bias, AlignedTable table, string sourceName)

@@ -138,7 +138,7 @@ public static class XLearnModelFile
         }
 
         FmModel model = Build(bias, weights.Items, factorRows > 0 ? factors.Items : default, weights.Count, Math.Max(k, 1), sourceName);
-        return new ModelFile(model, ModelFormat.XLearn, FmTask.Unknown, InstanceNormalization: instanceNormalization);
+        return new ModelFile(model.WithInstanceNormalization(instanceNormalization)) { Format = ModelFormat.XLearn };
     }
 
     /// <summary>Saves a model as xLearn FM text, atomically.</summary>

@@ -19,15 +19,18 @@ internal static class FmBatch
     {
         ArgumentNullException.ThrowIfNull(model);
         CheckEmbeddingSize<TKernel>(model);
+        if (model.InstanceNormalization)
+        {
+            return ScoreOneNormalized<TKernel>(model, indices, values);
+        }
+
         return model.Bias + TKernel.Interaction(FmRows.Of(model), indices, values);
     }
 
-    /// <summary>The score of one example with xLearn's instance normalisation.</summary>
-    public static float ScoreOneNormalized<TKernel>(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
+    /// <summary>The score of one example with xLearn's instance normalisation (the model says so).</summary>
+    private static float ScoreOneNormalized<TKernel>(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
         where TKernel : struct, IFmKernel
     {
-        ArgumentNullException.ThrowIfNull(model);
-        CheckEmbeddingSize<TKernel>(model);
         if (indices.Length != values.Length)
         {
             FmErrors.ThrowLengthMismatch(indices.Length, values.Length);
@@ -36,9 +39,10 @@ internal static class FmBatch
         return Normalized<TKernel>(model, FmRows.Of(model), indices, values);
     }
 
-    /// <summary>Scores a CSR batch on up to <paramref name="maxThreads"/> cores (0 or less: all). Rows are
+    /// <summary>Scores a CSR batch on up to <paramref name="maxThreads"/> cores (0 or less: all), with the model's
+    /// scoring rule (xLearn's instance normalisation when <see cref="FmModel.InstanceNormalization"/>). Rows are
     /// independent, so the result does not depend on the thread count.</summary>
-    public static unsafe void Score<TKernel>(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads, bool instanceNormalization)
+    public static unsafe void Score<TKernel>(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads)
         where TKernel : struct, IFmKernel
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -48,7 +52,7 @@ internal static class FmBatch
         int rows = output.Length;
         if (threads <= 1 || rows < 2 * MinRowsPerChunk)
         {
-            ScoreRows<TKernel>(model, offsets, indices, values, output, instanceNormalization);
+            ScoreRows<TKernel>(model, offsets, indices, values, output);
             return;
         }
 
@@ -70,7 +74,7 @@ internal static class FmBatch
                 {
                     ScoreRows<TKernel>(model, new ReadOnlySpan<int>((int*)o + start, end - start + 1),
                         new ReadOnlySpan<int>((int*)i, nnz), new ReadOnlySpan<float>((float*)v, nnz),
-                        new Span<float>((float*)outp + start, end - start), instanceNormalization);
+                        new Span<float>((float*)outp + start, end - start));
                 }
             });
         }
@@ -78,12 +82,12 @@ internal static class FmBatch
 
     /// <summary>The rows [0, output.Length) of a checked CSR batch on the calling thread.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoreRows<TKernel>(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, bool instanceNormalization)
+    private static void ScoreRows<TKernel>(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output)
         where TKernel : struct, IFmKernel
     {
         FmRows rows = FmRows.Of(model);
         float bias = model.Bias;
-        if (instanceNormalization)
+        if (model.InstanceNormalization)
         {
             for (int r = 0; r < output.Length; r++)
             {
@@ -103,8 +107,9 @@ internal static class FmBatch
         }
     }
 
-    /// <summary>xLearn: with norm = 1 / sum_j x_j^2, y = w0 + sqrt(norm) sum_j w_j x_j + norm^2 (pairwise term);
-    /// linear terms use x sqrt(norm), both sides of every factor product use x norm.</summary>
+    /// <summary>xLearn's instance normalisation, the one place its arithmetic lives: with norm = 1 / sum_j x_j^2,
+    /// y = w0 + sqrt(norm) sum_j w_j x_j + norm^2 (pairwise term); linear terms use x sqrt(norm), both sides of every
+    /// factor product use x norm. An example whose values are all zero scores as the bias.</summary>
     private static float Normalized<TKernel>(FmModel model, FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
         where TKernel : struct, IFmKernel
     {

@@ -82,24 +82,18 @@ public abstract class FmKernel
     /// <summary>DeepFM's FM layer over one example's dense [fields x k] embeddings.</summary>
     public abstract float CrossTerm(ReadOnlySpan<float> embeddings, int embeddingSize);
 
-    /// <summary>The raw score of one example under a model.</summary>
+    /// <summary>The raw score of one example under a model (with xLearn's instance normalisation when the model
+    /// says so).</summary>
     public abstract float Score(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values);
 
     /// <summary>Scores a CSR batch: row r is indices/values[offsets[r] .. offsets[r + 1]), its raw score goes to
     /// output[r]. <paramref name="maxThreads"/> = 1 scores on the calling thread; more splits the rows across that
     /// many cores (0 or less: all). Every row's score is the same bits whatever the thread count.</summary>
-    public void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads = 1) =>
-        ScoreBatch(model, offsets, indices, values, output, maxThreads, instanceNormalization: false);
+    public abstract void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads = 1);
 
     /// <summary>Calls <paramref name="visitor"/>'s <see cref="IFmKernelVisitor{TResult}.Visit{TKernel}"/> with this
     /// entry's kernel struct.</summary>
     public abstract TResult Accept<TResult>(IFmKernelVisitor<TResult> visitor);
-
-    /// <summary>Batch scoring, optionally with xLearn's instance normalisation (see <see cref="FmBatch"/>).</summary>
-    internal abstract void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads, bool instanceNormalization);
-
-    /// <summary>One example with xLearn's instance normalisation.</summary>
-    internal abstract float ScoreNormalized(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values);
 
     public override string ToString() => $"{Name} ({Path})";
 }
@@ -140,11 +134,8 @@ public sealed class FmKernel<TKernel> : FmKernel
         return visitor.Visit<TKernel>();
     }
 
-    internal override void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads, bool instanceNormalization) =>
-        FmBatch.Score<TKernel>(model, offsets, indices, values, output, maxThreads, instanceNormalization);
-
-    internal override float ScoreNormalized(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values) =>
-        FmBatch.ScoreOneNormalized<TKernel>(model, indices, values);
+    public override void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads = 1) =>
+        FmBatch.Score<TKernel>(model, offsets, indices, values, output, maxThreads);
 }
 
 /// <summary>Errors raised by kernels, generated ones included; not for direct use.</summary>

@@ -9,7 +9,7 @@ namespace FmCodegen.Kernels;
 /// </summary>
 public static class FmKernels
 {
-    private static readonly FmKernel?[] s_generated = new FmKernel?[1025];
+    private static readonly FmKernel?[] s_generated = new FmKernel?[FmModel.MaxEmbeddingSize + 1];
 
     /// <summary>The runtime-k SIMD kernel (accumulators in registers, the row re-read for each block of factors).</summary>
     public static FmKernel RuntimeSimd => FmKernel<RuntimeSimdKernel>.Instance;
@@ -34,7 +34,7 @@ public static class FmKernels
         int k = kernel.EmbeddingSize;
         if (k < 1 || k >= s_generated.Length)
         {
-            throw new ArgumentOutOfRangeException(nameof(kernel), k, "Generated kernels have an embedding size from 1 to 1024.");
+            throw new ArgumentOutOfRangeException(nameof(kernel), k, $"Generated kernels have an embedding size from 1 to {FmModel.MaxEmbeddingSize}.");
         }
 
         Volatile.Write(ref s_generated[k], kernel);

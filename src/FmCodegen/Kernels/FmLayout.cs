@@ -14,9 +14,6 @@ public static class FmLayout
     /// <summary>Floats of zero padding after the last row, so a full-width load never leaves the table.</summary>
     public const int TablePadding = 16;
 
-    /// <summary>The largest embedding size a model may have.</summary>
-    public const int MaxEmbeddingSize = 65536;
-
     /// <summary>
     /// The distance in floats between two rows for embedding size <paramref name="embeddingSize"/>:
     /// k + 1 rounded up to a power of two up to 16 floats, and to a multiple of 16 floats (one cache line) beyond.
@@ -25,7 +22,7 @@ public static class FmLayout
     public static int RowStride(int embeddingSize)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(embeddingSize);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(embeddingSize, MaxEmbeddingSize);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(embeddingSize, FmLimits.MaxEmbeddingSize);
         int width = embeddingSize + 1;
         return width <= 16 ? (int)BitOperations.RoundUpToPowerOf2((uint)width) : (width + 15) & ~15;
     }

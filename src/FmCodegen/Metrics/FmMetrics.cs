@@ -1,5 +1,3 @@
-using FmCodegen.Training;
-
 namespace FmCodegen.Metrics;
 
 /// <summary>
@@ -65,7 +63,7 @@ public static class FmMetrics
         double sum = 0;
         for (int i = 0; i < scores.Length; i++)
         {
-            sum += LogLossOfProbability(Sigmoid(scores[i]), labels[i] > 0);
+            sum += LogLossOfProbability(FmMath.Sigmoid((double)scores[i]), labels[i] > 0);
         }
 
         return sum / scores.Length;
@@ -193,9 +191,6 @@ public static class FmMetrics
         p = Math.Clamp(p, Epsilon, 1 - Epsilon);
         return positive ? -Math.Log(p) : -Math.Log(1 - p);
     }
-
-    internal static double Sigmoid(double score) =>
-        score >= 0 ? 1 / (1 + Math.Exp(-score)) : Math.Exp(score) / (1 + Math.Exp(score));
 
     private static void CheckLengths(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {

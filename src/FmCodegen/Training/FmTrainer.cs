@@ -103,7 +103,7 @@ public static class FmTrainer
 
         Check(Enum.IsDefined(o.Task), $"Unknown task {o.Task}.");
         Check(Enum.IsDefined(o.Solver!.Value), $"Unknown solver {o.Solver}.");
-        Check(o.EmbeddingSize is >= 1 and <= 4096, $"k (the embedding size) must be between 1 and 4096; got {o.EmbeddingSize}.");
+        Check(o.EmbeddingSize is >= 1 and <= FmModel.MaxEmbeddingSize, $"k (the embedding size) must be between 1 and {FmModel.MaxEmbeddingSize}; got {o.EmbeddingSize}.");
         Check(o.Epochs >= 0, $"Epochs must be 0 or more; got {o.Epochs}.");
         Check(o.LearningRate is > 0 and < float.PositiveInfinity, $"The learning rate must be positive and finite; got {o.LearningRate}.");
         FmRegularization r = o.Regularization!;
@@ -116,6 +116,7 @@ public static class FmTrainer
         if (o.WarmStart is { } warm)
         {
             Check(warm.EmbeddingSize == o.EmbeddingSize, $"The warm-start model has k = {warm.EmbeddingSize}, but k = {o.EmbeddingSize} was asked for.");
+            Check(!warm.InstanceNormalization, "The warm-start model scores with xLearn's instance normalisation, which training does not use; pass model.WithInstanceNormalization(false) to start from its parameters.");
         }
 
         static void Check(bool ok, string message)

@@ -1,16 +1,7 @@
 using FmCodegen.Data;
+using FmCodegen.IO;
 
 namespace FmCodegen.Training;
-
-/// <summary>What the model predicts.</summary>
-public enum FmTask
-{
-    /// <summary>A real target, squared loss; predictions clipped to the training targets' range.</summary>
-    Regression,
-
-    /// <summary>Two classes (label &lt;= 0 negative, &gt; 0 positive, as libFM), logistic loss.</summary>
-    BinaryClassification,
-}
 
 /// <summary>The optimiser.</summary>
 public enum FmSolver
@@ -123,6 +114,10 @@ public sealed record FmEpoch(int Epoch, double TrainLoss, double TrainMetric, Me
 public sealed record FmTrainingResult(FmModel Model, FmTask Task, IReadOnlyList<FmEpoch> History, int BestEpoch,
     float TargetMin, float TargetMax, FmTrainingOptions Options, int TrainExamples, int ValidationExamples)
 {
+    /// <summary>Saves the model with its task recorded, atomically: native format unless the name ends in .libfm or
+    /// .xlearn or <paramref name="format"/> says otherwise (<see cref="ModelFiles.Save(FmModel, string, FmTask?, ModelFormat?)"/>).</summary>
+    public void Save(string path, ModelFormat? format = null) => ModelFiles.Save(Model, path, Task, format);
+
     /// <summary>Total training seconds over all epochs (validation excluded).</summary>
     public double TrainingSeconds => History.Sum(e => e.Seconds);
 

@@ -154,10 +154,8 @@ internal sealed class Replica
                 {
                     float y = label > 0 ? 1f : -1f;
                     float margin = y * score;
-                    // loss log(1 + e^-m), gradient -y / (1 + e^m); e = exp(-|m|) keeps both finite
-                    float ex = MathF.Exp(-MathF.Abs(margin));
-                    float sig = margin >= 0 ? ex / (1f + ex) : 1f / (1f + ex); // sigmoid(-margin)
-                    lossSum += MathF.Max(-margin, 0f) + MathF.Log(1f + ex);
+                    // loss log(1 + e^-m), gradient -y sigmoid(-m)
+                    lossSum += FmMath.LogisticLoss(margin, out float sig);
                     metricSum += margin > 0 ? 1 : 0;
                     g = -y * sig;
                 }

@@ -30,6 +30,11 @@ namespace Big
                 global::FmCodegen.Kernels.FmErrors.ThrowWrongEmbeddingSize(EmbeddingSize, model.EmbeddingSize);
             }
 
+            if (model.InstanceNormalization)
+            {
+                return global::FmCodegen.Kernels.FmKernel<Kernel>.Instance.Score(model, indices, values);
+            }
+
             return model.Bias + Interaction(global::FmCodegen.Kernels.FmRows.Of(model), indices, values);
         }
 

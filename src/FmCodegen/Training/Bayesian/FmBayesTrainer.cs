@@ -34,9 +34,9 @@ public static class FmBayesTrainer
             throw new ArgumentException("The training data has no examples.", nameof(train));
         }
 
-        if (o.EmbeddingSize is < 0 or > Kernels.FmLayout.MaxEmbeddingSize)
+        if (o.EmbeddingSize is < 0 or > FmModel.MaxEmbeddingSize)
         {
-            throw new ArgumentException($"The number of factors k must be between 0 and {Kernels.FmLayout.MaxEmbeddingSize}; got {o.EmbeddingSize}.", nameof(o));
+            throw new ArgumentException($"The number of factors k must be between 0 and {FmModel.MaxEmbeddingSize}; got {o.EmbeddingSize}.", nameof(o));
         }
 
         if (o.Iterations < 1)

@@ -1,11 +1,11 @@
-namespace FmCodegen.IO;
+namespace FmCodegen.Data;
 
 /// <summary>
 /// Writes files so that a reader never sees a half-written one: the content goes to a temporary file in the same
 /// folder, which is flushed and then renamed over the target. On any failure the temporary file is deleted and the
 /// target is left as it was (absent, or the previous version).
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>, atomically.</summary>
     public static void Write(string path, Action<Stream> write, bool durable = true)
@@ -26,7 +26,7 @@ public static class AtomicFile
 }
 
 /// <summary>A temporary file that becomes <see cref="TargetPath"/> on <see cref="Commit"/>, or disappears on dispose.</summary>
-public sealed class AtomicFileStream : IDisposable
+internal sealed class AtomicFileStream : IDisposable
 {
     private readonly FileStream _stream;
     private bool _committed;
