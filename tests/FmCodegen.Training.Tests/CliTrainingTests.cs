@@ -104,7 +104,7 @@ public sealed class CliTrainingTests : IDisposable
     [Theory]
     [InlineData("--task", "x", "--task must be r")]
     [InlineData("--l2", "1,2", "--l2 takes one value or three")]
-    [InlineData("--solver", "als", "--solver must be sgd, adagrad or ftrl")]
+    [InlineData("--solver", "bogus", "--solver must be sgd, adagrad, ftrl, mcmc or als")]
     [InlineData("--lr", "-1", "learning rate must be positive")]
     public void Bad_values_are_user_errors_with_a_reason(string option, string value, string message)
     {
@@ -222,5 +222,53 @@ public sealed class CliTrainingTests : IDisposable
         (int code, _, string error) = Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-dim", dim);
         Assert.Equal(1, code);
         Assert.Contains("-dim must be 'k0,k1,k2'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Train_with_mcmc_saves_a_sample_set_that_predict_reproduces_with_clip()
+    {
+        (int code, string output, string error) = Fm("train", "--solver", "mcmc", "--task", "r", "--k", "4", "--seed", "1", "--epochs", "10",
+            "--burn-in", "2", "--keep", "5", "--train", At("ratings.libfm"), "--test", At("ratings.libfm"), "--model", At("r.fmb"), "--history", At("h.csv"));
+        Assert.True(code == 0, error);
+        Assert.Contains("sweep   10/10", output, StringComparison.Ordinal);
+        Assert.Contains("5 posterior samples", output, StringComparison.Ordinal);
+        string testLine = output.Split('\n').Single(l => l.StartsWith("test (", StringComparison.Ordinal));
+
+        float[] labels = File.ReadAllLines(At("ratings.libfm")).Select(l => float.Parse(l.Split(' ')[0], CultureInfo.InvariantCulture)).ToArray();
+        string clip = string.Create(CultureInfo.InvariantCulture, $"{labels.Min():R},{labels.Max():R}");
+        (code, _, error) = Fm("predict", "--model", At("r.fmb"), "--input", At("ratings.libfm"), "--output", At("p.txt"), "--clip", clip);
+        Assert.True(code == 0, error);
+        float[] predictions = File.ReadAllLines(At("p.txt")).Select(l => float.Parse(l, CultureInfo.InvariantCulture)).ToArray();
+        double rmse = Math.Sqrt(predictions.Zip(labels, (p, y) => (double)(p - y) * (p - y)).Average());
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"RMSE {rmse:F4}"), testLine, StringComparison.Ordinal);
+
+        Assert.Contains("--l2 does not apply to --solver mcmc", Fm("train", "--solver", "mcmc", "--task", "r", "--train", At("ratings.libfm"), "--l2", "0.1").Error, StringComparison.Ordinal);
+        Assert.Contains("--burn-in is for --solver mcmc", Fm("train", "--task", "r", "--train", At("ratings.libfm"), "--burn-in", "3").Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Train_with_als_and_k_0_is_a_linear_model()
+    {
+        (int code, _, string error) = Fm("train", "--solver", "als", "--task", "c", "--k", "0", "--l2", "0,1,1", "--epochs", "5",
+            "--train", At("train.libfm"), "--model", At("als.fmb"));
+        Assert.True(code == 0, error);
+        IO.ModelFile file = IO.ModelFiles.Load(At("als.fmb"));
+        Assert.Null(file.Samples);
+        Assert.All(file.Model.Factors.ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("adagrad")]
+    [InlineData("ftrl")]
+    public void Train_with_k_0_gives_a_linear_model_for_every_stochastic_solver(string solver)
+    {
+        (int code, _, string error) = Fm("train", "--solver", solver, "--task", "c", "--k", "0", "--epochs", "3",
+            "--train", At("train.libfm"), "--test", At("test.libfm"), "--model", At("lin.fmb"));
+        Assert.True(code == 0, error);
+        FmModel model = IO.ModelFiles.Load(At("lin.fmb")).Model;
+        Assert.Equal(1, model.EmbeddingSize);
+        Assert.All(model.Factors.ToArray(), v => Assert.Equal(0f, v));
+        Assert.Contains(model.Weights.ToArray(), w => w != 0);
     }
 }

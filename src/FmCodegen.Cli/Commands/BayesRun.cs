@@ -27,6 +27,9 @@ internal sealed record BayesRequest
     /// <summary>One CSV row per sweep (libFM's -rlog).</summary>
     public string? Log { get; init; }
 
+    /// <summary>MCMC: when the kept samples would take more than this many bytes, keep fewer (the last ones). Null: no cap.</summary>
+    public long? CapSamplesBytes { get; init; }
+
     /// <summary>Print libFM's "#Iter= ..." lines instead of FmCodegen's.</summary>
     public bool LibFmLines { get; init; }
 }
@@ -86,6 +89,18 @@ internal static class BayesRun
 
         options = options with { NumFeatures = Math.Max(options.NumFeatures, features) };
         bool mcmc = options.Method == FmBayesMethod.Mcmc;
+        if (mcmc && request.CapSamplesBytes is { } cap && options.StoreSamples)
+        {
+            long perSample = (long)options.NumFeatures * (Math.Max(options.EmbeddingSize, 1) + 1) * sizeof(float) + sizeof(float);
+            int fits = (int)Math.Clamp(cap / Math.Max(perSample, 1), 1, int.MaxValue);
+            int wanted = Math.Min(options.KeptSamples ?? int.MaxValue, options.Iterations - options.BurnIn);
+            if (options.KeptSamples is null && wanted > fits)
+            {
+                output.WriteLine(string.Create(Invariant, $"fm {verb}: note: keeping the last {fits} samples ({perSample * fits / 1e6:F0} MB); all {wanted} would take {perSample * (double)wanted / 1e6:F0} MB (--keep sets the number)."));
+                options = options with { KeptSamples = fits };
+            }
+        }
+
         bool classification = options.Task == FmTask.BinaryClassification;
         int groupCount = options.Groups is { Count: > 0 } g ? g.Max() + 1 : 1;
         output.WriteLine(string.Create(Invariant,
