@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using FmCodegen.Data;
 using FmCodegen.IO;
+using FmCodegen.Spark;
 
 namespace FmCodegen.Cli;
 
@@ -11,8 +12,8 @@ public static class CliOptions
     public static Option<string> Model(string description = "The model file.") =>
         new("--model", "-m") { Description = description, Required = true, HelpName = "FILE" };
 
-    public static Option<string?> ModelFormat(string description = "The model file format: native, libfm or xlearn (default: detected from the content).") =>
-        new("--model-format") { Description = description, HelpName = "native|libfm|xlearn" };
+    public static Option<string?> ModelFormat(string description = "The model format: native, libfm, xlearn, spark (a Spark MLlib FM model directory), libffm or mlnet; default: detected from the content (libffm, mlnet and xLearn FFM text are field-aware).") =>
+        new("--model-format") { Description = description, HelpName = "native|libfm|xlearn|spark|libffm|mlnet" };
 
     public static Option<string> Output(string description) =>
         new("--output", "-o") { Description = description, Required = true, HelpName = "FILE" };
@@ -31,7 +32,9 @@ public static class CliOptions
             "native" or "fm" or "bin" => IO.ModelFormat.Native,
             "libfm" => IO.ModelFormat.LibFm,
             "xlearn" => IO.ModelFormat.XLearn,
-            _ => throw new CliUserException($"{option} must be native, libfm or xlearn; got '{text}'."),
+            "spark" => IO.ModelFormat.Spark,
+            "libffm" or "mlnet" => throw new CliUserException($"{option} {text}: a field-aware model format, which this verb does not take here."),
+            _ => throw new CliUserException($"{option} must be native, libfm, xlearn, spark, libffm or mlnet; got '{text}'."),
         };
 
     /// <summary>Parses a data format name.</summary>
@@ -67,10 +70,26 @@ public static class CliOptions
         }
     }
 
-    /// <summary>Loads a model, naming the format in errors.</summary>
+    /// <summary>Loads a model, naming the format in errors. A directory with metadata/ is a Spark model.</summary>
     public static ModelFile LoadModel(string path, ModelFormat? format, bool instanceNormalization = false)
     {
+        if (format == IO.ModelFormat.Spark || (format is null && SparkModelDirectory.IsModelDirectory(path)))
+        {
+            ModelFile spark = SparkModelDirectory.Load(path);
+            return instanceNormalization ? spark with { Model = spark.Model.WithInstanceNormalization(true) } : spark;
+        }
+
+        if (Directory.Exists(path))
+        {
+            throw new CliUserException($"The model '{path}' is a folder without metadata/; only a Spark model is a folder (--model-format spark).");
+        }
+
         RequireFile(path, "The model file");
         return ModelFiles.Load(path, format, instanceNormalization);
     }
+
+    /// <summary>The bytes a model occupies: the file's length, or the sum of a model directory's files.</summary>
+    public static long ModelBytes(string path) => Directory.Exists(path)
+        ? new DirectoryInfo(path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length)
+        : new FileInfo(path).Length;
 }

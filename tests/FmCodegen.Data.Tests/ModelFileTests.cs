@@ -96,6 +96,89 @@ public class ModelFileTests
         }
     }
 
+    /// <summary>A model of <paramref name="features"/> features where only the listed ones have parameters, as a
+    /// hashed model is.</summary>
+    internal static FmModel SparseModel(int features, int k, int[] present, int seed = 3)
+    {
+        var random = new Random(seed);
+        float[] w = new float[features];
+        float[] v = new float[(long)features * k];
+        foreach (int i in present)
+        {
+            w[i] = (float)(random.NextDouble() - 0.5);
+            for (int f = 0; f < k; f++)
+            {
+                v[((long)i * k) + f] = (float)((random.NextDouble() - 0.5) * 0.4);
+            }
+        }
+
+        return FmModel.Create(-0.5f, w, v, k);
+    }
+
+    [Fact]
+    public void AHashedModelIsStoredAsItsFeaturesWithIdsAndRoundTripsExactly()
+    {
+        int[] present = [3, 17, 4_000, 65_535, 99_999];
+        FmModel model = SparseModel(100_000, 8, present);
+        var file = new ModelFile(model, FmTask.BinaryClassification);
+        byte[] bytes = NativeBytes(file);
+        Assert.Equal(64 + (present.Length * (4 + (9 * 4))) + 8, bytes.Length);
+        Assert.Equal(2, BitConverter.ToInt32(bytes, 8));
+        Assert.Equal(8u, BitConverter.ToUInt32(bytes, 32) & 8u);
+        Assert.Equal(17, BitConverter.ToInt32(bytes, 64 + 40));
+        ModelFile back = ReadNative(bytes);
+        Assert.Equal(model, back.Model);
+        Assert.Equal(100_000, back.Model.NumFeatures);
+        Assert.Equal(model.Weight(65_535), back.Model.Weight(65_535));
+        Assert.Equal(0f, back.Model.Weight(65_534));
+
+        // a -0.0 is a stored value: its bits come back
+        float[] w = new float[10];
+        w[4] = -0f;
+        FmModel negativeZero = FmModel.Create(0f, w, new float[10 * 2], 2);
+        byte[] negativeBytes = NativeBytes(new ModelFile(negativeZero));
+        Assert.True(float.IsNegative(ReadNative(negativeBytes).Model.Weight(4)));
+    }
+
+    [Fact]
+    public void ADenseModelIsStillWrittenAsVersionOne()
+    {
+        byte[] bytes = NativeBytes(new ModelFile(RandomModel(20, 4)));
+        Assert.Equal(1, BitConverter.ToInt32(bytes, 8));
+        Assert.Equal(0u, BitConverter.ToUInt32(bytes, 32) & 8u);
+    }
+
+    [Fact]
+    public void EveryTruncationAndFlippedBitOfASparseFileIsRefused()
+    {
+        byte[] bytes = NativeBytes(new ModelFile(SparseModel(1_000, 2, [5, 600])));
+        for (int length = 0; length < bytes.Length; length++)
+        {
+            Assert.Throws<ModelFileException>(() => ReadNative(bytes[..length]));
+        }
+
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            byte[] damaged = (byte[])bytes.Clone();
+            damaged[i] ^= 0x04;
+            Assert.Throws<ModelFileException>(() => ReadNative(damaged));
+        }
+    }
+
+    [Theory]
+    [InlineData(600, 5, "the ids must rise strictly (the previous is 600)")]
+    [InlineData(5, 1_000, "feature id 1000; the ids must rise strictly (the previous is 5) and stay below 1,000")]
+    public void SparseRowsWithFallingOrOutOfRangeIdsAreRefused(int first, int second, string expected)
+    {
+        byte[] bytes = NativeBytes(new ModelFile(SparseModel(1_000, 2, [5, 600])));
+        BitConverter.TryWriteBytes(bytes.AsSpan(64), first);
+        BitConverter.TryWriteBytes(bytes.AsSpan(64 + 16), second);
+        uint crc = System.IO.Hashing.Crc32.HashToUInt32(bytes.AsSpan(0, bytes.Length - 8));
+        BitConverter.TryWriteBytes(bytes.AsSpan(bytes.Length - 8), crc);
+        ModelFileException e = Assert.Throws<ModelFileException>(() => ReadNative(bytes));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ADamagedDataByteIsNamedAsAChecksumFailure()
     {

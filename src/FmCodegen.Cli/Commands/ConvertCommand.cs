@@ -16,15 +16,28 @@ public static class ConvertCommand
         Option<string?> task = new("--task") { Description = "Record the task in a native file: regression or classification (default: kept from the input, else unknown).", HelpName = "regression|classification" };
         Option<bool> xlearnNorm = new("--xlearn-norm") { Description = "Mark the model as scored with xLearn's instance normalisation (recorded in native files)." };
 
-        var command = new Command("convert", "Convert a model between the native, libFM and xLearn formats.")
+        var command = new Command("convert", "Convert a model between the native, libFM and xLearn formats (and from a Spark MLlib FM model directory).")
         {
             model, modelFormat, to, output, task, xlearnNorm,
         };
 
         CliRunner.SetAction(command, (parse, context) =>
         {
-            ModelFormat target = CliOptions.ParseModelFormat(parse.GetRequiredValue(to), "--to")
-                ?? throw new CliUserException("--to must be native, libfm or xlearn.");
+            if (FfmCli.Route(parse.GetRequiredValue(model), parse.GetValue(modelFormat)) is { } ffm)
+            {
+                FmTask? ffmTask = parse.GetValue(task)?.Trim().ToLowerInvariant() switch
+                {
+                    null or "" => null,
+                    "regression" or "r" => FmTask.Regression,
+                    "classification" or "c" => FmTask.BinaryClassification,
+                    string other => throw new CliUserException($"--task must be regression or classification; got '{other}'."),
+                };
+                return FfmCli.Convert(parse.GetRequiredValue(model), ffm, parse.GetRequiredValue(to), parse.GetRequiredValue(output), ffmTask, parse.GetValue(xlearnNorm), context);
+            }
+
+            ModelFormat target = CliOptions.ParseModelFormat(parse.GetRequiredValue(to), "--to") is { } parsed and not IO.ModelFormat.Spark
+                ? parsed
+                : throw new CliUserException("--to must be native, libfm or xlearn (Spark model directories are read, not written).");
             FmTask? newTask = parse.GetValue(task)?.Trim().ToLowerInvariant() switch
             {
                 null or "" => null,

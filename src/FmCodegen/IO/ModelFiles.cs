@@ -55,6 +55,8 @@ public static class ModelFiles
             ModelFormat.Native => NativeModelFile.Load(path),
             ModelFormat.LibFm => LibFmModelFile.Load(path),
             ModelFormat.XLearn => XLearnModelFile.Load(path),
+            ModelFormat.Spark => throw new ArgumentException(
+                "Spark model directories are read by the FmCodegen.Spark package: FmCodegen.Spark.SparkModelDirectory.Load.", nameof(format)),
             _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown model format."),
         };
         return instanceNormalization && !file.InstanceNormalization
@@ -98,6 +100,8 @@ public static class ModelFiles
             case ModelFormat.XLearn:
                 XLearnModelFile.Save(file, path);
                 break;
+            case ModelFormat.Spark:
+                throw new ArgumentException("FmCodegen reads Spark model directories but does not write them; save as native, libfm or xlearn.", nameof(format));
             default:
                 throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown model format.");
         }
@@ -122,6 +126,7 @@ public static class ModelFiles
         ModelFormat.Native => "native",
         ModelFormat.LibFm => "libfm",
         ModelFormat.XLearn => "xlearn",
+        ModelFormat.Spark => "spark",
         _ => format.Value.ToString(),
     };
 }

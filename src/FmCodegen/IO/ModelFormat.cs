@@ -11,6 +11,10 @@ public enum ModelFormat
 
     /// <summary>xLearn's FM text model (<c>-t FILE</c>).</summary>
     XLearn,
+
+    /// <summary>A Spark MLlib FMClassificationModel / FMRegressionModel directory (metadata JSON and Parquet data),
+    /// read by the FmCodegen.Spark package (<c>SparkModelDirectory.Load</c>); read-only.</summary>
+    Spark,
 }
 
 /// <summary>

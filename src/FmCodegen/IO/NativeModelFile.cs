@@ -11,25 +11,28 @@ namespace FmCodegen.IO;
 /// <code>
 /// offset size  field
 ///      0    8  magic: 'F' 'M' 'C' 'G' 0x0D 0x0A 0x1A 0x0A (a text-mode transfer or a truncation at byte 6 shows)
-///      8    4  format version: 1, or 2 when the kind (offset 44) is not 0 (a version-1 reader then refuses the file
-///              by its version instead of misreading it)
+///      8    4  format version: 1, or 2 when flag bit 3 (sparse rows) is set, so a version-1 reader refuses such a
+///              file by its version instead of misreading it
 ///     12    4  header size in bytes (64)
 ///     16    4  task: 0 unknown, 1 regression, 2 classification
 ///     20    4  k, the embedding size (1 .. FmModel.MaxEmbeddingSize = 1024)
 ///     24    8  number of features n (0 .. int.MaxValue - 1)
 ///     32    4  flags: bit 0 has a bias, bit 1 has linear weights, bit 2 score with xLearn instance normalisation;
-///              other bits must be 0
+///              bit 3 (version 2) sparse rows: only the m features with a nonzero parameter are stored, each row
+///              preceded by its feature id; other bits must be 0
 ///     36    4  bias w0 (float32)
 ///     40    4  floats per feature row in the data (k + 1)
-///     44    4  kind (version 2; reserved 0 in version 1): 0 one model, 1 a sample set (Bayesian FM, MCMC)
-///     48    8  data size in bytes: n (k + 1) 4 for kind 0; 16 + S (4 + n (k + 1) 4) for kind 1
+///     44    4  kind (version 2; reserved 0 in version 1): 0 one model, 1 a sample set (Bayesian FM, MCMC); a
+///              version-2 file of kind 1 never has sparse rows
+///     48    8  data size in bytes: n (k + 1) 4; with sparse rows m (4 + (k + 1) 4); kind 1: 16 + S (4 + n (k + 1) 4)
 ///     56    4  kind 0: reserved, 0; kind 1: S, the number of samples (1 .. 1,000,000)
 ///     60    4  CRC-32 (IEEE) of bytes 0 .. 59, so a damaged header is named before its sizes are trusted
 ///     64       data: n rows, each k factors v_i,0 .. v_i,k-1 then the linear weight w_i (float32), the order of the
-///              in-memory row table (<see cref="FmLayout"/>) without its padding
+///              in-memory row table (<see cref="FmLayout"/>) without its padding. With sparse rows: m rows, each an
+///              int32 feature id (strictly rising, below n) then the k + 1 floats; every feature not stored is zero.
 ///              Kind 1 instead: int32 S again, int32 link (0 identity: average the scores, each clamped to the range
 ///              below; 1 probit: average Phi(score)), float32 clamp min, float32 clamp max (infinities: none), then
-///              S samples, each its bias (float32) and n rows as above. The header's bias is the samples' mean.
+///              S samples, each its bias (float32) and n dense rows as above. The header's bias is the samples' mean.
 ///    end-8  4  CRC-32 (IEEE) of every byte before it (header and data)
 ///    end-4  4  end marker 'F' 'M' 'C' 'E'
 /// </code>
@@ -42,8 +45,8 @@ public static class NativeModelFile
     /// <summary>The first 8 bytes of every native model file.</summary>
     public static ReadOnlySpan<byte> Magic => [(byte)'F', (byte)'M', (byte)'C', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
-    /// <summary>The newest format version this code writes and reads (it writes version 1 for a single model,
-    /// so older readers keep reading those).</summary>
+    /// <summary>The newest format version this code writes and reads. It writes version 1 for dense rows, so older
+    /// readers keep reading those, and version 2 for sparse rows.</summary>
     public const int Version = 2;
 
     /// <summary>The kind field of version 2: one model.</summary>
@@ -54,13 +57,13 @@ public static class NativeModelFile
 
     private const int MaxSamples = 1_000_000;
     private const int SampleSetPreamble = 16;
-
     private const int HeaderSize = 64;
     private const int TrailerSize = 8;
     private const uint FlagBias = 1;
     private const uint FlagLinear = 2;
     private const uint FlagNormalization = 4;
-    private const uint KnownFlags = FlagBias | FlagLinear | FlagNormalization;
+    private const uint FlagSparseRows = 8;
+    private const uint KnownFlags = FlagBias | FlagLinear | FlagNormalization | FlagSparseRows;
     private static ReadOnlySpan<byte> EndMarker => [(byte)'F', (byte)'M', (byte)'C', (byte)'E'];
 
     /// <summary>True when the bytes start like a native model file.</summary>
@@ -79,88 +82,62 @@ public static class NativeModelFile
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(stream);
         FmModel model = file.Model;
-        FmSampleSet? samples = file.Samples;
         int k = model.EmbeddingSize;
         int n = model.NumFeatures;
-        if (samples is not null && (samples.EmbeddingSize != k || samples.NumFeatures != n))
+        int rowFloats = k + 1;
+        int rowBytes = rowFloats * sizeof(float);
+        var crc = new Crc32();
+        if (file.Samples is { } samples)
         {
-            throw new ArgumentException($"The sample set (k = {samples.EmbeddingSize}, {samples.NumFeatures:N0} features) and the model (k = {k}, {n:N0} features) differ in shape.", nameof(file));
+            WriteSampleSet(file, samples, stream);
+            return;
         }
 
-        int rowFloats = k + 1;
-        long modelBytes = (long)n * rowFloats * sizeof(float);
-        var crc = new Crc32();
+        // sparse rows when they take less room: a hashed model holds a few features of a large index space
+        AlignedTable table = model.Table;
+        long stored = CountNonZeroRows(table);
+        bool sparse = stored * (sizeof(int) + rowBytes) < (long)n * rowBytes;
+        long dataBytes = sparse ? stored * (sizeof(int) + rowBytes) : (long)n * rowBytes;
 
         Span<byte> header = stackalloc byte[HeaderSize];
         header.Clear();
         Magic.CopyTo(header);
-        BinaryPrimitives.WriteInt32LittleEndian(header[8..], samples is null ? 1 : 2);
+        BinaryPrimitives.WriteInt32LittleEndian(header[8..], sparse ? 2 : 1);
         BinaryPrimitives.WriteInt32LittleEndian(header[12..], HeaderSize);
         BinaryPrimitives.WriteInt32LittleEndian(header[16..], (int)(file.Task ?? 0));
         BinaryPrimitives.WriteInt32LittleEndian(header[20..], k);
         BinaryPrimitives.WriteInt64LittleEndian(header[24..], n);
-        uint flags = (file.HasBias ? FlagBias : 0) | (file.HasLinear ? FlagLinear : 0) | (file.InstanceNormalization ? FlagNormalization : 0);
+        uint flags = (file.HasBias ? FlagBias : 0) | (file.HasLinear ? FlagLinear : 0) | (file.InstanceNormalization ? FlagNormalization : 0)
+            | (sparse ? FlagSparseRows : 0);
         BinaryPrimitives.WriteUInt32LittleEndian(header[32..], flags);
         BinaryPrimitives.WriteSingleLittleEndian(header[36..], model.Bias);
         BinaryPrimitives.WriteInt32LittleEndian(header[40..], rowFloats);
-        if (samples is null)
-        {
-            BinaryPrimitives.WriteInt64LittleEndian(header[48..], modelBytes);
-        }
-        else
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(header[44..], KindSampleSet);
-            BinaryPrimitives.WriteInt64LittleEndian(header[48..], SampleSetPreamble + samples.Samples.Count * (sizeof(float) + modelBytes));
-            BinaryPrimitives.WriteInt32LittleEndian(header[56..], samples.Samples.Count);
-        }
-
+        BinaryPrimitives.WriteInt64LittleEndian(header[48..], dataBytes);
         BinaryPrimitives.WriteUInt32LittleEndian(header[60..], Crc32.HashToUInt32(header[..60]));
         crc.Append(header);
         stream.Write(header);
 
-        if (samples is null)
-        {
-            WriteRows(model.Table, stream, crc);
-        }
-        else
-        {
-            Span<byte> preamble = stackalloc byte[SampleSetPreamble];
-            BinaryPrimitives.WriteInt32LittleEndian(preamble, samples.Samples.Count);
-            BinaryPrimitives.WriteInt32LittleEndian(preamble[4..], (int)samples.Link);
-            BinaryPrimitives.WriteSingleLittleEndian(preamble[8..], samples.ClipMin);
-            BinaryPrimitives.WriteSingleLittleEndian(preamble[12..], samples.ClipMax);
-            crc.Append(preamble);
-            stream.Write(preamble);
-            Span<byte> bias = stackalloc byte[sizeof(float)];
-            foreach (FmModel member in samples.Samples)
-            {
-                BinaryPrimitives.WriteSingleLittleEndian(bias, member.Bias);
-                crc.Append(bias);
-                stream.Write(bias);
-                WriteRows(member.Table, stream, crc);
-            }
-        }
-
-        Span<byte> trailer = stackalloc byte[TrailerSize];
-        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
-        EndMarker.CopyTo(trailer[4..]);
-        stream.Write(trailer);
-    }
-
-    private static void WriteRows(AlignedTable table, Stream stream, Crc32 crc)
-    {
-        int n = table.NumFeatures;
-        int rowFloats = table.EmbeddingSize + 1;
-        int rowBytes = rowFloats * sizeof(float);
-        byte[] buffer = new byte[Math.Max(1 << 16, rowBytes)];
+        int entryBytes = rowBytes + (sparse ? sizeof(int) : 0);
+        byte[] buffer = new byte[Math.Max(1 << 16, entryBytes)];
         int used = 0;
         for (int i = 0; i < n; i++)
         {
-            if (used + rowBytes > buffer.Length)
+            if (sparse && IsZeroRow(table, i))
+            {
+                continue;
+            }
+
+            if (used + entryBytes > buffer.Length)
             {
                 crc.Append(buffer.AsSpan(0, used));
                 stream.Write(buffer, 0, used);
                 used = 0;
+            }
+
+            if (sparse)
+            {
+                BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used), i);
+                used += sizeof(int);
             }
 
             WriteLittleEndian(table.Row(i)[..rowFloats], buffer.AsSpan(used, rowBytes));
@@ -169,6 +146,79 @@ public static class NativeModelFile
 
         crc.Append(buffer.AsSpan(0, used));
         stream.Write(buffer, 0, used);
+
+        Span<byte> trailer = stackalloc byte[TrailerSize];
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
+        EndMarker.CopyTo(trailer[4..]);
+        stream.Write(trailer);
+    }
+
+    private static void WriteSampleSet(ModelFile file, FmSampleSet samples, Stream stream)
+    {
+        FmModel model = file.Model;
+        int k = model.EmbeddingSize;
+        int n = model.NumFeatures;
+        if (samples.EmbeddingSize != k || samples.NumFeatures != n)
+        {
+            throw new ArgumentException($"The sample set (k = {samples.EmbeddingSize}, {samples.NumFeatures:N0} features) and the model (k = {k}, {n:N0} features) differ in shape.", nameof(file));
+        }
+
+        long modelBytes = (long)n * (k + 1) * sizeof(float);
+        var crc = new Crc32();
+        Span<byte> header = stackalloc byte[HeaderSize];
+        header.Clear();
+        Magic.CopyTo(header);
+        BinaryPrimitives.WriteInt32LittleEndian(header[8..], 2);
+        BinaryPrimitives.WriteInt32LittleEndian(header[12..], HeaderSize);
+        BinaryPrimitives.WriteInt32LittleEndian(header[16..], (int)(file.Task ?? 0));
+        BinaryPrimitives.WriteInt32LittleEndian(header[20..], k);
+        BinaryPrimitives.WriteInt64LittleEndian(header[24..], n);
+        uint flags = (file.HasBias ? FlagBias : 0) | (file.HasLinear ? FlagLinear : 0) | (file.InstanceNormalization ? FlagNormalization : 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[32..], flags);
+        BinaryPrimitives.WriteSingleLittleEndian(header[36..], model.Bias);
+        BinaryPrimitives.WriteInt32LittleEndian(header[40..], k + 1);
+        BinaryPrimitives.WriteInt32LittleEndian(header[44..], KindSampleSet);
+        BinaryPrimitives.WriteInt64LittleEndian(header[48..], SampleSetPreamble + samples.Samples.Count * (sizeof(float) + modelBytes));
+        BinaryPrimitives.WriteInt32LittleEndian(header[56..], samples.Samples.Count);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[60..], Crc32.HashToUInt32(header[..60]));
+        crc.Append(header);
+        stream.Write(header);
+
+        Span<byte> preamble = stackalloc byte[SampleSetPreamble];
+        BinaryPrimitives.WriteInt32LittleEndian(preamble, samples.Samples.Count);
+        BinaryPrimitives.WriteInt32LittleEndian(preamble[4..], (int)samples.Link);
+        BinaryPrimitives.WriteSingleLittleEndian(preamble[8..], samples.ClipMin);
+        BinaryPrimitives.WriteSingleLittleEndian(preamble[12..], samples.ClipMax);
+        crc.Append(preamble);
+        stream.Write(preamble);
+        int rowBytes = (k + 1) * sizeof(float);
+        byte[] buffer = new byte[Math.Max(1 << 16, rowBytes + sizeof(float))];
+        foreach (FmModel member in samples.Samples)
+        {
+            BinaryPrimitives.WriteSingleLittleEndian(buffer, member.Bias);
+            int used = sizeof(float);
+            AlignedTable table = member.Table;
+            for (int i = 0; i < n; i++)
+            {
+                if (used + rowBytes > buffer.Length)
+                {
+                    crc.Append(buffer.AsSpan(0, used));
+                    stream.Write(buffer, 0, used);
+                    used = 0;
+                }
+
+                WriteLittleEndian(table.Row(i)[..(k + 1)], buffer.AsSpan(used, rowBytes));
+                used += rowBytes;
+            }
+
+            crc.Append(buffer.AsSpan(0, used));
+            stream.Write(buffer, 0, used);
+        }
+
+        Span<byte> trailer = stackalloc byte[TrailerSize];
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
+        EndMarker.CopyTo(trailer[4..]);
+        stream.Write(trailer);
     }
 
     /// <summary>Loads a native model file, verifying its structure and checksums.</summary>
@@ -198,9 +248,9 @@ public static class NativeModelFile
         }
 
         int version = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
-        if (version is not 1 and not 2)
+        if (version is < 1 or > Version)
         {
-            throw Fail(sourceName, $"format version {version} is not supported (this build reads versions 1 and {Version})");
+            throw Fail(sourceName, $"format version {version} is not supported (this build reads versions 1 to {Version})");
         }
 
         uint headerCrc = BinaryPrimitives.ReadUInt32LittleEndian(header[60..]);
@@ -217,22 +267,31 @@ public static class NativeModelFile
         float bias = BinaryPrimitives.ReadSingleLittleEndian(header[36..]);
         int rowFloats = BinaryPrimitives.ReadInt32LittleEndian(header[40..]);
         long dataBytes = BinaryPrimitives.ReadInt64LittleEndian(header[48..]);
-        int kind = version == 1 ? KindModel : BinaryPrimitives.ReadInt32LittleEndian(header[44..]);
-        int sampleCount = BinaryPrimitives.ReadInt32LittleEndian(header[56..]);
-        if (version == 2 && kind is not KindModel and not KindSampleSet)
+        bool sparse = (flags & FlagSparseRows) != 0;
+        long entryBytes = (rowFloats * (long)sizeof(float)) + (sparse ? sizeof(int) : 0);
+        int kind = version >= 2 ? BinaryPrimitives.ReadInt32LittleEndian(header[44..]) : KindModel;
+        if (kind is not KindModel and not KindSampleSet)
         {
             throw Fail(sourceName, $"model kind {kind} is not supported (this build reads kinds {KindModel}, one model, and {KindSampleSet}, a sample set)");
         }
 
-        if (kind == KindSampleSet && sampleCount is < 1 or > MaxSamples)
+        if (kind == KindSampleSet)
         {
-            throw Fail(sourceName, $"the header is inconsistent (a sample set of {sampleCount} samples; 1 .. {MaxSamples:N0} allowed)");
+            int sampleCount = BinaryPrimitives.ReadInt32LittleEndian(header[56..]);
+            long modelBytes = n * rowFloats * (long)sizeof(float);
+            if (headerSize != HeaderSize || task is < 0 or > 2 || k < 1 || k > FmModel.MaxEmbeddingSize || n < 0 || n >= int.MaxValue
+                || (flags & ~KnownFlags) != 0 || sparse || rowFloats != k + 1 || sampleCount is < 1 or > MaxSamples
+                || dataBytes != SampleSetPreamble + sampleCount * (sizeof(float) + modelBytes))
+            {
+                throw Fail(sourceName, $"the header of the sample set is inconsistent (header size {headerSize}, task {task}, k {k}, features {n}, flags 0x{flags:x}, row floats {rowFloats}, samples {sampleCount} (1 .. {MaxSamples:N0}), data bytes {dataBytes})");
+            }
+
+            return ReadSampleSet(stream, header, sourceName, length, (int)n, k, sampleCount, dataBytes, task, flags);
         }
 
-        long modelBytes = n * rowFloats * (long)sizeof(float);
-        long expectedData = kind == KindModel ? modelBytes : SampleSetPreamble + sampleCount * (sizeof(float) + modelBytes);
         if (headerSize != HeaderSize || task is < 0 or > 2 || k < 1 || k > FmModel.MaxEmbeddingSize || n < 0 || n >= int.MaxValue
-            || (flags & ~KnownFlags) != 0 || rowFloats != k + 1 || dataBytes != expectedData)
+            || (flags & ~KnownFlags) != 0 || (sparse && version < 2) || rowFloats != k + 1
+            || (sparse ? dataBytes < 0 || dataBytes % entryBytes != 0 || dataBytes / entryBytes > n : dataBytes != n * rowFloats * sizeof(float)))
         {
             throw Fail(sourceName, $"the header is inconsistent (header size {headerSize}, task {task}, k {k}, features {n}, flags 0x{flags:x}, row floats {rowFloats}, data bytes {dataBytes})");
         }
@@ -247,48 +306,21 @@ public static class NativeModelFile
 
         var crc = new Crc32();
         crc.Append(header);
-        AlignedTable? table = null;
-        List<FmModel>? members = null;
-        FmSampleLink link = FmSampleLink.Identity;
-        float clipMin = 0, clipMax = 0;
-        if (kind == KindModel)
+        long tableBytes = ((n + 1) * FmLayout.RowStride(k) + FmLayout.TablePadding) * sizeof(float);
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (sparse && tableBytes > available / 2)
         {
-            table = new AlignedTable((int)n, k);
-            ReadRows(stream, table, crc, sourceName);
+            throw Fail(sourceName, $"the model's {n:N0} features with k = {k} need a {tableBytes:N0}-byte table, more than half the {available:N0} bytes this process may use");
+        }
+
+        var table = new AlignedTable((int)n, k);
+        if (sparse)
+        {
+            ReadSparseRows(stream, table, (int)(dataBytes / entryBytes), crc, sourceName);
         }
         else
         {
-            Span<byte> preamble = stackalloc byte[SampleSetPreamble];
-            if (stream.ReadAtLeast(preamble, SampleSetPreamble, throwOnEndOfStream: false) < SampleSetPreamble)
-            {
-                throw Fail(sourceName, "the file is truncated: it ends inside the sample set's preamble");
-            }
-
-            crc.Append(preamble);
-            int linkValue = BinaryPrimitives.ReadInt32LittleEndian(preamble[4..]);
-            clipMin = BinaryPrimitives.ReadSingleLittleEndian(preamble[8..]);
-            clipMax = BinaryPrimitives.ReadSingleLittleEndian(preamble[12..]);
-            if (BinaryPrimitives.ReadInt32LittleEndian(preamble) != sampleCount || linkValue is not 0 and not 1
-                || float.IsNaN(clipMin) || float.IsNaN(clipMax) || clipMin > clipMax)
-            {
-                throw Fail(sourceName, $"the sample set's preamble is inconsistent (samples {BinaryPrimitives.ReadInt32LittleEndian(preamble)} where the header says {sampleCount}, link {linkValue}, clamp [{clipMin}, {clipMax}])");
-            }
-
-            link = (FmSampleLink)linkValue;
-            members = new List<FmModel>(Math.Min(sampleCount, 1024));
-            Span<byte> biasBytes = stackalloc byte[sizeof(float)];
-            for (int s = 0; s < sampleCount; s++)
-            {
-                if (stream.ReadAtLeast(biasBytes, sizeof(float), throwOnEndOfStream: false) < sizeof(float))
-                {
-                    throw Fail(sourceName, $"the file is truncated: it ends at sample {s} of {sampleCount}");
-                }
-
-                crc.Append(biasBytes);
-                var member = new AlignedTable((int)n, k);
-                ReadRows(stream, member, crc, sourceName);
-                members.Add(Wrap(BinaryPrimitives.ReadSingleLittleEndian(biasBytes), member, $"{sourceName} (sample {s})"));
-            }
+            ReadRows(stream, table, crc, sourceName);
         }
 
         Span<byte> trailer = stackalloc byte[TrailerSize];
@@ -313,29 +345,111 @@ public static class NativeModelFile
             throw Fail(sourceName, "the file has garbage after the model");
         }
 
+        FmModel model;
+        try
+        {
+            model = FmModel.FromTable(bias, table, sourceName);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ModelFileException(e.Message, e);
+        }
+
+        return new ModelFile(model.WithInstanceNormalization((flags & FlagNormalization) != 0),
+            task == 0 ? null : (FmTask)task, (flags & FlagBias) != 0, (flags & FlagLinear) != 0)
+        {
+            Format = ModelFormat.Native,
+            ChecksumVerified = true,
+        };
+    }
+
+    private static ModelFile ReadSampleSet(Stream stream, ReadOnlySpan<byte> header, string sourceName, long length, int n, int k,
+        int sampleCount, long dataBytes, int task, uint flags)
+    {
+        long expected = HeaderSize + dataBytes + TrailerSize;
+        if (length >= 0 && length != expected)
+        {
+            throw Fail(sourceName, length < expected
+                ? $"the file is truncated: {length:N0} bytes, but {sampleCount} samples of {n:N0} features with k = {k} take {expected:N0}"
+                : $"the file has {length - expected:N0} bytes of garbage after the model ({length:N0} bytes, expected {expected:N0})");
+        }
+
+        var crc = new Crc32();
+        crc.Append(header);
+        Span<byte> preamble = stackalloc byte[SampleSetPreamble];
+        if (stream.ReadAtLeast(preamble, SampleSetPreamble, throwOnEndOfStream: false) < SampleSetPreamble)
+        {
+            throw Fail(sourceName, "the file is truncated: it ends inside the sample set's preamble");
+        }
+
+        crc.Append(preamble);
+        int count = BinaryPrimitives.ReadInt32LittleEndian(preamble);
+        int link = BinaryPrimitives.ReadInt32LittleEndian(preamble[4..]);
+        float clipMin = BinaryPrimitives.ReadSingleLittleEndian(preamble[8..]);
+        float clipMax = BinaryPrimitives.ReadSingleLittleEndian(preamble[12..]);
+        if (count != sampleCount || link is not 0 and not 1 || float.IsNaN(clipMin) || float.IsNaN(clipMax) || clipMin > clipMax)
+        {
+            throw Fail(sourceName, $"the sample set's preamble is inconsistent (samples {count} where the header says {sampleCount}, link {link}, clamp [{clipMin}, {clipMax}])");
+        }
+
+        var tables = new List<(float Bias, AlignedTable Table)>(Math.Min(sampleCount, 1024));
+        Span<byte> biasBytes = stackalloc byte[sizeof(float)];
+        for (int s = 0; s < sampleCount; s++)
+        {
+            if (stream.ReadAtLeast(biasBytes, sizeof(float), throwOnEndOfStream: false) < sizeof(float))
+            {
+                throw Fail(sourceName, $"the file is truncated: it ends at sample {s} of {sampleCount}");
+            }
+
+            crc.Append(biasBytes);
+            var table = new AlignedTable(n, k);
+            ReadRows(stream, table, crc, sourceName);
+            tables.Add((BinaryPrimitives.ReadSingleLittleEndian(biasBytes), table));
+        }
+
+        Span<byte> trailer = stackalloc byte[TrailerSize];
+        if (stream.ReadAtLeast(trailer, TrailerSize, throwOnEndOfStream: false) < TrailerSize)
+        {
+            throw Fail(sourceName, "the file is truncated: the checksum at its end is missing");
+        }
+
+        if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != crc.GetCurrentHashAsUInt32())
+        {
+            throw Fail(sourceName, "the file is damaged: the CRC-32 of its content does not match the stored one");
+        }
+
+        if (!trailer[4..].SequenceEqual(EndMarker))
+        {
+            throw Fail(sourceName, "the file is damaged: the end marker is wrong");
+        }
+
+        if (length < 0 && stream.ReadByte() >= 0)
+        {
+            throw Fail(sourceName, "the file has garbage after the model");
+        }
+
         bool normalized = (flags & FlagNormalization) != 0;
-        FmSampleSet? samples = members is null ? null
-            : FmSampleSet.Create(members.Select(m => m.WithInstanceNormalization(normalized)), link, clipMin, clipMax);
-        FmModel model = samples?.MeanModel() ?? Wrap(bias, table!, sourceName);
-        return new ModelFile(model.WithInstanceNormalization(normalized),
+        var members = new List<FmModel>(tables.Count);
+        for (int s = 0; s < tables.Count; s++)
+        {
+            try
+            {
+                members.Add(FmModel.FromTable(tables[s].Bias, tables[s].Table, $"{sourceName} (sample {s})").WithInstanceNormalization(normalized));
+            }
+            catch (InvalidDataException e)
+            {
+                throw new ModelFileException(e.Message, e);
+            }
+        }
+
+        FmSampleSet samples = FmSampleSet.Create(members, (FmSampleLink)link, clipMin, clipMax);
+        return new ModelFile(samples.MeanModel().WithInstanceNormalization(normalized),
             task == 0 ? null : (FmTask)task, (flags & FlagBias) != 0, (flags & FlagLinear) != 0)
         {
             Format = ModelFormat.Native,
             ChecksumVerified = true,
             Samples = samples,
         };
-    }
-
-    private static FmModel Wrap(float bias, AlignedTable table, string sourceName)
-    {
-        try
-        {
-            return FmModel.FromTable(bias, table, sourceName);
-        }
-        catch (InvalidDataException e)
-        {
-            throw new ModelFileException(e.Message, e);
-        }
     }
 
     /// <summary>Reads the data rows into the table, adding them to the checksum. A method of its own: only this loop
@@ -365,6 +479,58 @@ public static class NativeModelFile
             }
         }
     }
+
+    /// <summary>Reads <paramref name="stored"/> rows of (feature id, k + 1 floats) into a zeroed table; the ids must
+    /// rise strictly and stay below the table's feature count.</summary>
+    private static void ReadSparseRows(Stream stream, AlignedTable table, int stored, Crc32 crc, string sourceName)
+    {
+        int n = table.NumFeatures;
+        int rowFloats = table.EmbeddingSize + 1;
+        int entryBytes = sizeof(int) + (rowFloats * sizeof(float));
+        int perChunk = Math.Max(1, (1 << 20) / entryBytes);
+        byte[] buffer = new byte[(int)Math.Min((long)perChunk * entryBytes, Math.Max(entryBytes, (long)stored * entryBytes))];
+        perChunk = buffer.Length / entryBytes;
+        int previous = -1;
+        for (int start = 0; start < stored; start += perChunk)
+        {
+            int rows = Math.Min(perChunk, stored - start);
+            int bytes = rows * entryBytes;
+            int read = stream.ReadAtLeast(buffer.AsSpan(0, bytes), bytes, throwOnEndOfStream: false);
+            if (read < bytes)
+            {
+                throw Fail(sourceName, $"the file is truncated: it ends inside stored row {start + (read / entryBytes):N0} of {stored:N0}");
+            }
+
+            crc.Append(buffer.AsSpan(0, bytes));
+            for (int r = 0; r < rows; r++)
+            {
+                ReadOnlySpan<byte> entry = buffer.AsSpan(r * entryBytes, entryBytes);
+                int id = BinaryPrimitives.ReadInt32LittleEndian(entry);
+                if (id <= previous || id >= n)
+                {
+                    throw Fail(sourceName, $"stored row {start + r:N0} has feature id {id}; the ids must rise strictly (the previous is {previous}) and stay below {n:N0}");
+                }
+
+                previous = id;
+                ReadLittleEndian(entry[sizeof(int)..], table.Row(id)[..rowFloats]);
+            }
+        }
+    }
+
+    private static long CountNonZeroRows(AlignedTable table)
+    {
+        long count = 0;
+        for (int i = 0; i < table.NumFeatures; i++)
+        {
+            count += IsZeroRow(table, i) ? 0 : 1;
+        }
+
+        return count;
+    }
+
+    /// <summary>True when every bit of the row's k + 1 values is zero (a -0.0 is kept, so the bits round-trip).</summary>
+    private static bool IsZeroRow(AlignedTable table, int feature) =>
+        MemoryMarshal.AsBytes(table.Row(feature)[..(table.EmbeddingSize + 1)]).IndexOfAnyExcept((byte)0) < 0;
 
     private static void WriteLittleEndian(ReadOnlySpan<float> values, Span<byte> destination)
     {
