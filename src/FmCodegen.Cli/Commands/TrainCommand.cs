@@ -21,6 +21,7 @@ public static class TrainCommand
         Option<string> modelType = new("--model-type") { Description = "fm (default) or ffm (field-aware FM on libffm data: AdaGrad or SGD, instance normalisation on unless --no-norm).", DefaultValueFactory = _ => "fm", HelpName = "fm|ffm" };
         Option<bool> noNorm = new("--no-norm") { Description = "ffm only: train and score without instance normalisation." };
         Option<bool> noLinear = new("--no-linear") { Description = "ffm only: no bias and no linear weights (as libffm)." };
+        Option<int?> maxFeatures = new("--max-features") { Description = "ffm only: keep features 0 .. N-1 and leave the rest out, so the model holds at most N x fields x k factors (hashed CTR data: hash into N buckets).", HelpName = "N" };
         Option<string?> solver = new("--solver") { Description = "sgd, adagrad, ftrl, mcmc (Bayesian FM by Gibbs sampling, as libFM) or als (default: adagrad).", HelpName = "sgd|adagrad|ftrl|mcmc|als" };
         Option<int?> burnIn = new("--burn-in") { Description = "MCMC: sweeps whose samples are neither averaged nor kept (default 0, as libFM).", HelpName = "N" };
         Option<int?> keep = new("--keep") { Description = "MCMC: the last N samples make the model; predictions average them (default: every sweep after the burn-in, at most what fits 256 MB).", HelpName = "N" };
@@ -41,7 +42,7 @@ public static class TrainCommand
         var command = new Command("train", "Train a Factorization Machine (SGD, AdaGrad or FTRL) on libFM/libffm data.")
         {
             train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, initStdev, seed, threads, patience,
-            validationFraction, model, modelFormat, history, plot, modelType, noNorm, noLinear, burnIn, keep, meta,
+            validationFraction, model, modelFormat, history, plot, modelType, noNorm, noLinear, maxFeatures, burnIn, keep, meta,
         };
 
         CliRunner.SetAction(command, (parse, context) =>
@@ -49,7 +50,7 @@ public static class TrainCommand
             string type = parse.GetValue(modelType)?.Trim().ToLowerInvariant() ?? "fm";
             if (type == "ffm")
             {
-                return FfmTrain.Run(FfmRequest(parse, train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, seed, threads, patience, validationFraction, model, modelFormat, noNorm, noLinear), context);
+                return FfmTrain.Run(FfmRequest(parse, train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, seed, threads, patience, validationFraction, model, modelFormat, noNorm, noLinear, maxFeatures), context);
             }
 
             if (type != "fm")
@@ -57,9 +58,9 @@ public static class TrainCommand
                 throw new CliUserException($"--model-type must be fm or ffm; got '{type}'.");
             }
 
-            if (parse.GetValue(noNorm) || parse.GetValue(noLinear))
+            if (parse.GetValue(noNorm) || parse.GetValue(noLinear) || parse.GetValue(maxFeatures) is not null)
             {
-                throw new CliUserException("--no-norm and --no-linear apply to --model-type ffm only.");
+                throw new CliUserException("--no-norm, --no-linear and --max-features apply to --model-type ffm only.");
             }
 
             string? solverName = parse.GetValue(solver)?.Trim().ToLowerInvariant();
@@ -181,7 +182,7 @@ public static class TrainCommand
 
     private static FfmTrain.Request FfmRequest(ParseResult parse, Option<string> train, Option<string?> validation, Option<string?> test, Option<string> inputFormat,
         Option<string> task, Option<int?> k, Option<string?> solver, Option<int?> epochs, Option<float?> lr, Option<string?> l2, Option<int> seed, Option<int> threads,
-        Option<int?> patience, Option<double?> validationFraction, Option<string?> model, Option<string?> modelFormat, Option<bool> noNorm, Option<bool> noLinear)
+        Option<int?> patience, Option<double?> validationFraction, Option<string?> model, Option<string?> modelFormat, Option<bool> noNorm, Option<bool> noLinear, Option<int?> maxFeatures)
     {
         var options = new FfmTrainingOptions
         {
@@ -198,6 +199,7 @@ public static class TrainCommand
             Threads = parse.GetValue(threads),
             Normalization = parse.GetValue(noNorm) ? FfmNormalization.None : FfmNormalization.XLearn,
             UseLinear = !parse.GetValue(noLinear),
+            MaxFeatures = parse.GetValue(maxFeatures),
         };
         if (parse.GetValue(lr) is float rate)
         {
