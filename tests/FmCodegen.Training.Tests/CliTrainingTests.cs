@@ -104,7 +104,7 @@ public sealed class CliTrainingTests : IDisposable
     [Theory]
     [InlineData("--task", "x", "--task must be r")]
     [InlineData("--l2", "1,2", "--l2 takes one value or three")]
-    [InlineData("--solver", "als", "--solver must be sgd, adagrad or ftrl")]
+    [InlineData("--solver", "bogus", "--solver must be sgd, adagrad, ftrl, mcmc or als")]
     [InlineData("--lr", "-1", "--lr must be a positive, finite number")]
     public void Bad_values_are_user_errors_with_a_reason(string option, string value, string message)
     {
@@ -122,7 +122,7 @@ public sealed class CliTrainingTests : IDisposable
         string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures");
         string test = Path.Combine(fixtures, "a9a.t.head300");
         (int code, _, string error) = Fm("libfm", "-task", "c", "-train", test, "-test", test,
-            "-load_model", Path.Combine(fixtures, "a9a_sgd.libfm.model"), "-iter", "0", "-out", At("libfm.pred"));
+            "-method", "sgd", "-load_model", Path.Combine(fixtures, "a9a_sgd.libfm.model"), "-iter", "0", "-out", At("libfm.pred"));
         Assert.True(code == 0, error);
         double[] ours = File.ReadAllLines(At("libfm.pred")).Select(l => double.Parse(l, CultureInfo.InvariantCulture)).ToArray();
         double[] libfm = File.ReadAllLines(Path.Combine(fixtures, "a9a_sgd.libfm.loaded.pred.head300")).Select(l => double.Parse(l, CultureInfo.InvariantCulture)).ToArray();
@@ -134,10 +134,142 @@ public sealed class CliTrainingTests : IDisposable
     }
 
     [Fact]
-    public void Libfm_rejects_unknown_flags_and_unsupported_meta()
+    public void Libfm_rejects_unknown_flags_relations_and_meta_without_groups()
     {
         Assert.Contains("Unknown libFM flag", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-bogus", "1").Error, StringComparison.Ordinal);
-        Assert.Contains("-meta", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-meta", "g.txt").Error, StringComparison.Ordinal);
+        Assert.Contains("-relation", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-relation", "r").Error, StringComparison.Ordinal);
+        Assert.Contains("-meta (groups) is used by -method mcmc and als", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-method", "sgd", "-meta", "g.txt").Error, StringComparison.Ordinal);
+        Assert.Contains("does not exist", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-meta", At("none.txt")).Error, StringComparison.Ordinal);
+        Assert.Contains("sgda", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-method", "sgda").Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Libfm_without_a_method_runs_mcmc_and_its_saved_sample_set_predicts_the_same_through_fm_predict()
+    {
+        (int code, string output, string error) = Fm("libfm", "-task", "r", "-train", At("ratings.libfm"), "-test", At("ratings.libfm"),
+            "-dim", "1,1,4", "-iter", "8", "-seed", "1", "-out", At("mcmc.txt"), "-save_model", At("mcmc.fmb"), "-rlog", At("log.csv"));
+        Assert.True(code == 0, error);
+        Assert.Contains("MCMC", output, StringComparison.Ordinal);
+        Assert.Contains("#Iter=  7\tTrain=", output, StringComparison.Ordinal);
+        string[] log = File.ReadAllLines(At("log.csv"));
+        Assert.Equal(9, log.Length);
+        Assert.StartsWith("iter,seconds,train_metric,test_rmse", log[0], StringComparison.Ordinal);
+        Assert.Contains("vlambda[0;3]", log[0], StringComparison.Ordinal);
+
+        (code, _, error) = Fm("predict", "--model", At("mcmc.fmb"), "--input", At("ratings.libfm"), "--output", At("again.txt"));
+        Assert.True(code == 0, error);
+        Assert.Contains("8 posterior samples", error, StringComparison.Ordinal);
+        Assert.Equal(File.ReadAllLines(At("mcmc.txt")), File.ReadAllLines(At("again.txt")));
+
+        // libFM's text holds one model: converting a sample set to it is refused
+        (code, _, error) = Fm("convert", "--model", At("mcmc.fmb"), "--to", "libfm", "--output", At("m.libfm"));
+        Assert.Equal(1, code);
+        Assert.Contains("posterior samples", error, StringComparison.Ordinal);
+        Assert.False(File.Exists(At("m.libfm")));
+    }
+
+    [Theory]
+    [InlineData("mcmc", "1,1,0")]
+    [InlineData("mcmc", "0,1,8")]
+    [InlineData("mcmc", "1,0,8")]
+    [InlineData("als", "1,1,0")]
+    [InlineData("als", "0,1,8")]
+    [InlineData("als", "1,0,8")]
+    public void Libfm_dim_switches_work_for_mcmc_and_als(string method, string dim)
+    {
+        string model = At($"{method}.{dim.Replace(',', '_')}.model");
+        (int code, string output, string error) = Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-test", At("test.libfm"),
+            "-method", method, "-dim", dim, "-iter", "5", "-regular", "0,1,1", "-out", At("p.txt"), "-save_model", model);
+        Assert.True(code == 0, error);
+        Assert.Contains($"dim {dim}", output, StringComparison.Ordinal);
+        Assert.All(File.ReadAllLines(At("p.txt")), line => Assert.InRange(float.Parse(line, CultureInfo.InvariantCulture), 0f, 1f));
+        IO.ModelFile file = IO.ModelFiles.Load(model);
+        Assert.Equal(dim[0] == '1', file.HasBias);
+        Assert.Equal(dim[2] == '1', file.HasLinear);
+        Assert.Equal(method == "mcmc", file.Samples is not null);
+    }
+
+    [Fact]
+    public void Libfm_meta_groups_and_per_group_regular_are_read_and_checked()
+    {
+        File.WriteAllLines(At("meta.txt"), Enumerable.Range(0, 50).Select(j => (j / 10).ToString(CultureInfo.InvariantCulture)));
+        (int code, string output, string error) = Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-test", At("test.libfm"),
+            "-meta", At("meta.txt"), "-method", "als", "-regular", "0,1,1,1,1,1,2,2,2,2,2", "-iter", "3", "-dim", "1,1,2");
+        Assert.True(code == 0, error);
+        Assert.Contains("5 group(s)", output, StringComparison.Ordinal);
+
+        (code, _, error) = Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-meta", At("meta.txt"), "-method", "als", "-regular", "0,1,1,1", "-iter", "1");
+        Assert.Equal(1, code);
+        Assert.Contains("1 + 2 x groups = 11", error, StringComparison.Ordinal);
+
+        File.WriteAllLines(At("short.txt"), ["0", "1"]);
+        (code, _, error) = Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-meta", At("short.txt"), "-iter", "1");
+        Assert.Equal(1, code);
+        Assert.Contains("every feature needs a line", error, StringComparison.Ordinal);
+
+        File.WriteAllLines(At("bad.txt"), ["0", "x1"]);
+        (code, _, error) = Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-meta", At("bad.txt"), "-iter", "1");
+        Assert.Equal(1, code);
+        Assert.Contains("bad.txt:2:1:", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("1,1")]
+    [InlineData("2,1,8")]
+    [InlineData("1,1,-1")]
+    public void Libfm_bad_dim_is_a_user_error(string dim)
+    {
+        (int code, _, string error) = Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-dim", dim);
+        Assert.Equal(1, code);
+        Assert.Contains("-dim must be 'k0,k1,k2'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Train_with_mcmc_saves_a_sample_set_that_predict_reproduces_with_clip()
+    {
+        (int code, string output, string error) = Fm("train", "--solver", "mcmc", "--task", "r", "--k", "4", "--seed", "1", "--epochs", "10",
+            "--burn-in", "2", "--keep", "5", "--train", At("ratings.libfm"), "--test", At("ratings.libfm"), "--model", At("r.fmb"), "--history", At("h.csv"));
+        Assert.True(code == 0, error);
+        Assert.Contains("sweep   10/10", output, StringComparison.Ordinal);
+        Assert.Contains("5 posterior samples", output, StringComparison.Ordinal);
+        string testLine = output.Split('\n').Single(l => l.StartsWith("test (", StringComparison.Ordinal));
+
+        float[] labels = File.ReadAllLines(At("ratings.libfm")).Select(l => float.Parse(l.Split(' ')[0], CultureInfo.InvariantCulture)).ToArray();
+        string clip = string.Create(CultureInfo.InvariantCulture, $"{labels.Min():R},{labels.Max():R}");
+        (code, _, error) = Fm("predict", "--model", At("r.fmb"), "--input", At("ratings.libfm"), "--output", At("p.txt"), "--clip", clip);
+        Assert.True(code == 0, error);
+        float[] predictions = File.ReadAllLines(At("p.txt")).Select(l => float.Parse(l, CultureInfo.InvariantCulture)).ToArray();
+        double rmse = Math.Sqrt(predictions.Zip(labels, (p, y) => (double)(p - y) * (p - y)).Average());
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"RMSE {rmse:F4}"), testLine, StringComparison.Ordinal);
+
+        Assert.Contains("--l2 does not apply to --solver mcmc", Fm("train", "--solver", "mcmc", "--task", "r", "--train", At("ratings.libfm"), "--l2", "0.1").Error, StringComparison.Ordinal);
+        Assert.Contains("--burn-in is for --solver mcmc", Fm("train", "--task", "r", "--train", At("ratings.libfm"), "--burn-in", "3").Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Train_with_als_and_k_0_is_a_linear_model()
+    {
+        (int code, _, string error) = Fm("train", "--solver", "als", "--task", "c", "--k", "0", "--l2", "0,1,1", "--epochs", "5",
+            "--train", At("train.libfm"), "--model", At("als.fmb"));
+        Assert.True(code == 0, error);
+        IO.ModelFile file = IO.ModelFiles.Load(At("als.fmb"));
+        Assert.Null(file.Samples);
+        Assert.All(file.Model.Factors.ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("adagrad")]
+    [InlineData("ftrl")]
+    public void Train_with_k_0_gives_a_linear_model_for_every_stochastic_solver(string solver)
+    {
+        (int code, _, string error) = Fm("train", "--solver", solver, "--task", "c", "--k", "0", "--epochs", "3",
+            "--train", At("train.libfm"), "--test", At("test.libfm"), "--model", At("lin.fmb"));
+        Assert.True(code == 0, error);
+        FmModel model = IO.ModelFiles.Load(At("lin.fmb")).Model;
+        Assert.Equal(1, model.EmbeddingSize);
+        Assert.All(model.Factors.ToArray(), v => Assert.Equal(0f, v));
+        Assert.Contains(model.Weights.ToArray(), w => w != 0);
     }
 
     [Fact]

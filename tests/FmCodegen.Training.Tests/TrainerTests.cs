@@ -290,7 +290,7 @@ public class TrainerTests
         (SparseDataset train, _) = Synthetic(FmTask.Regression);
         var options = new FmTrainingOptions { Task = FmTask.Regression };
         Assert.Contains("learning rate", Assert.Throws<ArgumentException>(() => FmTrainer.Train(train, options with { LearningRate = -1 })).Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentException>(() => FmTrainer.Train(train, options with { EmbeddingSize = 0 }));
+        Assert.Throws<ArgumentException>(() => FmTrainer.Train(train, options with { EmbeddingSize = -1 }));
         Assert.Throws<ArgumentException>(() => FmTrainer.Train(train, options with { ValidationFraction = 1.0 }));
         Assert.Throws<ArgumentException>(() => FmTrainer.Train(train, options with { Threads = 0 }));
     }

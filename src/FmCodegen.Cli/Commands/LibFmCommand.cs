@@ -3,23 +3,25 @@ using System.Globalization;
 using FmCodegen.Data;
 using FmCodegen.IO;
 using FmCodegen.Training;
+using FmCodegen.Training.Bayesian;
 
 namespace FmCodegen.Cli.Commands;
 
 /// <summary>
 /// <c>fm libfm</c>: libFM's command line (<c>-task -train -test -dim -iter -method -learn_rate -regular -init_stdev
-/// -out -save_model -load_model -seed -validation -rlog</c>, each as <c>-name value</c> or <c>--name value</c>, lists
-/// split by ',' or ';') mapped onto the same trainer, so a libFM user's scripts keep working. As libFM, it trains
-/// -iter epochs on all the training rows (no hold-out, no early stopping), writes -out predictions for the test
-/// file (probabilities for -task c, scores clipped to the training targets' range for -task r) and -save_model in
-/// libFM's text format.
+/// -out -save_model -load_model -seed -validation -rlog -meta</c>, each as <c>-name value</c> or <c>--name value</c>,
+/// lists split by ',' or ';'), so a libFM user's scripts keep working. As libFM, the default method is MCMC (Gibbs
+/// sampling, <see cref="FmBayesTrainer"/>); <c>als</c> is its point-estimate twin and <c>sgd</c> runs FmCodegen's SGD
+/// for -iter epochs on all the training rows. -out writes the test predictions (probabilities for -task c, values
+/// clipped to the training targets' range for -task r; MCMC: averaged over every sweep, as libFM). -save_model writes
+/// libFM's text format (ALS, SGD) or, for MCMC, which libFM cannot save, FmCodegen's native sample set.
 /// </summary>
 public static class LibFmCommand
 {
     private static readonly string[] Known =
     [
         "task", "train", "test", "validation", "dim", "iter", "method", "learn_rate", "regular", "init_stdev", "out",
-        "save_model", "load_model", "seed", "rlog", "verbosity", "cache_size", "threads",
+        "save_model", "load_model", "seed", "rlog", "verbosity", "cache_size", "threads", "meta",
     ];
 
     public static Command Create()
@@ -49,9 +51,9 @@ public static class LibFmCommand
             }
 
             string name = token.TrimStart('-');
-            if (name is "meta" or "relation")
+            if (name is "relation")
             {
-                throw new CliUserException($"-{name} (libFM's grouping and relational data) is not supported by fm libfm.");
+                throw new CliUserException("-relation (libFM's block-structured relational data) is not supported by fm libfm; join the relations into the rows of -train and -test.");
             }
 
             if (Array.IndexOf(Known, name) < 0)
@@ -77,30 +79,27 @@ public static class LibFmCommand
         string? Optional(string name) => flags.TryGetValue(name, out string? v) ? v : null;
 
         FmTask task = TrainCommand.ParseTask(Required("task"), "-task");
-        int k = 8;
-        if (Optional("dim") is { } dim)
+        (bool bias, bool linear, int k) = ParseDim(Optional("dim") ?? "1,1,8");
+        string method = Optional("method")?.Trim().ToLowerInvariant() ?? "mcmc";
+        if (method is "mcmc" or "als")
         {
-            string[] parts = dim.Split([',', ';'], StringSplitOptions.TrimEntries);
-            if (parts.Length != 3 || parts[0] != "1" || parts[1] != "1" || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out k) || k < 1)
-            {
-                throw new CliUserException($"-dim must be '1,1,k' with k >= 1 (the bias and linear terms on); got '{dim}'.");
-            }
+            return RunBayes(flags, task, bias, linear, k, method == "mcmc", context);
         }
 
-        FmSolver? solver = null;
-        switch (Optional("method")?.Trim().ToLowerInvariant())
+        if (Optional("meta") is not null)
         {
-            case null:
-                break;
-            case "sgd":
-                solver = FmSolver.Sgd;
-                break;
-            case "sgda" or "als" or "mcmc":
-                context.Error.WriteLine($"fm libfm: -method {flags["method"]} is not implemented; training with AdaGrad, FmCodegen's default solver.");
-                solver = FmSolver.AdaGrad;
-                break;
-            default:
-                throw new CliUserException($"-method must be sgd, sgda, als or mcmc; got '{flags["method"]}'.");
+            throw new CliUserException($"-meta (groups) is used by -method mcmc and als; -method {method} has no groups.");
+        }
+
+        FmSolver? solver = method switch
+        {
+            "sgd" => FmSolver.Sgd,
+            "sgda" => throw new CliUserException("-method sgda (SGD with regularisation adapted on -validation) is not implemented by fm libfm; use -method mcmc (libFM's default: no regularisation to tune) or sgd."),
+            _ => throw new CliUserException($"-method must be sgd, sgda, als or mcmc; got '{flags["method"]}'."),
+        };
+        if (!bias || !linear || k < 1)
+        {
+            throw new CliUserException($"-method sgd trains with the bias and linear terms on and k >= 1 here; -dim '{Optional("dim")}' works with -method mcmc or als.");
         }
 
         FmModel? warm = null;
@@ -146,6 +145,118 @@ public static class LibFmCommand
         }
 
         return TrainingRun.Run("libfm", request, context);
+
+        int Int(string name, int fallback, int min) => Optional(name) is not { } text ? fallback
+            : int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int n) && n >= min ? n
+            : throw new CliUserException($"-{name} must be a whole number of at least {min}; got '{text}'.");
+    }
+
+    /// <summary>libFM's -dim 'k0,k1,k2': bias on (1) or off (0), linear on or off, k factors (0: a linear model).</summary>
+    internal static (bool Bias, bool Linear, int K) ParseDim(string dim)
+    {
+        string[] parts = dim.Split([',', ';'], StringSplitOptions.TrimEntries);
+        if (parts.Length != 3 || parts[0] is not ("0" or "1") || parts[1] is not ("0" or "1")
+            || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out int k) || k > FmModel.MaxEmbeddingSize)
+        {
+            throw new CliUserException($"-dim must be 'k0,k1,k2': k0 and k1 are 0 or 1 (bias, linear terms), k2 the factors (0 .. {FmModel.MaxEmbeddingSize}); got '{dim}'.");
+        }
+
+        return (parts[0] == "1", parts[1] == "1", k);
+    }
+
+    /// <summary>libFM's -regular for MCMC and ALS: one value (all parts), three (bias, linear, factors), or with
+    /// -meta 1 + 2 x groups (bias, then the linear L2 of each group, then the factor L2 of each group).</summary>
+    internal static FmBayesRegularization ParseBayesRegular(string text, int groups)
+    {
+        string[] parts = text.Split([',', ';'], StringSplitOptions.TrimEntries);
+        var values = new double[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !double.IsFinite(values[i]) || values[i] < 0)
+            {
+                throw new CliUserException($"-regular takes numbers, each finite and 0 or more; got '{parts[i]}' in '{text}'.");
+            }
+        }
+
+        if (values.Length == 1)
+        {
+            return FmBayesRegularization.Uniform(values[0], values[0], values[0]);
+        }
+
+        if (values.Length == 3)
+        {
+            return FmBayesRegularization.Uniform(values[0], values[1], values[2]);
+        }
+
+        if (values.Length == 1 + (2 * groups))
+        {
+            return new FmBayesRegularization(values[0], values[1..(1 + groups)], values[(1 + groups)..]);
+        }
+
+        throw new CliUserException($"-regular takes 1 value, 3 (bias,linear,factors) or, with -meta, 1 + 2 x groups = {1 + (2 * groups)} (bias, linear per group, factors per group); got {values.Length} in '{text}'.");
+    }
+
+    private static int RunBayes(Dictionary<string, string> flags, FmTask task, bool bias, bool linear, int k, bool mcmc, CliContext context)
+    {
+        string? Optional(string name) => flags.TryGetValue(name, out string? v) ? v : null;
+        string method = mcmc ? "mcmc" : "als";
+        foreach (string unused in new[] { "learn_rate", "load_model" })
+        {
+            if (Optional(unused) is not null)
+            {
+                throw new CliUserException($"-{unused} is not used by -method {method}{(unused == "load_model" ? " (it starts from a random model, as libFM)" : " (it has no learning rate)")}; leave it out.");
+            }
+        }
+
+        if (Optional("threads") is { } threads && threads.Trim() != "1")
+        {
+            throw new CliUserException($"-method {method} runs on one thread (each draw depends on the one before); -threads {threads} is not possible.");
+        }
+
+        if (Optional("validation") is not null)
+        {
+            context.Output.WriteLine($"fm libfm: note: -validation is only used by -method sgda (as libFM); -method {method} ignores it.");
+        }
+
+        string? meta = Optional("meta");
+        if (meta is not null)
+        {
+            CliOptions.RequireFile(meta, "The meta (groups) file");
+        }
+
+        int groups = meta is null ? 1 : Math.Max(1, BayesRun.ReadGroups(meta).DefaultIfEmpty(0).Max() + 1);
+
+        var options = new FmBayesOptions
+        {
+            Task = task,
+            Method = mcmc ? FmBayesMethod.Mcmc : FmBayesMethod.Als,
+            EmbeddingSize = k,
+            UseBias = bias,
+            UseLinear = linear,
+            Iterations = Int("iter", 100, 1),
+            InitStdev = Optional("init_stdev") is { } init ? Float(init, "-init_stdev") : 0.1,
+            Seed = Int("seed", 1, int.MinValue),
+            Regularization = Optional("regular") is { } reg ? ParseBayesRegular(reg, groups) : null,
+            StoreSamples = Optional("save_model") is not null,
+        };
+        if (Optional("out") is not null && Optional("test") is null)
+        {
+            throw new CliUserException("-out writes predictions for the -test file; give -test as well.");
+        }
+
+        var request = new BayesRequest
+        {
+            Train = flags.TryGetValue("train", out string? train) ? train : throw new CliUserException("-train is required (as in libFM)."),
+            Test = Optional("test"),
+            Meta = meta,
+            Options = options,
+            Model = Optional("save_model"),
+            ModelFormat = ModelFormat.LibFm,
+            Predictions = Optional("out"),
+            Log = Optional("rlog"),
+            LibFmLines = true,
+        };
+        return BayesRun.Run("libfm", request, context);
 
         int Int(string name, int fallback, int min) => Optional(name) is not { } text ? fallback
             : int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int n) && n >= min ? n

@@ -88,12 +88,18 @@ public static class PredictCommand
             : $"raw scores (the {ModelFiles.Name(file.Format)} file does not record the task; --probability for probabilities)";
         TimeSpan loadTime = clock.Elapsed;
         var scorer = new SparseScorer(model, options.Threads);
+        FmSampleSet? samples = file.Samples;
+        SparseScorer[]? members = samples?.Samples.Select(m => new SparseScorer(m, options.Threads)).ToArray();
+        if (members is not null)
+        {
+            scorer = members[0];
+        }
 
         using SparseTextReader reader = SparseTextReader.Open(options.Input, options.InputFormat);
         bool toStdout = options.Output == "-";
         using AtomicFileStream? target = toStdout ? null : AtomicFile.Create(options.Output, durable: false);
         var stages = new StageTimes();
-        DataHints.Read(options.InputFormat, () => Stream(reader, scorer, options with { Probability = probabilities }, target?.Stream, context.Output, stages));
+        DataHints.Read(options.InputFormat, () => Stream(reader, scorer, samples, members, options with { Probability = probabilities }, target?.Stream, context.Output, stages));
         long commitStart = Stopwatch.GetTimestamp();
         target?.Commit();
         TimeSpan commitTime = Stopwatch.GetElapsedTime(commitStart);
@@ -104,7 +110,7 @@ public static class PredictCommand
             : string.Create(CultureInfo.InvariantCulture,
                 $"{scorer.UnknownNonZeros:N0} nonzeros in {scorer.RowsWithUnknown:N0} rows have features the model does not know (indices {model.NumFeatures:N0} .. {scorer.MaxUnknownIndex:N0}; they contribute nothing)");
         context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"fm predict: {scorer.Rows:N0} rows scored in {clock.Elapsed.TotalSeconds:F3} s ({ModelFiles.Name(file.Format)} model, k = {model.EmbeddingSize}, {model.NumFeatures:N0} features{(file.InstanceNormalization ? ", xLearn instance normalisation" : "")}); wrote {written}; {unknown}."));
+            $"fm predict: {scorer.Rows:N0} rows scored in {clock.Elapsed.TotalSeconds:F3} s ({ModelFiles.Name(file.Format)} model{Describe(samples)}, k = {model.EmbeddingSize}, {model.NumFeatures:N0} features{(file.InstanceNormalization ? ", xLearn instance normalisation" : "")}); wrote {written}; {unknown}."));
         if (options.Timings)
         {
             static string Ms(double seconds) => (seconds * 1000).ToString("F1", CultureInfo.InvariantCulture);
@@ -114,6 +120,9 @@ public static class PredictCommand
 
         return 0;
     }
+
+    private static string Describe(FmSampleSet? samples) => samples is null ? ""
+        : $" of {samples.Samples.Count} posterior samples, predictions averaged{(samples.Link == FmSampleLink.Probit ? " as probabilities Phi(score)" : "")}";
 
     /// <summary>Stopwatch ticks spent in each stage.</summary>
     private sealed class StageTimes
@@ -126,19 +135,40 @@ public static class PredictCommand
     /// <summary>The loop: parse a block, score it, format and write it. Kept apart from <see cref="Run"/> so that
     /// only this small method is compiled optimised up front; the rest runs fine unoptimised.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Stream(SparseTextReader reader, SparseScorer scorer, PredictOptions options, Stream? target, TextWriter stdout, StageTimes stages)
+    private static void Stream(SparseTextReader reader, SparseScorer scorer, FmSampleSet? samples, SparseScorer[]? members,
+        PredictOptions options, Stream? target, TextWriter stdout, StageTimes stages)
     {
         var block = new SparseBlock();
         float[] scores = new float[RowsPerBlock];
+        float[] memberScores = new float[RowsPerBlock];
+        double[] sums = new double[RowsPerBlock];
         byte[] text = new byte[RowsPerBlock * 20];
-        bool probability = options.Probability;
+
+        // a probit sample set already predicts probabilities
+        bool probability = options.Probability && samples?.Link != FmSampleLink.Probit;
         bool clip = options.Clip.HasValue;
         float min = options.Clip?.Min ?? 0, max = options.Clip?.Max ?? 0;
         long t0 = Stopwatch.GetTimestamp();
         while (reader.ReadBlock(block, RowsPerBlock))
         {
             long t1 = Stopwatch.GetTimestamp();
-            scorer.Score(block, scores);
+            if (samples is null)
+            {
+                scorer.Score(block, scores);
+            }
+            else
+            {
+                Span<double> blockSums = sums.AsSpan(0, block.Count);
+                blockSums.Clear();
+                foreach (SparseScorer member in members!)
+                {
+                    member.Score(block, memberScores);
+                    samples.Accumulate(memberScores.AsSpan(0, block.Count), blockSums);
+                }
+
+                samples.Finish(blockSums, scores.AsSpan(0, block.Count));
+            }
+
             long t2 = Stopwatch.GetTimestamp();
             int used = 0;
             for (int r = 0; r < block.Count; r++)

@@ -2,10 +2,12 @@ using System.CommandLine;
 using System.Globalization;
 using FmCodegen.IO;
 using FmCodegen.Training;
+using FmCodegen.Training.Bayesian;
 
 namespace FmCodegen.Cli.Commands;
 
-/// <summary><c>fm train</c>: trains a model on a data file with SGD, AdaGrad or FTRL, printing one line per epoch.</summary>
+/// <summary><c>fm train</c>: trains a model on a data file with SGD, AdaGrad or FTRL (one line per epoch), or with
+/// MCMC or ALS (<see cref="BayesRun"/>, one line per sweep).</summary>
 public static class TrainCommand
 {
     public static Command Create()
@@ -15,12 +17,15 @@ public static class TrainCommand
         Option<string?> test = new("--test") { Description = "Test data: its metrics are printed at the end.", HelpName = "FILE" };
         Option<string> inputFormat = CliOptions.InputFormat();
         Option<string> task = new("--task") { Description = "r (regression) or c (binary classification; label <= 0 negative, > 0 positive).", Required = true, HelpName = "r|c" };
-        Option<int?> k = new("--k", "--dim") { Description = "Factors per feature (default 8; 4 for --model-type ffm).", HelpName = "K" };
+        Option<int?> k = new("--k", "--dim") { Description = "Factors per feature (default 8; 4 for --model-type ffm; 0: a plain linear or logistic regression).", HelpName = "K" };
         Option<string> modelType = new("--model-type") { Description = "fm (default) or ffm (field-aware FM on libffm data: AdaGrad or SGD, instance normalisation on unless --no-norm).", DefaultValueFactory = _ => "fm", HelpName = "fm|ffm" };
         Option<bool> noNorm = new("--no-norm") { Description = "ffm only: train and score without instance normalisation." };
         Option<bool> noLinear = new("--no-linear") { Description = "ffm only: no bias and no linear weights (as libffm)." };
         Option<int?> maxFeatures = new("--max-features") { Description = "ffm only: keep features 0 .. N-1 and leave the rest out, so the model holds at most N x fields x k factors (hashed CTR data: hash into N buckets).", HelpName = "N" };
-        Option<string?> solver = new("--solver") { Description = "sgd, adagrad or ftrl (default: adagrad).", HelpName = "sgd|adagrad|ftrl" };
+        Option<string?> solver = new("--solver") { Description = "sgd, adagrad, ftrl, mcmc (Bayesian FM by Gibbs sampling, as libFM) or als (default: adagrad).", HelpName = "sgd|adagrad|ftrl|mcmc|als" };
+        Option<int?> burnIn = new("--burn-in") { Description = "MCMC: sweeps whose samples are neither averaged nor kept (default 0, as libFM).", HelpName = "N" };
+        Option<int?> keep = new("--keep") { Description = "MCMC: the last N samples make the model; predictions average them (default: every sweep after the burn-in, at most what fits 256 MB).", HelpName = "N" };
+        Option<string?> meta = new("--meta") { Description = "MCMC/ALS: libFM's groups file, one group id per feature (default: one group; libffm data: its fields).", HelpName = "FILE" };
         Option<int?> epochs = new("--epochs") { Description = "Epochs, 1 or more (default: automatic, up to 100 with early stopping, then a refit on all rows).", HelpName = "N" };
         Option<float?> lr = new("--lr") { Description = "Learning rate (alpha for FTRL; default: the solver's).", HelpName = "X" };
         Option<string?> l2 = new("--l2") { Description = "L2 on bias, linear weights, factors: one value or three (b,w,v).", HelpName = "b,w,v" };
@@ -37,7 +42,7 @@ public static class TrainCommand
         var command = new Command("train", "Train a Factorization Machine (SGD, AdaGrad or FTRL) on libFM/libffm data.")
         {
             train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, initStdev, seed, threads, patience,
-            validationFraction, model, modelFormat, history, plot, modelType, noNorm, noLinear, maxFeatures,
+            validationFraction, model, modelFormat, history, plot, modelType, noNorm, noLinear, maxFeatures, burnIn, keep, meta,
         };
 
         CliRunner.SetAction(command, (parse, context) =>
@@ -56,6 +61,20 @@ public static class TrainCommand
             if (parse.GetValue(noNorm) || parse.GetValue(noLinear) || parse.GetValue(maxFeatures) is not null)
             {
                 throw new CliUserException("--no-norm, --no-linear and --max-features apply to --model-type ffm only.");
+            }
+
+            string? solverName = parse.GetValue(solver)?.Trim().ToLowerInvariant();
+            if (solverName is "mcmc" or "als")
+            {
+                return RunBayes(parse, solverName == "mcmc", context);
+            }
+
+            foreach (Option only in new Option[] { burnIn, keep, meta })
+            {
+                if (parse.GetResult(only) is { Implicit: false })
+                {
+                    throw new CliUserException($"{only.Name} is for --solver mcmc{(only == meta ? " and als" : "")}.");
+                }
             }
 
             var options = new FmTrainingOptions
@@ -87,6 +106,78 @@ public static class TrainCommand
             return TrainingRun.Run("train", request, context);
         });
         return command;
+
+        int RunBayes(ParseResult parse, bool mcmc, CliContext context)
+        {
+            string name = mcmc ? "mcmc" : "als";
+            foreach ((Option option, string why) in new (Option, string)[]
+            {
+                (lr, "it has no learning rate"), (validation, "it needs no validation data (libFM's MCMC and ALS use none)"),
+                (validationFraction, "it needs no validation data"), (patience, "it does not stop early"), (plot, "it has no learning curve to plot"),
+            })
+            {
+                if (parse.GetResult(option) is { Implicit: false })
+                {
+                    throw new CliUserException($"{option.Name} does not apply to --solver {name}: {why}.");
+                }
+            }
+
+            if (mcmc && parse.GetResult(l2) is { Implicit: false })
+            {
+                throw new CliUserException("--l2 does not apply to --solver mcmc: it draws the regularisation from the data (hyperpriors); use --solver als for a fixed L2.");
+            }
+
+            if (!mcmc && (parse.GetResult(burnIn) is { Implicit: false } || parse.GetResult(keep) is { Implicit: false }))
+            {
+                throw new CliUserException("--burn-in and --keep are for --solver mcmc; ALS keeps its last sweep.");
+            }
+
+            if (parse.GetValue(threads) != 1)
+            {
+                throw new CliUserException($"--solver {name} runs on one thread (each draw depends on the one before); --threads {parse.GetValue(threads)} is not possible.");
+            }
+
+            string? format = parse.GetValue(modelFormat);
+            ModelFormat modelFileFormat = CliOptions.ParseModelFormat(format) ?? ModelFormat.Native;
+            if (mcmc && modelFileFormat != ModelFormat.Native)
+            {
+                throw new CliUserException("An MCMC model is a set of posterior samples; only the native format stores it (--model-format native).");
+            }
+
+            FmBayesRegularization? regularization = null;
+            if (parse.GetValue(l2) is { } text)
+            {
+                FmRegularization r = ParseL2(text, "--l2");
+                regularization = FmBayesRegularization.Uniform(r.Bias, r.Linear, r.Factors);
+            }
+
+            int iterations = parse.GetValue(epochs) ?? 100;
+            var options = new FmBayesOptions
+            {
+                Task = ParseTask(parse.GetRequiredValue(task), "--task"),
+                Method = mcmc ? FmBayesMethod.Mcmc : FmBayesMethod.Als,
+                EmbeddingSize = parse.GetValue(k) ?? 8,
+                Iterations = iterations,
+                BurnIn = parse.GetValue(burnIn) ?? 0,
+                KeptSamples = parse.GetValue(keep),
+                InitStdev = parse.GetValue(initStdev) ?? 0.1,
+                Seed = parse.GetValue(seed),
+                Regularization = regularization,
+            };
+            var request = new BayesRequest
+            {
+                Train = parse.GetRequiredValue(train),
+                Test = parse.GetValue(test),
+                Meta = parse.GetValue(meta),
+                InputFormat = CliOptions.ParseDataFormat(parse.GetValue(inputFormat)),
+                Options = options,
+                Model = parse.GetValue(model),
+                ModelFormat = modelFileFormat,
+                Log = parse.GetValue(history),
+                CapSamplesBytes = 256L << 20,
+            };
+            return BayesRun.Run("train", request, context);
+        }
     }
 
     private static FfmTrain.Request FfmRequest(ParseResult parse, Option<string> train, Option<string?> validation, Option<string?> test, Option<string> inputFormat,
@@ -148,7 +239,7 @@ public static class TrainCommand
         "sgd" => FmSolver.Sgd,
         "adagrad" or "sgda" => FmSolver.AdaGrad,
         "ftrl" => FmSolver.Ftrl,
-        _ => throw new CliUserException($"{option} must be sgd, adagrad or ftrl; got '{text}'."),
+        _ => throw new CliUserException($"{option} must be sgd, adagrad, ftrl, mcmc or als; got '{text}'."),
     };
 
     /// <summary>One value (all three parts) or three values b,w,v, separated by ',' or ';' (libFM's lists).</summary>

@@ -89,7 +89,14 @@ public static class ModelFiles
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        switch (format ?? FormatFor(path))
+        ModelFormat actual = format ?? FormatFor(path);
+        if (file.Samples is { } samples && actual != ModelFormat.Native)
+        {
+            throw new ModelFileException(
+                $"{path}: a Bayesian model of {samples.Samples.Count} posterior samples can only be saved in the native format; {Name(actual)}'s text holds one model (averaging the samples' parameters would change its predictions)");
+        }
+
+        switch (actual)
         {
             case ModelFormat.Native:
                 NativeModelFile.Save(file, path);

@@ -40,4 +40,9 @@ public sealed record ModelFile(
     /// <summary>True when the model scores with xLearn's instance normalisation (<see cref="FmModel.InstanceNormalization"/>;
     /// native files record it, xLearn's text does not, so there it comes from the caller).</summary>
     public bool InstanceNormalization => Model.InstanceNormalization;
+
+    /// <summary>For a Bayesian model (MCMC): the posterior samples, whose averaged predictions are the model's
+    /// (<see cref="FmSampleSet"/>); <see cref="Model"/> is then their parameter mean, for inspection only. Null for
+    /// one ordinary model. Only the native format stores sample sets.</summary>
+    public FmSampleSet? Samples { get; init; }
 }

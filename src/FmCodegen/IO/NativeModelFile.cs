@@ -22,13 +22,17 @@ namespace FmCodegen.IO;
 ///              preceded by its feature id; other bits must be 0
 ///     36    4  bias w0 (float32)
 ///     40    4  floats per feature row in the data (k + 1)
-///     44    4  reserved, 0
-///     48    8  data size in bytes: n (k + 1) 4; with sparse rows m (4 + (k + 1) 4)
-///     56    4  reserved, 0
+///     44    4  kind (version 2; reserved 0 in version 1): 0 one model, 1 a sample set (Bayesian FM, MCMC); a
+///              version-2 file of kind 1 never has sparse rows
+///     48    8  data size in bytes: n (k + 1) 4; with sparse rows m (4 + (k + 1) 4); kind 1: 16 + S (4 + n (k + 1) 4)
+///     56    4  kind 0: reserved, 0; kind 1: S, the number of samples (1 .. 1,000,000)
 ///     60    4  CRC-32 (IEEE) of bytes 0 .. 59, so a damaged header is named before its sizes are trusted
 ///     64       data: n rows, each k factors v_i,0 .. v_i,k-1 then the linear weight w_i (float32), the order of the
 ///              in-memory row table (<see cref="FmLayout"/>) without its padding. With sparse rows: m rows, each an
-///              int32 feature id (strictly rising, below n) then the k + 1 floats; every feature not stored is zero
+///              int32 feature id (strictly rising, below n) then the k + 1 floats; every feature not stored is zero.
+///              Kind 1 instead: int32 S again, int32 link (0 identity: average the scores, each clamped to the range
+///              below; 1 probit: average Phi(score)), float32 clamp min, float32 clamp max (infinities: none), then
+///              S samples, each its bias (float32) and n dense rows as above. The header's bias is the samples' mean.
 ///    end-8  4  CRC-32 (IEEE) of every byte before it (header and data)
 ///    end-4  4  end marker 'F' 'M' 'C' 'E'
 /// </code>
@@ -45,6 +49,14 @@ internal static class NativeModelFile
     /// readers keep reading those, and version 2 for sparse rows.</summary>
     public const int Version = 2;
 
+    /// <summary>The kind field of version 2: one model.</summary>
+    public const int KindModel = 0;
+
+    /// <summary>The kind field of version 2: a sample set (<see cref="FmSampleSet"/>).</summary>
+    public const int KindSampleSet = 1;
+
+    private const int MaxSamples = 1_000_000;
+    private const int SampleSetPreamble = 16;
     private const int HeaderSize = 64;
     private const int TrailerSize = 8;
     private const uint FlagBias = 1;
@@ -75,6 +87,11 @@ internal static class NativeModelFile
         int rowFloats = k + 1;
         int rowBytes = rowFloats * sizeof(float);
         var crc = new Crc32();
+        if (file.Samples is { } samples)
+        {
+            WriteSampleSet(file, samples, stream);
+            return;
+        }
 
         // sparse rows when they take less room: a hashed model holds a few features of a large index space
         AlignedTable table = model.Table;
@@ -129,6 +146,74 @@ internal static class NativeModelFile
 
         crc.Append(buffer.AsSpan(0, used));
         stream.Write(buffer, 0, used);
+
+        Span<byte> trailer = stackalloc byte[TrailerSize];
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
+        EndMarker.CopyTo(trailer[4..]);
+        stream.Write(trailer);
+    }
+
+    private static void WriteSampleSet(ModelFile file, FmSampleSet samples, Stream stream)
+    {
+        FmModel model = file.Model;
+        int k = model.EmbeddingSize;
+        int n = model.NumFeatures;
+        if (samples.EmbeddingSize != k || samples.NumFeatures != n)
+        {
+            throw new ArgumentException($"The sample set (k = {samples.EmbeddingSize}, {samples.NumFeatures:N0} features) and the model (k = {k}, {n:N0} features) differ in shape.", nameof(file));
+        }
+
+        long modelBytes = (long)n * (k + 1) * sizeof(float);
+        var crc = new Crc32();
+        Span<byte> header = stackalloc byte[HeaderSize];
+        header.Clear();
+        Magic.CopyTo(header);
+        BinaryPrimitives.WriteInt32LittleEndian(header[8..], 2);
+        BinaryPrimitives.WriteInt32LittleEndian(header[12..], HeaderSize);
+        BinaryPrimitives.WriteInt32LittleEndian(header[16..], (int)(file.Task ?? 0));
+        BinaryPrimitives.WriteInt32LittleEndian(header[20..], k);
+        BinaryPrimitives.WriteInt64LittleEndian(header[24..], n);
+        uint flags = (file.HasBias ? FlagBias : 0) | (file.HasLinear ? FlagLinear : 0) | (file.InstanceNormalization ? FlagNormalization : 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[32..], flags);
+        BinaryPrimitives.WriteSingleLittleEndian(header[36..], model.Bias);
+        BinaryPrimitives.WriteInt32LittleEndian(header[40..], k + 1);
+        BinaryPrimitives.WriteInt32LittleEndian(header[44..], KindSampleSet);
+        BinaryPrimitives.WriteInt64LittleEndian(header[48..], SampleSetPreamble + samples.Samples.Count * (sizeof(float) + modelBytes));
+        BinaryPrimitives.WriteInt32LittleEndian(header[56..], samples.Samples.Count);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[60..], Crc32.HashToUInt32(header[..60]));
+        crc.Append(header);
+        stream.Write(header);
+
+        Span<byte> preamble = stackalloc byte[SampleSetPreamble];
+        BinaryPrimitives.WriteInt32LittleEndian(preamble, samples.Samples.Count);
+        BinaryPrimitives.WriteInt32LittleEndian(preamble[4..], (int)samples.Link);
+        BinaryPrimitives.WriteSingleLittleEndian(preamble[8..], samples.ClipMin);
+        BinaryPrimitives.WriteSingleLittleEndian(preamble[12..], samples.ClipMax);
+        crc.Append(preamble);
+        stream.Write(preamble);
+        int rowBytes = (k + 1) * sizeof(float);
+        byte[] buffer = new byte[Math.Max(1 << 16, rowBytes + sizeof(float))];
+        foreach (FmModel member in samples.Samples)
+        {
+            BinaryPrimitives.WriteSingleLittleEndian(buffer, member.Bias);
+            int used = sizeof(float);
+            AlignedTable table = member.Table;
+            for (int i = 0; i < n; i++)
+            {
+                if (used + rowBytes > buffer.Length)
+                {
+                    crc.Append(buffer.AsSpan(0, used));
+                    stream.Write(buffer, 0, used);
+                    used = 0;
+                }
+
+                WriteLittleEndian(table.Row(i)[..(k + 1)], buffer.AsSpan(used, rowBytes));
+                used += rowBytes;
+            }
+
+            crc.Append(buffer.AsSpan(0, used));
+            stream.Write(buffer, 0, used);
+        }
 
         Span<byte> trailer = stackalloc byte[TrailerSize];
         BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
@@ -197,6 +282,26 @@ internal static class NativeModelFile
         long dataBytes = BinaryPrimitives.ReadInt64LittleEndian(header[48..]);
         bool sparse = (flags & FlagSparseRows) != 0;
         long entryBytes = (rowFloats * (long)sizeof(float)) + (sparse ? sizeof(int) : 0);
+        int kind = version >= 2 ? BinaryPrimitives.ReadInt32LittleEndian(header[44..]) : KindModel;
+        if (kind is not KindModel and not KindSampleSet)
+        {
+            throw Fail(sourceName, $"model kind {kind} is not supported (this build reads kinds {KindModel}, one model, and {KindSampleSet}, a sample set)");
+        }
+
+        if (kind == KindSampleSet)
+        {
+            int sampleCount = BinaryPrimitives.ReadInt32LittleEndian(header[56..]);
+            long modelBytes = n * rowFloats * (long)sizeof(float);
+            if (headerSize != HeaderSize || task is < 0 or > 2 || k < 1 || k > FmModel.MaxEmbeddingSize || n < 0 || n >= int.MaxValue
+                || (flags & ~KnownFlags) != 0 || sparse || rowFloats != k + 1 || sampleCount is < 1 or > MaxSamples
+                || dataBytes != SampleSetPreamble + sampleCount * (sizeof(float) + modelBytes))
+            {
+                throw Fail(sourceName, $"the header of the sample set is inconsistent (header size {headerSize}, task {task}, k {k}, features {n}, flags 0x{flags:x}, row floats {rowFloats}, samples {sampleCount} (1 .. {MaxSamples:N0}), data bytes {dataBytes})");
+            }
+
+            return ReadSampleSet(stream, header, sourceName, length, (int)n, k, sampleCount, dataBytes, task, flags);
+        }
+
         if (headerSize != HeaderSize || task is < 0 or > 2 || k < 1 || k > FmModel.MaxEmbeddingSize || n < 0 || n >= int.MaxValue
             || (flags & ~KnownFlags) != 0 || (sparse && version < 2) || rowFloats != k + 1
             || (sparse ? dataBytes < 0 || dataBytes % entryBytes != 0 || dataBytes / entryBytes > n : dataBytes != n * rowFloats * sizeof(float)))
@@ -274,6 +379,95 @@ internal static class NativeModelFile
         {
             Format = ModelFormat.Native,
             ChecksumVerified = true,
+        };
+    }
+
+    private static ModelFile ReadSampleSet(Stream stream, ReadOnlySpan<byte> header, string sourceName, long length, int n, int k,
+        int sampleCount, long dataBytes, int task, uint flags)
+    {
+        long expected = HeaderSize + dataBytes + TrailerSize;
+        if (length >= 0 && length != expected)
+        {
+            throw Fail(sourceName, length < expected
+                ? $"the file is truncated: {length:N0} bytes, but {sampleCount} samples of {n:N0} features with k = {k} take {expected:N0}"
+                : $"the file has {length - expected:N0} bytes of garbage after the model ({length:N0} bytes, expected {expected:N0})");
+        }
+
+        var crc = new Crc32();
+        crc.Append(header);
+        Span<byte> preamble = stackalloc byte[SampleSetPreamble];
+        if (stream.ReadAtLeast(preamble, SampleSetPreamble, throwOnEndOfStream: false) < SampleSetPreamble)
+        {
+            throw Fail(sourceName, "the file is truncated: it ends inside the sample set's preamble");
+        }
+
+        crc.Append(preamble);
+        int count = BinaryPrimitives.ReadInt32LittleEndian(preamble);
+        int link = BinaryPrimitives.ReadInt32LittleEndian(preamble[4..]);
+        float clipMin = BinaryPrimitives.ReadSingleLittleEndian(preamble[8..]);
+        float clipMax = BinaryPrimitives.ReadSingleLittleEndian(preamble[12..]);
+        if (count != sampleCount || link is not 0 and not 1 || float.IsNaN(clipMin) || float.IsNaN(clipMax) || clipMin > clipMax)
+        {
+            throw Fail(sourceName, $"the sample set's preamble is inconsistent (samples {count} where the header says {sampleCount}, link {link}, clamp [{clipMin}, {clipMax}])");
+        }
+
+        var tables = new List<(float Bias, AlignedTable Table)>(Math.Min(sampleCount, 1024));
+        Span<byte> biasBytes = stackalloc byte[sizeof(float)];
+        for (int s = 0; s < sampleCount; s++)
+        {
+            if (stream.ReadAtLeast(biasBytes, sizeof(float), throwOnEndOfStream: false) < sizeof(float))
+            {
+                throw Fail(sourceName, $"the file is truncated: it ends at sample {s} of {sampleCount}");
+            }
+
+            crc.Append(biasBytes);
+            var table = new AlignedTable(n, k);
+            ReadRows(stream, table, crc, sourceName);
+            tables.Add((BinaryPrimitives.ReadSingleLittleEndian(biasBytes), table));
+        }
+
+        Span<byte> trailer = stackalloc byte[TrailerSize];
+        if (stream.ReadAtLeast(trailer, TrailerSize, throwOnEndOfStream: false) < TrailerSize)
+        {
+            throw Fail(sourceName, "the file is truncated: the checksum at its end is missing");
+        }
+
+        if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != crc.GetCurrentHashAsUInt32())
+        {
+            throw Fail(sourceName, "the file is damaged: the CRC-32 of its content does not match the stored one");
+        }
+
+        if (!trailer[4..].SequenceEqual(EndMarker))
+        {
+            throw Fail(sourceName, "the file is damaged: the end marker is wrong");
+        }
+
+        if (length < 0 && stream.ReadByte() >= 0)
+        {
+            throw Fail(sourceName, "the file has garbage after the model");
+        }
+
+        bool normalized = (flags & FlagNormalization) != 0;
+        var members = new List<FmModel>(tables.Count);
+        for (int s = 0; s < tables.Count; s++)
+        {
+            try
+            {
+                members.Add(FmModel.FromTable(tables[s].Bias, tables[s].Table, $"{sourceName} (sample {s})").WithInstanceNormalization(normalized));
+            }
+            catch (InvalidDataException e)
+            {
+                throw new ModelFileException(e.Message, e);
+            }
+        }
+
+        FmSampleSet samples = FmSampleSet.Create(members, (FmSampleLink)link, clipMin, clipMax);
+        return new ModelFile(samples.MeanModel().WithInstanceNormalization(normalized),
+            task == 0 ? null : (FmTask)task, (flags & FlagBias) != 0, (flags & FlagLinear) != 0)
+        {
+            Format = ModelFormat.Native,
+            ChecksumVerified = true,
+            Samples = samples,
         };
     }
 

@@ -72,6 +72,14 @@ public static class FmTrainer
         ArgumentNullException.ThrowIfNull(train);
         FmTrainingOptions o = Defaults(options);
         Validate(o, train);
+        if (o.EmbeddingSize == 0)
+        {
+            // k = 0, a linear (or logistic) regression: one factor that starts at 0 stays 0 under every rule (its
+            // gradient x_i (s_f - v_if x_i) is 0 when every v is 0), so the FM machinery trains exactly the linear model
+            FmTrainingResult linear = Train(train, o with { EmbeddingSize = 1, InitStdev = 0 }, onEpoch, cancellationToken);
+            return linear with { Options = linear.Options with { EmbeddingSize = 0, InitStdev = o.InitStdev } };
+        }
+
         return o.Solver switch
         {
             FmSolver.Sgd => WithKernel<SgdRule>(train, o, onEpoch, cancellationToken),
@@ -104,7 +112,7 @@ public static class FmTrainer
 
         Check(Enum.IsDefined(o.Task), $"Unknown task {o.Task}.");
         Check(Enum.IsDefined(o.Solver!.Value), $"Unknown solver {o.Solver}.");
-        Check(o.EmbeddingSize is >= 1 and <= FmModel.MaxEmbeddingSize, $"k (the embedding size) must be between 1 and {FmModel.MaxEmbeddingSize}; got {o.EmbeddingSize}.");
+        Check(o.EmbeddingSize is >= 0 and <= FmModel.MaxEmbeddingSize, $"k (the embedding size) must be between 0 (a linear model) and {FmModel.MaxEmbeddingSize}; got {o.EmbeddingSize}.");
         Check(o.Epochs >= 0, $"Epochs must be 0 or more; got {o.Epochs}.");
         Check(o.LearningRate is > 0 and < float.PositiveInfinity, $"The learning rate must be positive and finite; got {o.LearningRate}.");
         FmRegularization r = o.Regularization!;
@@ -116,7 +124,7 @@ public static class FmTrainer
         Check(o.Patience >= 0, $"Patience must be 0 or more; got {o.Patience}.");
         if (o.WarmStart is { } warm)
         {
-            Check(warm.EmbeddingSize == o.EmbeddingSize, $"The warm-start model has k = {warm.EmbeddingSize}, but k = {o.EmbeddingSize} was asked for.");
+            Check(warm.EmbeddingSize == Math.Max(o.EmbeddingSize, 1), $"The warm-start model has k = {warm.EmbeddingSize}, but k = {o.EmbeddingSize} was asked for.");
             Check(!warm.InstanceNormalization, "The warm-start model scores with xLearn's instance normalisation, which training does not use; pass model.WithInstanceNormalization(false) to start from its parameters.");
         }
 

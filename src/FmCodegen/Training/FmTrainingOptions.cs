@@ -34,7 +34,8 @@ public sealed record FmTrainingOptions
     /// <summary>The optimiser. Null: AdaGrad, with the task's tuned defaults (see <see cref="FmTrainer.Defaults"/>).</summary>
     public FmSolver? Solver { get; init; }
 
-    /// <summary>The number of factors per feature, k (default 8).</summary>
+    /// <summary>The number of factors per feature, k (default 8); 0 trains a plain linear or logistic regression (the
+    /// model then has one factor per feature, all 0).</summary>
     public int EmbeddingSize { get; init; } = 8;
 
     /// <summary>The largest number of passes over the training data; early stopping may end sooner. Null: automatic,
