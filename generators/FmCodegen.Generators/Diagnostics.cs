@@ -62,8 +62,78 @@ internal static class Diagnostics
         isEnabledByDefault: true,
         helpLinkUri: HelpBase + "-fmcg0006");
 
+    public static readonly DiagnosticDescriptor FfmEmbeddingSizeOutOfRange = new(
+        id: "FMCG0101",
+        title: "FfmKernel embedding size out of range",
+        messageFormat: "[FfmKernel({0})] on '{1}': the embedding size must be between 1 and 1024; use a k in that range (models of other sizes score through Ffm.Score's runtime kernel)",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0101");
+
+    public static readonly DiagnosticDescriptor FfmNotStaticPartialClass = new(
+        id: "FMCG0102",
+        title: "FfmKernel target must be a static partial class",
+        messageFormat: "'{0}' carries [FfmKernel] but is not a static partial class; declare it as 'static partial class {0}' so the generator can add the kernels to it",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0102");
+
+    public static readonly DiagnosticDescriptor FfmGenericTarget = new(
+        id: "FMCG0103",
+        title: "FfmKernel target must not be generic",
+        messageFormat: "'{0}' carries [FfmKernel] but is generic or nested in a generic type; put the attribute on a non-generic static partial class",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0103");
+
+    public static readonly DiagnosticDescriptor FfmContainingTypeNotPartial = new(
+        id: "FMCG0104",
+        title: "Types containing an FfmKernel class must be partial",
+        messageFormat: "'{0}' is nested in '{1}', which is not partial; mark '{1}' partial so the generator can add to the nested class",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0104");
+
+    public static readonly DiagnosticDescriptor FfmLanguageVersionTooLow = new(
+        id: "FMCG0105",
+        title: "FfmKernel needs C# 11 or later",
+        messageFormat: "[FfmKernel] on '{0}' needs C# 11 or later (its kernel is a struct implementing static abstract interface members); set <LangVersion> to 11 or later",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0105");
+
+    public static readonly DiagnosticDescriptor FfmCannotRegister = new(
+        id: "FMCG0106",
+        title: "A private FfmKernel class cannot register itself",
+        messageFormat: "'{0}' is not accessible at assembly level (it or a containing type is private or protected), so its field-aware kernel cannot register for Ffm.Score; its own Score still works. Make it internal to register it.",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Warning,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0106");
+
+    public static readonly DiagnosticDescriptor FfmMemberClash = new(
+        id: "FMCG0107",
+        title: "An FfmKernel class must not declare a member named Kernel",
+        messageFormat: "'{0}' carries [FfmKernel] and declares a member named 'Kernel', which the generator adds (the kernel struct); rename the member, or put [FfmKernel] on another class",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0107");
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
+        "FMCG0101" => FfmEmbeddingSizeOutOfRange,
+        "FMCG0102" => FfmNotStaticPartialClass,
+        "FMCG0103" => FfmGenericTarget,
+        "FMCG0104" => FfmContainingTypeNotPartial,
+        "FMCG0105" => FfmLanguageVersionTooLow,
+        "FMCG0106" => FfmCannotRegister,
+        "FMCG0107" => FfmMemberClash,
         "FMCG0001" => EmbeddingSizeOutOfRange,
         "FMCG0002" => NotStaticPartialClass,
         "FMCG0003" => GenericTarget,

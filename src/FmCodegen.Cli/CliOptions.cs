@@ -12,8 +12,8 @@ public static class CliOptions
     public static Option<string> Model(string description = "The model file.") =>
         new("--model", "-m") { Description = description, Required = true, HelpName = "FILE" };
 
-    public static Option<string?> ModelFormat(string description = "The model format: native, libfm, xlearn, or spark (a Spark MLlib FM model directory); default: detected from the content.") =>
-        new("--model-format") { Description = description, HelpName = "native|libfm|xlearn|spark" };
+    public static Option<string?> ModelFormat(string description = "The model format: native, libfm, xlearn, spark (a Spark MLlib FM model directory), libffm or mlnet; default: detected from the content (libffm, mlnet and xLearn FFM text are field-aware).") =>
+        new("--model-format") { Description = description, HelpName = "native|libfm|xlearn|spark|libffm|mlnet" };
 
     public static Option<string> Output(string description) =>
         new("--output", "-o") { Description = description, Required = true, HelpName = "FILE" };
@@ -33,7 +33,8 @@ public static class CliOptions
             "libfm" => IO.ModelFormat.LibFm,
             "xlearn" => IO.ModelFormat.XLearn,
             "spark" => IO.ModelFormat.Spark,
-            _ => throw new CliUserException($"{option} must be native, libfm, xlearn or spark; got '{text}'."),
+            "libffm" or "mlnet" => throw new CliUserException($"{option} {text}: a field-aware model format, which this verb does not take here."),
+            _ => throw new CliUserException($"{option} must be native, libfm, xlearn, spark, libffm or mlnet; got '{text}'."),
         };
 
     /// <summary>Parses a data format name.</summary>

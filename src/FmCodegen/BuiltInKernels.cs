@@ -17,3 +17,14 @@ internal static partial class BuiltInKernel32;
 
 [FmKernel(64)]
 internal static partial class BuiltInKernel64;
+
+// The library's own field-aware kernels for the common k (the [FfmKernel] generator, same rules).
+
+[FfmKernel(4)]
+internal static partial class BuiltInFfmKernel4;
+
+[FfmKernel(8)]
+internal static partial class BuiltInFfmKernel8;
+
+[FfmKernel(16)]
+internal static partial class BuiltInFfmKernel16;

@@ -23,6 +23,18 @@ public static class ConvertCommand
 
         CliRunner.SetAction(command, (parse, context) =>
         {
+            if (FfmCli.Route(parse.GetRequiredValue(model), parse.GetValue(modelFormat)) is { } ffm)
+            {
+                FmTask? ffmTask = parse.GetValue(task)?.Trim().ToLowerInvariant() switch
+                {
+                    null or "" => null,
+                    "regression" or "r" => FmTask.Regression,
+                    "classification" or "c" => FmTask.BinaryClassification,
+                    string other => throw new CliUserException($"--task must be regression or classification; got '{other}'."),
+                };
+                return FfmCli.Convert(parse.GetRequiredValue(model), ffm, parse.GetRequiredValue(to), parse.GetRequiredValue(output), ffmTask, parse.GetValue(xlearnNorm), context);
+            }
+
             ModelFormat target = CliOptions.ParseModelFormat(parse.GetRequiredValue(to), "--to") is { } parsed and not IO.ModelFormat.Spark
                 ? parsed
                 : throw new CliUserException("--to must be native, libfm or xlearn (Spark model directories are read, not written).");

@@ -20,6 +20,12 @@ public static class InfoCommand
         CliRunner.SetAction(command, (parse, context) =>
         {
             string path = parse.GetRequiredValue(model);
+            if (FfmCli.Route(path, parse.GetValue(modelFormat)) is { } ffm)
+            {
+                context.Output.Write(FfmCli.Describe(FfmCli.Load(path, ffm, xlearnNormalization: false), path, new FileInfo(path).Length));
+                return 0;
+            }
+
             ModelFile file = CliOptions.LoadModel(path, CliOptions.ParseModelFormat(parse.GetValue(modelFormat)));
             context.Output.Write(Describe(file, path, CliOptions.ModelBytes(path)));
             return 0;

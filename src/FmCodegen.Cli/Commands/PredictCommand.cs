@@ -36,9 +36,10 @@ public static class PredictCommand
 
         CliRunner.SetAction(command, (parse, context) =>
         {
+            FfmModelFormat? fieldAware = FfmCli.Route(parse.GetRequiredValue(model), parse.GetValue(modelFormat));
             var options = new PredictOptions(
                 parse.GetRequiredValue(model),
-                CliOptions.ParseModelFormat(parse.GetValue(modelFormat)),
+                fieldAware is null ? CliOptions.ParseModelFormat(parse.GetValue(modelFormat)) : null,
                 parse.GetRequiredValue(input),
                 CliOptions.ParseDataFormat(parse.GetValue(inputFormat)),
                 parse.GetRequiredValue(output),
@@ -47,7 +48,7 @@ public static class PredictCommand
                 parse.GetValue(xlearnNorm),
                 parse.GetValue(threads),
                 parse.GetValue(timings));
-            return Run(options, context);
+            return fieldAware is { } ffm ? FfmCli.Predict(options, ffm, context) : Run(options, context);
         });
         return command;
     }

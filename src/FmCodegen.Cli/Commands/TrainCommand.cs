@@ -15,7 +15,10 @@ public static class TrainCommand
         Option<string?> test = new("--test") { Description = "Test data: its metrics are printed at the end.", HelpName = "FILE" };
         Option<string> inputFormat = CliOptions.InputFormat();
         Option<string> task = new("--task") { Description = "r (regression) or c (binary classification; label <= 0 negative, > 0 positive).", Required = true, HelpName = "r|c" };
-        Option<int> k = new("--k", "--dim") { Description = "Factors per feature.", DefaultValueFactory = _ => 8, HelpName = "K" };
+        Option<int?> k = new("--k", "--dim") { Description = "Factors per feature (default 8; 4 for --model-type ffm).", HelpName = "K" };
+        Option<string> modelType = new("--model-type") { Description = "fm (default) or ffm (field-aware FM on libffm data: AdaGrad or SGD, instance normalisation on unless --no-norm).", DefaultValueFactory = _ => "fm", HelpName = "fm|ffm" };
+        Option<bool> noNorm = new("--no-norm") { Description = "ffm only: train and score without instance normalisation." };
+        Option<bool> noLinear = new("--no-linear") { Description = "ffm only: no bias and no linear weights (as libffm)." };
         Option<string?> solver = new("--solver") { Description = "sgd, adagrad or ftrl (default: adagrad).", HelpName = "sgd|adagrad|ftrl" };
         Option<int?> epochs = new("--epochs") { Description = "Epochs (default: automatic, up to 100 with early stopping, then a refit on all rows).", HelpName = "N" };
         Option<float?> lr = new("--lr") { Description = "Learning rate (alpha for FTRL; default: the solver's).", HelpName = "X" };
@@ -33,16 +36,32 @@ public static class TrainCommand
         var command = new Command("train", "Train a Factorization Machine (SGD, AdaGrad or FTRL) on libFM/libffm data.")
         {
             train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, initStdev, seed, threads, patience,
-            validationFraction, model, modelFormat, history, plot,
+            validationFraction, model, modelFormat, history, plot, modelType, noNorm, noLinear,
         };
 
         CliRunner.SetAction(command, (parse, context) =>
         {
+            string type = parse.GetValue(modelType)?.Trim().ToLowerInvariant() ?? "fm";
+            if (type == "ffm")
+            {
+                return FfmTrain.Run(FfmRequest(parse, train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, seed, threads, patience, validationFraction, model, modelFormat, noNorm, noLinear), context);
+            }
+
+            if (type != "fm")
+            {
+                throw new CliUserException($"--model-type must be fm or ffm; got '{type}'.");
+            }
+
+            if (parse.GetValue(noNorm) || parse.GetValue(noLinear))
+            {
+                throw new CliUserException("--no-norm and --no-linear apply to --model-type ffm only.");
+            }
+
             var options = new FmTrainingOptions
             {
                 Task = ParseTask(parse.GetRequiredValue(task), "--task"),
                 Solver = ParseSolver(parse.GetValue(solver), "--solver"),
-                EmbeddingSize = parse.GetValue(k),
+                EmbeddingSize = parse.GetValue(k) ?? 8,
                 Epochs = parse.GetValue(epochs),
                 LearningRate = parse.GetValue(lr),
                 Regularization = parse.GetValue(l2) is { } text ? ParseL2(text, "--l2") : null,
@@ -67,6 +86,51 @@ public static class TrainCommand
             return TrainingRun.Run("train", request, context);
         });
         return command;
+    }
+
+    private static FfmTrain.Request FfmRequest(ParseResult parse, Option<string> train, Option<string?> validation, Option<string?> test, Option<string> inputFormat,
+        Option<string> task, Option<int?> k, Option<string?> solver, Option<int?> epochs, Option<float?> lr, Option<string?> l2, Option<int> seed, Option<int> threads,
+        Option<int?> patience, Option<double?> validationFraction, Option<string?> model, Option<string?> modelFormat, Option<bool> noNorm, Option<bool> noLinear)
+    {
+        var options = new FfmTrainingOptions
+        {
+            Task = ParseTask(parse.GetRequiredValue(task), "--task"),
+            Solver = parse.GetValue(solver)?.Trim().ToLowerInvariant() switch
+            {
+                null or "" or "adagrad" or "sgda" => FfmSolver.AdaGrad,
+                "sgd" => FfmSolver.Sgd,
+                string other => throw new CliUserException($"--solver for --model-type ffm must be adagrad or sgd; got '{other}'."),
+            },
+            EmbeddingSize = parse.GetValue(k) ?? 4,
+            Epochs = parse.GetValue(epochs),
+            Seed = parse.GetValue(seed),
+            Threads = parse.GetValue(threads),
+            Normalization = parse.GetValue(noNorm) ? FfmNormalization.None : FfmNormalization.XLearn,
+            UseLinear = !parse.GetValue(noLinear),
+        };
+        if (parse.GetValue(lr) is float rate)
+        {
+            options = options with { LearningRate = rate };
+        }
+
+        if (parse.GetValue(l2) is { } text)
+        {
+            FmRegularization r = ParseL2(text, "--l2");
+            options = options with { LinearLambda = r.Linear, Lambda = r.Factors };
+        }
+
+        if (parse.GetValue(patience) is int p)
+        {
+            options = options with { Patience = p };
+        }
+
+        if (parse.GetValue(validationFraction) is double fraction)
+        {
+            options = options with { ValidationFraction = fraction };
+        }
+
+        return new FfmTrain.Request(parse.GetRequiredValue(train), parse.GetValue(validation), parse.GetValue(test),
+            CliOptions.ParseDataFormat(parse.GetValue(inputFormat)), options, parse.GetValue(model), parse.GetValue(modelFormat));
     }
 
     internal static FmTask ParseTask(string text, string option) => text.Trim().ToLowerInvariant() switch

@@ -1,0 +1,333 @@
+using System.Buffers;
+using System.ComponentModel;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace FmCodegen.Kernels;
+
+/// <summary>
+/// The field-aware kernels this process has: the generated fixed-k ones (the library's own for k = 4, 8, 16 and any
+/// a consumer declares with <see cref="FfmKernelAttribute"/>; each registers at module load) and the runtime-k
+/// kernel for every other k.
+/// </summary>
+public static class FfmKernels
+{
+    private static readonly FfmKernelEntry?[] s_generated = new FfmKernelEntry?[FfmLayout.MaxEmbeddingSize + 1];
+
+    /// <summary>The runtime-k kernel (any k).</summary>
+    public static FfmKernelEntry Runtime => Entry<RuntimeFfmKernel>();
+
+    /// <summary>Registers a generated kernel struct; a later registration for the same k replaces an earlier one.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public static void Register<TKernel>(string name) where TKernel : struct, IFfmKernel
+    {
+        _ = FmSimd.MaxBits;
+        int k = TKernel.EmbeddingSize;
+        if (k < 1 || k > FfmLayout.MaxEmbeddingSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(TKernel), k, $"Generated field-aware kernels have an embedding size from 1 to {FfmLayout.MaxEmbeddingSize}.");
+        }
+
+        Volatile.Write(ref s_generated[k], new FfmKernelEntry<TKernel>(name));
+    }
+
+    /// <summary>The entry (the library's loops specialised) for one kernel struct.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public static FfmKernelEntry Entry<TKernel>() where TKernel : struct, IFfmKernel => EntryCache<TKernel>.Instance;
+
+    private static class EntryCache<TKernel> where TKernel : struct, IFfmKernel
+    {
+        public static readonly FfmKernelEntry Instance = new FfmKernelEntry<TKernel>(
+            TKernel.EmbeddingSize == 0 ? "runtime-k" : $"generated k={TKernel.EmbeddingSize}");
+    }
+
+    /// <summary>The generated kernel for k, or null when none is registered.</summary>
+    public static FfmKernelEntry? Generated(int embeddingSize) =>
+        (uint)embeddingSize < (uint)s_generated.Length ? Volatile.Read(ref s_generated[embeddingSize]) : null;
+
+    /// <summary>The best kernel for k: the generated one when registered, else <see cref="Runtime"/>.</summary>
+    public static FfmKernelEntry For(int embeddingSize) => Generated(embeddingSize) ?? Runtime;
+
+    /// <summary>Every registered generated kernel, by k.</summary>
+    public static IReadOnlyList<FfmKernelEntry> All => s_generated.Where(e => e is not null).Select(e => e!).ToList();
+}
+
+/// <summary>
+/// A registry entry: the loops written once in <see cref="FfmCore"/>, specialised for one kernel struct.
+/// Every entry returns the same bits for the same model and example.
+/// </summary>
+public abstract class FfmKernelEntry
+{
+    private protected FfmKernelEntry(string name) => Name = name;
+
+    /// <summary>A short name, e.g. "generated k=4" or "runtime-k".</summary>
+    public string Name { get; }
+
+    /// <summary>The k of the kernel, 0 for the runtime-k kernel.</summary>
+    public abstract int EmbeddingSize { get; }
+
+    /// <summary>The instruction set the kernel uses on this machine.</summary>
+    public abstract string ActivePath { get; }
+
+    /// <summary>The raw score of one example.</summary>
+    public abstract float Score(FfmModel model, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values);
+
+    /// <summary>Scores rows [0, output.Length) of a CSR batch on the calling thread.</summary>
+    public abstract void ScoreBatch(FfmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output);
+
+    /// <summary>Calls <paramref name="visitor"/> with this entry's kernel struct, so a loop compiled for that kernel
+    /// runs (the trainer works this way: one visitor, any kernel; the shape of <see cref="IFmKernelVisitor{TResult}"/>).</summary>
+    public abstract TResult Accept<TResult>(IFfmKernelVisitor<TResult> visitor);
+
+    public override string ToString() => $"{Name} ({ActivePath})";
+}
+
+/// <summary>A computation generic over the field-aware kernel struct; see <see cref="FfmKernelEntry.Accept{TResult}"/>.</summary>
+public interface IFfmKernelVisitor<out TResult>
+{
+    TResult Visit<TKernel>()
+        where TKernel : struct, IFfmKernel;
+}
+
+internal sealed class FfmKernelEntry<TKernel>(string name) : FfmKernelEntry(name) where TKernel : struct, IFfmKernel
+{
+    public override int EmbeddingSize => TKernel.EmbeddingSize;
+
+    public override string ActivePath => TKernel.ActivePath;
+
+    public override float Score(FfmModel model, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values) =>
+        FfmCore.Score<TKernel>(model, fields, indices, values);
+
+    public override void ScoreBatch(FfmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output) =>
+        FfmCore.ScoreBatch<TKernel>(model, offsets, fields, indices, values, output);
+
+    public override TResult Accept<TResult>(IFfmKernelVisitor<TResult> visitor)
+    {
+        ArgumentNullException.ThrowIfNull(visitor);
+        return visitor.Visit<TKernel>();
+    }
+}
+
+/// <summary>The loops around a kernel, written once, generic over the kernel struct.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class FfmCore
+{
+    /// <summary>Examples up to this many nonzeros compact on the stack.</summary>
+    private const int StackNonZeros = 128;
+
+    /// <summary>The raw score of one example through kernel <typeparamref name="TKernel"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [SkipLocalsInit]
+    public static float Score<TKernel>(FfmModel model, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
+        where TKernel : struct, IFfmKernel
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        CheckKernel<TKernel>(model);
+        CheckExample(fields, indices, values);
+        int n = indices.Length;
+        if (n <= StackNonZeros)
+        {
+            Span<int> rows = stackalloc int[n];
+            Span<int> blocks = stackalloc int[n];
+            Span<float> x = stackalloc float[n];
+            return ScoreCompacting<TKernel>(model, fields, indices, values, rows, blocks, x);
+        }
+
+        return ScoreLarge<TKernel>(model, fields, indices, values);
+    }
+
+    private static float ScoreLarge<TKernel>(FfmModel model, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
+        where TKernel : struct, IFfmKernel
+    {
+        int n = indices.Length;
+        int[] ints = ArrayPool<int>.Shared.Rent(2 * n);
+        float[] floats = ArrayPool<float>.Shared.Rent(n);
+        try
+        {
+            return ScoreCompacting<TKernel>(model, fields, indices, values, ints.AsSpan(0, n), ints.AsSpan(n, n), floats.AsSpan(0, n));
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(ints);
+            ArrayPool<float>.Shared.Return(floats);
+        }
+    }
+
+    /// <summary>Scores a CSR batch on the calling thread (rows checked as one).</summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ScoreBatch<TKernel>(FfmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output)
+        where TKernel : struct, IFfmKernel
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        CheckKernel<TKernel>(model);
+        FfmErrors.CheckBatch(offsets, fields, indices, values, output);
+        int end = offsets[^1];
+        CheckExample(fields[..end], indices[..end], values[..end]);
+        int longest = 0;
+        for (int r = 0; r < output.Length; r++)
+        {
+            longest = Math.Max(longest, offsets[r + 1] - offsets[r]);
+        }
+
+        int[] ints = ArrayPool<int>.Shared.Rent(2 * longest + 2);
+        float[] floats = ArrayPool<float>.Shared.Rent(longest + 1);
+        try
+        {
+            Span<int> rows = ints.AsSpan(0, longest);
+            Span<int> blocks = ints.AsSpan(longest, longest);
+            Span<float> x = floats.AsSpan(0, longest);
+            for (int r = 0; r < output.Length; r++)
+            {
+                int start = offsets[r];
+                int count = offsets[r + 1] - start;
+                output[r] = ScoreCompacting<TKernel>(model, fields.Slice(start, count), indices.Slice(start, count), values.Slice(start, count), rows, blocks, x);
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(ints);
+            ArrayPool<float>.Shared.Return(floats);
+        }
+    }
+
+    /// <summary>
+    /// The definition every path shares: drop the nonzeros whose feature or field the model does not know, sum the
+    /// linear term (float, in order), the pair term through the kernel, scale both (<see cref="FfmScaling"/>), and
+    /// return (bias + linearScale x linear) + pairScale x pairs. The example is already checked.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float ScoreCompacting<TKernel>(FfmModel model, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<int> rows, Span<int> blocks, Span<float> x)
+        where TKernel : struct, IFfmKernel
+    {
+        FfmTable table = model.Table;
+        int count = Compact(table, model.WeightsWithZero, fields, indices, values, rows, blocks, x, out float linear, out float sumOfSquares);
+        float pairs = count < 2 ? 0f : TKernel.PairSum(ref table.Origin, ref MemoryMarshal.GetReference(rows), ref MemoryMarshal.GetReference(blocks), ref MemoryMarshal.GetReference(x), count, table.EmbeddingSize, table.FieldStride);
+        (float linearScale, float pairScale) = FfmScaling.Scales(model.Normalization, sumOfSquares);
+        return Combine(model.Bias, linearScale, linear, pairScale, pairs);
+    }
+
+    /// <summary>The one way the parts of a score are added.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float Combine(float bias, float linearScale, float linear, float pairScale, float pairs) =>
+        (bias + (linearScale * linear)) + (pairScale * pairs);
+
+    /// <summary>Keeps the nonzeros the model knows, as row offsets, block offsets and values; sums the linear term
+    /// and the squares of every value (kept or not). Returns how many were kept.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int Compact(FfmTable table, ReadOnlySpan<float> weights, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values,
+        Span<int> rows, Span<int> blocks, Span<float> x, out float linear, out float sumOfSquares)
+    {
+        int numFeatures = table.NumFeatures, numFields = table.NumFields, rowStride = table.RowStride, blockStride = table.BlockStride;
+        float lin = 0f, squares = 0f;
+        int count = 0;
+        for (int a = 0; a < indices.Length; a++)
+        {
+            float v = values[a];
+            squares += v * v;
+            int j = indices[a], f = fields[a];
+            if ((uint)j < (uint)numFeatures && (uint)f < (uint)numFields)
+            {
+                lin += weights[j] * v;
+                rows[count] = j * rowStride;
+                blocks[count] = f * blockStride;
+                x[count] = v;
+                count++;
+            }
+        }
+
+        linear = lin;
+        sumOfSquares = squares;
+        return count;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CheckKernel<TKernel>(FfmModel model) where TKernel : struct, IFfmKernel
+    {
+        if (TKernel.EmbeddingSize != 0 && TKernel.EmbeddingSize != model.EmbeddingSize)
+        {
+            FfmErrors.ThrowWrongEmbeddingSize(TKernel.EmbeddingSize, model.EmbeddingSize);
+        }
+    }
+
+    /// <summary>Spans of one length, no negative field or feature.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CheckExample(ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
+    {
+        if (indices.Length != values.Length || fields.Length != indices.Length)
+        {
+            FfmErrors.ThrowLengthMismatch(fields.Length, indices.Length, values.Length);
+        }
+
+        int any = 0;
+        for (int a = 0; a < indices.Length; a++)
+        {
+            any |= indices[a] | fields[a];
+        }
+
+        if (any < 0)
+        {
+            FfmErrors.ThrowNegative(fields, indices);
+        }
+    }
+}
+
+/// <summary>Errors of the field-aware kernels; not for direct use.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class FfmErrors
+{
+    [DoesNotReturn]
+    public static void ThrowLengthMismatch(int fields, int indices, int values) =>
+        throw new ArgumentException($"fields, indices and values must have the same length; got {fields} fields, {indices} indices and {values} values.");
+
+    [DoesNotReturn]
+    public static void ThrowNegative(ReadOnlySpan<int> fields, ReadOnlySpan<int> indices)
+    {
+        for (int a = 0; a < indices.Length; a++)
+        {
+            if (indices[a] < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(indices), $"Feature indices must be non-negative; indices[{a}] is {indices[a]}.");
+            }
+
+            if (fields[a] < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(fields), $"Fields must be non-negative; fields[{a}] is {fields[a]}.");
+            }
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(indices));
+    }
+
+    [DoesNotReturn]
+    public static void ThrowWrongEmbeddingSize(int kernel, int model) =>
+        throw new ArgumentException($"This field-aware kernel is generated for k = {kernel}, but the model has k = {model}. Use Ffm.Score, which picks the kernel for the model's k, or declare [FfmKernel({model})].");
+
+    /// <summary>Checks a CSR batch: offsets has output.Length + 1 entries, starts at 0, never decreases, ends within the arrays.</summary>
+    public static void CheckBatch(ReadOnlySpan<int> offsets, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output)
+    {
+        if (indices.Length != values.Length || fields.Length != indices.Length)
+        {
+            ThrowLengthMismatch(fields.Length, indices.Length, values.Length);
+        }
+
+        if (offsets.Length != output.Length + 1)
+        {
+            throw new ArgumentException($"offsets must have output.Length + 1 = {output.Length + 1} entries; got {offsets.Length}.", nameof(offsets));
+        }
+
+        if (offsets[0] != 0)
+        {
+            throw new ArgumentException($"offsets[0] must be 0; got {offsets[0]}.", nameof(offsets));
+        }
+
+        for (int r = 0; r < output.Length; r++)
+        {
+            if (offsets[r + 1] < offsets[r] || offsets[r + 1] > indices.Length)
+            {
+                throw new ArgumentException($"offsets[{r + 1}] = {offsets[r + 1]} must lie between offsets[{r}] = {offsets[r]} and the number of nonzeros ({indices.Length}).", nameof(offsets));
+            }
+        }
+    }
+}

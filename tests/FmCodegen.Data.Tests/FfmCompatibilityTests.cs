@@ -1,0 +1,204 @@
+using System.Globalization;
+using FmCodegen.IO;
+
+namespace FmCodegen.Data.Tests;
+
+/// <summary>FFM predictions of the real tools (libffm, xLearn 0.44, ML.NET 5.0.1) reproduced from their model files.</summary>
+public class FfmCompatibilityTests
+{
+    private static float[] ReadNumbers(string path) =>
+        Array.ConvertAll(File.ReadAllLines(path), line => float.Parse(line, CultureInfo.InvariantCulture));
+
+    internal static float[] Predict(FfmModelFile file, SparseDataset data, bool probability)
+    {
+        SparseDataset mapped = FfmModelFiles.MapData(file, data);
+        float[] scores = new float[mapped.Count];
+        Ffm.ScoreBatch(file.Model, mapped.Offsets, mapped.Fields, mapped.Indices, mapped.Values, scores);
+        if (probability)
+        {
+            for (int r = 0; r < scores.Length; r++)
+            {
+                scores[r] = Fm.Sigmoid(scores[r]);
+            }
+        }
+
+        return scores;
+    }
+
+    private static double Worst(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]));
+        }
+
+        return worst;
+    }
+
+    private static string Shared(params string[] parts) => Path.Combine([TestFiles.SharedData()!, .. parts]);
+
+    [Fact]
+    public void LibFfm_ReproducesFfmPredict_OnASlice()
+    {
+        FfmModelFile file = FfmModelFiles.Load(TestFiles.Fixture("ffm/frappe_k4.libffm.model"));
+        Assert.Equal(FfmModelFormat.LibFfm, file.Format);
+        Assert.Equal(FfmNormalization.LibFfm, file.Model.Normalization);
+        Assert.Equal((5382, 10, 4), (file.Model.NumFeatures, file.Model.NumFields, file.Model.EmbeddingSize));
+        SparseDataset data = SparseDataset.Load(TestFiles.Fixture("ffm/frappe_te.ffm.head300"), SparseFormat.LibFfm);
+        double worst = Worst(ReadNumbers(TestFiles.Fixture("ffm/frappe_k4.libffm.pred.head300")), Predict(file, data, probability: true));
+        Assert.True(worst <= 1e-5, $"largest difference {worst:G3}");
+    }
+
+    [Fact]
+    public void LibFfm_NormalisationFlag_Matters()
+    {
+        FfmModelFile file = FfmModelFiles.Load(TestFiles.Fixture("ffm/frappe_k4.libffm.model"));
+        SparseDataset data = SparseDataset.Load(TestFiles.Fixture("ffm/frappe_te.ffm.head300"), SparseFormat.LibFfm);
+        float[] expected = ReadNumbers(TestFiles.Fixture("ffm/frappe_k4.libffm.pred.head300"));
+        var plain = file with { Model = file.Model with { Normalization = FfmNormalization.None } };
+        Assert.True(Worst(expected, Predict(plain, data, probability: true)) > 0.05);
+    }
+
+    [SkippableSharedDataFact]
+    public void LibFfm_ReproducesFfmPredict_OnTheWholeTestSet()
+    {
+        FfmModelFile file = FfmModelFiles.Load(Shared("fixtures", "libffm", "frappe_k4.libffm.model"));
+        SparseDataset data = SparseDataset.Load(Shared("frappe", "frappe_te.ffm"), SparseFormat.LibFfm);
+        double worst = Worst(ReadNumbers(Shared("fixtures", "libffm", "frappe_k4.libffm.pred")), Predict(file, data, probability: true));
+        Assert.True(worst <= 1e-4, $"largest difference {worst:G3}");
+    }
+
+    [SkippableSharedDataFact]
+    public void XLearn_ReproducesXLearnPredict_WithItsNormalisation()
+    {
+        string model = Shared("fixtures", "xlearn", "frappe_ffm4.xlearn.txt");
+        Assert.Equal(FfmModelFormat.XLearn, FfmModelFiles.TryDetect(model));
+        FfmModelFile file = FfmModelFiles.Load(model, xlearnNormalization: true);
+        SparseDataset data = SparseDataset.Load(Shared("frappe", "frappe_te.ffm"), SparseFormat.LibFfm);
+        float[] expected = ReadNumbers(Shared("fixtures", "xlearn", "frappe_ffm4.xlearn.pred"));
+        double worst = Worst(expected, Predict(file, data, probability: true));
+        Assert.True(worst <= 1e-4, $"largest difference {worst:G3}");
+        Assert.True(Worst(expected, Predict(FfmModelFiles.Load(model), data, probability: true)) > 0.05);
+    }
+
+    [SkippableSharedDataFact]
+    public void MlNet_ReproducesPredictionEngine_ScoresAndProbabilities()
+    {
+        string model = Shared("fixtures", "mlnet", "frappe_ffm4.mlnet.zip");
+        Assert.Equal(FfmModelFormat.MlNet, FfmModelFiles.TryDetect(model));
+        FfmModelFile file = FfmModelFiles.Load(model);
+        Assert.Equal(10, file.Columns!.Count);
+        Assert.All(file.Columns, c => Assert.Equal(5382, c.Width));
+        Assert.Equal(FfmNormalization.MlNet, file.Model.Normalization);
+        SparseDataset data = SparseDataset.Load(Shared("frappe", "frappe_te.ffm"), SparseFormat.LibFfm);
+        double worstScore = Worst(ReadNumbers(Shared("fixtures", "mlnet", "frappe_ffm4.mlnet.score")), Predict(file, data, probability: false));
+        double worstProbability = Worst(ReadNumbers(Shared("fixtures", "mlnet", "frappe_ffm4.mlnet.pred")), Predict(file, data, probability: true));
+        Assert.True(worstScore <= 1e-4, $"largest score difference {worstScore:G3}");
+        Assert.True(worstProbability <= 1e-4, $"largest probability difference {worstProbability:G3}");
+    }
+
+    [Fact]
+    public void XLearnText_And_Native_RoundTrip_BitForBit()
+    {
+        FfmModelFile file = FfmModelFiles.Load(TestFiles.Fixture("ffm/frappe_k4.libffm.model"));
+        string dir = Directory.CreateTempSubdirectory("ffm").FullName;
+        try
+        {
+            string native = Path.Combine(dir, "m.ffmb");
+            FfmModelFiles.Save(file, native, FfmModelFormat.Native);
+            FfmModelFile back = FfmModelFiles.Load(native);
+            Assert.Equal(FfmModelFormat.Native, back.Format);
+            Assert.True(back.ChecksumVerified);
+            Assert.Equal(file.Model, back.Model);
+            Assert.False(back.HasBias);
+
+            string text = Path.Combine(dir, "m.txt");
+            FfmModelFiles.Save(file, text, FfmModelFormat.XLearn);
+            FfmModelFile fromText = FfmModelFiles.Load(text);
+            Assert.Equal(file.Model with { Normalization = FfmNormalization.None }, fromText.Model);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Native_DamagedOrTruncated_IsNamed()
+    {
+        FfmModel model = FfmModel.Create(0.5f, [1f, 2f], [1, 2, 3, 4, 5, 6, 7, 8], numFields: 2, embeddingSize: 2);
+        string dir = Directory.CreateTempSubdirectory("ffm").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "m.ffmb");
+            NativeFfmModelFile.Save(new FfmModelFile(model, FfmModelFormat.Native), path);
+            byte[] bytes = File.ReadAllBytes(path);
+            File.WriteAllBytes(path, bytes[..^3]);
+            Assert.Contains("truncated", Assert.Throws<ModelFileException>(() => NativeFfmModelFile.Load(path)).Message, StringComparison.Ordinal);
+            bytes[70] ^= 1;
+            File.WriteAllBytes(path, bytes);
+            Assert.Contains("checksum", Assert.Throws<ModelFileException>(() => NativeFfmModelFile.Load(path)).Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void LibFfm_WrongLength_IsRefusedBeforeAllocating()
+    {
+        // a header announcing 2^30 features x 1000 fields: refused from the file length alone
+        byte[] bytes = new byte[13 + 64];
+        BitConverter.TryWriteBytes(bytes.AsSpan(0), 1 << 30);
+        BitConverter.TryWriteBytes(bytes.AsSpan(4), 1000);
+        BitConverter.TryWriteBytes(bytes.AsSpan(8), 4);
+        using var stream = new MemoryStream(bytes);
+        var e = Assert.Throws<ModelFileException>(() => LibFfmModelFile.Read(stream, bytes.Length, "big.model"));
+        Assert.Contains("big.model", e.Message, StringComparison.Ordinal);
+        Assert.Contains("must be", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void LibFfm_BothAlignments_ReadTheSameWeights(int align)
+    {
+        // k = 4: both layouts have the same length; the AdaGrad sums (>= 1) tell them apart
+        const int n = 3, m = 2, k = 4;
+        var weights = new float[n * m * k];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            weights[i] = (i % 7) * 0.1f - 0.3f;
+        }
+
+        using var stream = new MemoryStream();
+        var w = new BinaryWriter(stream);
+        w.Write(n);
+        w.Write(m);
+        w.Write(k);
+        w.Write((byte)1);
+        for (int b = 0; b < n * m; b++)
+        {
+            for (int start = 0; start < k; start += align)
+            {
+                for (int c = 0; c < align; c++)
+                {
+                    w.Write(weights[(b * k) + start + c]);
+                }
+
+                for (int c = 0; c < align; c++)
+                {
+                    w.Write(1.5f + c);
+                }
+            }
+        }
+
+        w.Flush();
+        stream.Position = 0;
+        FfmModelFile file = LibFfmModelFile.Read(stream, stream.Length, "t.model");
+        Assert.Equal(weights, file.Model.GetFactors());
+    }
+}

@@ -1,0 +1,99 @@
+using FmCodegen.Data;
+using FmCodegen.Training;
+
+namespace FmCodegen.Training.Tests;
+
+/// <summary>Field-aware training: it learns a planted field-aware model, is deterministic, and honours its options.</summary>
+public class FfmTrainerTests
+{
+    /// <summary>Rows of 4 one-hot fields (8 values each) labelled by a planted FFM's sign (classification) or score.</summary>
+    private static SparseDataset Planted(int rows, int seed, bool classification)
+    {
+        var rng = new Random(seed);
+        var planted = new float[32 * 4 * 2];
+        var prng = new Random(99);
+        for (int i = 0; i < planted.Length; i++)
+        {
+            planted[i] = (float)(prng.NextDouble() - 0.5) * 2;
+        }
+
+        FfmModel truth = FfmModel.Create(0f, new float[32], planted, 4, 2);
+        var labels = new float[rows];
+        var offsets = new int[rows + 1];
+        var fields = new int[rows * 4];
+        var indices = new int[rows * 4];
+        var values = new float[rows * 4];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int f = 0; f < 4; f++)
+            {
+                fields[(r * 4) + f] = f;
+                indices[(r * 4) + f] = (f * 8) + rng.Next(8);
+                values[(r * 4) + f] = 1f;
+            }
+
+            offsets[r + 1] = (r + 1) * 4;
+            float y = Ffm.Score(truth, fields.AsSpan(r * 4, 4), indices.AsSpan(r * 4, 4), values.AsSpan(r * 4, 4));
+            labels[r] = classification ? (y > 0 ? 1 : 0) : y;
+        }
+
+        return SparseDataset.Create(labels, offsets, indices, values, fields);
+    }
+
+    [Fact]
+    public void Classification_learns_a_planted_model_and_is_deterministic()
+    {
+        SparseDataset train = Planted(4000, 1, classification: true), test = Planted(1000, 2, classification: true);
+        var options = new FfmTrainingOptions { Task = FmTask.BinaryClassification, EmbeddingSize = 4, Seed = 3, Epochs = 15, ValidationFraction = 0 };
+        FfmTrainingResult a = FfmTrainer.Train(train, options);
+        FfmTrainingResult b = FfmTrainer.Train(train, options);
+        Assert.Equal(a.Model, b.Model);
+        Assert.NotEqual(a.Model, FfmTrainer.Train(train, options with { Seed = 4 }).Model);
+        var scores = new float[test.Count];
+        Ffm.ScoreBatch(a.Model, test.Offsets, test.Fields, test.Indices, test.Values, scores);
+        double accuracy = Metrics.FmMetrics.Accuracy(scores, test.Labels);
+        Assert.True(accuracy > 0.9, $"accuracy {accuracy:F3}");
+        Assert.True(a.History[^1].TrainLoss < a.History[0].TrainLoss);
+    }
+
+    [Fact]
+    public void Regression_with_sgd_and_without_normalisation_fits_the_planted_scores()
+    {
+        SparseDataset train = Planted(4000, 5, classification: false), test = Planted(1000, 6, classification: false);
+        var options = new FfmTrainingOptions
+        {
+            Task = FmTask.Regression, Solver = FfmSolver.Sgd, LearningRate = 0.05f, EmbeddingSize = 2, Epochs = 30,
+            Normalization = FfmNormalization.None, ValidationFraction = 0,
+        };
+        FfmTrainingResult result = FfmTrainer.Train(train, options);
+        var scores = new float[test.Count];
+        Ffm.ScoreBatch(result.Model, test.Offsets, test.Fields, test.Indices, test.Values, scores);
+        double rmse = Metrics.FmMetrics.Rmse(scores, test.Labels);
+        double spread = Metrics.FmMetrics.Rmse(new float[test.Count], test.Labels);
+        Assert.True(rmse < 0.3 * spread, $"RMSE {rmse:F3} against {spread:F3} for predicting 0");
+        Assert.Equal(FfmNormalization.None, result.Model.Normalization);
+    }
+
+    [Fact]
+    public void Early_stopping_refits_and_warm_start_continues()
+    {
+        SparseDataset train = Planted(3000, 7, classification: true);
+        var options = new FfmTrainingOptions { Task = FmTask.BinaryClassification, Seed = 1 };
+        FfmTrainingResult result = FfmTrainer.Train(train, options);
+        Assert.Contains(result.History, e => e.Refit);
+        Assert.Equal(train.Count, result.TrainExamples);
+        Assert.Equal(result.BestEpoch, result.History.Count(e => e.Refit));
+
+        FfmTrainingResult warm = FfmTrainer.Train(train, options with { WarmStart = result.Model, Epochs = 1, ValidationFraction = 0 });
+        Assert.True(warm.History[0].TrainLoss < result.History[0].TrainLoss);
+        Assert.Throws<ArgumentException>(() => FfmTrainer.Train(train, options with { WarmStart = result.Model, EmbeddingSize = 8 }));
+        Assert.Throws<ArgumentException>(() => FfmTrainer.Train(train, options with { Threads = 2 }));
+    }
+
+    [Fact]
+    public void Data_without_fields_is_refused()
+    {
+        SparseDataset plain = SparseDataset.Create([1f], [0, 1], [0], [1f]);
+        Assert.Contains("libffm", Assert.Throws<ArgumentException>(() => FfmTrainer.Train(plain, new FfmTrainingOptions { Task = FmTask.Regression })).Message, StringComparison.Ordinal);
+    }
+}
