@@ -87,17 +87,92 @@ public sealed class PackageConsumerTests : IClassFixture<PackageConsumerTests.Pa
     }
 
     [Fact]
+    public void A_consumer_declares_field_aware_kernels_and_they_score_like_an_independent_oracle()
+    {
+        string project = _package.CreateConsumer("FfmConsumer", """
+            using FmCodegen;
+            using FmCodegen.Kernels;
+
+            [FfmKernel(4)] public static partial class F4;
+            [FfmKernel(7)] public static partial class F7;
+            [FfmKernel(16)] public static partial class F16;
+
+            public static class Program
+            {
+                public static int Main()
+                {
+                    var rng = new Random(7);
+                    int failures = 0, checks = 0;
+                    foreach (int k in new[] { 4, 7, 16 })
+                    {
+                        for (int trial = 0; trial < 300; trial++)
+                        {
+                            int nf = rng.Next(1, 40), m = rng.Next(1, 8);
+                            float[] w = Enumerable.Range(0, nf).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+                            float[] v = Enumerable.Range(0, nf * m * k).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+                            var model = FfmModel.Create(0.25f, w, v, m, k);
+                            int n = rng.Next(0, 25);
+                            int[] fld = Enumerable.Range(0, n).Select(_ => rng.Next(0, m + 1)).ToArray();
+                            int[] idx = Enumerable.Range(0, n).Select(_ => rng.Next(0, nf + 3)).ToArray();
+                            float[] x = Enumerable.Range(0, n).Select(_ => rng.Next(4) == 0 ? 0f : (float)rng.NextDouble()).ToArray();
+
+                            // the oracle: every pair a < b, <v[j_a, f_b], v[j_b, f_a]> x_a x_b in double; unknown features and fields skipped
+                            double reference = 0.25, abs = 0.25;
+                            for (int a = 0; a < n; a++)
+                            {
+                                if (idx[a] >= nf || fld[a] >= m) continue;
+                                reference += w[idx[a]] * (double)x[a];
+                                abs += Math.Abs(w[idx[a]] * (double)x[a]);
+                                for (int b = a + 1; b < n; b++)
+                                {
+                                    if (idx[b] >= nf || fld[b] >= m) continue;
+                                    for (int c = 0; c < k; c++)
+                                    {
+                                        double term = (double)v[(idx[a] * m + fld[b]) * k + c] * v[(idx[b] * m + fld[a]) * k + c] * x[a] * x[b];
+                                        reference += term;
+                                        abs += Math.Abs(term);
+                                    }
+                                }
+                            }
+
+                            float generated = k switch { 4 => F4.Score(model, fld, idx, x), 7 => F7.Score(model, fld, idx, x), _ => F16.Score(model, fld, idx, x) };
+                            float viaRegistry = Ffm.Score(model, fld, idx, x);
+                            checks++;
+                            if (Math.Abs(generated - reference) > 1e-5 * abs || BitConverter.SingleToInt32Bits(generated) != BitConverter.SingleToInt32Bits(viaRegistry))
+                            {
+                                failures++;
+                                Console.WriteLine($"k={k}: {generated} (registry {viaRegistry}) vs {reference}");
+                            }
+                        }
+                    }
+
+                    bool registered = FfmKernels.For(7).Name.Contains("F7") && FfmKernels.For(16).Name.Contains("F16");
+                    Console.WriteLine($"ffm checks={checks} failures={failures} registered={registered} path={F16.ActivePath}");
+                    return failures == 0 && registered ? 0 : 1;
+                }
+            }
+            """);
+        (int exit, string output) = PackedLibrary.Dotnet(project, "run", "-c", "Release");
+        Assert.True(exit == 0, output);
+        Assert.Contains("ffm checks=900 failures=0 registered=True", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_consumer_with_a_bad_kernel_declaration_fails_to_build_with_FMCG_errors()
     {
         string project = _package.CreateConsumer("BadConsumer", """
             [FmCodegen.FmKernel(0)] public static partial class Zero;
             [FmCodegen.FmKernel(16)] public partial class NotStatic;
+            [FmCodegen.FfmKernel(2000)] public static partial class FfmTooLarge;
+            [FmCodegen.FfmKernel(4)] public partial class FfmNotStatic;
             public static class Program { public static void Main() { } }
             """);
         (int exit, string output) = PackedLibrary.Dotnet(project, "build", "-c", "Release");
         Assert.NotEqual(0, exit);
         Assert.Contains("error FMCG0001", output, StringComparison.Ordinal);
         Assert.Contains("error FMCG0002", output, StringComparison.Ordinal);
+        Assert.Contains("error FMCG0101", output, StringComparison.Ordinal);
+        Assert.Contains("error FMCG0102", output, StringComparison.Ordinal);
     }
 
     /// <summary>Packs once per test run into a fresh folder, with a version of its own so no cache can serve an old build.</summary>

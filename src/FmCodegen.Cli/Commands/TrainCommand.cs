@@ -19,6 +19,7 @@ public static class TrainCommand
         Option<string> modelType = new("--model-type") { Description = "fm (default) or ffm (field-aware FM on libffm data: AdaGrad or SGD, instance normalisation on unless --no-norm).", DefaultValueFactory = _ => "fm", HelpName = "fm|ffm" };
         Option<bool> noNorm = new("--no-norm") { Description = "ffm only: train and score without instance normalisation." };
         Option<bool> noLinear = new("--no-linear") { Description = "ffm only: no bias and no linear weights (as libffm)." };
+        Option<int?> maxFeatures = new("--max-features") { Description = "ffm only: keep features 0 .. N-1 and leave the rest out, so the model holds at most N x fields x k factors (hashed CTR data: hash into N buckets).", HelpName = "N" };
         Option<string?> solver = new("--solver") { Description = "sgd, adagrad or ftrl (default: adagrad).", HelpName = "sgd|adagrad|ftrl" };
         Option<int?> epochs = new("--epochs") { Description = "Epochs (default: automatic, up to 100 with early stopping, then a refit on all rows).", HelpName = "N" };
         Option<float?> lr = new("--lr") { Description = "Learning rate (alpha for FTRL; default: the solver's).", HelpName = "X" };
@@ -36,7 +37,7 @@ public static class TrainCommand
         var command = new Command("train", "Train a Factorization Machine (SGD, AdaGrad or FTRL) on libFM/libffm data.")
         {
             train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, initStdev, seed, threads, patience,
-            validationFraction, model, modelFormat, history, plot, modelType, noNorm, noLinear,
+            validationFraction, model, modelFormat, history, plot, modelType, noNorm, noLinear, maxFeatures,
         };
 
         CliRunner.SetAction(command, (parse, context) =>
@@ -44,7 +45,7 @@ public static class TrainCommand
             string type = parse.GetValue(modelType)?.Trim().ToLowerInvariant() ?? "fm";
             if (type == "ffm")
             {
-                return FfmTrain.Run(FfmRequest(parse, train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, seed, threads, patience, validationFraction, model, modelFormat, noNorm, noLinear), context);
+                return FfmTrain.Run(FfmRequest(parse, train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, seed, threads, patience, validationFraction, model, modelFormat, noNorm, noLinear, maxFeatures), context);
             }
 
             if (type != "fm")
@@ -52,9 +53,9 @@ public static class TrainCommand
                 throw new CliUserException($"--model-type must be fm or ffm; got '{type}'.");
             }
 
-            if (parse.GetValue(noNorm) || parse.GetValue(noLinear))
+            if (parse.GetValue(noNorm) || parse.GetValue(noLinear) || parse.GetValue(maxFeatures) is not null)
             {
-                throw new CliUserException("--no-norm and --no-linear apply to --model-type ffm only.");
+                throw new CliUserException("--no-norm, --no-linear and --max-features apply to --model-type ffm only.");
             }
 
             var options = new FmTrainingOptions
@@ -90,7 +91,7 @@ public static class TrainCommand
 
     private static FfmTrain.Request FfmRequest(ParseResult parse, Option<string> train, Option<string?> validation, Option<string?> test, Option<string> inputFormat,
         Option<string> task, Option<int?> k, Option<string?> solver, Option<int?> epochs, Option<float?> lr, Option<string?> l2, Option<int> seed, Option<int> threads,
-        Option<int?> patience, Option<double?> validationFraction, Option<string?> model, Option<string?> modelFormat, Option<bool> noNorm, Option<bool> noLinear)
+        Option<int?> patience, Option<double?> validationFraction, Option<string?> model, Option<string?> modelFormat, Option<bool> noNorm, Option<bool> noLinear, Option<int?> maxFeatures)
     {
         var options = new FfmTrainingOptions
         {
@@ -107,6 +108,7 @@ public static class TrainCommand
             Threads = parse.GetValue(threads),
             Normalization = parse.GetValue(noNorm) ? FfmNormalization.None : FfmNormalization.XLearn,
             UseLinear = !parse.GetValue(noLinear),
+            MaxFeatures = parse.GetValue(maxFeatures),
         };
         if (parse.GetValue(lr) is float rate)
         {

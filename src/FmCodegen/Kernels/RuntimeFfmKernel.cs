@@ -169,15 +169,30 @@ public static class FfmUpdate
         w2 = b - (eta * g2 / MathF.Sqrt(h2));
     }
 
+    /// <summary>Four lanes of each block. When 256-bit vectors are there, both blocks' lanes go through one
+    /// square root and one division (the costly part of the update); each lane's arithmetic is unchanged.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void AdaGrad128(ref float w1, ref float w2, int sums, float t, float eta, float lambda)
     {
+        ref float s1 = ref Unsafe.Add(ref w1, sums);
+        ref float s2 = ref Unsafe.Add(ref w2, sums);
         Vector128<float> a = Vector128.LoadUnsafe(ref w1), b = Vector128.LoadUnsafe(ref w2);
+        if (Vector256.IsHardwareAccelerated && FmSimd.MaxBits >= 256)
+        {
+            Vector256<float> ab = Vector256.Create(a, b), ba = Vector256.Create(b, a);
+            Vector256<float> g = Vector256.FusedMultiplyAdd(Vector256.Create(t), ba, Vector256.Create(lambda) * ab);
+            Vector256<float> h = Vector256.FusedMultiplyAdd(g, g, Vector256.Create(Vector128.LoadUnsafe(ref s1), Vector128.LoadUnsafe(ref s2)));
+            Vector256<float> updated = ab - (Vector256.Create(eta) * g / Vector256.Sqrt(h));
+            h.GetLower().StoreUnsafe(ref s1);
+            updated.GetLower().StoreUnsafe(ref w1);
+            h.GetUpper().StoreUnsafe(ref s2);
+            updated.GetUpper().StoreUnsafe(ref w2);
+            return;
+        }
+
         Vector128<float> tv = Vector128.Create(t), lv = Vector128.Create(lambda), ev = Vector128.Create(eta);
         Vector128<float> g1 = Vector128.FusedMultiplyAdd(tv, b, lv * a);
         Vector128<float> g2 = Vector128.FusedMultiplyAdd(tv, a, lv * b);
-        ref float s1 = ref Unsafe.Add(ref w1, sums);
-        ref float s2 = ref Unsafe.Add(ref w2, sums);
         Vector128<float> h1 = Vector128.FusedMultiplyAdd(g1, g1, Vector128.LoadUnsafe(ref s1));
         Vector128<float> h2 = Vector128.FusedMultiplyAdd(g2, g2, Vector128.LoadUnsafe(ref s2));
         h1.StoreUnsafe(ref s1);
@@ -186,15 +201,29 @@ public static class FfmUpdate
         (b - (ev * g2 / Vector128.Sqrt(h2))).StoreUnsafe(ref w2);
     }
 
+    /// <summary>Eight lanes of each block; packed into one 512-bit vector when there is one (see <see cref="AdaGrad128"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void AdaGrad256(ref float w1, ref float w2, int sums, float t, float eta, float lambda)
     {
+        ref float s1 = ref Unsafe.Add(ref w1, sums);
+        ref float s2 = ref Unsafe.Add(ref w2, sums);
         Vector256<float> a = Vector256.LoadUnsafe(ref w1), b = Vector256.LoadUnsafe(ref w2);
+        if (Vector512.IsHardwareAccelerated && FmSimd.MaxBits >= 512)
+        {
+            Vector512<float> ab = Vector512.Create(a, b), ba = Vector512.Create(b, a);
+            Vector512<float> g = Vector512.FusedMultiplyAdd(Vector512.Create(t), ba, Vector512.Create(lambda) * ab);
+            Vector512<float> h = Vector512.FusedMultiplyAdd(g, g, Vector512.Create(Vector256.LoadUnsafe(ref s1), Vector256.LoadUnsafe(ref s2)));
+            Vector512<float> updated = ab - (Vector512.Create(eta) * g / Vector512.Sqrt(h));
+            h.GetLower().StoreUnsafe(ref s1);
+            updated.GetLower().StoreUnsafe(ref w1);
+            h.GetUpper().StoreUnsafe(ref s2);
+            updated.GetUpper().StoreUnsafe(ref w2);
+            return;
+        }
+
         Vector256<float> tv = Vector256.Create(t), lv = Vector256.Create(lambda), ev = Vector256.Create(eta);
         Vector256<float> g1 = Vector256.FusedMultiplyAdd(tv, b, lv * a);
         Vector256<float> g2 = Vector256.FusedMultiplyAdd(tv, a, lv * b);
-        ref float s1 = ref Unsafe.Add(ref w1, sums);
-        ref float s2 = ref Unsafe.Add(ref w2, sums);
         Vector256<float> h1 = Vector256.FusedMultiplyAdd(g1, g1, Vector256.LoadUnsafe(ref s1));
         Vector256<float> h2 = Vector256.FusedMultiplyAdd(g2, g2, Vector256.LoadUnsafe(ref s2));
         h1.StoreUnsafe(ref s1);

@@ -67,6 +67,13 @@ public sealed record FfmTrainingOptions
     /// <summary>Visit the rows in a new seeded order each epoch (default true, as libffm).</summary>
     public bool Shuffle { get; init; } = true;
 
+    /// <summary>
+    /// A bound on the model's size: features at or beyond this many are left out (they score as unseen features
+    /// do), so the model holds at most MaxFeatures x fields x k factors. Null: every feature of the data. Hash or
+    /// renumber features so the frequent ones come first before using it.
+    /// </summary>
+    public int? MaxFeatures { get; init; }
+
     /// <summary>Start from this model's parameters (same k); features and fields it lacks start fresh.</summary>
     public FfmModel? WarmStart { get; init; }
 }
@@ -106,6 +113,11 @@ public static class FfmTrainer
         }
 
         int n = Math.Max(train.NumFeatures, Math.Max(validation?.NumFeatures ?? 0, options.WarmStart?.NumFeatures ?? 0));
+        if (options.MaxFeatures is int cap)
+        {
+            n = Math.Min(n, cap);
+        }
+
         int m = Math.Max(1, Math.Max(train.NumFields, Math.Max(validation?.NumFields ?? 0, options.WarmStart?.NumFields ?? 0)));
         FfmKernelEntry kernel = FfmKernels.For(options.EmbeddingSize);
         var history = new List<FfmEpoch>();
@@ -140,9 +152,9 @@ public static class FfmTrainer
         }
 
         if (options.Epochs is < 1 || !(options.LearningRate > 0) || !(options.Lambda >= 0) || !(options.LinearLambda >= 0)
-            || options.ValidationFraction is < 0 or >= 1 || options.Patience < 0 || !float.IsFinite(options.LearningRate))
+            || options.ValidationFraction is < 0 or >= 1 || options.Patience < 0 || !float.IsFinite(options.LearningRate) || options.MaxFeatures is < 1)
         {
-            throw new ArgumentException("Epochs must be at least 1, the learning rate positive, the L2 values non-negative, the validation fraction in [0, 1) and the patience non-negative.", nameof(options));
+            throw new ArgumentException("Epochs must be at least 1, the learning rate positive, the L2 values non-negative, the validation fraction in [0, 1), the patience non-negative and MaxFeatures at least 1.", nameof(options));
         }
 
         if (options.WarmStart is { } warm && warm.EmbeddingSize != options.EmbeddingSize)

@@ -1,0 +1,91 @@
+using BenchmarkDotNet.Attributes;
+using FmCodegen.Kernels;
+
+namespace FmCodegen.Benchmarks;
+
+/// <summary>
+/// One field-aware score at a time, one thread: frappe's shape (10 fields, one nonzero per field, values 1, libffm
+/// normalisation) over a 5,382-feature model, k = 4, 8, 16. Each invocation scores a pool of 4,096 examples, so the
+/// time is per example. ML.NET's PredictionEngine took 1,570 ns per frappe example on this machine class
+/// (../shared/docs/baselines.md).
+/// </summary>
+[MemoryDiagnoser(displayGenColumns: false)]
+public class FfmScoreBenchmarks
+{
+    private const int Pool = 4096;
+    private const int Fields = 10;
+    private FfmModel _model = null!;
+    private int[] _fields = null!;
+    private int[] _indices = null!;
+    private float[] _values = null!;
+
+    [Params(4, 8, 16)]
+    public int K { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var rng = new Random(7);
+        const int features = 5382;
+        var w = new float[features];
+        var v = new float[features * Fields * K];
+        for (int i = 0; i < v.Length; i++)
+        {
+            v[i] = (float)(rng.NextDouble() * 0.5);
+        }
+
+        _model = FfmModel.Create(0f, w, v, Fields, K) with { Normalization = FfmNormalization.LibFfm };
+        _fields = new int[Pool * Fields];
+        _indices = new int[Pool * Fields];
+        _values = new float[Pool * Fields];
+        for (int e = 0; e < Pool; e++)
+        {
+            for (int f = 0; f < Fields; f++)
+            {
+                _fields[(e * Fields) + f] = f;
+                _indices[(e * Fields) + f] = rng.Next(features);
+                _values[(e * Fields) + f] = 1f;
+            }
+        }
+    }
+
+    [Benchmark(Description = "Ffm.Score (generated kernel)", OperationsPerInvoke = Pool)]
+    public float Generated()
+    {
+        float sum = 0;
+        for (int e = 0; e < Pool; e++)
+        {
+            int at = e * Fields;
+            sum += Ffm.Score(_model, _fields.AsSpan(at, Fields), _indices.AsSpan(at, Fields), _values.AsSpan(at, Fields));
+        }
+
+        return sum;
+    }
+
+    [Benchmark(Description = "runtime-k kernel", OperationsPerInvoke = Pool)]
+    public float Runtime()
+    {
+        FfmKernelEntry kernel = FfmKernels.Runtime;
+        float sum = 0;
+        for (int e = 0; e < Pool; e++)
+        {
+            int at = e * Fields;
+            sum += kernel.Score(_model, _fields.AsSpan(at, Fields), _indices.AsSpan(at, Fields), _values.AsSpan(at, Fields));
+        }
+
+        return sum;
+    }
+
+    [Benchmark(Description = "naive (double)", OperationsPerInvoke = Pool)]
+    public double Naive()
+    {
+        double sum = 0;
+        for (int e = 0; e < Pool; e++)
+        {
+            int at = e * Fields;
+            sum += Ffm.ScoreNaive(_model, _fields.AsSpan(at, Fields), _indices.AsSpan(at, Fields), _values.AsSpan(at, Fields));
+        }
+
+        return sum;
+    }
+}
