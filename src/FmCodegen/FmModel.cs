@@ -23,11 +23,12 @@ public sealed record FmModel
     /// training: one limit everywhere.</summary>
     public const int MaxEmbeddingSize = FmLimits.MaxEmbeddingSize;
 
-    private FmModel(float bias, AlignedTable table, bool instanceNormalization = false)
+    private FmModel(float bias, AlignedTable table, bool instanceNormalization = false, int[]? presentRows = null)
     {
         Bias = bias;
         _table = table;
         InstanceNormalization = instanceNormalization;
+        PresentRows = presentRows;
     }
 
     /// <summary>The global bias w0.</summary>
@@ -55,6 +56,11 @@ public sealed record FmModel
 
     internal AlignedTable Table => _table;
 
+    /// <summary>When not null, the rising ids of the only rows that may be nonzero (a hashed model trained on the
+    /// features that occur, or loaded from sparse rows): every other row is zero and is never touched, so the
+    /// table's untouched pages stay uncommitted and writers visit these rows alone.</summary>
+    internal int[]? PresentRows { get; }
+
     /// <summary>
     /// True when the model scores as xLearn does with instance normalisation on (its default): with
     /// norm = 1 / sum_j x_j^2 over the example, y = w0 + sqrt(norm) sum_j w_j x_j + norm^2 (pairwise term).
@@ -65,7 +71,7 @@ public sealed record FmModel
 
     /// <summary>The same parameters, scored with or without xLearn's instance normalisation.</summary>
     public FmModel WithInstanceNormalization(bool instanceNormalization) =>
-        instanceNormalization == InstanceNormalization ? this : new FmModel(Bias, _table, instanceNormalization);
+        instanceNormalization == InstanceNormalization ? this : new FmModel(Bias, _table, instanceNormalization, PresentRows);
 
     /// <summary>The linear weight of one feature (zero for a feature the model does not know).</summary>
     public float Weight(int feature) => (uint)feature < (uint)NumFeatures ? _table.Weight(feature) : 0f;
@@ -129,7 +135,9 @@ public sealed record FmModel
     }
 
     /// <summary>Wraps a table that a loader or trainer filled in place, after checking every value.</summary>
-    internal static FmModel FromTable(float bias, AlignedTable table, string source)
+    /// <remarks>With <paramref name="presentRows"/> (rising ids), only those rows are checked: the caller guarantees
+    /// every other row is still zero as allocated.</remarks>
+    internal static FmModel FromTable(float bias, AlignedTable table, string source, int[]? presentRows = null)
     {
         if (!float.IsFinite(bias))
         {
@@ -137,8 +145,10 @@ public sealed record FmModel
         }
 
         int k = table.EmbeddingSize;
-        for (int i = 0; i < table.NumFeatures; i++)
+        int count = presentRows?.Length ?? table.NumFeatures;
+        for (int j = 0; j < count; j++)
         {
+            int i = presentRows is null ? j : presentRows[j];
             Span<float> row = table.Row(i);
             int bad = IndexOfNonFinite(row[..(k + 1)]);
             if (bad >= 0)
@@ -152,7 +162,7 @@ public sealed record FmModel
 
         table.Row(table.NumFeatures).Clear();
         table.Span[((table.NumFeatures + 1) * table.Stride)..].Clear();
-        return new FmModel(bias, table);
+        return new FmModel(bias, table, presentRows: presentRows);
     }
 
     private static int IndexOfNonFinite(ReadOnlySpan<float> values)

@@ -126,6 +126,11 @@ public sealed class SparseDataset
         static ReadOnlySpan<int> Bits(ReadOnlySpan<float> values) => System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(values);
     }
 
+    /// <summary>The same rows with other feature indices (every one below <paramref name="numFeatures"/>): labels,
+    /// offsets, values and fields are shared, not copied.</summary>
+    internal SparseDataset WithIndices(int[] indices, int numFeatures) =>
+        new(_labels, _offsets, indices, _values, _fields, numFeatures, NumFields);
+
     /// <summary>Takes ownership of arrays a reader filled (no copy). The caller guarantees the CSR shape.</summary>
     internal static SparseDataset FromTrustedArrays(float[] labels, int[] offsets, int[] indices, float[] values, int[]? fields, int numFeatures, int numFields) =>
         new(labels, offsets, indices, values, fields, numFeatures, numFields);

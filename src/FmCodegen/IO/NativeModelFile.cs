@@ -95,7 +95,8 @@ internal static class NativeModelFile
 
         // sparse rows when they take less room: a hashed model holds a few features of a large index space
         AlignedTable table = model.Table;
-        long stored = CountNonZeroRows(table);
+        int[]? present = model.PresentRows;
+        long stored = CountNonZeroRows(table, present);
         bool sparse = stored * (sizeof(int) + rowBytes) < (long)n * rowBytes;
         long dataBytes = sparse ? stored * (sizeof(int) + rowBytes) : (long)n * rowBytes;
 
@@ -120,8 +121,11 @@ internal static class NativeModelFile
         int entryBytes = rowBytes + (sparse ? sizeof(int) : 0);
         byte[] buffer = new byte[Math.Max(1 << 16, entryBytes)];
         int used = 0;
-        for (int i = 0; i < n; i++)
+        // a model that knows its present rows is visited through them alone (every other row is zero)
+        int visit = sparse && present is not null ? present.Length : n;
+        for (int j = 0; j < visit; j++)
         {
+            int i = sparse && present is not null ? present[j] : j;
             if (sparse && IsZeroRow(table, i))
             {
                 continue;
@@ -333,9 +337,10 @@ internal static class NativeModelFile
         }
 
         var table = new AlignedTable((int)n, k);
+        int[]? presentRows = null;
         if (sparse)
         {
-            ReadSparseRows(stream, table, (int)(dataBytes / entryBytes), crc, sourceName);
+            presentRows = ReadSparseRows(stream, table, (int)(dataBytes / entryBytes), crc, sourceName);
         }
         else
         {
@@ -367,7 +372,7 @@ internal static class NativeModelFile
         FmModel model;
         try
         {
-            model = FmModel.FromTable(bias, table, sourceName);
+            model = FmModel.FromTable(bias, table, sourceName, presentRows);
         }
         catch (InvalidDataException e)
         {
@@ -501,8 +506,9 @@ internal static class NativeModelFile
 
     /// <summary>Reads <paramref name="stored"/> rows of (feature id, k + 1 floats) into a zeroed table; the ids must
     /// rise strictly and stay below the table's feature count.</summary>
-    private static void ReadSparseRows(Stream stream, AlignedTable table, int stored, Crc32 crc, string sourceName)
+    private static int[] ReadSparseRows(Stream stream, AlignedTable table, int stored, Crc32 crc, string sourceName)
     {
+        var ids = new int[stored];
         int n = table.NumFeatures;
         int rowFloats = table.EmbeddingSize + 1;
         int entryBytes = sizeof(int) + (rowFloats * sizeof(float));
@@ -531,17 +537,21 @@ internal static class NativeModelFile
                 }
 
                 previous = id;
+                ids[start + r] = id;
                 ReadLittleEndian(entry[sizeof(int)..], table.Row(id)[..rowFloats]);
             }
         }
+
+        return ids;
     }
 
-    private static long CountNonZeroRows(AlignedTable table)
+    private static long CountNonZeroRows(AlignedTable table, int[]? present)
     {
         long count = 0;
-        for (int i = 0; i < table.NumFeatures; i++)
+        int visit = present?.Length ?? table.NumFeatures;
+        for (int j = 0; j < visit; j++)
         {
-            count += IsZeroRow(table, i) ? 0 : 1;
+            count += IsZeroRow(table, present is null ? j : present[j]) ? 0 : 1;
         }
 
         return count;

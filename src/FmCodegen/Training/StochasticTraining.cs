@@ -29,6 +29,15 @@ internal static class StochasticTraining
         where TKernel : struct, IFmKernel
     {
         var rng = new SplitMix64(((ulong)(uint)o.Seed * 0x9E3779B97F4A7C15UL) ^ 0x5DEECE66DUL);
+        FmTrainingOptions asked = o;
+
+        // hashed data: train on the ids that occur, so the epoch's cost follows them rather than the index space
+        FeatureCompaction? compaction = FeatureCompaction.For(train, o.Validation, o.WarmStart);
+        if (compaction is not null)
+        {
+            train = compaction.Train;
+            o = o with { Validation = compaction.Validation, WarmStart = compaction.WarmStart };
+        }
 
         // the validation split: a seeded random fraction of the rows, both parts kept in file order
         ValidationSplit split = ValidationSplit.Make(train, o, rng.NextULong());
@@ -73,7 +82,9 @@ internal static class StochasticTraining
             trainExamples = split.AllRows.Length;
         }
 
-        FmModel model = FmModel.FromTable(bias, table, "training");
-        return new FmTrainingResult(model, o.Task, context.History, bestEpoch, targetMin, targetMax, o, trainExamples, split.ValidationRows.Length);
+        FmModel model = compaction is null
+            ? FmModel.FromTable(bias, table, "training")
+            : FmModel.FromTable(bias, compaction.Expand(table), "training", compaction.Ids);
+        return new FmTrainingResult(model, o.Task, context.History, bestEpoch, targetMin, targetMax, asked, trainExamples, split.ValidationRows.Length);
     }
 }
