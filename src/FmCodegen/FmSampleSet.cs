@@ -151,8 +151,8 @@ public sealed class FmSampleSet
         foreach (FmModel member in _samples)
         {
             bias += member.Bias;
-            ReadOnlySpan<float> mw = member.Weights.Span;
-            ReadOnlySpan<float> mv = member.Factors.Span;
+            ReadOnlySpan<float> mw = member.Weights;
+            ReadOnlySpan<float> mv = member.Factors;
             for (int i = 0; i < n; i++)
             {
                 w[i] += mw[i];
