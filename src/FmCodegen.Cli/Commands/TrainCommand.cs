@@ -26,7 +26,7 @@ public static class TrainCommand
         Option<int?> burnIn = new("--burn-in") { Description = "MCMC: sweeps whose samples are neither averaged nor kept (default 0, as libFM).", HelpName = "N" };
         Option<int?> keep = new("--keep") { Description = "MCMC: the last N samples make the model; predictions average them (default: every sweep after the burn-in, at most what fits 256 MB).", HelpName = "N" };
         Option<string?> meta = new("--meta") { Description = "MCMC/ALS: libFM's groups file, one group id per feature (default: one group; libffm data: its fields).", HelpName = "FILE" };
-        Option<int?> epochs = new("--epochs") { Description = "Epochs (default: automatic, up to 100 with early stopping, then a refit on all rows).", HelpName = "N" };
+        Option<int?> epochs = new("--epochs") { Description = "Epochs, 1 or more (default: automatic, up to 100 with early stopping, then a refit on all rows).", HelpName = "N" };
         Option<float?> lr = new("--lr") { Description = "Learning rate (alpha for FTRL; default: the solver's).", HelpName = "X" };
         Option<string?> l2 = new("--l2") { Description = "L2 on bias, linear weights, factors: one value or three (b,w,v).", HelpName = "b,w,v" };
         Option<float?> initStdev = new("--init-stdev") { Description = "Standard deviation of the initial factors.", HelpName = "X" };
