@@ -1,128 +1,53 @@
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using static FmCodegen.Generators.KernelPlan;
 
 namespace FmCodegen.Generators;
 
 /// <summary>
-/// Spec to source text. Pure: no Roslyn types, so tests drive it with a hand-made spec.
-/// Everything about k is decided here: the chunk plan per vector width (full vectors, then narrower vectors and
-/// scalars for the tail: no runtime tail loop), register blocks when the accumulators do not all fit, the row
-/// stride, and which width is the default for this k.
+/// Spec to source text. Pure: no Roslyn types, so tests drive it with a hand-made spec; what to emit for k comes
+/// from <see cref="KernelPlan"/>.
+/// <para>Every path emits the same arithmetic, so every path returns the same bits (the library's runtime-k
+/// kernels follow the same definition, in FmCodegen.Kernels.FmSumOrder): per nonzero t = v_f * x, then per factor
+/// two partial sums, s and q = sum t*t, over the even and the odd nonzeros in order, joined as even + odd (no fused
+/// multiply-add anywhere); d_f = s_f*s_f - q_f added into lane f mod 16 in factor order; the 16 lanes reduced as
+/// l + (l+8), then l + (l+4), then l + (l+2), then lane 0 + lane 1; linear terms as two partial sums too; the
+/// result (linear_even + linear_odd) + 0.5 * pair. A path only chooses how many lanes one instruction carries.</para>
 /// </summary>
 internal static class KernelEmitter
 {
-    public const string GeneratorVersion = "0.1.0";
+    public const string GeneratorVersion = "0.2.0";
 
-    private const string Unsafe = "global::System.Runtime.CompilerServices.Unsafe";
-    private const string MemoryMarshal = "global::System.Runtime.InteropServices.MemoryMarshal";
-    private const string Errors = "global::FmCodegen.Kernels.FmErrors";
-    private const string Simd = "global::FmCodegen.Kernels.FmSimd";
-    private const string Rows = "global::FmCodegen.Kernels.FmRows";
-    private const string Model = "global::FmCodegen.FmModel";
-    private const string KernelInterface = "global::FmCodegen.Kernels.IFmKernel";
-    private const string Hot = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]";
-    private const string Inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
+    private const string Hot = "[MethodImpl(MethodImplOptions.AggressiveOptimization)]";
+    private const string Inline = "[MethodImpl(MethodImplOptions.AggressiveInlining)]";
 
-    /// <summary>A vector width in floats (16, 8, 4) or 1 for scalar.</summary>
-    internal readonly record struct Chunk(int Offset, int Width);
-
-    internal enum SimdPath
-    {
-        Vector512 = 16,
-        Vector256 = 8,
-        Vector128 = 4,
-        Scalar = 1,
-    }
-
-    /// <summary>The row stride, the same function as FmLayout.RowStride in the library.</summary>
-    public static int RowStride(int k)
-    {
-        int width = k + 1;
-        if (width <= 16)
-        {
-            int p = 1;
-            while (p < width)
-            {
-                p <<= 1;
-            }
-
-            return p;
-        }
-
-        return (width + 15) & ~15;
-    }
-
-    /// <summary>
-    /// The paths emitted for k, widest first: a width only when at least one full vector of it fits in k. Vector512
-    /// is the default wherever it is emitted (k of 16 and up): with rows aligned to 64 bytes it was faster than
-    /// Vector256 at k = 16 both in cache and on a 10M-row table (see README, "Choosing the width").
-    /// </summary>
-    public static IReadOnlyList<SimdPath> PathsFor(int k)
-    {
-        var paths = new List<SimdPath>();
-        if (k >= 16)
-        {
-            paths.Add(SimdPath.Vector512);
-        }
-
-        if (k >= 8)
-        {
-            paths.Add(SimdPath.Vector256);
-        }
-
-        if (k >= 4)
-        {
-            paths.Add(SimdPath.Vector128);
-        }
-
-        paths.Add(SimdPath.Scalar);
-        return paths;
-    }
-
-    /// <summary>Covers [0, k) with full vectors of the path's width, then ever narrower ones, then scalars.</summary>
-    public static IReadOnlyList<Chunk> Plan(int k, SimdPath path)
-    {
-        var chunks = new List<Chunk>();
-        int offset = 0;
-        foreach (int width in new[] { 16, 8, 4, 1 })
-        {
-            if (width > (int)path)
-            {
-                continue;
-            }
-
-            while (k - offset >= width)
-            {
-                chunks.Add(new Chunk(offset, width));
-                offset += width;
-            }
-        }
-
-        return chunks;
-    }
-
-    /// <summary>Chunks per register block: two accumulators each, with room for the broadcast and a temporary
-    /// (32 zmm with AVX-512; 16 ymm/xmm with AVX2 or SSE).</summary>
-    public static int ChunksPerBlock(SimdPath path) => path switch
-    {
-        SimdPath.Vector512 => 12,
-        SimdPath.Scalar => 8,
-        _ => 6,
-    };
-
-    public static IReadOnlyList<IReadOnlyList<Chunk>> Blocks(int k, SimdPath path)
-    {
-        IReadOnlyList<Chunk> plan = Plan(k, path);
-        int per = ChunksPerBlock(path);
-        var blocks = new List<IReadOnlyList<Chunk>>();
-        for (int i = 0; i < plan.Count; i += per)
-        {
-            blocks.Add(plan.Skip(i).Take(per).ToList());
-        }
-
-        return blocks;
-    }
+    /// <summary>File-level aliases: every name the kernels use, global::-qualified once here instead of on every line.
+    /// F512/F256/F128 are the vector types, V512/V256/V128 their static classes.</summary>
+    private const string Aliases = """
+        using ExcludeFromCodeCoverage = global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverageAttribute;
+        using GeneratedCode = global::System.CodeDom.Compiler.GeneratedCodeAttribute;
+        using MethodImpl = global::System.Runtime.CompilerServices.MethodImplAttribute;
+        using MethodImplOptions = global::System.Runtime.CompilerServices.MethodImplOptions;
+        using ModuleInitializer = global::System.Runtime.CompilerServices.ModuleInitializerAttribute;
+        using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
+        using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;
+        using FloatSpan = global::System.Span<float>;
+        using ReadOnlyFloatSpan = global::System.ReadOnlySpan<float>;
+        using ReadOnlyIntSpan = global::System.ReadOnlySpan<int>;
+        using F512 = global::System.Runtime.Intrinsics.Vector512<float>;
+        using F256 = global::System.Runtime.Intrinsics.Vector256<float>;
+        using F128 = global::System.Runtime.Intrinsics.Vector128<float>;
+        using V512 = global::System.Runtime.Intrinsics.Vector512;
+        using V256 = global::System.Runtime.Intrinsics.Vector256;
+        using V128 = global::System.Runtime.Intrinsics.Vector128;
+        using FmErrors = global::FmCodegen.Kernels.FmErrors;
+        using FmKernels = global::FmCodegen.Kernels.FmKernels;
+        using FmModel = global::FmCodegen.FmModel;
+        using FmRows = global::FmCodegen.Kernels.FmRows;
+        using FmSimd = global::FmCodegen.Kernels.FmSimd;
+        using IFmKernel = global::FmCodegen.Kernels.IFmKernel;
+        """;
 
     public static string Emit(KernelSpec spec)
     {
@@ -132,6 +57,8 @@ internal static class KernelEmitter
         w.Line("// FmCodegen.Generators: fixed-k Factorization Machine kernels. Do not edit.");
         w.Line("#nullable enable");
         w.Line("#pragma warning disable CS1591 // generated members document themselves through FmKernelAttribute");
+        w.Line();
+        w.Lines(Aliases);
         w.Line();
         if (spec.Namespace is not null)
         {
@@ -170,23 +97,25 @@ internal static class KernelEmitter
 
     private static string Num(int value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private static string Attributes =>
-        $"[global::System.CodeDom.Compiler.GeneratedCode(\"FmCodegen.Generators\", \"{GeneratorVersion}\")]\n[global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]";
+    private static string Generated => $"[GeneratedCode(\"FmCodegen.Generators\", \"{GeneratorVersion}\")]";
 
+    private static string Attributes => Generated + "\n[ExcludeFromCodeCoverage]";
+
+    /// <summary>The vector type of a width (F512, F256, F128) or float.</summary>
     private static string VectorType(int width) => width switch
     {
-        16 => "global::System.Runtime.Intrinsics.Vector512<float>",
-        8 => "global::System.Runtime.Intrinsics.Vector256<float>",
-        4 => "global::System.Runtime.Intrinsics.Vector128<float>",
+        16 => "F512",
+        8 => "F256",
+        4 => "F128",
         _ => "float",
     };
 
+    /// <summary>The static class of a width (V512, V256, V128).</summary>
     private static string VectorClass(int width) => width switch
     {
-        16 => "global::System.Runtime.Intrinsics.Vector512",
-        8 => "global::System.Runtime.Intrinsics.Vector256",
-        4 => "global::System.Runtime.Intrinsics.Vector128",
-        _ => "float",
+        16 => "V512",
+        8 => "V256",
+        _ => "V128",
     };
 
     private static string Suffix(SimdPath path) => path switch
@@ -198,11 +127,11 @@ internal static class KernelEmitter
     };
 
     /// <summary>The dispatch condition of a path: widest first, folded to a constant by the JIT.</summary>
-    private static string Condition(int k, SimdPath path) => path switch
+    private static string Condition(SimdPath path) => path switch
     {
-        SimdPath.Vector512 => $"global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && {Simd}.MaxBits >= 512",
-        SimdPath.Vector256 => $"global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && {Simd}.MaxBits >= 256",
-        SimdPath.Vector128 => $"global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && {Simd}.MaxBits >= 128",
+        SimdPath.Vector512 => "V512.IsHardwareAccelerated && FmSimd.MaxBits >= 512",
+        SimdPath.Vector256 => "V256.IsHardwareAccelerated && FmSimd.MaxBits >= 256",
+        SimdPath.Vector128 => "V128.IsHardwareAccelerated && FmSimd.MaxBits >= 128",
         _ => "true",
     };
 
@@ -230,7 +159,7 @@ internal static class KernelEmitter
                 continue;
             }
 
-            w.Open((i == 0 ? "if (" : "else if (") + Condition(k, path) + ")");
+            w.Open((i == 0 ? "if (" : "else if (") + Condition(path) + ")");
             w.Line(call(path));
             w.Close();
         }
@@ -251,7 +180,7 @@ internal static class KernelEmitter
             /// <summary>The raw score of one sparse example: bias + linear + pairwise terms. Indices at or beyond the model's NumFeatures contribute nothing.</summary>
             {{Attributes}}
             {{Inline}}
-            public static float Score({{Model}} model, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values)
+            public static float Score(FmModel model, ReadOnlyIntSpan indices, ReadOnlyFloatSpan values)
             {
                 if (model is null)
                 {
@@ -260,7 +189,7 @@ internal static class KernelEmitter
 
                 if (model.EmbeddingSize != EmbeddingSize)
                 {
-                    {{Errors}}.ThrowWrongEmbeddingSize(EmbeddingSize, model.EmbeddingSize);
+                    FmErrors.ThrowWrongEmbeddingSize(EmbeddingSize, model.EmbeddingSize);
                 }
 
                 if (model.InstanceNormalization)
@@ -268,57 +197,60 @@ internal static class KernelEmitter
                     return global::FmCodegen.Kernels.FmKernel<Kernel>.Instance.Score(model, indices, values);
                 }
 
-                return model.Bias + Interaction({{Rows}}.Of(model), indices, values);
+                return model.Bias + Interaction(FmRows.Of(model), indices, values);
             }
 
             /// <summary>The linear and pairwise terms (no bias) of one example over a row table.</summary>
             {{Attributes}}
             {{Inline}}
-            public static float Interaction({{Rows}} rows, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values)
+            public static float Interaction(FmRows rows, ReadOnlyIntSpan indices, ReadOnlyFloatSpan values)
             {
                 CheckRows(rows);
                 if (indices.Length != values.Length)
                 {
-                    {{Errors}}.ThrowLengthMismatch(indices.Length, values.Length);
+                    FmErrors.ThrowLengthMismatch(indices.Length, values.Length);
                 }
 
-                ref float table = ref {{MemoryMarshal}}.GetReference(rows.Table);
-                ref int ip = ref {{MemoryMarshal}}.GetReference(indices);
-                ref float vp = ref {{MemoryMarshal}}.GetReference(values);
+                ref float table = ref MemoryMarshal.GetReference(rows.Table);
+                ref int ip = ref MemoryMarshal.GetReference(indices);
+                ref float vp = ref MemoryMarshal.GetReference(values);
                 uint unseen = (uint)rows.NumFeatures;
                 int n = indices.Length;
                 int negative;
                 float result;
             """);
         Dispatch(w, k, 1, p => $"result = Interaction{Suffix(p)}(ref table, unseen, ref ip, ref vp, n, out negative);");
-        w.Lines($$"""
+        w.Lines("""
+
                 if (negative < 0)
                 {
-                    {{Errors}}.ThrowNegativeIndex(indices);
+                    FmErrors.ThrowNegativeIndex(indices);
                 }
 
                 return result;
             }
 
-            /// <summary>As Interaction, and writes s_f = sum_i v_if x_i (k values) into sums, for the gradient x_i (s_f - v_if x_i).</summary>
+            /// <summary>As Interaction (the same bits), and writes s_f = sum_i v_if x_i (k values) into sums, for the gradient x_i (s_f - v_if x_i).</summary>
+            """);
+        w.Lines($$"""
             {{Attributes}}
-            public static float InteractionWithSums({{Rows}} rows, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> sums)
+            public static float InteractionWithSums(FmRows rows, ReadOnlyIntSpan indices, ReadOnlyFloatSpan values, FloatSpan sums)
             {
                 CheckRows(rows);
                 if (indices.Length != values.Length)
                 {
-                    {{Errors}}.ThrowLengthMismatch(indices.Length, values.Length);
+                    FmErrors.ThrowLengthMismatch(indices.Length, values.Length);
                 }
 
                 if (sums.Length < EmbeddingSize)
                 {
-                    {{Errors}}.ThrowWrongSumsLength(EmbeddingSize, sums.Length);
+                    FmErrors.ThrowWrongSumsLength(EmbeddingSize, sums.Length);
                 }
 
-                ref float table = ref {{MemoryMarshal}}.GetReference(rows.Table);
-                ref int ip = ref {{MemoryMarshal}}.GetReference(indices);
-                ref float vp = ref {{MemoryMarshal}}.GetReference(values);
-                ref float sp = ref {{MemoryMarshal}}.GetReference(sums);
+                ref float table = ref MemoryMarshal.GetReference(rows.Table);
+                ref int ip = ref MemoryMarshal.GetReference(indices);
+                ref float vp = ref MemoryMarshal.GetReference(values);
+                ref float sp = ref MemoryMarshal.GetReference(sums);
                 uint unseen = (uint)rows.NumFeatures;
                 int n = indices.Length;
                 int negative;
@@ -326,9 +258,10 @@ internal static class KernelEmitter
             """);
         Dispatch(w, k, 1, p => $"result = InteractionWithSums{Suffix(p)}(ref table, unseen, ref ip, ref vp, n, ref sp, out negative);");
         w.Lines($$"""
+
                 if (negative < 0)
                 {
-                    {{Errors}}.ThrowNegativeIndex(indices);
+                    FmErrors.ThrowNegativeIndex(indices);
                 }
 
                 return result;
@@ -336,14 +269,14 @@ internal static class KernelEmitter
 
             /// <summary>DeepFM's FM layer for one example: 1/2 sum_f [(sum_i e_if)^2 - sum_i e_if^2] over dense [fields x k] embeddings.</summary>
             {{Attributes}}
-            public static float CrossTerm(global::System.ReadOnlySpan<float> embeddings)
+            public static float CrossTerm(ReadOnlyFloatSpan embeddings)
             {
                 if (embeddings.Length % EmbeddingSize != 0)
                 {
-                    {{Errors}}.ThrowEmbeddingsShape(embeddings.Length, EmbeddingSize);
+                    FmErrors.ThrowEmbeddingsShape(embeddings.Length, EmbeddingSize);
                 }
 
-                ref float e = ref {{MemoryMarshal}}.GetReference(embeddings);
+                ref float e = ref MemoryMarshal.GetReference(embeddings);
                 int fields = embeddings.Length / EmbeddingSize;
             """);
         Dispatch(w, k, 1, p => $"return CrossTerm{Suffix(p)}(ref e, fields);");
@@ -352,12 +285,12 @@ internal static class KernelEmitter
 
             /// <summary>The FM layer over [batch x fields x k] dense embeddings, batch = output.Length: one cross term per example.</summary>
             {{Attributes}}
-            public static void CrossTermBatch(global::System.ReadOnlySpan<float> embeddings, global::System.Span<float> output)
+            public static void CrossTermBatch(ReadOnlyFloatSpan embeddings, FloatSpan output)
             {
                 int batch = output.Length;
                 if (batch == 0 ? embeddings.Length != 0 : embeddings.Length % ((long)batch * EmbeddingSize) != 0)
                 {
-                    {{Errors}}.ThrowEmbeddingsBatchShape(embeddings.Length, batch, EmbeddingSize);
+                    FmErrors.ThrowEmbeddingsBatchShape(embeddings.Length, batch, EmbeddingSize);
                 }
 
                 if (batch == 0)
@@ -374,15 +307,15 @@ internal static class KernelEmitter
 
             /// <summary>Scores a CSR batch (row r is indices/values[offsets[r] .. offsets[r + 1])) into output; maxThreads &gt; 1 (or 0: all cores) splits rows across cores.</summary>
             {{Attributes}}
-            public static void ScoreBatch({{Model}} model, global::System.ReadOnlySpan<int> offsets, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> output, int maxThreads = 1) =>
+            public static void ScoreBatch(FmModel model, ReadOnlyIntSpan offsets, ReadOnlyIntSpan indices, ReadOnlyFloatSpan values, FloatSpan output, int maxThreads = 1) =>
                 global::FmCodegen.Kernels.FmKernel<Kernel>.Instance.ScoreBatch(model, offsets, indices, values, output, maxThreads);
 
             {{Inline}}
-            private static void CheckRows({{Rows}} rows)
+            private static void CheckRows(FmRows rows)
             {
                 if (rows.EmbeddingSize != EmbeddingSize)
                 {
-                    {{Errors}}.ThrowWrongEmbeddingSize(EmbeddingSize, rows.EmbeddingSize);
+                    FmErrors.ThrowWrongEmbeddingSize(EmbeddingSize, rows.EmbeddingSize);
                 }
 
                 if (rows.Stride != RowStride)
@@ -411,9 +344,9 @@ internal static class KernelEmitter
         string cls = spec.QualifiedName;
         w.Lines($$"""
 
-            /// <summary>These kernels as a type argument: every loop written over <see cref="{{KernelInterface}}"/> (batch scoring, dataset scoring, training) runs them with direct calls.</summary>
+            /// <summary>These kernels as a type argument: every loop written over <see cref="IFmKernel"/> (batch scoring, dataset scoring, training) runs them with direct calls.</summary>
             {{Attributes}}
-            public readonly struct Kernel : {{KernelInterface}}
+            public readonly struct Kernel : IFmKernel
             {
                 public static int EmbeddingSize => {{Num(k)}};
 
@@ -422,18 +355,18 @@ internal static class KernelEmitter
                 public static string ActivePath => {{cls}}.ActivePath;
 
                 {{Inline}}
-                public static float Interaction({{Rows}} rows, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values) =>
+                public static float Interaction(FmRows rows, ReadOnlyIntSpan indices, ReadOnlyFloatSpan values) =>
                     {{cls}}.Interaction(rows, indices, values);
 
                 {{Inline}}
-                public static float InteractionWithSums({{Rows}} rows, global::System.ReadOnlySpan<int> indices, global::System.ReadOnlySpan<float> values, global::System.Span<float> sums) =>
+                public static float InteractionWithSums(FmRows rows, ReadOnlyIntSpan indices, ReadOnlyFloatSpan values, FloatSpan sums) =>
                     {{cls}}.InteractionWithSums(rows, indices, values, sums);
 
-                public static float CrossTerm(global::System.ReadOnlySpan<float> embeddings, int embeddingSize)
+                public static float CrossTerm(ReadOnlyFloatSpan embeddings, int embeddingSize)
                 {
                     if (embeddingSize != {{Num(k)}})
                     {
-                        {{Errors}}.ThrowWrongEmbeddingSize({{Num(k)}}, embeddingSize);
+                        FmErrors.ThrowWrongEmbeddingSize({{Num(k)}}, embeddingSize);
                     }
 
                     return {{cls}}.CrossTerm(embeddings);
@@ -445,18 +378,11 @@ internal static class KernelEmitter
             w.Lines($$"""
 
                 /// <summary>Registers these kernels so Fm.Score picks them for models of k = {{Num(k)}}.</summary>
-                [global::System.Runtime.CompilerServices.ModuleInitializer]
-                internal static void RegisterFmKernel() => global::FmCodegen.Kernels.FmKernels.Register<Kernel>();
+                [ModuleInitializer]
+                internal static void RegisterFmKernel() => FmKernels.Register<Kernel>();
                 """);
         }
     }
-
-    /// <summary>
-    /// Accumulator sets per block: two (even and odd nonzeros) when the block has at most two chunks. Each nonzero
-    /// extends the q chain by one FMA (4 cycles on Zen 4) and the s and linear chains by one add; with one or two
-    /// chunks those chains, not the loads or the arithmetic, set the speed, and two sets halve them.
-    /// </summary>
-    public static int AccumulatorSets(IReadOnlyList<Chunk> block) => block.Count <= 2 ? 2 : 1;
 
     /// <summary>One path of Interaction (or InteractionWithSums) over a sparse example.</summary>
     private static void EmitSparse(IndentedWriter w, int k, SimdPath path, bool withSums)
@@ -464,44 +390,49 @@ internal static class KernelEmitter
         string name = (withSums ? "InteractionWithSums" : "Interaction") + Suffix(path);
         string sumsParameter = withSums ? ", ref float sums" : string.Empty;
         IReadOnlyList<IReadOnlyList<Chunk>> blocks = Blocks(k, path);
-        bool twoLinear = AccumulatorSets(blocks[0]) == 2;
         w.Line();
         w.Line($"// {path}: {Describe(blocks)}");
-        w.Line(Attributes.Split('\n')[0]);
+        w.Line(Generated);
         w.Line(Hot);
         w.Open($"private static float {name}(ref float table, uint unseen, ref int ip, ref float vp, int n{sumsParameter}, out int negative)");
         w.Line("int signs = 0;");
-        w.Line(twoLinear ? "float linear = 0f, linearb = 0f;" : "float linear = 0f;");
-        w.Line("float pair = 0f;");
+        w.Line("float linear = 0f, linearb = 0f;");
+        DeclareLanes(w, k, path);
         for (int b = 0; b < blocks.Count; b++)
         {
             IReadOnlyList<Chunk> block = blocks[b];
             bool first = b == 0;
             w.Line("// block " + Num(b) + ": factors " + Num(block[0].Offset) + ".." + Num(block[block.Count - 1].Offset + block[block.Count - 1].Width - 1));
+            if (first)
+            {
+                w.Line("// a negative index sets the sign bit of signs, checked once after the loop; an unseen index reads the zero row; the weight sits right after the factors");
+            }
+
             w.Open(string.Empty);
             EmitLoop(w, block, "n", (position, suffix) =>
             {
-                w.Line($"int index{suffix} = {Unsafe}.Add(ref ip, {position});");
-                w.Line($"float x{suffix} = {Unsafe}.Add(ref vp, {position});");
+                w.Line($"int index{suffix} = Unsafe.Add(ref ip, {position});");
+                w.Line($"float x{suffix} = Unsafe.Add(ref vp, {position});");
                 if (first)
                 {
-                    w.Line($"signs |= index{suffix}; // a negative index sets the sign bit: checked once, after the loop");
+                    w.Line($"signs |= index{suffix};");
                 }
 
-                w.Line($"ref float row{suffix} = ref {Unsafe}.Add(ref table, (nuint)global::System.Math.Min((uint)index{suffix}, unseen) * (nuint)RowStride); // unseen features read the zero row");
+                w.Line($"ref float row{suffix} = ref Unsafe.Add(ref table, (nuint)global::System.Math.Min((uint)index{suffix}, unseen) * RowStride);");
                 if (first)
                 {
-                    w.Line($"linear{suffix} += {Unsafe}.Add(ref row{suffix}, {Num(k)}) * x{suffix}; // the weight sits right after the factors, in the same row");
+                    w.Line($"linear{suffix} += Unsafe.Add(ref row{suffix}, {Num(k)}) * x{suffix};");
                 }
 
                 AccumulateChunks(w, block, "x" + suffix, "row" + suffix, suffix);
             });
-            ReduceBlock(w, block, withSums);
+            ReduceBlock(w, block, path, withSums);
             w.Close();
         }
 
         w.Line("negative = signs;");
-        w.Line(twoLinear ? "return (linear + linearb) + (0.5f * pair);" : "return linear + (0.5f * pair);");
+        EmitPair(w, k, path);
+        w.Line("return (linear + linearb) + (0.5f * pair);");
         w.Close();
     }
 
@@ -510,39 +441,33 @@ internal static class KernelEmitter
     {
         IReadOnlyList<IReadOnlyList<Chunk>> blocks = Blocks(k, path);
         w.Line();
-        w.Line(Attributes.Split('\n')[0]);
+        w.Line(Generated);
         w.Line(Hot);
         w.Open($"private static float CrossTerm{Suffix(path)}(ref float e, int fields)");
-        w.Line("float pair = 0f;");
+        DeclareLanes(w, k, path);
         foreach (IReadOnlyList<Chunk> block in blocks)
         {
             w.Open(string.Empty);
             EmitLoop(w, block, "fields", (position, suffix) =>
             {
-                w.Line($"ref float row{suffix} = ref {Unsafe}.Add(ref e, (nuint)(uint)({position}) * {Num(k)});");
+                w.Line($"ref float row{suffix} = ref Unsafe.Add(ref e, (nuint)(uint)({position}) * EmbeddingSize);");
                 AccumulateChunks(w, block, null, "row" + suffix, suffix);
             });
-            ReduceBlock(w, block, withSums: false);
+            ReduceBlock(w, block, path, withSums: false);
             w.Close();
         }
 
+        EmitPair(w, k, path);
         w.Line("return 0.5f * pair;");
         w.Close();
     }
 
-    /// <summary>Declares the block's accumulators and loops over [0, count): one element per step, or two into two
-    /// accumulator sets (then merged) when <see cref="AccumulatorSets"/> says so.</summary>
+    /// <summary>Declares the block's two accumulator sets (even and odd elements), loops over [0, count) two
+    /// elements at a time, takes a last odd element into the even set, and joins the sets as even + odd. Two sets
+    /// also halve the add chains, which set the speed when a block has one or two chunks.</summary>
     private static void EmitLoop(IndentedWriter w, IReadOnlyList<Chunk> block, string count, System.Action<string, string> element)
     {
         DeclareAccumulators(w, block, string.Empty);
-        if (AccumulatorSets(block) == 1)
-        {
-            w.Open($"for (int j = 0; j < {count}; j++)");
-            element("j", string.Empty);
-            w.Close();
-            return;
-        }
-
         DeclareAccumulators(w, block, "b");
         w.Line("int j = 0;");
         w.Open($"for (; j + 1 < {count}; j += 2)");
@@ -560,12 +485,6 @@ internal static class KernelEmitter
         }
     }
 
-    private static string Describe(IReadOnlyList<IReadOnlyList<Chunk>> blocks)
-    {
-        var parts = blocks.Select(block => string.Join(" ", block.Select(c => c.Width == 1 ? "s" : Num(c.Width * 32))));
-        return Num(blocks.Count) + (blocks.Count == 1 ? " register block [" : " register blocks [") + string.Join("] [", parts) + "]";
-    }
-
     private static void DeclareAccumulators(IndentedWriter w, IReadOnlyList<Chunk> block, string suffix)
     {
         foreach (Chunk c in block)
@@ -575,7 +494,19 @@ internal static class KernelEmitter
         }
     }
 
-    /// <summary>t = v * x (or the embedding itself); s += t; q += t * t.</summary>
+    /// <summary>The reduction's lane vectors: lanesM holds lanes M*W .. M*W + W - 1 of the 16.</summary>
+    private static void DeclareLanes(IndentedWriter w, int k, SimdPath path)
+    {
+        int width = (int)path;
+        string zero = width == 1 ? "0f" : "default";
+        var names = Enumerable.Range(0, LaneVectors(k, path)).Select(m => $"lanes{Num(m)} = {zero}").ToList();
+        for (int i = 0; i < names.Count; i += 4)
+        {
+            w.Line($"{VectorType(width)} {string.Join(", ", names.Skip(i).Take(4))};");
+        }
+    }
+
+    /// <summary>t = v * x (or the embedding itself); s += t; q += t * t (a multiply, then an add: no fused multiply-add).</summary>
     private static void AccumulateChunks(IndentedWriter w, IReadOnlyList<Chunk> block, string? scale, string row, string suffix)
     {
         if (scale is not null)
@@ -590,38 +521,157 @@ internal static class KernelEmitter
         {
             string o = Num(c.Offset);
             string t = "t" + o + suffix;
-            string sAcc = "s" + o + suffix;
-            string qAcc = "q" + o + suffix;
             string load = c.Width == 1
-                ? $"{Unsafe}.Add(ref {row}, {o})"
+                ? $"Unsafe.Add(ref {row}, {o})"
                 : $"{VectorClass(c.Width)}.LoadUnsafe(ref {row}, {o})";
             string value = scale is null ? load : c.Width == 1 ? $"{load} * {scale}" : $"{load} * x{Num(c.Width)}{suffix}";
             w.Line($"{VectorType(c.Width)} {t} = {value};");
-            w.Line($"{sAcc} += {t};");
-            w.Line(c.Width == 1
-                ? $"{qAcc} += {t} * {t};"
-                : $"{qAcc} = {VectorClass(c.Width)}.MultiplyAddEstimate({t}, {t}, {qAcc});");
+            w.Line($"s{o}{suffix} += {t};");
+            w.Line($"q{o}{suffix} += {t} * {t};");
         }
     }
 
-    /// <summary>pair += sum over the block of (s*s - q); with sums, store each s.</summary>
-    private static void ReduceBlock(IndentedWriter w, IReadOnlyList<Chunk> block, bool withSums)
+    /// <summary>d = s*s - q per chunk, added into its lanes in factor order (a narrower chunk into its lanes of a
+    /// zero-padded vector: adding +0 leaves a lane as it is, and no lane ever holds -0); with sums, store each s.</summary>
+    private static void ReduceBlock(IndentedWriter w, IReadOnlyList<Chunk> block, SimdPath path, bool withSums)
     {
-        foreach (IGrouping<int, Chunk> group in block.GroupBy(c => c.Width))
+        int width = (int)path;
+        foreach (Chunk c in block)
         {
-            string terms = string.Join(" + ", group.Select(c => $"((s{Num(c.Offset)} * s{Num(c.Offset)}) - q{Num(c.Offset)})"));
-            w.Line(group.Key == 1 ? $"pair += {terms};" : $"pair += {VectorClass(group.Key)}.Sum({terms});");
+            string o = Num(c.Offset);
+            w.Line($"{VectorType(c.Width)} d{o} = (s{o} * s{o}) - q{o};");
         }
 
+        // chunks narrower than the path's lane vectors (the tail of k) share one padded vector per lane vector
+        var pending = new List<Chunk>();
+        int pendingKey = -1;
+        void Flush()
+        {
+            if (pending.Count > 0)
+            {
+                Chunk firstChunk = pending[0];
+                int m = firstChunk.Lane / width;
+                w.Line($"lanes{Num(m)} += {Padded(width, m * width, pending)};");
+                pending.Clear();
+            }
+        }
+
+        foreach (Chunk c in block)
+        {
+            int m = c.Lane / width;
+            if (c.Width == width)
+            {
+                Flush();
+                w.Line($"lanes{Num(m)} += d{Num(c.Offset)};");
+                continue;
+            }
+
+            int key = (c.Group * Lanes) + m;
+            if (key != pendingKey)
+            {
+                Flush();
+                pendingKey = key;
+            }
+
+            pending.Add(c);
+        }
+
+        Flush();
         if (withSums)
         {
             foreach (Chunk c in block)
             {
                 string o = Num(c.Offset);
                 w.Line(c.Width == 1
-                    ? $"{Unsafe}.Add(ref sums, {o}) = s{o};"
+                    ? $"Unsafe.Add(ref sums, {o}) = s{o};"
                     : $"{VectorClass(c.Width)}.StoreUnsafe(s{o}, ref sums, {o});");
             }
         }
+    }
+
+    /// <summary>A vector of <paramref name="width"/> lanes starting at lane <paramref name="start"/> holding the
+    /// chunks' d values in their lanes and zeros elsewhere.</summary>
+    private static string Padded(int width, int start, IReadOnlyList<Chunk> chunks)
+    {
+        var inside = chunks.Where(c => c.Lane >= start && c.Lane < start + width).ToList();
+        if (inside.Count == 0)
+        {
+            return width == 1 ? "0f" : VectorType(width) + ".Zero";
+        }
+
+        Chunk whole = inside.FirstOrDefault(c => c.Lane == start && c.Width == width);
+        if (whole.Width == width)
+        {
+            return "d" + Num(whole.Offset);
+        }
+
+        if (width == 4)
+        {
+            IEnumerable<string> lanes = Enumerable.Range(start, 4).Select(lane => Padded(1, lane, inside));
+            return $"V128.Create({string.Join(", ", lanes)})";
+        }
+
+        int half = width / 2;
+        return $"{VectorClass(width)}.Create({Padded(half, start, inside)}, {Padded(half, start + half, inside)})";
+    }
+
+    /// <summary>The fixed reduction of the 16 lanes: l + (l+8), l + (l+4), l + (l+2), lane 0 + lane 1, skipping
+    /// lanes no factor reaches (they are +0).</summary>
+    private static void EmitPair(IndentedWriter w, int k, SimdPath path)
+    {
+        int used = System.Math.Min(k, Lanes);
+        switch (path)
+        {
+            case SimdPath.Vector512:
+                w.Line("F256 half = V512.GetLower(lanes0) + V512.GetUpper(lanes0);");
+                w.Line("F128 quarter = V256.GetLower(half) + V256.GetUpper(half);");
+                break;
+            case SimdPath.Vector256:
+                w.Line(used > 8 ? "F256 half = lanes0 + lanes1;" : "F256 half = lanes0;");
+                w.Line("F128 quarter = V256.GetLower(half) + V256.GetUpper(half);");
+                break;
+            case SimdPath.Vector128:
+                string low = used > 8 ? "(lanes0 + lanes2)" : "lanes0";
+                string high = used > 12 ? "(lanes1 + lanes3)" : used > 4 ? "lanes1" : string.Empty;
+                w.Line(high.Length == 0 ? $"F128 quarter = {low};" : $"F128 quarter = {low} + {high};");
+                break;
+            default:
+                // one statement per level of the tree: half{L}_l = level_l + level_(l+L)
+                var terms = Enumerable.Range(0, Lanes).Select(l => l < used ? "lanes" + Num(l) : null).ToList();
+                for (int size = Lanes; size > 1; size /= 2)
+                {
+                    var next = new List<string?>();
+                    var declarations = new List<string>();
+                    for (int l = 0; l < size / 2; l++)
+                    {
+                        string? a = terms[l], b = terms[l + (size / 2)];
+                        if (a is null || b is null)
+                        {
+                            next.Add(a ?? b);
+                            continue;
+                        }
+
+                        string name = size == 2 ? "pair" : $"r{Num(size / 2)}_{Num(l)}";
+                        declarations.Add($"{name} = {a} + {b}");
+                        next.Add(name);
+                    }
+
+                    if (declarations.Count > 0)
+                    {
+                        w.Line($"float {string.Join(", ", declarations)};");
+                    }
+
+                    terms = next;
+                }
+
+                if (terms[0] != "pair")
+                {
+                    w.Line($"float pair = {terms[0]};");
+                }
+
+                return;
+        }
+
+        w.Line("float pair = (V128.GetElement(quarter, 0) + V128.GetElement(quarter, 2)) + (V128.GetElement(quarter, 1) + V128.GetElement(quarter, 3));");
     }
 }

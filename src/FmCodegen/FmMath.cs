@@ -1,13 +1,18 @@
 namespace FmCodegen;
 
-/// <summary>The logistic maths, in one place: <see cref="Fm.Sigmoid"/>, the trainer's logistic gradient and loss,
-/// and the metrics all call these.</summary>
+/// <summary>
+/// The logistic maths, in one place: <see cref="Fm.Sigmoid"/>, the trainer's logistic gradient and loss, and the
+/// metrics all call these. The float functions use <see cref="Exp"/>, computed here from IEEE-754 double adds and
+/// multiplies in a fixed order, so they give the same bits on every machine, instruction set and operating system
+/// (MathF.Exp comes from the platform's C library, whose last bit may differ between libm versions and between its
+/// FMA and non-FMA variants): a seeded model and a probability do not depend on the machine's libm.
+/// </summary>
 internal static class FmMath
 {
     /// <summary>1 / (1 + e^-s) from one exponential of -|s|, so it neither overflows nor loses the tails.</summary>
     public static float Sigmoid(float score)
     {
-        float e = MathF.Exp(-MathF.Abs(score));
+        float e = Exp(-MathF.Abs(score));
         return score >= 0 ? 1f / (1f + e) : e / (1f + e);
     }
 
@@ -19,11 +24,55 @@ internal static class FmMath
     }
 
     /// <summary>The logistic loss log(1 + e^-m) of a margin m = y * score (y = +-1), and the sigmoid of -m that its
-    /// gradient -y sigmoid(-m) needs, from one exponential.</summary>
+    /// gradient -y sigmoid(-m) needs, from one exponential. The loss (reported, never fed back) uses the platform's
+    /// log; the sigmoid, which moves the parameters, is platform-independent.</summary>
     public static float LogisticLoss(float margin, out float sigmoidOfMinusMargin)
     {
-        float e = MathF.Exp(-MathF.Abs(margin));
+        float e = Exp(-MathF.Abs(margin));
         sigmoidOfMinusMargin = margin >= 0 ? e / (1f + e) : 1f / (1f + e);
         return MathF.Max(-margin, 0f) + MathF.Log(1f + e);
+    }
+
+    private const double InverseLn2 = 1.4426950408889634;
+
+    // ln 2 split so that n * Ln2High is exact for |n| < 2^11
+    private const double Ln2High = 0.693147180369123816490;
+    private const double Ln2Low = 1.90821492927058770002e-10;
+
+    /// <summary>e^x, within 0.51 ulp of the exact value in float, deterministic: x = n ln 2 + r with |r| &lt;= ln2 / 2,
+    /// e^r by its Taylor series to r^11 in double (relative error below 1e-14), scaled by 2^n, rounded once to float.</summary>
+    public static float Exp(float x)
+    {
+        if (float.IsNaN(x))
+        {
+            return x;
+        }
+
+        if (x > 89f)
+        {
+            return float.PositiveInfinity;
+        }
+
+        if (x < -104f)
+        {
+            return 0f;
+        }
+
+        double n = Math.Round(x * InverseLn2);
+        double r = (x - (n * Ln2High)) - (n * Ln2Low);
+        double p = 1.0 / 39916800.0;
+        p = (p * r) + (1.0 / 3628800.0);
+        p = (p * r) + (1.0 / 362880.0);
+        p = (p * r) + (1.0 / 40320.0);
+        p = (p * r) + (1.0 / 5040.0);
+        p = (p * r) + (1.0 / 720.0);
+        p = (p * r) + (1.0 / 120.0);
+        p = (p * r) + (1.0 / 24.0);
+        p = (p * r) + (1.0 / 6.0);
+        p = (p * r) + 0.5;
+        p = (p * r) + 1.0;
+        p = (p * r) + 1.0;
+        double scale = BitConverter.Int64BitsToDouble((long)((int)n + 1023) << 52);
+        return (float)(p * scale);
     }
 }

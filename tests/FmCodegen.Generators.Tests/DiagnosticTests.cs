@@ -61,7 +61,7 @@ public class DiagnosticTests
         Diagnostic d = Assert.Single(diagnostics);
         Assert.Equal("FMCG0006", d.Id);
         Assert.Equal(DiagnosticSeverity.Warning, d.Severity);
-        Assert.DoesNotContain("ModuleInitializer", Assert.Single(result.GeneratedTrees).GetText().ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("FmKernels.Register", Assert.Single(result.GeneratedTrees).GetText().ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain(GeneratorHarness.Problems(output), p => p.Id != "FMCG0006");
     }
 

@@ -64,8 +64,12 @@ public sealed record FmTrainingOptions
     /// <summary>The seed of every random choice (initialisation, validation split, shuffling).</summary>
     public int Seed { get; init; } = 1;
 
-    /// <summary>Threads (cores) to train on. The model depends on it, deterministically: the same seed and thread
-    /// count give the same bytes. Default 1, so a model does not depend on the machine.</summary>
+    /// <summary>Threads (cores) to train on. The model depends on it, deterministically: the same data, options,
+    /// seed and thread count give the same bytes, whichever kernel serves k and whichever instruction set runs it
+    /// (AVX-512, AVX2, SSE or scalar: tested on one machine). Default 1, so the model does not depend on the number
+    /// of cores. Between machines or operating systems the bytes are the same unless the platform's double-precision
+    /// log or cos (used for the initial factors, a classifier's initial bias and the validation logloss) differs in a
+    /// bit that survives rounding to float; see docs/training.md, "Determinism".</summary>
     public int Threads { get; init; } = 1;
 
     /// <summary>A validation set to watch (and stop early on). When null, <see cref="ValidationFraction"/> of the

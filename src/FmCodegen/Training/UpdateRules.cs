@@ -21,6 +21,8 @@ internal readonly struct Hyper(float learningRate)
 /// of each lane. Applied to 8 lanes at a time (a row of k factors, the linear weight and zero padding: padding
 /// lanes have g = 0, l2 = 0, state 0 and stay 0) or to one scalar (the bias). Static abstract members, so the
 /// trainer's loop is compiled once per solver with the rule inlined.
+/// The vector and scalar forms do the same IEEE operations in the same order (no fused multiply-add, no approximate
+/// reciprocal or square root), so a lane's result does not depend on the vector width or the instruction set.
 /// </summary>
 internal interface IUpdateRule
 {
@@ -41,7 +43,7 @@ internal readonly struct SgdRule : IUpdateRule
     public static void Update(ref float p, ref float s1, ref float s2, Vector256<float> g, Vector256<float> l2, in Hyper h)
     {
         Vector256<float> w = Vector256.LoadUnsafe(ref p);
-        Vector256<float> grad = Vector256.MultiplyAddEstimate(l2, w, g);
+        Vector256<float> grad = g + (l2 * w);
         (w - (grad * h.LearningRate)).StoreUnsafe(ref p);
     }
 
@@ -49,7 +51,7 @@ internal readonly struct SgdRule : IUpdateRule
     public static void Update(ref float p, ref float s1, ref float s2, Vector512<float> g, Vector512<float> l2, in Hyper h)
     {
         Vector512<float> w = Vector512.LoadUnsafe(ref p);
-        Vector512<float> grad = Vector512.MultiplyAddEstimate(l2, w, g);
+        Vector512<float> grad = g + (l2 * w);
         (w - (grad * h.LearningRate)).StoreUnsafe(ref p);
     }
 
@@ -69,10 +71,10 @@ internal readonly struct AdaGradRule : IUpdateRule
     public static void Update(ref float p, ref float s1, ref float s2, Vector256<float> g, Vector256<float> l2, in Hyper h)
     {
         Vector256<float> w = Vector256.LoadUnsafe(ref p);
-        Vector256<float> grad = Vector256.MultiplyAddEstimate(l2, w, g);
-        Vector256<float> sum = Vector256.MultiplyAddEstimate(grad, grad, Vector256.LoadUnsafe(ref s1));
+        Vector256<float> grad = g + (l2 * w);
+        Vector256<float> sum = Vector256.LoadUnsafe(ref s1) + (grad * grad);
         sum.StoreUnsafe(ref s1);
-        Vector256<float> step = grad * h.LearningRate / (Vector256.Sqrt(sum) + Vector256.Create(Hyper.Epsilon));
+        Vector256<float> step = (h.LearningRate * grad) / (Vector256.Sqrt(sum) + Vector256.Create(Hyper.Epsilon));
         (w - step).StoreUnsafe(ref p);
     }
 
@@ -80,10 +82,10 @@ internal readonly struct AdaGradRule : IUpdateRule
     public static void Update(ref float p, ref float s1, ref float s2, Vector512<float> g, Vector512<float> l2, in Hyper h)
     {
         Vector512<float> w = Vector512.LoadUnsafe(ref p);
-        Vector512<float> grad = Vector512.MultiplyAddEstimate(l2, w, g);
-        Vector512<float> sum = Vector512.MultiplyAddEstimate(grad, grad, Vector512.LoadUnsafe(ref s1));
+        Vector512<float> grad = g + (l2 * w);
+        Vector512<float> sum = Vector512.LoadUnsafe(ref s1) + (grad * grad);
         sum.StoreUnsafe(ref s1);
-        Vector512<float> step = grad * h.LearningRate / (Vector512.Sqrt(sum) + Vector512.Create(Hyper.Epsilon));
+        Vector512<float> step = (h.LearningRate * grad) / (Vector512.Sqrt(sum) + Vector512.Create(Hyper.Epsilon));
         (w - step).StoreUnsafe(ref p);
     }
 
@@ -92,7 +94,7 @@ internal readonly struct AdaGradRule : IUpdateRule
     {
         float grad = g + (l2 * p);
         s1 += grad * grad;
-        p -= h.LearningRate * grad / (MathF.Sqrt(s1) + Hyper.Epsilon);
+        p -= (h.LearningRate * grad) / (MathF.Sqrt(s1) + Hyper.Epsilon);
     }
 
     public static void Initialize(float p, ref float s1, ref float s2, float l2, in Hyper h)
@@ -112,13 +114,13 @@ internal readonly struct FtrlRule : IUpdateRule
     {
         Vector256<float> w = Vector256.LoadUnsafe(ref p);
         Vector256<float> n = Vector256.LoadUnsafe(ref s2);
-        Vector256<float> nNew = Vector256.MultiplyAddEstimate(g, g, n);
+        Vector256<float> nNew = n + (g * g);
         Vector256<float> rootNew = Vector256.Sqrt(nNew);
         Vector256<float> sigma = (rootNew - Vector256.Sqrt(n)) * h.InverseAlpha;
-        Vector256<float> z = Vector256.LoadUnsafe(ref s1) + g - (sigma * w);
+        Vector256<float> z = Vector256.LoadUnsafe(ref s1) + (g - (sigma * w));
         z.StoreUnsafe(ref s1);
         nNew.StoreUnsafe(ref s2);
-        Vector256<float> denominator = Vector256.MultiplyAddEstimate(rootNew + Vector256.Create(Hyper.Beta), Vector256.Create(h.InverseAlpha), l2);
+        Vector256<float> denominator = ((rootNew + Vector256.Create(Hyper.Beta)) * h.InverseAlpha) + l2;
         (-z / denominator).StoreUnsafe(ref p);
     }
 
@@ -127,13 +129,13 @@ internal readonly struct FtrlRule : IUpdateRule
     {
         Vector512<float> w = Vector512.LoadUnsafe(ref p);
         Vector512<float> n = Vector512.LoadUnsafe(ref s2);
-        Vector512<float> nNew = Vector512.MultiplyAddEstimate(g, g, n);
+        Vector512<float> nNew = n + (g * g);
         Vector512<float> rootNew = Vector512.Sqrt(nNew);
         Vector512<float> sigma = (rootNew - Vector512.Sqrt(n)) * h.InverseAlpha;
-        Vector512<float> z = Vector512.LoadUnsafe(ref s1) + g - (sigma * w);
+        Vector512<float> z = Vector512.LoadUnsafe(ref s1) + (g - (sigma * w));
         z.StoreUnsafe(ref s1);
         nNew.StoreUnsafe(ref s2);
-        Vector512<float> denominator = Vector512.MultiplyAddEstimate(rootNew + Vector512.Create(Hyper.Beta), Vector512.Create(h.InverseAlpha), l2);
+        Vector512<float> denominator = ((rootNew + Vector512.Create(Hyper.Beta)) * h.InverseAlpha) + l2;
         (-z / denominator).StoreUnsafe(ref p);
     }
 
