@@ -83,6 +83,51 @@ public class ParseBenchmarks
         return reader.ReadToEnd().Count;
     }
 
+    /// <summary>The same streamed libFM parse on the checked span parser only (no pointer fast path).</summary>
+    [Benchmark]
+    public long ParseLibFmBlocksChecked()
+    {
+        using var stream = new MemoryStream(_libfm, writable: false);
+        using var reader = new SparseTextReader(stream, SparseFormat.LibFm, "frappe x20") { CheckedParserOnly = true };
+        long rows = 0;
+        while (reader.ReadBlock(_block, 8192))
+        {
+            rows += _block.Count;
+        }
+
+        return rows;
+    }
+
+    /// <summary>libffm streamed in blocks, with the parser's default path.</summary>
+    [Benchmark]
+    public long ParseLibFfmBlocks()
+    {
+        using var stream = new MemoryStream(_libffm, writable: false);
+        using var reader = new SparseTextReader(stream, SparseFormat.LibFfm, "frappe x20 ffm");
+        long rows = 0;
+        while (reader.ReadBlock(_block, 8192))
+        {
+            rows += _block.Count;
+        }
+
+        return rows;
+    }
+
+    /// <summary>libffm streamed in blocks on the checked span parser only.</summary>
+    [Benchmark]
+    public long ParseLibFfmBlocksChecked()
+    {
+        using var stream = new MemoryStream(_libffm, writable: false);
+        using var reader = new SparseTextReader(stream, SparseFormat.LibFfm, "frappe x20 ffm") { CheckedParserOnly = true };
+        long rows = 0;
+        while (reader.ReadBlock(_block, 8192))
+        {
+            rows += _block.Count;
+        }
+
+        return rows;
+    }
+
     /// <summary>Scoring the parsed rows with a k = 16 model on one thread.</summary>
     [Benchmark]
     public float ScoreK16()

@@ -35,6 +35,9 @@ public static class Program
         Time("parse libFM (one dataset)", 41_050_580, () => bench.ParseLibFm());
         Time("parse libFM (blocks of 8192)", 41_050_580, () => bench.ParseLibFmBlocks());
         Time("parse libffm (one dataset)", 52_594_580, () => bench.ParseLibFfm());
+        Time("parse libFM blocks, checked", 41_050_580, () => bench.ParseLibFmBlocksChecked());
+        Time("parse libffm blocks", 52_594_580, () => bench.ParseLibFfmBlocks());
+        Time("parse libffm blocks, checked", 52_594_580, () => bench.ParseLibFfmBlocksChecked());
         Time("score k=16, 1 thread", 0, () => bench.ScoreK16());
         Time("format predictions", 0, () => bench.FormatPredictions());
         Time("format predictions (runtime)", 0, () => bench.FormatPredictionsRuntime());

@@ -70,6 +70,50 @@ public static class CliOptions
         }
     }
 
+    /// <summary>
+    /// Refuses, before anything is read or written, an output that is the same file as an input (by device and
+    /// inode on Linux, so links and other spellings are caught too) or as another output, an output that is a
+    /// folder, and an output whose folder is missing or not writable. '-' (stdout) and null entries are skipped.
+    /// </summary>
+    public static void CheckOutputs(IEnumerable<(string Option, string? Path)> outputs, IEnumerable<(string Option, string? Path)> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        ArgumentNullException.ThrowIfNull(inputs);
+        var outs = outputs.Where(o => o.Path is not null && o.Path != "-").Select(o => (o.Option, Path: o.Path!)).ToList();
+        var ins = inputs.Where(i => i.Path is not null).Select(i => (i.Option, Path: i.Path!)).ToList();
+        for (int o = 0; o < outs.Count; o++)
+        {
+            (string option, string path) = outs[o];
+            foreach ((string inOption, string inPath) in ins)
+            {
+                if (SameFile(path, inPath))
+                {
+                    throw new CliUserException($"{option} '{path}' is the same file as {inOption} '{inPath}': writing it would destroy that input; write to another file.");
+                }
+            }
+
+            for (int p = 0; p < o; p++)
+            {
+                if (SameFile(path, outs[p].Path))
+                {
+                    throw new CliUserException($"{option} '{path}' and {outs[p].Option} '{outs[p].Path}' are the same file; give each output its own file.");
+                }
+            }
+
+            try
+            {
+                AtomicFile.CheckWritable(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliUserException($"{option}: {e.Message}", e);
+            }
+        }
+    }
+
+    private static bool SameFile(string a, string b) =>
+        FileIdentity.Same(a, b) || string.Equals(FileIdentity.Resolved(a), FileIdentity.Resolved(b), StringComparison.Ordinal);
+
     /// <summary>Loads a model, naming the format in errors. A directory with metadata/ is a Spark model.</summary>
     public static ModelFile LoadModel(string path, ModelFormat? format, bool instanceNormalization = false)
     {

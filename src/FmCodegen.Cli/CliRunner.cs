@@ -37,7 +37,14 @@ public static class CliRunner
         }
         catch (Exception e) when (IsUserError(e))
         {
-            context.Error.WriteLine($"fm {verb}: error: {e.Message}");
+            context.Error.WriteLine($"fm {verb}: error: {UserMessage(e)}");
+            return UserErrorExitCode;
+        }
+        catch (OutOfMemoryException)
+        {
+            // a safety net: sizes are checked before the large allocations, so this is an allocation none of the
+            // checks foresaw; still the user's situation, not a crash
+            context.Error.WriteLine($"fm {verb}: error: out of memory (this process may use {Data.MemoryBudget.Size(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)}); the input needs more: use a machine (or container) with more memory or a smaller input.");
             return UserErrorExitCode;
         }
         catch (Exception e)
@@ -47,10 +54,27 @@ public static class CliRunner
         }
     }
 
-    /// <summary>True for the exceptions that mean the user's input is wrong rather than the tool.</summary>
+    /// <summary>True for the exceptions that mean the user's input is wrong rather than the tool: bad options, data,
+    /// model files, files that cannot be read or written, and sizes the process has no memory for (refused by a
+    /// check before the allocation, never a real <see cref="OutOfMemoryException"/>).</summary>
     public static bool IsUserError(Exception e) => e is CliUserException or DataFormatException or ModelFileException
         or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or SecurityException
-        or PathTooLongException or InvalidDataException or IOException;
+        or PathTooLongException or InvalidDataException or IOException or InsufficientMemoryException;
+
+    /// <summary>The message shown for a user error: without the " (Parameter 'x')" the runtime appends to argument
+    /// errors (the user gave a flag, not a parameter).</summary>
+    public static string UserMessage(Exception e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        Exception shown = e is CliUserException { InnerException: ArgumentException inner } && e.Message == inner.Message ? inner : e;
+        string message = shown.Message;
+        if (shown is ArgumentException { ParamName: { } name })
+        {
+            message = message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal);
+        }
+
+        return message;
+    }
 }
 
 /// <summary>Where a verb writes: the invocation's stdout and stderr (tests pass their own).</summary>

@@ -208,7 +208,7 @@ public class CliTests
         }
 
         AssertUserError(Fm("convert", "--model", previous, "--to", "json", "--output", folder.File("x")), "--to must be");
-        AssertUserError(Fm("convert", "--model", previous, "--to", "libfm", "--output", previous), "is the input model");
+        AssertUserError(Fm("convert", "--model", previous, "--to", "libfm", "--output", previous), "is the same file as --model");
     }
 
     [Fact]

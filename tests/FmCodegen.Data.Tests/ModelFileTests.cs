@@ -359,11 +359,12 @@ public class ModelFileTests
     }
 
     [Fact]
-    public void ReadsAnXLearnLinearModel()
+    public void RefusesAnXLearnModelWithoutFactors()
     {
-        ModelFile file = ReadXLearn("bias: 1\ni_0: 0.5\ni_1: -0.5\n");
-        Assert.Equal(2, file.Model.NumFeatures);
-        Assert.Equal([0f, 0f], file.Model.Factors.ToArray());
+        // a linear model, or an FM model cut before its v_ lines: the two cannot be told apart, and reading the
+        // second as a k = 1 model with zero factors would silently drop the pairwise term (issue 7)
+        var e = Assert.Throws<ModelFileException>(() => ReadXLearn("bias: 1\ni_0: 0.5\ni_1: -0.5\n"));
+        Assert.Contains("no 'v_' lines", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

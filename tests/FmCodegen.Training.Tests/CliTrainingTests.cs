@@ -105,7 +105,7 @@ public sealed class CliTrainingTests : IDisposable
     [InlineData("--task", "x", "--task must be r")]
     [InlineData("--l2", "1,2", "--l2 takes one value or three")]
     [InlineData("--solver", "als", "--solver must be sgd, adagrad or ftrl")]
-    [InlineData("--lr", "-1", "learning rate must be positive")]
+    [InlineData("--lr", "-1", "--lr must be a positive, finite number")]
     public void Bad_values_are_user_errors_with_a_reason(string option, string value, string message)
     {
         string[] args = option == "--task"

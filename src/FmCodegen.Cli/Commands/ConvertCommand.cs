@@ -47,15 +47,11 @@ public static class ConvertCommand
             };
             string outputPath = parse.GetRequiredValue(output);
             string modelPath = parse.GetRequiredValue(model);
+            CliOptions.CheckOutputs([("--output", outputPath)], [("--model", modelPath)]);
             ModelFile file = CliOptions.LoadModel(modelPath, CliOptions.ParseModelFormat(parse.GetValue(modelFormat)), parse.GetValue(xlearnNorm));
             if (newTask is { } t)
             {
                 file = file with { Task = t };
-            }
-
-            if (Path.GetFullPath(outputPath) == Path.GetFullPath(modelPath))
-            {
-                throw new CliUserException("--output is the input model; write to another file.");
             }
 
             ModelFiles.Save(file, outputPath, target);

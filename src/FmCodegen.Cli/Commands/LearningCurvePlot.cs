@@ -29,26 +29,12 @@ internal static class LearningCurvePlot
         plot.YLabel(classification ? "logloss" : "RMSE");
         plot.ShowLegend();
 
-        // the image goes to a temporary file beside the target, then replaces it: no half-written plot
-        string extension = Path.GetExtension(path).ToLowerInvariant();
-        string temporary = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp{extension}");
-        try
-        {
-            if (extension == ".svg")
-            {
-                plot.SaveSvg(temporary, 800, 500);
-            }
-            else
-            {
-                plot.SavePng(temporary, 800, 500);
-            }
-
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
+        // through a temporary file beside the target that then replaces it: no half-written plot, and a temporary
+        // left by a killed process is removed by the next write
+        byte[] image = Path.GetExtension(path).Equals(".svg", StringComparison.OrdinalIgnoreCase)
+            ? System.Text.Encoding.UTF8.GetBytes(plot.GetSvgXml(800, 500))
+            : plot.GetImageBytes(800, 500, ImageFormat.Png);
+        Data.AtomicFile.Write(path, stream => stream.Write(image), durable: false);
     }
 
     private static void AddSeries(Plot plot, List<FmEpoch> epochs, Func<FmEpoch, double> value, string label)

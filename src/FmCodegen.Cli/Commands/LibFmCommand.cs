@@ -137,6 +137,7 @@ public static class LibFmCommand
             ModelFormat = ModelFormat.LibFm,
             History = Optional("rlog"),
             Predictions = Optional("out"),
+            LoadModel = Optional("load_model"),
             InputFormat = SparseFormat.LibFm,
         };
         if (request.Predictions is not null && request.Test is null)

@@ -68,6 +68,7 @@ public static class PredictCommand
 
         var clock = Stopwatch.StartNew();
         CliOptions.RequireFile(options.Input, "The input file");
+        CliOptions.CheckOutputs([("--output", options.Output)], [("--model", options.Model), ("--input", options.Input)]);
         ModelFile file = CliOptions.LoadModel(options.Model, options.ModelFormat, options.XLearnNorm);
         FmModel model = file.Model;
         TimeSpan loadTime = clock.Elapsed;

@@ -21,7 +21,7 @@ public static class TrainCommand
         Option<bool> noLinear = new("--no-linear") { Description = "ffm only: no bias and no linear weights (as libffm)." };
         Option<int?> maxFeatures = new("--max-features") { Description = "ffm only: keep features 0 .. N-1 and leave the rest out, so the model holds at most N x fields x k factors (hashed CTR data: hash into N buckets).", HelpName = "N" };
         Option<string?> solver = new("--solver") { Description = "sgd, adagrad or ftrl (default: adagrad).", HelpName = "sgd|adagrad|ftrl" };
-        Option<int?> epochs = new("--epochs") { Description = "Epochs (default: automatic, up to 100 with early stopping, then a refit on all rows).", HelpName = "N" };
+        Option<int?> epochs = new("--epochs") { Description = "Epochs, 1 or more (default: automatic, up to 100 with early stopping, then a refit on all rows).", HelpName = "N" };
         Option<float?> lr = new("--lr") { Description = "Learning rate (alpha for FTRL; default: the solver's).", HelpName = "X" };
         Option<string?> l2 = new("--l2") { Description = "L2 on bias, linear weights, factors: one value or three (b,w,v).", HelpName = "b,w,v" };
         Option<float?> initStdev = new("--init-stdev") { Description = "Standard deviation of the initial factors.", HelpName = "X" };

@@ -23,6 +23,9 @@ internal sealed record TrainingRequest
 
     /// <summary>Where to write test predictions as libFM's -out does (probabilities for c, clipped scores for r).</summary>
     public string? Predictions { get; init; }
+
+    /// <summary>The warm-start model read (libFM's -load_model): an input no output may overwrite.</summary>
+    public string? LoadModel { get; init; }
 }
 
 internal static class TrainingRun
@@ -33,7 +36,7 @@ internal static class TrainingRun
     {
         var clock = Stopwatch.StartNew();
         TextWriter output = context.Output;
-        CheckOutputPaths(request);
+        CheckOptions(verb, request.Options);
         CliOptions.RequireFile(request.Train, "The training file");
         if (request.Validation is not null)
         {
@@ -44,6 +47,8 @@ internal static class TrainingRun
         {
             CliOptions.RequireFile(request.Test, "The test file");
         }
+
+        CheckOutputPaths(verb, request);
 
         SparseDataset train = SparseTextReader.ReadFile(request.Train, request.InputFormat);
         SparseDataset? validation = request.Validation is null ? null : SparseTextReader.ReadFile(request.Validation, request.InputFormat);
@@ -78,7 +83,7 @@ internal static class TrainingRun
         PrintSummary(output, result);
         if (test is not null)
         {
-            float[] scores = Score(result.Model, test);
+            float[] scores = Score(result.Model, test, request.Test!);
             FmEvaluation evaluation = FmMetrics.Evaluate(result.Task, scores, test.Labels, result.TargetMin, result.TargetMax);
             output.WriteLine($"test ({test.Count.ToString("N0", Invariant)} rows): {EvalCommand.Format(evaluation)}");
             if (request.Predictions is not null)
@@ -110,7 +115,8 @@ internal static class TrainingRun
         return 0;
     }
 
-    private static void CheckOutputPaths(TrainingRequest request)
+    /// <summary>Every output against every input and each other, and that each can be written, before any data is read.</summary>
+    private static void CheckOutputPaths(string verb, TrainingRequest request)
     {
         if (request.Plot is { } plot)
         {
@@ -121,18 +127,61 @@ internal static class TrainingRun
             }
         }
 
-        foreach (string? path in new[] { request.Model, request.History, request.Plot, request.Predictions })
-        {
-            if (path is null)
-            {
-                continue;
-            }
+        bool libfm = verb == "libfm";
+        CliOptions.CheckOutputs(
+            [
+                (libfm ? "-save_model" : "--model", request.Model),
+                (libfm ? "-rlog" : "--history", request.History),
+                ("--plot", request.Plot),
+                ("-out", request.Predictions),
+            ],
+            [
+                (libfm ? "-train" : "--train", request.Train),
+                (libfm ? "-validation" : "--validation", request.Validation),
+                (libfm ? "-test" : "--test", request.Test),
+                ("-load_model", request.LoadModel),
+            ]);
+    }
 
-            string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
-            if (folder is not null && !Directory.Exists(folder))
-            {
-                throw new CliUserException($"Cannot write '{path}': the folder '{folder}' does not exist.");
-            }
+    /// <summary>Refuses option values the trainer would refuse, with the flag's name (the trainer names its API).</summary>
+    private static void CheckOptions(string verb, FmTrainingOptions o)
+    {
+        bool libfm = verb == "libfm";
+        if (o.EmbeddingSize is < 1 or > FmModel.MaxEmbeddingSize)
+        {
+            throw new CliUserException($"{(libfm ? "-dim" : "--k")} must give k between 1 and {FmModel.MaxEmbeddingSize}; got {o.EmbeddingSize}.");
+        }
+
+        if (o.Epochs is < 0 || (o.Epochs == 0 && o.WarmStart is null))
+        {
+            throw new CliUserException(libfm
+                ? $"-iter must be 1 or more, or 0 with -load_model (to predict with the loaded model); without a model to load, 0 iterations would write an untrained, random model; got {o.Epochs}."
+                : $"--epochs must be 1 or more (0 epochs would write an untrained, random model); got {o.Epochs}.");
+        }
+
+        if (o.LearningRate is { } lr && !(lr > 0 && float.IsFinite(lr)))
+        {
+            throw new CliUserException($"{(libfm ? "-learn_rate" : "--lr")} must be a positive, finite number; got {lr.ToString(Invariant)}.");
+        }
+
+        if (o.InitStdev is { } init && !(init >= 0 && float.IsFinite(init)))
+        {
+            throw new CliUserException($"{(libfm ? "-init_stdev" : "--init-stdev")} must be a finite number, 0 or more; got {init.ToString(Invariant)}.");
+        }
+
+        if (o.Threads is < 1 or > 1024)
+        {
+            throw new CliUserException($"{(libfm ? "-threads" : "--threads")} must be between 1 and 1024; got {o.Threads}.");
+        }
+
+        if (o.Patience is < 0)
+        {
+            throw new CliUserException($"--patience must be 0 or more; got {o.Patience}.");
+        }
+
+        if (o.ValidationFraction is { } fraction && !(fraction is >= 0 and < 1))
+        {
+            throw new CliUserException($"--validation-fraction must be at least 0 and below 1; got {fraction.ToString(Invariant)}.");
         }
     }
 
@@ -172,10 +221,17 @@ internal static class TrainingRun
         }
     }
 
-    internal static float[] Score(FmModel model, SparseDataset data)
+    internal static float[] Score(FmModel model, SparseDataset data, string source)
     {
         var scores = new float[data.Count];
         Fm.ScoreBatch(model, data.Offsets, data.Indices, data.Values, scores, maxThreads: 1);
+        int bad = Array.FindIndex(scores, s => !float.IsFinite(s));
+        if (bad >= 0)
+        {
+            throw new CliUserException(string.Create(Invariant,
+                $"{source}: example {bad + 1:N0} scores {scores[bad]}: its values overflow float arithmetic with the trained model (values this large cannot be scored; scale them down)."));
+        }
+
         return scores;
     }
 

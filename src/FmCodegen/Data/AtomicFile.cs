@@ -3,7 +3,8 @@ namespace FmCodegen.Data;
 /// <summary>
 /// Writes files so that a reader never sees a half-written one: the content goes to a temporary file in the same
 /// folder, which is flushed and then renamed over the target. On any failure the temporary file is deleted and the
-/// target is left as it was (absent, or the previous version).
+/// target is left as it was (absent, or the previous version). A process killed while writing (SIGKILL) cannot
+/// clean up: its temporary, named after its process id, is removed by the next write to the same target.
 /// </summary>
 internal static class AtomicFile
 {
@@ -23,6 +24,93 @@ internal static class AtomicFile
     /// still hides partial content from readers, but a power loss may leave an empty file (predictions).
     /// </summary>
     public static AtomicFileStream Create(string path, bool durable = true) => new(path, durable);
+
+    /// <summary>
+    /// Throws the error <see cref="Create"/> would throw for <paramref name="path"/> (a missing or read-only
+    /// folder, a folder at the path) without writing anything, so a long job can find out before it starts.
+    /// </summary>
+    public static void CheckWritable(string path)
+    {
+        using AtomicFileStream probe = Create(path, durable: false);
+    }
+
+    /// <summary>The temporary's name: ".NAME.PID.GUID.tmp", so that a later write can tell whose it was.</summary>
+    internal static string TemporaryName(string name, int processId, Guid id) => $".{name}.{processId}.{id:N}.tmp";
+
+    /// <summary>
+    /// Deletes the temporaries of <paramref name="name"/> in <paramref name="folder"/> left by processes that no
+    /// longer run (killed before they could clean up). Those of running processes are left alone.
+    /// </summary>
+    internal static void RemoveStaleTemporaries(string folder, string name)
+    {
+        IEnumerable<string> candidates;
+        try
+        {
+            candidates = Directory.EnumerateFiles(folder, $".{name}.*.tmp", new EnumerationOptions { MatchType = MatchType.Simple, IgnoreInaccessible = true, AttributesToSkip = 0 });
+        }
+        catch (IOException)
+        {
+            return;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return;
+        }
+
+        foreach (string candidate in candidates)
+        {
+            string file = Path.GetFileName(candidate);
+            string prefix = $".{name}.";
+            if (!file.StartsWith(prefix, StringComparison.Ordinal) || !file.EndsWith(".tmp", StringComparison.Ordinal) || file.Length < prefix.Length + 4)
+            {
+                continue;
+            }
+
+            // .NAME.PID.GUID.tmp
+            string inner = file[prefix.Length..^4];
+            int dot = inner.IndexOf('.', StringComparison.Ordinal);
+            if (dot <= 0
+                || !int.TryParse(inner.AsSpan(0, dot), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid)
+                || !Guid.TryParseExact(inner.AsSpan(dot + 1), "N", out _)
+                || pid == Environment.ProcessId || IsRunning(pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                File.Delete(candidate);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            return Directory.Exists($"/proc/{pid}");
+        }
+
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
 }
 
 /// <summary>A temporary file that becomes <see cref="TargetPath"/> on <see cref="Commit"/>, or disappears on dispose.</summary>
@@ -49,8 +137,22 @@ internal sealed class AtomicFileStream : IDisposable
             throw new IOException($"Cannot write '{path}': it is a folder.");
         }
 
-        TempPath = Path.Combine(folder, $".{Path.GetFileName(TargetPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        _stream = new FileStream(TempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+        string name = Path.GetFileName(TargetPath);
+        AtomicFile.RemoveStaleTemporaries(folder, name);
+        TempPath = Path.Combine(folder, AtomicFile.TemporaryName(name, Environment.ProcessId, Guid.NewGuid()));
+        try
+        {
+            _stream = new FileStream(TempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            // name the file the user asked for, not the hidden temporary
+            throw new UnauthorizedAccessException($"Cannot write '{path}': the folder '{folder}' is not writable (permission denied).", e);
+        }
+        catch (IOException e) when (e is not PathTooLongException)
+        {
+            throw new IOException($"Cannot write '{path}' in the folder '{folder}': {e.Message.Replace(TempPath, "a temporary file", StringComparison.Ordinal)}", e);
+        }
     }
 
     /// <summary>The file that <see cref="Commit"/> creates or replaces.</summary>

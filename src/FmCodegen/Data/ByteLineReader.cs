@@ -1,24 +1,33 @@
 using System.Runtime.CompilerServices;
+
 namespace FmCodegen.Data;
 
 /// <summary>
-/// Reads a stream line by line as spans over one large byte buffer: no allocation per line, no line-length limit
-/// (the buffer grows to hold the longest line). Lines come without their '\n' and without a '\r' before it.
+/// Reads a stream line by line as spans over one large byte buffer: no allocation per line; the buffer grows to
+/// hold the longest line, up to <see cref="MaxLineLength"/>. Lines come without their '\n' and without a '\r'
+/// before it; a UTF-8 byte order mark at the start of the stream is skipped. A longer line, a damaged gzip stream
+/// and a line buffer the process has no memory for are reported as <see cref="DataFormatException"/> naming the
+/// source and the line (or <see cref="InsufficientMemoryException"/>).
 /// </summary>
 internal sealed class ByteLineReader : IDisposable
 {
+    /// <summary>The longest line read by default: 1 GiB.</summary>
+    public const int DefaultMaxLineLength = 1 << 30;
+
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
+    private readonly string _sourceName;
     private byte[] _buffer;
     private int _start;
     private int _end;
     private bool _eof;
 
-    public ByteLineReader(Stream stream, bool leaveOpen = false, int bufferSize = 1 << 20)
+    public ByteLineReader(Stream stream, bool leaveOpen = false, int bufferSize = 1 << 20, string sourceName = "(stream)")
     {
         ArgumentNullException.ThrowIfNull(stream);
         _stream = stream;
         _leaveOpen = leaveOpen;
+        _sourceName = sourceName;
         _buffer = new byte[Math.Max(bufferSize, 16)];
     }
 
@@ -27,6 +36,9 @@ internal sealed class ByteLineReader : IDisposable
 
     /// <summary>False when the last line returned had no '\n' after it (the stream ended inside it).</summary>
     public bool LastLineTerminated { get; private set; } = true;
+
+    /// <summary>The longest line accepted, in bytes (tests lower it).</summary>
+    public int MaxLineLength { get; set; } = DefaultMaxLineLength;
 
     /// <summary>The next line, or false at the end of the stream.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -37,12 +49,22 @@ internal sealed class ByteLineReader : IDisposable
             int newline = _buffer.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
             if (newline >= 0)
             {
+                if (newline > MaxLineLength)
+                {
+                    throw TooLong(_buffer.AsSpan(_start, newline));
+                }
+
                 int lineEnd = _start + newline;
                 int length = lineEnd > _start && _buffer[lineEnd - 1] == (byte)'\r' ? newline - 1 : newline;
                 line = new ReadOnlySpan<byte>(_buffer, _start, length);
                 _start = lineEnd + 1;
                 LineNumber++;
                 LastLineTerminated = true;
+                if (LineNumber == 1)
+                {
+                    line = SkipBom(line);
+                }
+
                 return true;
             }
 
@@ -54,17 +76,33 @@ internal sealed class ByteLineReader : IDisposable
                     return false;
                 }
 
+                if (_end - _start > MaxLineLength)
+                {
+                    throw TooLong(_buffer.AsSpan(_start, _end - _start));
+                }
+
                 int length = _buffer[_end - 1] == (byte)'\r' ? _end - _start - 1 : _end - _start;
                 line = new ReadOnlySpan<byte>(_buffer, _start, length);
                 _start = _end;
                 LineNumber++;
                 LastLineTerminated = false;
+                if (LineNumber == 1)
+                {
+                    line = SkipBom(line);
+                }
+
                 return true;
             }
 
             Refill();
         }
     }
+
+    private DataFormatException TooLong(ReadOnlySpan<byte> start) =>
+        DataFormatException.At(_sourceName, LineNumber + 1, start, 0,
+            $"the line is longer than {MaxLineLength:N0} bytes (the most this reader takes); is this a text data file?");
+
+    private static ReadOnlySpan<byte> SkipBom(ReadOnlySpan<byte> line) => line.StartsWith("\uFEFF"u8) ? line[3..] : line;
 
     private void Refill()
     {
@@ -76,17 +114,30 @@ internal sealed class ByteLineReader : IDisposable
             _end = remaining;
         }
 
-        if (_end == _buffer.Length)
+        if (_end > MaxLineLength)
         {
-            if (_buffer.Length >= Array.MaxLength / 2)
-            {
-                throw new InvalidDataException($"A line is longer than {_buffer.Length:N0} bytes.");
-            }
-
-            Array.Resize(ref _buffer, _buffer.Length * 2);
+            throw TooLong(_buffer.AsSpan(0, _end));
         }
 
-        int read = _stream.Read(_buffer, _end, _buffer.Length - _end);
+        if (_end == _buffer.Length)
+        {
+            long size = Math.Min((long)_buffer.Length * 2, (long)MaxLineLength + 1);
+            MemoryBudget.Ensure(size, $"{_sourceName}: line {LineNumber + 1} (longer than {_buffer.Length:N0} bytes)", "is this a text data file? split the line or use a machine with more memory");
+            Array.Resize(ref _buffer, (int)size);
+        }
+
+        int read;
+        try
+        {
+            read = _stream.Read(_buffer, _end, _buffer.Length - _end);
+        }
+        catch (InvalidDataException e)
+        {
+            // a damaged or truncated gzip stream: name the line where the damage shows
+            string reason = e.Message.StartsWith(_sourceName + ": ", StringComparison.Ordinal) ? e.Message[(_sourceName.Length + 2)..] : e.Message;
+            throw new DataFormatException(_sourceName, LineNumber + 1, 0, string.Empty, reason, e);
+        }
+
         if (read == 0)
         {
             _eof = true;

@@ -1,5 +1,3 @@
-using System.IO.Compression;
-
 namespace FmCodegen.Data;
 
 /// <summary>Opens data and model files for reading; gzip files (by their magic bytes) are decompressed on the fly.</summary>
@@ -9,7 +7,8 @@ internal static class DataFile
 
     /// <summary>
     /// Opens <paramref name="path"/> for sequential reading. A gzip file (first bytes 1f 8b, whatever its name) comes
-    /// back as a decompressing stream, so readers never need to know.
+    /// back as a decompressing stream, so readers never need to know; it refuses a gzip file that is truncated or
+    /// damaged (<see cref="InvalidDataException"/> naming the file) instead of reading it as a shorter one.
     /// </summary>
     public static Stream OpenRead(string path)
     {
@@ -17,15 +16,28 @@ internal static class DataFile
         var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileBufferSize, FileOptions.SequentialScan);
         try
         {
-            Span<byte> head = stackalloc byte[2];
+            byte[] head = new byte[2];
             int got = file.ReadAtLeast(head, 2, throwOnEndOfStream: false);
-            file.Position = 0;
-            if (got == 2 && head[0] == 0x1f && head[1] == 0x8b)
+            Stream content;
+            if (file.CanSeek)
             {
-                return new GZipStream(file, CompressionMode.Decompress, leaveOpen: false);
+                file.Position = 0;
+                content = file;
+            }
+            else
+            {
+                // a pipe or a character device (process substitution, /dev/stdin): put the two bytes back in front
+                content = new PrefixedStream(head.AsMemory(0, got), file);
             }
 
-            return file;
+            if (got == 2 && head[0] == 0x1f && head[1] == 0x8b)
+            {
+                return file.CanSeek
+                    ? new CheckedGZipStream(content, path, path, file.Length)
+                    : new CheckedGZipStream(content, null, path, -1);
+            }
+
+            return content;
         }
         catch
         {
@@ -34,6 +46,69 @@ internal static class DataFile
         }
     }
 
+    /// <summary>
+    /// The most bytes <paramref name="stream"/> (from <see cref="OpenRead"/>) can deliver: a file's length, a gzip
+    /// file's length times deflate's largest ratio, or long.MaxValue for other streams.
+    /// </summary>
+    internal static long MaxLength(Stream stream) => stream switch
+    {
+        FileStream file => file.Length,
+        CheckedGZipStream gzip => gzip.MaxLength,
+        _ => long.MaxValue,
+    };
+
     /// <summary>True when the name ends in .gz (writers compress such files).</summary>
     public static bool IsGzipName(string path) => path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Some bytes already read, then the rest of a stream.</summary>
+    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
+    {
+        private ReadOnlyMemory<byte> _prefix = prefix;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_prefix.IsEmpty)
+            {
+                return rest.Read(buffer);
+            }
+
+            int n = Math.Min(buffer.Length, _prefix.Length);
+            _prefix.Span[..n].CopyTo(buffer);
+            _prefix = _prefix[n..];
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                rest.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
 }

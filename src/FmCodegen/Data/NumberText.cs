@@ -127,7 +127,11 @@ internal static class NumberText
             end++;
         }
 
-        if (float.TryParse(line[position..end], NumberStyles.Float, CultureInfo.InvariantCulture, out value))
+        // the runtime's parser also takes surrounding white space (\r, \v, \f) and trailing NUL bytes: a token
+        // holding any of them is not a number here
+        ReadOnlySpan<byte> token = line[position..end];
+        if (token.IndexOfAnyInRange((byte)0, (byte)' ') < 0
+            && float.TryParse(token, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out value))
         {
             return end;
         }

@@ -12,6 +12,7 @@ public sealed class SparseBlock
     internal int[] IndexBuffer = new int[16384];
     internal float[] ValueBuffer = new float[16384];
     internal int[] FieldBuffer = [];
+    internal long[] LineBuffer = new long[1024];
 
     /// <summary>The number of rows in the block.</summary>
     public int Count { get; internal set; }
@@ -24,6 +25,17 @@ public sealed class SparseBlock
 
     /// <summary>The 1-based line number of the first row of the block in its file.</summary>
     public long FirstLine { get; internal set; }
+
+    /// <summary>The name of the file the rows came from (for messages); empty for a block never filled.</summary>
+    public string SourceName { get; internal set; } = string.Empty;
+
+    /// <summary>The 1-based line number of row <paramref name="row"/> in its file.</summary>
+    public long LineOf(int row)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, Count);
+        return LineBuffer[row];
+    }
 
     public ReadOnlySpan<float> Labels => LabelBuffer.AsSpan(0, Count);
     public ReadOnlySpan<int> Offsets => OffsetBuffer.AsSpan(0, Count + 1);
@@ -47,6 +59,7 @@ public sealed class SparseBlock
         {
             Array.Resize(ref LabelBuffer, LabelBuffer.Length * 2);
             Array.Resize(ref OffsetBuffer, LabelBuffer.Length + 1);
+            Array.Resize(ref LineBuffer, LabelBuffer.Length);
         }
 
         long needed = (long)OffsetBuffer[Count] + maxNonZeros;
@@ -54,10 +67,12 @@ public sealed class SparseBlock
         {
             if (needed > Array.MaxLength)
             {
-                throw new InvalidDataException($"A block of data holds more than {Array.MaxLength:N0} nonzeros.");
+                throw new InsufficientMemoryException($"A block of data holds more than {Array.MaxLength:N0} nonzeros; read smaller blocks.");
             }
 
             int size = (int)Math.Min(Array.MaxLength, Math.Max(needed, (long)IndexBuffer.Length * 2));
+            MemoryBudget.Ensure((long)size * (HasFields ? 12 : 8), $"A block of {Count + 1:N0} rows with up to {needed:N0} nonzeros",
+                "read smaller blocks, or use a machine with more memory");
             Array.Resize(ref IndexBuffer, size);
             Array.Resize(ref ValueBuffer, size);
         }

@@ -46,11 +46,25 @@ internal sealed class SparseScorer
     }
 
     /// <summary>Scores the rows of a block read by <see cref="SparseTextReader"/>.</summary>
+    /// <exception cref="DataFormatException">A row's score is not finite (its values overflow float arithmetic with
+    /// this model, e.g. 3e38 times a weight above 1); the message names the file and line of the row.</exception>
     public void Score(SparseBlock block, Span<float> output)
     {
         ArgumentNullException.ThrowIfNull(block);
-        Score(block.Offsets, block.Indices, block.Values, output[..block.Count]);
+        Span<float> scores = output[..block.Count];
+        Score(block.Offsets, block.Indices, block.Values, scores);
+        for (int r = 0; r < scores.Length; r++)
+        {
+            if (!float.IsFinite(scores[r]))
+            {
+                throw NotFinite(block, r, scores[r]);
+            }
+        }
     }
+
+    private static DataFormatException NotFinite(SparseBlock block, int row, float score) =>
+        new(block.SourceName.Length > 0 ? block.SourceName : "(data)", block.LineOf(row), 0, string.Empty,
+            $"the score of this row is {(float.IsNaN(score) ? "NaN" : score > 0 ? "+infinity" : "-infinity")}: its values overflow float arithmetic with this model (values this large cannot be scored; scale them down)");
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void CountUnknown(ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices)

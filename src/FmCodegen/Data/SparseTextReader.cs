@@ -17,20 +17,41 @@ public sealed class SparseTextReader : IDisposable
     public SparseTextReader(Stream stream, SparseFormat format, string sourceName, bool leaveOpen = false)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        _lines = new ByteLineReader(stream, leaveOpen);
+        SourceName = sourceName ?? "(stream)";
+        _lines = new ByteLineReader(stream, leaveOpen, sourceName: SourceName);
         Format = format;
         _fields = format == SparseFormat.LibFfm;
-        SourceName = sourceName ?? "(stream)";
     }
 
     /// <summary>Opens a file; gzip is detected from its first bytes and decompressed on the fly.</summary>
-    public static SparseTextReader Open(string path, SparseFormat format = SparseFormat.LibFm) =>
-        new(DataFile.OpenRead(path), format, path);
+    /// <exception cref="DataFormatException">A gzip file too short to be complete.</exception>
+    public static SparseTextReader Open(string path, SparseFormat format = SparseFormat.LibFm)
+    {
+        Stream stream;
+        try
+        {
+            stream = DataFile.OpenRead(path);
+        }
+        catch (InvalidDataException e)
+        {
+            string reason = e.Message.StartsWith(path + ": ", StringComparison.Ordinal) ? e.Message[(path.Length + 2)..] : e.Message;
+            throw new DataFormatException(path, 1, 0, string.Empty, reason, e);
+        }
+
+        return new(stream, format, path);
+    }
 
     public SparseFormat Format { get; }
 
     /// <summary>For tests: parse every line with the checked span parser only (no pointer fast path).</summary>
     internal bool CheckedParserOnly { get; init; }
+
+    /// <summary>For tests: the longest line accepted (1 GiB by default).</summary>
+    internal int MaxLineLength
+    {
+        get => _lines.MaxLineLength;
+        init => _lines.MaxLineLength = value;
+    }
 
     /// <summary>The name used in error messages.</summary>
     public string SourceName { get; }
@@ -58,6 +79,7 @@ public sealed class SparseTextReader : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
         block.Reset(_fields);
         block.FirstLine = 0;
+        block.SourceName = SourceName;
         int maxIndex = MaxIndex;
         int maxField = MaxField;
         while (block.Count < maxRows && _lines.TryReadLine(out ReadOnlySpan<byte> line))
@@ -75,48 +97,78 @@ public sealed class SparseTextReader : IDisposable
     }
 
     /// <summary>Reads the whole stream into a dataset.</summary>
+    /// <exception cref="DataFormatException">The text is not data, or its gzip stream is damaged or cut short.</exception>
+    /// <exception cref="InsufficientMemoryException">The dataset would not fit in the memory the process may use.</exception>
     public SparseDataset ReadToEnd()
     {
-        // parse into one cache-sized block at a time and keep exact-size copies; one final copy joins them (cheaper
-        // than growing whole-file arrays by doubling, which copies and touches twice the memory)
+        // parse into one cache-sized block at a time and keep exact-size copies; the final arrays are then built one
+        // at a time, each part dropped once copied, so the peak is the data plus its largest array (growing
+        // whole-file arrays by doubling would copy and touch twice the memory)
         var block = new SparseBlock();
-        var parts = new List<(float[] Labels, int[] Offsets, int[] Indices, float[] Values, int[]? Fields)>();
+        var labelParts = new List<float[]>();
+        var offsetParts = new List<int[]>();
+        var indexParts = new List<int[]>();
+        var valueParts = new List<float[]>();
+        var fieldParts = new List<int[]>();
         long rows = 0, nonZeros = 0;
         while (ReadBlock(block, 32768))
         {
-            parts.Add((block.Labels.ToArray(), block.Offsets.ToArray(), block.Indices.ToArray(), block.Values.ToArray(),
-                _fields ? block.Fields.ToArray() : null));
             rows += block.Count;
             nonZeros += block.NonZeros;
+            long held = (rows * 8) + (nonZeros * (_fields ? 12 : 8));
+            MemoryBudget.Ensure(held + (held >> 1),
+                $"{SourceName}: reading {rows:N0} rows with {nonZeros:N0} nonzeros (up to line {LineNumber:N0}) into memory",
+                "stream the file in blocks (SparseTextReader.ReadBlock) or use a machine with more memory");
+            labelParts.Add(block.Labels.ToArray());
+            offsetParts.Add(block.Offsets.ToArray());
+            indexParts.Add(block.Indices.ToArray());
+            valueParts.Add(block.Values.ToArray());
+            if (_fields)
+            {
+                fieldParts.Add(block.Fields.ToArray());
+            }
         }
 
         if (rows >= int.MaxValue || nonZeros > Array.MaxLength)
         {
-            throw new InvalidDataException($"{SourceName}: {rows:N0} rows with {nonZeros:N0} nonzeros do not fit one in-memory dataset; stream it in blocks instead.");
+            throw new InsufficientMemoryException($"{SourceName}: {rows:N0} rows with {nonZeros:N0} nonzeros do not fit one in-memory dataset; stream it in blocks (SparseTextReader.ReadBlock) instead.");
         }
 
-        float[] labels = new float[rows];
+        float[] labels = Join(labelParts, rows);
         int[] offsets = new int[rows + 1];
-        int[] indices = new int[nonZeros];
-        float[] values = new float[nonZeros];
-        int[]? fields = _fields ? new int[nonZeros] : null;
         int row = 0, at = 0;
-        foreach (var part in parts)
+        for (int p = 0; p < offsetParts.Count; p++)
         {
-            part.Labels.CopyTo(labels, row);
-            for (int r = 1; r < part.Offsets.Length; r++)
+            int[] part = offsetParts[p];
+            for (int r = 1; r < part.Length; r++)
             {
-                offsets[row + r] = at + part.Offsets[r];
+                offsets[row + r] = at + part[r];
             }
 
-            part.Indices.CopyTo(indices, at);
-            part.Values.CopyTo(values, at);
-            part.Fields?.CopyTo(fields!, at);
-            row += part.Labels.Length;
-            at += part.Indices.Length;
+            row += part.Length - 1;
+            at += part[^1];
+            offsetParts[p] = [];
         }
 
+        int[] indices = Join(indexParts, nonZeros);
+        float[] values = Join(valueParts, nonZeros);
+        int[]? fields = _fields ? Join(fieldParts, nonZeros) : null;
         return SparseDataset.FromTrustedArrays(labels, offsets, indices, values, fields, MaxIndex + 1, MaxField + 1);
+    }
+
+    /// <summary>Concatenates the parts into one array, dropping each part once copied.</summary>
+    private static T[] Join<T>(List<T[]> parts, long length)
+    {
+        var all = new T[length];
+        int at = 0;
+        for (int p = 0; p < parts.Count; p++)
+        {
+            parts[p].CopyTo(all, at);
+            at += parts[p].Length;
+            parts[p] = [];
+        }
+
+        return all;
     }
 
     /// <summary>Reads a whole file (gzip detected) into a dataset.</summary>
@@ -225,6 +277,7 @@ public sealed class SparseTextReader : IDisposable
         }
 
         block.LabelBuffer[row] = label;
+        block.LineBuffer[row] = _lines.LineNumber;
         block.OffsetBuffer[row + 1] = nnz;
         block.Count = row + 1;
         return true;
@@ -247,10 +300,13 @@ public sealed class SparseTextReader : IDisposable
         fixed (int* indexBase = indices)
         fixed (float* valueBase = values)
         {
+            // every read is behind a p < end test and every write behind index < indexEnd: the path stays inside
+            // the line and the arrays by construction, whatever the bytes after the line hold
             byte* p = begin + start;
             byte* end = begin + line.Length;
             int* field = fieldBase + nnz;
             int* index = indexBase + nnz;
+            int* indexEnd = indexBase + Math.Min(indices.Length, Math.Min(values.Length, withFields ? fields!.Length : int.MaxValue));
             float* value = valueBase + nnz;
             while (true)
             {
@@ -262,6 +318,11 @@ public sealed class SparseTextReader : IDisposable
                 if (p == end || *p == (byte)'#')
                 {
                     break;
+                }
+
+                if (index >= indexEnd)
+                {
+                    return -1;
                 }
 
                 if (withFields)
@@ -311,10 +372,16 @@ public sealed class SparseTextReader : IDisposable
         }
     }
 
-    /// <summary>1 to 9 digits and a colon: returns the position after the colon, or null.</summary>
+    /// <summary>1 to 9 digits and a colon in [p, end): returns the position after the colon, or null (also for p at end).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe byte* ParseShortNumberAndColon(byte* p, byte* end, out uint number)
     {
+        if (p >= end)
+        {
+            number = 0;
+            return null;
+        }
+
         number = (uint)(*p - '0');
         if (number > 9)
         {
@@ -403,7 +470,7 @@ public sealed class SparseTextReader : IDisposable
         string token = DataFormatException.TokenAt(line, tokenStart);
         string expected = _fields ? "field:index:value" : "index:value";
         string found = (uint)p < (uint)line.Length && line[p] is not ((byte)' ' or (byte)'\t' or (byte)'#')
-            ? $"'{(char)line[p]}'"
+            ? $"'{DataFormatException.Visible(((char)line[p]).ToString())}'"
             : "nothing";
         return Error(line, p, $"missing colon after the {what} in '{token}' (expected {expected}, found {found})");
     }

@@ -20,15 +20,31 @@ public static class LibFmModelFile
     /// <summary>Loads a libFM model file (gzip detected).</summary>
     public static ModelFile Load(string path)
     {
-        using Stream stream = DataFile.OpenRead(path);
+        using Stream stream = TextModelParts.OpenModel(path);
         return Read(stream, path);
     }
 
     /// <summary>Reads a libFM model from a stream.</summary>
-    /// <exception cref="ModelFileException">The text is not a complete libFM model.</exception>
+    /// <exception cref="ModelFileException">The text is not a complete libFM model, or its gzip stream is damaged.</exception>
     public static ModelFile Read(Stream stream, string sourceName)
     {
-        using var lines = new ByteLineReader(stream, leaveOpen: true, bufferSize: 1 << 16);
+        try
+        {
+            return ReadModel(stream, sourceName);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ModelFileException(e.Message, e);
+        }
+        catch (DataFormatException e)
+        {
+            throw new ModelFileException(e.Message, e);
+        }
+    }
+
+    private static ModelFile ReadModel(Stream stream, string sourceName)
+    {
+        using var lines = new ByteLineReader(stream, leaveOpen: true, bufferSize: 1 << 16, sourceName: sourceName);
         var weights = new FloatList();
         var factors = new FloatList();
         float bias = 0;

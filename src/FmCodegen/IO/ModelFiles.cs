@@ -13,9 +13,16 @@ public static class ModelFiles
     {
         Span<byte> head = stackalloc byte[64];
         int got;
-        using (Stream stream = DataFile.OpenRead(path))
+        using (Stream stream = TextModelParts.OpenModel(path))
         {
-            got = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            try
+            {
+                got = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new ModelFileException(e.Message, e);
+            }
         }
 
         return Detect(head[..got], path);

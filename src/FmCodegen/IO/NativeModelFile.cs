@@ -145,13 +145,26 @@ public static class NativeModelFile
     public static ModelFile Load(string path)
     {
         // a gzip-compressed native file is read through the decompressor (its length is then unknown up front)
-        using Stream stream = DataFile.OpenRead(path);
-        return Read(stream, path, stream is FileStream file ? file.Length : -1);
+        using Stream stream = TextModelParts.OpenModel(path);
+        try
+        {
+            return Read(stream, path, stream is FileStream file ? file.Length : -1, DataFile.MaxLength(stream));
+        }
+        catch (InvalidDataException e)
+        {
+            // damaged gzip framing
+            throw new ModelFileException(e.Message, e);
+        }
     }
 
     /// <summary>Reads a native model from a stream. <paramref name="length"/> is the stream's length when known
     /// (then truncation is reported before reading the data), or -1.</summary>
-    public static ModelFile Read(Stream stream, string sourceName, long length = -1)
+    public static ModelFile Read(Stream stream, string sourceName, long length = -1) =>
+        Read(stream, sourceName, length, length >= 0 ? length : long.MaxValue);
+
+    /// <summary>Reads a native model; <paramref name="maxLength"/> bounds what the stream can hold (for gzip, its
+    /// compressed length times deflate's largest ratio), so a header declaring more is refused before allocating.</summary>
+    internal static ModelFile Read(Stream stream, string sourceName, long length, long maxLength)
     {
         ArgumentNullException.ThrowIfNull(stream);
         Span<byte> header = stackalloc byte[HeaderSize];
@@ -203,6 +216,12 @@ public static class NativeModelFile
                 : $"the file has {length - expected:N0} bytes of garbage after the model ({length:N0} bytes, expected {expected:N0})");
         }
 
+        if (length < 0 && expected > maxLength)
+        {
+            throw Fail(sourceName, $"the header declares {n:N0} features with k = {k} ({expected:N0} bytes), but this compressed file can hold at most {maxLength:N0} bytes (deflate expands at most {Data.CheckedGZipStream.MaxRatio}:1): the header is damaged or forged");
+        }
+
+        ModelLimits.CheckTable(n, k, sourceName);
         var crc = new Crc32();
         crc.Append(header);
         long tableBytes = ((n + 1) * FmLayout.RowStride(k) + FmLayout.TablePadding) * sizeof(float);

@@ -7,6 +7,19 @@ namespace FmCodegen.IO;
 /// <summary>Shared pieces of the text model readers and writers.</summary>
 internal static class TextModelParts
 {
+    /// <summary>Opens a model file (gzip detected); a gzip file too short to be complete is a <see cref="ModelFileException"/>.</summary>
+    public static Stream OpenModel(string path)
+    {
+        try
+        {
+            return DataFile.OpenRead(path);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ModelFileException(e.Message, e);
+        }
+    }
+
     /// <summary>Growable float storage (weights, factors) for readers that learn the size at the end.</summary>
     internal sealed class FloatList
     {
@@ -22,10 +35,22 @@ internal static class TextModelParts
         {
             if (Count == _items.Length)
             {
-                Array.Resize(ref _items, checked(_items.Length * 2));
+                Grow();
             }
 
             _items[Count++] = value;
+        }
+
+        private void Grow()
+        {
+            if (_items.Length >= Array.MaxLength)
+            {
+                throw new InsufficientMemoryException($"A model file holds more than {Array.MaxLength:N0} numbers in one section, more than one .NET array holds.");
+            }
+
+            long size = Math.Min(Array.MaxLength, (long)_items.Length * 2);
+            MemoryBudget.Ensure(size * sizeof(float), $"Reading a model of more than {Count:N0} numbers", "use a machine with more memory");
+            Array.Resize(ref _items, (int)size);
         }
     }
 
@@ -76,6 +101,7 @@ internal static class TextModelParts
     /// <summary>Builds the model from features x k factors and n weights (or none), checking values as it goes.</summary>
     public static FmModel Build(float bias, ReadOnlySpan<float> weights, ReadOnlySpan<float> factors, int numFeatures, int k, string source)
     {
+        ModelLimits.CheckTable(numFeatures, k, source);
         var table = new AlignedTable(numFeatures, k);
         for (int i = 0; i < numFeatures; i++)
         {

@@ -7,14 +7,15 @@ namespace FmCodegen.IO;
 /// xLearn's FM text model (<c>xlearn_train -t FILE</c>): <c>bias: b</c>, then <c>i_j: w_j</c> for every feature, then
 /// <c>v_j: v_j,0 ... v_j,k-1</c> for every feature. The file does not record whether xLearn's instance
 /// normalisation was on (its default); scoring with it is the caller's choice (<see cref="ModelFile.InstanceNormalization"/>).
-/// FFM files (<c>v_j_f:</c>) are refused. A file without <c>v_</c> lines (a linear model) loads with k = 1 zero factors.
+/// FFM files (<c>v_j_f:</c>) are refused, and so is a file without <c>v_</c> lines (cut before its factors, or a
+/// linear model): the sections must agree on the features and every <c>v_</c> line on k.
 /// </summary>
 public static class XLearnModelFile
 {
     /// <summary>Loads an xLearn FM text model (gzip detected).</summary>
     public static ModelFile Load(string path, bool instanceNormalization = false)
     {
-        using Stream stream = DataFile.OpenRead(path);
+        using Stream stream = TextModelParts.OpenModel(path);
         return Read(stream, path, instanceNormalization);
     }
 
@@ -22,7 +23,23 @@ public static class XLearnModelFile
     /// <exception cref="ModelFileException">The text is not a complete xLearn FM model.</exception>
     public static ModelFile Read(Stream stream, string sourceName, bool instanceNormalization = false)
     {
-        using var lines = new ByteLineReader(stream, leaveOpen: true, bufferSize: 1 << 16);
+        try
+        {
+            return ReadModel(stream, sourceName, instanceNormalization);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ModelFileException(e.Message, e);
+        }
+        catch (DataFormatException e)
+        {
+            throw new ModelFileException(e.Message, e);
+        }
+    }
+
+    private static ModelFile ReadModel(Stream stream, string sourceName, bool instanceNormalization)
+    {
+        using var lines = new ByteLineReader(stream, leaveOpen: true, bufferSize: 1 << 16, sourceName: sourceName);
         var weights = new FloatList();
         var factors = new FloatList();
         var one = new FloatList();
@@ -131,13 +148,20 @@ public static class XLearnModelFile
             throw new ModelFileException($"{sourceName}: no 'bias:' line; this is not an xLearn model");
         }
 
-        if (factorRows > 0 && factorRows != weights.Count)
+        if (factorRows == 0)
+        {
+            throw new ModelFileException(weights.Count == 0
+                ? $"{sourceName}: the model has a bias but no 'i_' and no 'v_' lines (a truncated file?)"
+                : $"{sourceName}: {weights.Count:N0} 'i_' lines but no 'v_' lines: an xLearn FM model has factors for every feature (a file cut before its factors, or a linear model, which this reader does not take)");
+        }
+
+        if (factorRows != weights.Count)
         {
             throw new ModelFileException(
                 $"{sourceName}: {weights.Count:N0} 'i_' lines but {factorRows:N0} 'v_' lines; an FM model has both for every feature (a truncated or damaged file?)");
         }
 
-        FmModel model = Build(bias, weights.Items, factorRows > 0 ? factors.Items : default, weights.Count, Math.Max(k, 1), sourceName);
+        FmModel model = Build(bias, weights.Items, factors.Items, weights.Count, k, sourceName);
         return new ModelFile(model.WithInstanceNormalization(instanceNormalization)) { Format = ModelFormat.XLearn };
     }
 

@@ -66,6 +66,7 @@ public static class FmTrainer
     /// </summary>
     /// <exception cref="ArgumentException">The options are out of range or disagree with the data.</exception>
     /// <exception cref="InvalidOperationException">Training diverged (a loss became infinite or NaN).</exception>
+    /// <exception cref="InsufficientMemoryException">The model's tables would not fit in the memory the process may use.</exception>
     public static FmTrainingResult Train(SparseDataset train, FmTrainingOptions options, Action<FmEpoch>? onEpoch = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
