@@ -42,6 +42,10 @@ internal static class BayesRun
     {
         var clock = Stopwatch.StartNew();
         TextWriter output = context.Output;
+        bool libfm = verb == "libfm";
+        CliOptions.CheckOutputs(
+            [(libfm ? "-save_model" : "--model", request.Model), (libfm ? "-out" : "--predictions", request.Predictions), (libfm ? "-rlog" : "--history", request.Log)],
+            [(libfm ? "-train" : "--train", request.Train), (libfm ? "-test" : "--test", request.Test), (libfm ? "-meta" : "--meta", request.Meta)]);
         foreach (string? path in new[] { request.Model, request.Predictions, request.Log })
         {
             if (path is not null && Path.GetDirectoryName(Path.GetFullPath(path)) is { } folder && !Directory.Exists(folder))

@@ -233,7 +233,7 @@ public static class LibFmCommand
             EmbeddingSize = k,
             UseBias = bias,
             UseLinear = linear,
-            Iterations = Int("iter", 100, 1),
+            Iterations = Optional("iter") is "0" ? throw new CliUserException($"-iter must be 1 or more, or 0 with -load_model (which -method {method} does not use); 0 sweeps would write an untrained, random model.") : Int("iter", 100, 1),
             InitStdev = Optional("init_stdev") is { } init ? Float(init, "-init_stdev") : 0.1,
             Seed = Int("seed", 1, int.MinValue),
             Regularization = Optional("regular") is { } reg ? ParseBayesRegular(reg, groups) : null,

@@ -148,9 +148,9 @@ internal static class TrainingRun
     private static void CheckOptions(string verb, FmTrainingOptions o)
     {
         bool libfm = verb == "libfm";
-        if (o.EmbeddingSize is < 1 or > FmModel.MaxEmbeddingSize)
+        if (o.EmbeddingSize is < 0 or > FmModel.MaxEmbeddingSize)
         {
-            throw new CliUserException($"{(libfm ? "-dim" : "--k")} must give k between 1 and {FmModel.MaxEmbeddingSize}; got {o.EmbeddingSize}.");
+            throw new CliUserException($"{(libfm ? "-dim" : "--k")} must give k between 0 (a linear model) and {FmModel.MaxEmbeddingSize}; got {o.EmbeddingSize}.");
         }
 
         if (o.Epochs is < 0 || (o.Epochs == 0 && o.WarmStart is null))
