@@ -298,6 +298,11 @@ internal static class Fuzz
         static byte[] Flip(Random random, byte[] data)
         {
             byte[] copy = (byte[])data.Clone();
+            if (copy.Length == 0)
+            {
+                return copy;
+            }
+
             copy[random.Next(copy.Length)] ^= (byte)(1 << random.Next(8));
             return copy;
         }
