@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
+using FmCodegen.Data;
 using FmCodegen.IO;
+using Parquet;
 using Parquet.Serialization;
 
 namespace FmCodegen.Spark;
@@ -168,6 +170,8 @@ public static class SparkModelDirectory
             Stream stream = File.OpenRead(file);
             await using (stream.ConfigureAwait(false))
             {
+                await CheckDeclaredSizeAsync(stream, file, cancellationToken).ConfigureAwait(false);
+                stream.Position = 0;
                 rows = (await ParquetSerializer.DeserializeUntypedAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false)).Data;
             }
         }
@@ -179,6 +183,43 @@ public static class SparkModelDirectory
         return rows.Count == 1
             ? rows[0]
             : throw new ModelFileException($"{file}: {rows.Count} rows; a Spark FM model saves exactly one (intercept, linear, factors)");
+    }
+
+    /// <summary>Bytes the untyped reader may hold per value it materialises (the value, its list slot and levels).</summary>
+    private const long BytesPerValue = 24;
+
+    /// <summary>Checks the sizes the Parquet footer declares (values and uncompressed bytes over every column chunk)
+    /// against the memory the process may use before anything is decompressed, so a small file that expands to
+    /// gigabytes is refused with the size it needs.</summary>
+    private static async ValueTask CheckDeclaredSizeAsync(Stream stream, string file, CancellationToken cancellationToken)
+    {
+        long values = 0, bytes = 0;
+        ParquetReader reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            foreach (Parquet.Meta.RowGroup group in reader.Metadata?.RowGroups ?? [])
+            {
+                foreach (Parquet.Meta.ColumnChunk chunk in group.Columns)
+                {
+                    if (chunk.MetaData is { } column)
+                    {
+                        if (column.NumValues < 0 || column.TotalUncompressedSize < 0)
+                        {
+                            throw new ModelFileException($"{file}: a column chunk declares {column.NumValues:N0} values in {column.TotalUncompressedSize:N0} bytes; the footer is damaged");
+                        }
+
+                        values = SaturatingAdd(values, column.NumValues);
+                        bytes = SaturatingAdd(bytes, column.TotalUncompressedSize);
+                    }
+                }
+            }
+        }
+
+        long needed = SaturatingAdd(bytes, values > long.MaxValue / BytesPerValue ? long.MaxValue : values * BytesPerValue);
+        MemoryBudget.Ensure(needed, $"{file}: reading {values:N0} Parquet values ({MemoryBudget.Size(bytes)} uncompressed)",
+            "use a machine (or container) with more memory; a Spark FM model of n features and k factors holds about n x (k + 1) values");
+
+        static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
     }
 
     private static ModelFile Build(Metadata metadata, Dictionary<string, object> row, string file)
@@ -200,6 +241,10 @@ public static class SparkModelDirectory
             throw new ModelFileException($"{file}: factors declares {numRows:N0} rows of {k}; FmCodegen holds at most {MaxParameters / (k + 1):N0} features");
         }
 
+        // the sizes are declared: check the model table, and the weights and factors read on the way, before allocating
+        ModelLimits.CheckTable(numRows, k, file);
+        MemoryBudget.Ensure((long)numRows * (k + 1) * sizeof(float), $"{file}: the linear vector and factors matrix ({numRows:N0} x {k})",
+            "use a machine (or container) with more memory");
         float[] weights = ReadVector(linear, numRows, file);
         float[] table = ReadMatrix(factors, numRows, k, file);
         float bias = ToFloat(intercept, "intercept", file);

@@ -201,4 +201,79 @@ public class FfmCompatibilityTests
         FfmModelFile file = LibFfmModelFile.Read(stream, stream.Length, "t.model");
         Assert.Equal(weights, file.Model.GetFactors());
     }
+
+    [Theory]
+    [InlineData("native")]
+    [InlineData("xlearn")]
+    [InlineData("libffm")]
+    public void TheTableADeclaredSizeNeeds_IsCheckedAgainstTheMemoryBudget(string format)
+    {
+        // 4,000 features x 4 fields x k = 4: a table of 256 KB; under a 128 KB budget every reader refuses it
+        // with the size it needs and the file's name, and reads it under a larger one
+        const int n = 4000, m = 4, k = 4;
+        var factors = new float[n * m * k];
+        for (int i = 0; i < factors.Length; i++)
+        {
+            factors[i] = ((i % 11) * 0.05f) - 0.25f;
+        }
+
+        FfmModel model = FfmModel.Create(0.5f, new float[n], factors, numFields: m, embeddingSize: k);
+        string dir = Directory.CreateTempSubdirectory("ffm").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "m." + format);
+            switch (format)
+            {
+                case "native":
+                    FfmModelFiles.Save(new FfmModelFile(model, FfmModelFormat.Native), path, FfmModelFormat.Native);
+                    break;
+                case "xlearn":
+                    FfmModelFiles.Save(new FfmModelFile(model, FfmModelFormat.XLearn), path, FfmModelFormat.XLearn);
+                    break;
+                default:
+                    using (var w = new BinaryWriter(File.Create(path)))
+                    {
+                        w.Write(n);
+                        w.Write(m);
+                        w.Write(k);
+                        w.Write((byte)0);
+                        for (int b = 0; b < n * m; b++)
+                        {
+                            for (int c = 0; c < k; c++)
+                            {
+                                w.Write(factors[(b * k) + c]);
+                            }
+
+                            for (int c = 0; c < k; c++)
+                            {
+                                w.Write(1f);
+                            }
+                        }
+                    }
+
+                    break;
+            }
+
+            using (MemoryBudget.WithLimit(128 << 10))
+            {
+                var e = Assert.Throws<InsufficientMemoryException>(() => FfmModelFiles.Load(path));
+                Assert.Contains(path, e.Message, StringComparison.Ordinal);
+                Assert.Contains("may use 128 KB", e.Message, StringComparison.Ordinal);
+                if (format != "xlearn")
+                {
+                    // the text reader may stop earlier, while it collects the numbers
+                    Assert.Contains("field-aware model (4,000 features, 4 fields, k = 4)", e.Message, StringComparison.Ordinal);
+                }
+            }
+
+            using (MemoryBudget.WithLimit(16 << 20))
+            {
+                Assert.Equal(factors, FfmModelFiles.Load(path).Model.GetFactors());
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

@@ -189,6 +189,41 @@ public class SparkModelTests
     }
 
     [Fact]
+    public void DeclaredSizesAreCheckedAgainstTheMemoryBudgetBeforeAllocating()
+    {
+        using var folder = new TempFolder();
+
+        // a tiny directory declaring 10 million features (sparse encodings without nonzeros): the model table
+        // (640 MB for k = 8) is refused from the declared size, before the vector, matrix or table is allocated
+        string bomb = folder.File("declared-bomb");
+        const int declared = 10_000_000;
+        WriteSparkModel(bomb, SparkModelDirectory.RegressionClass, "{\"factorSize\":8}", 0.5,
+            SparkVector.OfSparse(declared, [], []), new SparkMatrix(false, declared, 8, new int[9], [], [], false));
+        Assert.InRange(new FileInfo(Directory.GetFiles(Path.Combine(bomb, "data"), "*.parquet").Single()).Length, 1, 64 << 10);
+        using (MemoryBudget.WithLimit(256L << 20))
+        {
+            var e = Assert.Throws<InsufficientMemoryException>(() => SparkModelDirectory.Load(bomb));
+            Assert.Contains("10,000,000 features", e.Message, StringComparison.Ordinal);
+            Assert.Contains("may use 256 MB", e.Message, StringComparison.Ordinal);
+            Assert.Contains(bomb, e.Message, StringComparison.Ordinal);
+        }
+
+        // the values the Parquet footer declares are checked before the file is decompressed
+        string dense = folder.File("dense");
+        const int n = 20_000;
+        WriteSparkModel(dense, SparkModelDirectory.ClassificationClass, "{\"factorSize\":8}", 0.5,
+            SparkVector.OfDense(new double[n]), SparkMatrix.RowMajor(RandomFactors(n, 8, 9)));
+        using (MemoryBudget.WithLimit(2L << 20))
+        {
+            var e = Assert.Throws<InsufficientMemoryException>(() => SparkModelDirectory.Load(dense));
+            Assert.Contains("Parquet values", e.Message, StringComparison.Ordinal);
+            Assert.Contains(".parquet", e.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(n, SparkModelDirectory.Load(dense).Model.NumFeatures);
+    }
+
+    [Fact]
     public void RegressorWithoutLinearOrInterceptReadsSparksEmptySparseVectorAndDefaults()
     {
         using var folder = new TempFolder();

@@ -45,8 +45,8 @@ internal static class LibFmModelFile
     private static ModelFile ReadModel(Stream stream, string sourceName)
     {
         using var lines = new ByteLineReader(stream, leaveOpen: true, bufferSize: 1 << 16, sourceName: sourceName);
-        var weights = new FloatList();
-        var factors = new FloatList();
+        var weights = new FloatList { Source = sourceName };
+        var factors = new FloatList { Source = sourceName };
         float bias = 0;
         bool hasBias = false, hasUnary = false, hasPairwise = false;
         int k = -1;

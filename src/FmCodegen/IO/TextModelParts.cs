@@ -27,6 +27,9 @@ internal static class TextModelParts
 
         public int Count { get; private set; }
 
+        /// <summary>The file being read, named when the numbers outgrow the memory budget.</summary>
+        public string? Source { get; init; }
+
         public Span<float> Items => _items.AsSpan(0, Count);
 
         public void Clear() => Count = 0;
@@ -49,7 +52,7 @@ internal static class TextModelParts
             }
 
             long size = Math.Min(Array.MaxLength, (long)_items.Length * 2);
-            MemoryBudget.Ensure(size * sizeof(float), $"Reading a model of more than {Count:N0} numbers", "use a machine with more memory");
+            MemoryBudget.Ensure(size * sizeof(float), Source is null ? $"Reading a model of more than {Count:N0} numbers" : $"{Source}: reading a model of more than {Count:N0} numbers", "use a machine with more memory");
             Array.Resize(ref _items, (int)size);
         }
     }

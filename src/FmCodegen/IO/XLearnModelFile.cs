@@ -40,8 +40,8 @@ internal static class XLearnModelFile
     private static ModelFile ReadModel(Stream stream, string sourceName, bool instanceNormalization)
     {
         using var lines = new ByteLineReader(stream, leaveOpen: true, bufferSize: 1 << 16, sourceName: sourceName);
-        var weights = new FloatList();
-        var factors = new FloatList();
+        var weights = new FloatList { Source = sourceName };
+        var factors = new FloatList { Source = sourceName };
         var one = new FloatList();
         float bias = 0;
         bool hasBias = false;

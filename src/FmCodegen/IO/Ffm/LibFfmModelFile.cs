@@ -61,6 +61,7 @@ public static class LibFfmModelFile
         }
 
         // sizes are checked: stream the (feature, field) blocks; only the model table is allocated
+        ModelLimits.CheckFfmTable(n, m, k, sourceName);
         int blockFloats = 2 * (length == size4 ? (k + 3) / 4 * 4 : k);
         float[] block = new float[blockFloats];
         Span<byte> bytes = MemoryMarshal.AsBytes(block.AsSpan());

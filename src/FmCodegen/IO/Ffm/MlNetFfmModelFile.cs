@@ -152,6 +152,7 @@ public static class MlNetFfmModelFile
             throw new ModelFileException($"{source}: the model data ({data.Length:N0} bytes) does not hold {features:N0} linear weights and {latentCount:N0} latent weights (features x fields x latentDim); truncated or damaged");
         }
 
+        ModelLimits.CheckFfmTable(features, fields, k, source);
         var weights = new float[features + 1];
         for (int j = 0; j < features; j++)
         {

@@ -173,6 +173,7 @@ public static class NativeFfmModelFile
                 : $"{source}: {length - expected:N0} unexpected bytes after the model ({expected:N0} bytes announced)");
         }
 
+        ModelLimits.CheckFfmTable(n, m, k, source);
         var crc = new Crc32();
         crc.Append(header);
         var weights = new float[n + 1];

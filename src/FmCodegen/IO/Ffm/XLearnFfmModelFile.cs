@@ -41,8 +41,8 @@ public static class XLearnFfmModelFile
     public static FfmModelFile Read(Stream stream, string sourceName, bool instanceNormalization = false)
     {
         using var lines = new ByteLineReader(stream, leaveOpen: true, bufferSize: 1 << 16);
-        var weights = new FloatList();
-        var factors = new FloatList();
+        var weights = new FloatList { Source = sourceName };
+        var factors = new FloatList { Source = sourceName };
         var one = new FloatList();
         float bias = 0;
         bool hasBias = false;
@@ -184,6 +184,7 @@ public static class XLearnFfmModelFile
                 $"{sourceName}: {n:N0} 'i_' lines and {fields} fields need {(long)n * fields:N0} 'v_' lines; the file has {blocks:N0} (a truncated or damaged file?)");
         }
 
+        ModelLimits.CheckFfmTable(n, fields, k, sourceName);
         var table = new FfmTable(n, fields, k);
         ReadOnlySpan<float> all = factors.Items;
         for (int j = 0; j < n; j++)
