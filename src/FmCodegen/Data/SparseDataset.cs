@@ -5,20 +5,31 @@ namespace FmCodegen.Data;
 /// Immutable once built; scoring and training read its spans directly. Row r is
 /// Indices/Values/Fields[Offsets[r] .. Offsets[r + 1]).
 /// </summary>
+/// <remarks>
+/// Memory: 4 bytes per nonzero for its index, 4 more for its value unless every value is 1 (binary features, as in
+/// most CTR data: then no value array is stored, <see cref="UnitValues"/> is true and <see cref="RowValues"/> returns
+/// a shared run of ones), 4 more for its field (libffm), and 8 bytes per row (label and offset).
+/// </remarks>
 public sealed class SparseDataset
 {
     private readonly float[] _labels;
     private readonly int[] _offsets;
     private readonly int[] _indices;
-    private readonly float[] _values;
     private readonly int[]? _fields;
 
-    private SparseDataset(float[] labels, int[] offsets, int[] indices, float[] values, int[]? fields, int numFeatures, int numFields)
+    // null when every value is 1; the ones are then made only if a caller asks for the whole Values span
+    private float[]? _values;
+    private static float[] s_ones = new float[256];
+
+    static SparseDataset() => s_ones.AsSpan().Fill(1f);
+
+    private SparseDataset(float[] labels, int[] offsets, int[] indices, float[]? values, int[]? fields, int numFeatures, int numFields)
     {
         _labels = labels;
         _offsets = offsets;
         _indices = indices;
         _values = values;
+        UnitValues = values is null;
         _fields = fields;
         NumFeatures = numFeatures;
         NumFields = numFields;
@@ -39,7 +50,26 @@ public sealed class SparseDataset
     public ReadOnlySpan<float> Labels => _labels;
     public ReadOnlySpan<int> Offsets => _offsets;
     public ReadOnlySpan<int> Indices => _indices;
-    public ReadOnlySpan<float> Values => _values;
+
+    /// <summary>The value of every nonzero. When <see cref="UnitValues"/> is true the dataset stores no values and the
+    /// first call makes (and keeps) an array of ones; <see cref="RowValues"/> never does.</summary>
+    public ReadOnlySpan<float> Values
+    {
+        get
+        {
+            if (_values is null)
+            {
+                var ones = new float[_indices.Length];
+                ones.AsSpan().Fill(1f);
+                Interlocked.CompareExchange(ref _values, ones, null);
+            }
+
+            return _values;
+        }
+    }
+
+    /// <summary>True when every value is 1 and the dataset holds no value array (4 bytes per nonzero saved).</summary>
+    public bool UnitValues { get; }
 
     /// <summary>The field of every nonzero; empty when <see cref="HasFields"/> is false.</summary>
     public ReadOnlySpan<int> Fields => _fields;
@@ -49,7 +79,26 @@ public sealed class SparseDataset
 
     public ReadOnlySpan<int> RowIndices(int row) => _indices.AsSpan(_offsets[row], _offsets[row + 1] - _offsets[row]);
 
-    public ReadOnlySpan<float> RowValues(int row) => _values.AsSpan(_offsets[row], _offsets[row + 1] - _offsets[row]);
+    public ReadOnlySpan<float> RowValues(int row) =>
+        UnitValues ? Ones(_offsets[row + 1] - _offsets[row]) : _values.AsSpan(_offsets[row], _offsets[row + 1] - _offsets[row]);
+
+    /// <summary>A read-only run of <paramref name="count"/> ones (shared).</summary>
+    internal static ReadOnlySpan<float> Ones(int count)
+    {
+        float[] ones = s_ones;
+        if (ones.Length < count)
+        {
+            ones = new float[Math.Max(count, ones.Length * 2)];
+            ones.AsSpan().Fill(1f);
+            s_ones = ones;
+        }
+
+        return ones.AsSpan(0, count);
+    }
+
+    /// <summary>True when every value is exactly 1 (the bits of 1.0f).</summary>
+    internal static bool AllOnes(ReadOnlySpan<float> values) =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(values).IndexOfAnyExcept(0x3F800000) < 0;
 
     public ReadOnlySpan<int> RowFields(int row) =>
         _fields is null ? default : _fields.AsSpan(_offsets[row], _offsets[row + 1] - _offsets[row]);
@@ -102,7 +151,7 @@ public sealed class SparseDataset
             maxField = Math.Max(maxField, fields[j]);
         }
 
-        return new SparseDataset(labels.ToArray(), offsets.ToArray(), indices.ToArray(), values.ToArray(),
+        return new SparseDataset(labels.ToArray(), offsets.ToArray(), indices.ToArray(), AllOnes(values) ? null : values.ToArray(),
             fields.IsEmpty ? null : fields.ToArray(), maxIndex + 1, maxField + 1);
     }
 
@@ -120,7 +169,7 @@ public sealed class SparseDataset
         ArgumentNullException.ThrowIfNull(other);
         return (HasFields == other.HasFields || NonZeros == 0) && NumFeatures == other.NumFeatures && NumFields == other.NumFields
             && Bits(Labels).SequenceEqual(Bits(other.Labels)) && Offsets.SequenceEqual(other.Offsets)
-            && Indices.SequenceEqual(other.Indices) && Bits(Values).SequenceEqual(Bits(other.Values))
+            && Indices.SequenceEqual(other.Indices) && ((UnitValues && other.UnitValues) || Bits(Values).SequenceEqual(Bits(other.Values)))
             && Fields.SequenceEqual(other.Fields);
 
         static ReadOnlySpan<int> Bits(ReadOnlySpan<float> values) => System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(values);
@@ -129,9 +178,10 @@ public sealed class SparseDataset
     /// <summary>The same rows with other feature indices (every one below <paramref name="numFeatures"/>): labels,
     /// offsets, values and fields are shared, not copied.</summary>
     internal SparseDataset WithIndices(int[] indices, int numFeatures) =>
-        new(_labels, _offsets, indices, _values, _fields, numFeatures, NumFields);
+        new(_labels, _offsets, indices, UnitValues ? null : _values, _fields, numFeatures, NumFields);
 
-    /// <summary>Takes ownership of arrays a reader filled (no copy). The caller guarantees the CSR shape.</summary>
-    internal static SparseDataset FromTrustedArrays(float[] labels, int[] offsets, int[] indices, float[] values, int[]? fields, int numFeatures, int numFields) =>
+    /// <summary>Takes ownership of arrays a reader filled (no copy; null values: every value is 1). The caller
+    /// guarantees the CSR shape.</summary>
+    internal static SparseDataset FromTrustedArrays(float[] labels, int[] offsets, int[] indices, float[]? values, int[]? fields, int numFeatures, int numFields) =>
         new(labels, offsets, indices, values, fields, numFeatures, numFields);
 }

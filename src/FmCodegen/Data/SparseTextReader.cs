@@ -108,21 +108,26 @@ public sealed class SparseTextReader : IDisposable
         var labelParts = new List<float[]>();
         var offsetParts = new List<int[]>();
         var indexParts = new List<int[]>();
-        var valueParts = new List<float[]>();
+        var valueParts = new List<float[]?>();   // null: a block whose values are all 1
+        var partNonZeros = new List<int>();
+        bool unitValues = true;
         var fieldParts = new List<int[]>();
         long rows = 0, nonZeros = 0;
         while (ReadBlock(block, 32768))
         {
             rows += block.Count;
             nonZeros += block.NonZeros;
-            long held = (rows * 8) + (nonZeros * (_fields ? 12 : 8));
+            bool unitBlock = SparseDataset.AllOnes(block.Values);
+            unitValues &= unitBlock;
+            long held = (rows * 8) + (nonZeros * (_fields ? 8 : 4)) + (unitValues ? 0 : nonZeros * 4);
             MemoryBudget.Ensure(held + (held >> 1),
                 $"{SourceName}: reading {rows:N0} rows with {nonZeros:N0} nonzeros (up to line {LineNumber:N0}) into memory",
                 "stream the file in blocks (SparseTextReader.ReadBlock) or use a machine with more memory");
             labelParts.Add(block.Labels.ToArray());
             offsetParts.Add(block.Offsets.ToArray());
             indexParts.Add(block.Indices.ToArray());
-            valueParts.Add(block.Values.ToArray());
+            valueParts.Add(unitBlock ? null : block.Values.ToArray());
+            partNonZeros.Add(block.NonZeros);
             if (_fields)
             {
                 fieldParts.Add(block.Fields.ToArray());
@@ -151,7 +156,7 @@ public sealed class SparseTextReader : IDisposable
         }
 
         int[] indices = Join(indexParts, nonZeros);
-        float[] values = Join(valueParts, nonZeros);
+        float[]? values = unitValues ? null : JoinValues(valueParts, partNonZeros, nonZeros);
         int[]? fields = _fields ? Join(fieldParts, nonZeros) : null;
         return SparseDataset.FromTrustedArrays(labels, offsets, indices, values, fields, MaxIndex + 1, MaxField + 1);
     }
@@ -166,6 +171,30 @@ public sealed class SparseTextReader : IDisposable
             parts[p].CopyTo(all, at);
             at += parts[p].Length;
             parts[p] = [];
+        }
+
+        return all;
+    }
+
+    /// <summary>Concatenates value parts (null: a part of ones), dropping each part once copied.</summary>
+    private static float[] JoinValues(List<float[]?> parts, List<int> counts, long length)
+    {
+        var all = new float[length];
+        int at = 0;
+        for (int p = 0; p < parts.Count; p++)
+        {
+            int count = counts[p];
+            if (parts[p] is { } part)
+            {
+                part.CopyTo(all, at);
+            }
+            else
+            {
+                all.AsSpan(at, count).Fill(1f);
+            }
+
+            at += count;
+            parts[p] = null;
         }
 
         return all;

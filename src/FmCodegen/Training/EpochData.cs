@@ -21,21 +21,35 @@ internal sealed class EpochData
     public EpochData(SparseDataset data, int[] rows)
     {
         long nonZeros = 0;
+        int longest = 0;
         foreach (int r in rows)
         {
-            nonZeros += data.Offsets[r + 1] - data.Offsets[r];
+            int length = data.Offsets[r + 1] - data.Offsets[r];
+            nonZeros += length;
+            longest = Math.Max(longest, length);
         }
 
         Labels = new float[rows.Length];
         Offsets = new int[rows.Length + 1];
         Indices = new int[nonZeros];
-        Values = new float[nonZeros];
+        UnitValues = data.UnitValues;
+        Values = UnitValues ? new float[longest] : new float[nonZeros];
+        if (UnitValues)
+        {
+            Values.AsSpan().Fill(1f);
+        }
     }
 
     public float[] Labels { get; }
     public int[] Offsets { get; }
     public int[] Indices { get; }
+
+    /// <summary>The values of the rows; when <see cref="UnitValues"/>, only a run of ones as long as the longest row
+    /// (every row's values are its first entries), so binary data costs 4 bytes per nonzero here, not 8.</summary>
     public float[] Values { get; }
+
+    /// <summary>True when every value is 1 (and <see cref="Values"/> holds just ones).</summary>
+    public bool UnitValues { get; }
     public int Count => Labels.Length;
 
     /// <summary>Copies the rows of <paramref name="data"/> in <paramref name="order"/> on the calling thread.</summary>
@@ -70,7 +84,7 @@ internal sealed class EpochData
     {
         ReadOnlySpan<int> offsets = data.Offsets;
         ReadOnlySpan<int> indices = data.Indices;
-        ReadOnlySpan<float> values = data.Values;
+        ReadOnlySpan<float> values = UnitValues ? default : data.Values;
         ReadOnlySpan<float> labels = data.Labels;
         for (int i = from; i < to; i++)
         {
@@ -79,7 +93,11 @@ internal sealed class EpochData
             int count = offsets[r + 1] - start;
             int target = Offsets[i];
             indices.Slice(start, count).CopyTo(Indices.AsSpan(target, count));
-            values.Slice(start, count).CopyTo(Values.AsSpan(target, count));
+            if (!UnitValues)
+            {
+                values.Slice(start, count).CopyTo(Values.AsSpan(target, count));
+            }
+
             Labels[i] = labels[r];
         }
     }

@@ -115,6 +115,7 @@ internal sealed class Replica
         ReadOnlySpan<int> offsets = data.Offsets;
         ReadOnlySpan<int> indices = data.Indices;
         ReadOnlySpan<float> values = data.Values;
+        bool unitValues = data.UnitValues;
         ReadOnlySpan<float> labels = data.Labels;
         int rowsRun = 0;
         Span<float> sums = _sums.AsSpan(0, _embeddingSize);
@@ -146,7 +147,7 @@ internal sealed class Replica
                 int start = offsets[row];
                 int count = offsets[row + 1] - start;
                 ReadOnlySpan<int> idx = indices.Slice(start, count);
-                ReadOnlySpan<float> val = values.Slice(start, count);
+                ReadOnlySpan<float> val = values.Slice(unitValues ? 0 : start, count);
                 float score = bias + TKernel.InteractionWithSums(rows, idx, val, sums);
                 float label = labels[row];
                 float g;
