@@ -38,11 +38,15 @@ public static class TrainCommand
         Option<string?> modelFormat = CliOptions.ModelFormat("The model file format: native, libfm or xlearn (default: libfm for a name ending in .libfm, xlearn for .xlearn, else native).");
         Option<string?> history = new("--history") { Description = "Write the learning curves (one row per epoch) as CSV.", HelpName = "FILE.csv" };
         Option<string?> plot = new("--plot") { Description = "Plot the learning curves as SVG, the best epoch marked.", HelpName = "FILE.svg" };
+        Option<bool> outOfCore = new("--out-of-core") { Description = "Keep the training rows on disk: parse them once into a binary cache and stream them from it every epoch (default: when the file would not fit the memory the process may use). The same seed and threads give the same model as in memory." };
+        Option<string?> memoryLimit = new("--memory-limit") { Description = "The memory training may use, for the in-memory or out-of-core choice (e.g. 800M, 2G; default: what the process may use).", HelpName = "SIZE" };
+        Option<string?> cache = new("--cache") { Description = "Out of core: keep the binary row cache at this path and reuse it while the training file is unchanged (implies --out-of-core; default: a temporary file, deleted after training). An existing file that is not such a cache is refused, never overwritten.", HelpName = "FILE" };
 
         var command = new Command("train", "Train a Factorization Machine (SGD, AdaGrad or FTRL) on libFM/libffm data.")
         {
             train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, initStdev, seed, threads, patience,
             validationFraction, model, modelFormat, history, plot, modelType, noNorm, noLinear, maxFeatures, burnIn, keep, meta,
+            outOfCore, memoryLimit, cache,
         };
 
         CliRunner.SetAction(command, (parse, context) =>
@@ -56,6 +60,15 @@ public static class TrainCommand
             if (type != "fm")
             {
                 throw new CliUserException($"--model-type must be fm or ffm; got '{type}'.");
+            }
+
+            string? solverChoice = parse.GetValue(solver)?.Trim().ToLowerInvariant();
+            foreach (Option diskOnly in new Option[] { outOfCore, memoryLimit, cache })
+            {
+                if (parse.GetResult(diskOnly) is { Implicit: false } && solverChoice is "mcmc" or "als")
+                {
+                    throw new CliUserException($"{diskOnly.Name} is for the SGD, AdaGrad and FTRL solvers (MCMC and ALS train in memory).");
+                }
             }
 
             if (parse.GetValue(noNorm) || parse.GetValue(noLinear) || parse.GetValue(maxFeatures) is not null)
@@ -102,6 +115,9 @@ public static class TrainCommand
                 ModelFormat = CliOptions.ParseModelFormat(parse.GetValue(modelFormat)),
                 History = parse.GetValue(history),
                 Plot = parse.GetValue(plot),
+                OutOfCore = parse.GetValue(outOfCore) || parse.GetValue(cache) is not null ? true : null,
+                MemoryLimit = parse.GetValue(memoryLimit) is { } limit ? TrainingRun.ParseSize(limit, "--memory-limit") : null,
+                Cache = parse.GetValue(cache),
             };
             return TrainingRun.Run("train", request, context);
         });

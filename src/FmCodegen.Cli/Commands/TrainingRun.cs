@@ -26,6 +26,15 @@ internal sealed record TrainingRequest
 
     /// <summary>The warm-start model read (libFM's -load_model): an input no output may overwrite.</summary>
     public string? LoadModel { get; init; }
+
+    /// <summary>True: train from a row cache on disk; null: when the file would not fit the memory.</summary>
+    public bool? OutOfCore { get; init; }
+
+    /// <summary>The memory training may use (bytes) for the in-memory or out-of-core choice; null: the process's.</summary>
+    public long? MemoryLimit { get; init; }
+
+    /// <summary>Where to keep (and reuse) the row cache of out-of-core training.</summary>
+    public string? Cache { get; init; }
 }
 
 internal static class TrainingRun
@@ -51,6 +60,11 @@ internal static class TrainingRun
         CheckOutputPaths(verb, request);
 
         SparseDataset Read(string path) => DataHints.Read(request.InputFormat, () => SparseTextReader.ReadFile(path, request.InputFormat));
+        if (OutOfCoreNeeded(request, output) is { } reason)
+        {
+            return RunOutOfCore(verb, request, context, clock, reason, Read);
+        }
+
         SparseDataset train = Read(request.Train);
         SparseDataset? validation = request.Validation is null ? null : Read(request.Validation);
         SparseDataset? test = request.Test is null ? null : Read(request.Test);
@@ -82,6 +96,11 @@ internal static class TrainingRun
             throw new CliUserException(e.Message, e);
         }
 
+        return Finish(verb, request, output, clock, result, test);
+    }
+
+    private static int Finish(string verb, TrainingRequest request, TextWriter output, Stopwatch clock, FmTrainingResult result, SparseDataset? test)
+    {
         PrintSummary(output, result);
         if (test is not null)
         {
@@ -115,6 +134,124 @@ internal static class TrainingRun
 
         output.WriteLine($"fm {verb}: done in {Seconds(clock)}.");
         return 0;
+    }
+
+    /// <summary>The in-memory size the training file implies (bytes of text x 2: 4 or 8 bytes per nonzero in the
+    /// dataset and as much in training's shuffled copy, for the 5-8 bytes of text a nonzero takes; gzip x 5 more).</summary>
+    internal static long EstimatedMemory(string path)
+    {
+        long length = new FileInfo(path).Length;
+        bool gzip;
+        using (FileStream file = File.OpenRead(path))
+        {
+            gzip = file.ReadByte() == 0x1f && file.ReadByte() == 0x8b;
+        }
+
+        return length * (gzip ? 10 : 2);
+    }
+
+    /// <summary>Why the training rows stay on disk, or null when they are read into memory.</summary>
+    private static string? OutOfCoreNeeded(TrainingRequest request, TextWriter output)
+    {
+        if (request.OutOfCore == true)
+        {
+            return request.Cache is null ? "--out-of-core" : "--cache";
+        }
+
+        if (request.OutOfCore == false)
+        {
+            return null;
+        }
+
+        long needed = EstimatedMemory(request.Train);
+        long limit = request.MemoryLimit ?? MemoryBudget.Limit;
+        long available = limit - (request.MemoryLimit is null ? GC.GetTotalMemory(forceFullCollection: false) : 0);
+        return needed > available
+            ? $"the training file needs about {MemoryBudget.Size(needed)} in memory; {(request.MemoryLimit is null ? "this process may use" : "--memory-limit allows")} {MemoryBudget.Size(Math.Max(0, available))}"
+            : null;
+    }
+
+    private static int RunOutOfCore(string verb, TrainingRequest request, CliContext context, Stopwatch clock, string reason, Func<string, SparseDataset> read)
+    {
+        TextWriter output = context.Output;
+        if (request.Cache is { } cachePath)
+        {
+            foreach (string? other in new[] { request.Train, request.Validation, request.Test, request.Model, request.History, request.Plot, request.Predictions, request.LoadModel })
+            {
+                if (other is not null && string.Equals(Path.GetFullPath(other), Path.GetFullPath(cachePath), StringComparison.Ordinal))
+                {
+                    throw new CliUserException($"--cache '{cachePath}' is also given as another input or output; choose another cache path.");
+                }
+            }
+        }
+
+        SparseDataset? validation = request.Validation is null ? null : read(request.Validation);
+        SparseDataset? test = request.Test is null ? null : read(request.Test);
+        FmTrainingOptions options = FmTrainer.Defaults(request.Options with { Validation = validation });
+        output.WriteLine($"fm {verb}: training rows stay on disk ({reason}); {Describe(options)}");
+        var passes = new PassPrinter(output);
+        var progress = new ProgressPrinter(output, options);
+        FmTrainingResult result;
+        try
+        {
+            result = DataHints.Read(request.InputFormat, () => FmTrainer.TrainOutOfCore(request.Train, request.InputFormat, options,
+                new FmOutOfCoreOptions { CachePath = request.Cache, OnPass = passes.Report }, progress.Report));
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliUserException(e.Message, e);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new CliUserException(e.Message, e);
+        }
+
+        output.WriteLine(string.Create(Invariant, $"fm {verb}: trained on {result.TrainExamples:N0} rows, validated on {result.ValidationExamples:N0}; {result.Model.NumFeatures:N0} features ({Seconds(clock)} so far)"));
+        return Finish(verb, request, output, clock, result, test);
+    }
+
+    /// <summary>Parses 800M, 2G, 1.5GB, 512MB, 4096 (bytes).</summary>
+    internal static long ParseSize(string text, string option)
+    {
+        string t = text.Trim().ToUpperInvariant();
+        long unit = 1;
+        foreach ((string suffix, long size) in new[] { ("GB", 1L << 30), ("G", 1L << 30), ("MB", 1L << 20), ("M", 1L << 20), ("KB", 1L << 10), ("K", 1L << 10), ("B", 1L) })
+        {
+            if (t.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                unit = size;
+                t = t[..^suffix.Length];
+                break;
+            }
+        }
+
+        return double.TryParse(t, NumberStyles.Float, Invariant, out double value) && value > 0 && value * unit < long.MaxValue
+            ? (long)(value * unit)
+            : throw new CliUserException($"{option} must be a size such as 800M or 2G; got '{text}'.");
+    }
+
+    /// <summary>Lines for the passes before out-of-core training (caching the text, scanning, segmenting): at most
+    /// one a second, and one when a pass ends.</summary>
+    private sealed class PassPrinter(TextWriter output)
+    {
+        private string? _stage;
+        private long _last;
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        public void Report(string stage, long done, long total)
+        {
+            long now = _clock.ElapsedMilliseconds;
+            if (stage == _stage && now - _last < 1000)
+            {
+                return;
+            }
+
+            _stage = stage;
+            _last = now;
+            string of = total > 0 ? $" of {MemoryBudget.Size(total)}" : "";
+            output.WriteLine(string.Create(Invariant, $"{stage,-13} {MemoryBudget.Size(done)}{of} read | {now / 1000.0:F1} s"));
+            output.Flush();
+        }
     }
 
     /// <summary>Every output against every input and each other, and that each can be written, before any data is read.</summary>
@@ -352,6 +489,11 @@ internal static class TrainingRun
 
             string bound = e.Refit || options.Patience == 0 || e.Validation is null ? "" : "at most ";
             line.Append(Invariant, $" | {e.ExamplesPerSecond / 1e6:F2} M ex/s | {e.Seconds:F2} s | {bound}{left:F1} s left");
+            if (e.BytesRead > 0)
+            {
+                line.Append(Invariant, $" | read {MemoryBudget.Size(e.BytesRead)} ({e.BytesRead / Math.Max(e.Seconds, 1e-9) / (1 << 20):F0} MB/s)");
+            }
+
             output.WriteLine(line.ToString());
             output.Flush();
         }

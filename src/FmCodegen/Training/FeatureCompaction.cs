@@ -16,9 +16,12 @@ internal sealed class FeatureCompaction
 {
     private readonly int[] _ids;
 
-    private FeatureCompaction(int[] ids, int numFeatures, SparseDataset train, SparseDataset? validation, FmModel? warmStart)
+    private readonly Rank _map;
+
+    private FeatureCompaction(int[] ids, int numFeatures, Rank map, SparseDataset? train, SparseDataset? validation, FmModel? warmStart)
     {
         _ids = ids;
+        _map = map;
         NumFeatures = numFeatures;
         Train = train;
         Validation = validation;
@@ -31,9 +34,13 @@ internal sealed class FeatureCompaction
     /// <summary>The original id of each compact id, rising.</summary>
     public int[] Ids => _ids;
 
-    public SparseDataset Train { get; }
+    /// <summary>The training data on compact ids (null when the training rows are on disk: see <see cref="Compact"/>).</summary>
+    public SparseDataset? Train { get; }
     public SparseDataset? Validation { get; }
     public FmModel? WarmStart { get; }
+
+    /// <summary>The compact id of an original id that occurs.</summary>
+    public int Compact(int id) => _map.Of(id);
 
     /// <summary>The compaction of a run's data, or null when the data uses more than half its index space.</summary>
     public static FeatureCompaction? For(SparseDataset train, SparseDataset? validation, FmModel? warmStart)
@@ -44,10 +51,30 @@ internal sealed class FeatureCompaction
             return null;
         }
 
-        // a bit per original id that occurs; the compact id of an original id is the number of set bits below it,
-        // found in O(1) from each word's count of set bits before it (n/8 + n/16 bytes, no hashing)
         var bits = new ulong[(n + 63) >> 6];
         Mark(bits, train.Indices);
+        return ForBits(bits, n, train, validation, warmStart);
+    }
+
+    /// <summary>The compaction for training rows whose ids are marked in <paramref name="trainBits"/> (a bit per id
+    /// below <paramref name="trainFeatures"/>, kept by the caller: training rows read from disk), or null.</summary>
+    public static FeatureCompaction? ForMarked(ulong[] trainBits, int trainFeatures, SparseDataset? validation, FmModel? warmStart)
+    {
+        int n = Math.Max(trainFeatures, Math.Max(validation?.NumFeatures ?? 0, warmStart?.NumFeatures ?? 0));
+        if (n < 1024)
+        {
+            return null;
+        }
+
+        var bits = new ulong[(n + 63) >> 6];
+        trainBits.AsSpan(0, Math.Min(trainBits.Length, bits.Length)).CopyTo(bits);
+        return ForBits(bits, n, null, validation, warmStart);
+    }
+
+    private static FeatureCompaction? ForBits(ulong[] bits, int n, SparseDataset? train, SparseDataset? validation, FmModel? warmStart)
+    {
+        // a bit per original id that occurs; the compact id of an original id is the number of set bits below it,
+        // found in O(1) from each word's count of set bits before it (n/8 + n/16 bytes, no hashing)
         if (validation is not null)
         {
             Mark(bits, validation.Indices);
@@ -90,10 +117,10 @@ internal sealed class FeatureCompaction
         }
 
         var map = new Rank(bits, before);
-        SparseDataset compactTrain = Remap(train, map, m);
+        SparseDataset? compactTrain = train is null ? null : Remap(train, map, m);
         SparseDataset? compactValidation = validation is null ? null : ReferenceEquals(validation, train) ? compactTrain : Remap(validation, map, m);
         FmModel? compactWarm = warmStart is null ? null : Gather(warmStart, ids);
-        return new FeatureCompaction(ids, n, compactTrain, compactValidation, compactWarm);
+        return new FeatureCompaction(ids, n, map, compactTrain, compactValidation, compactWarm);
     }
 
     /// <summary>The trained compact table spread over the original ids; the other rows stay zero as allocated and
@@ -109,7 +136,7 @@ internal sealed class FeatureCompaction
         return table;
     }
 
-    private static void Mark(ulong[] bits, ReadOnlySpan<int> indices)
+    internal static void Mark(ulong[] bits, ReadOnlySpan<int> indices)
     {
         foreach (int i in indices)
         {

@@ -71,7 +71,7 @@ public static class FmTrainer
     {
         ArgumentNullException.ThrowIfNull(train);
         FmTrainingOptions o = Defaults(options);
-        Validate(o, train);
+        Validate(o, train.Count);
         if (o.EmbeddingSize == 0)
         {
             // k = 0, a linear (or logistic) regression: one factor that starts at 0 stays 0 under every rule (its
@@ -86,6 +86,69 @@ public static class FmTrainer
             FmSolver.Ftrl => WithKernel<FtrlRule>(train, o, onEpoch, cancellationToken),
             _ => WithKernel<AdaGradRule>(train, o, onEpoch, cancellationToken),
         };
+    }
+
+    /// <summary>
+    /// Trains a model on a libFM/libSVM (or libffm, fields ignored) text file whose rows stay on disk: the file is
+    /// parsed once into a checked binary cache, and every epoch streams the training rows from it in segments of
+    /// about 8M nonzeros (memory: one segment, the validation rows and the model's tables). The rows, the shuffling
+    /// and the updates are those of <see cref="Train"/>, so for the same data, options, seed and thread count the
+    /// model has the same bytes.
+    /// </summary>
+    /// <exception cref="DataFormatException">The text is not data.</exception>
+    /// <exception cref="IOException">The cache path holds another file, or a cache of another version of the text.</exception>
+    /// <exception cref="InvalidDataException">A kept cache is damaged or truncated.</exception>
+    public static FmTrainingResult TrainOutOfCore(string trainPath, SparseFormat format, FmTrainingOptions options, FmOutOfCoreOptions? outOfCore = null,
+        Action<FmEpoch>? onEpoch = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(trainPath);
+        ArgumentNullException.ThrowIfNull(options);
+        outOfCore ??= new FmOutOfCoreOptions();
+        string folder = outOfCore.TempDirectory
+            ?? (outOfCore.CachePath is { } kept ? Path.GetDirectoryName(Path.GetFullPath(kept)) : null)
+            ?? Path.GetTempPath();
+        string cachePath = outOfCore.CachePath ?? Path.Combine(folder, $".fm-rows-{Environment.ProcessId}-{Guid.NewGuid():N}.cache");
+        RowCacheReader cache = OutOfCoreTraining.OpenOrBuild(trainPath, format, cachePath, outOfCore.OnPass);
+        try
+        {
+            FmTrainingOptions o = Defaults(options);
+            Validate(o, (int)Math.Min(cache.Rows, int.MaxValue));
+            return TrainCached(cache, folder, o, onEpoch, outOfCore.OnPass, cancellationToken);
+        }
+        finally
+        {
+            cache.Dispose();
+            if (outOfCore.CachePath is null)
+            {
+                File.Delete(cachePath);
+            }
+        }
+    }
+
+    private static FmTrainingResult TrainCached(RowCacheReader cache, string folder, FmTrainingOptions o, Action<FmEpoch>? onEpoch,
+        Action<string, long, long>? onPass, CancellationToken cancellationToken)
+    {
+        if (o.EmbeddingSize == 0)
+        {
+            FmTrainingResult linear = TrainCached(cache, folder, o with { EmbeddingSize = 1, InitStdev = 0 }, onEpoch, onPass, cancellationToken);
+            return linear with { Options = linear.Options with { EmbeddingSize = 0, InitStdev = o.InitStdev } };
+        }
+
+        return o.Solver switch
+        {
+            FmSolver.Sgd => FmKernels.For(o.EmbeddingSize).Accept(new CachedRun<SgdRule>(cache, folder, o, onEpoch, onPass, cancellationToken)),
+            FmSolver.Ftrl => FmKernels.For(o.EmbeddingSize).Accept(new CachedRun<FtrlRule>(cache, folder, o, onEpoch, onPass, cancellationToken)),
+            _ => FmKernels.For(o.EmbeddingSize).Accept(new CachedRun<AdaGradRule>(cache, folder, o, onEpoch, onPass, cancellationToken)),
+        };
+    }
+
+    private sealed class CachedRun<TRule>(RowCacheReader cache, string folder, FmTrainingOptions options, Action<FmEpoch>? onEpoch,
+        Action<string, long, long>? onPass, CancellationToken cancellationToken) : IFmKernelVisitor<FmTrainingResult>
+        where TRule : struct, IUpdateRule
+    {
+        public FmTrainingResult Visit<TKernel>()
+            where TKernel : struct, IFmKernel =>
+            OutOfCoreTraining.Run<TRule, TKernel>(cache, folder, options, onEpoch, onPass, cancellationToken);
     }
 
     /// <summary>Runs the solver's training loop compiled for the kernel that serves k (a generated fixed-k one when
@@ -103,11 +166,11 @@ public static class FmTrainer
             StochasticTraining.Run<TRule, TKernel>(train, options, onEpoch, cancellationToken);
     }
 
-    private static void Validate(FmTrainingOptions o, SparseDataset train)
+    private static void Validate(FmTrainingOptions o, int count)
     {
-        if (train.Count == 0)
+        if (count == 0)
         {
-            throw new ArgumentException("The training data has no examples.", nameof(train));
+            throw new ArgumentException("The training data has no examples.", "train");
         }
 
         Check(Enum.IsDefined(o.Task), $"Unknown task {o.Task}.");

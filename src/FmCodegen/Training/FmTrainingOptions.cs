@@ -104,7 +104,11 @@ public sealed record FmTrainingOptions
 /// <param name="Refit">True for the epochs of the final refit on all the training data (they have no validation).</param>
 /// <param name="PlannedEpochs">The most epochs this phase will run (early stopping may end it sooner).</param>
 public sealed record FmEpoch(int Epoch, double TrainLoss, double TrainMetric, Metrics.FmEvaluation? Validation, double Seconds, double ExamplesPerSecond,
-    bool Refit = false, int PlannedEpochs = 0);
+    bool Refit = false, int PlannedEpochs = 0)
+{
+    /// <summary>Bytes read from the row cache during the epoch (out-of-core training; 0 in memory).</summary>
+    public long BytesRead { get; init; }
+}
 
 /// <summary>The outcome of <see cref="FmTrainer.Train"/>.</summary>
 /// <param name="Model">The trained model (the best epoch's when early stopping restored it).</param>

@@ -6,7 +6,6 @@ namespace FmCodegen.Training;
 /// <summary>What every phase of one stochastic-gradient run shares.</summary>
 internal sealed class RunContext
 {
-    public required SparseDataset Train { get; init; }
     public required FmTrainingOptions Options { get; init; }
     public required Hyper Hyper { get; init; }
     public required int NumFeatures { get; init; }
@@ -35,7 +34,7 @@ internal static class StochasticTraining
         FeatureCompaction? compaction = FeatureCompaction.For(train, o.Validation, o.WarmStart);
         if (compaction is not null)
         {
-            train = compaction.Train;
+            train = compaction.Train!;
             o = o with { Validation = compaction.Validation, WarmStart = compaction.WarmStart };
         }
 
@@ -58,7 +57,6 @@ internal static class StochasticTraining
         float initialBias = o.Task == FmTask.Regression ? (float)(targetSum / train.Count) : (float)Math.Log(rate / (1 - rate));
         var context = new RunContext
         {
-            Train = train,
             Options = o,
             Hyper = new Hyper(o.LearningRate!.Value),
             NumFeatures = Math.Max(train.NumFeatures, Math.Max(split.ValidationData.NumFeatures, o.WarmStart?.NumFeatures ?? 0)),
@@ -72,13 +70,16 @@ internal static class StochasticTraining
 
         TrainingMemory.Check(context.NumFeatures, o.EmbeddingSize, o.Solver!.Value, o.Threads);
         ulong phaseSeed = rng.NextULong();
-        (AlignedTable table, float bias, int bestEpoch) = TrainingPhase.Run<TRule, TKernel>(context, split.TrainRows, split.ValidationData,
-            split.ValidationRows, o.Epochs!.Value, refit: false, phaseSeed);
+        SparseDataset rows = train;
+        Func<SplitMix64, TrainingTeam?, IEpochSource> RowsOf(int[] subset) =>
+            (shuffle, team) => MemoryEpochSource.Create(rows, subset, context.NumFeatures, o.Shuffle, shuffle, team);
+        (AlignedTable table, float bias, int bestEpoch) = TrainingPhase.Run<TRule, TKernel>(context, split.TrainRows.Length, RowsOf(split.TrainRows),
+            split.ValidationData, split.ValidationRows, o.Epochs!.Value, refit: false, phaseSeed);
         int trainExamples = split.TrainRows.Length;
         if (o.Refit == true && split.ValidationRows.Length > 0 && o.Validation is null && bestEpoch > 0)
         {
             // the same seed: the same initialisation, a new order over all rows
-            (table, bias, _) = TrainingPhase.Run<TRule, TKernel>(context, split.AllRows, split.ValidationData, [], bestEpoch, refit: true, phaseSeed);
+            (table, bias, _) = TrainingPhase.Run<TRule, TKernel>(context, split.AllRows.Length, RowsOf(split.AllRows), split.ValidationData, [], bestEpoch, refit: true, phaseSeed);
             trainExamples = split.AllRows.Length;
         }
 

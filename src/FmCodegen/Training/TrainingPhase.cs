@@ -13,51 +13,34 @@ namespace FmCodegen.Training;
 /// </summary>
 internal static class TrainingPhase
 {
-    public static (AlignedTable Table, float Bias, int BestEpoch) Run<TRule, TKernel>(RunContext c, int[] trainRows,
-        SparseDataset validationData, int[] validationRows, int epochs, bool refit, ulong seed)
+    /// <summary>Runs the phase on the rows <paramref name="rowsFor"/> makes: given the phase's shuffle generator and
+    /// its team (null with one thread), it returns them as segments (in memory or on disk), with the count of each
+    /// feature. <paramref name="trainRows"/> is how many rows that will be.</summary>
+    public static (AlignedTable Table, float Bias, int BestEpoch) Run<TRule, TKernel>(RunContext c, int trainRows,
+        Func<SplitMix64, TrainingTeam?, IEpochSource> rowsFor, SparseDataset validationData, int[] validationRows, int epochs, bool refit, ulong seed)
         where TRule : struct, IUpdateRule
         where TKernel : struct, IFmKernel
     {
         FmTrainingOptions o = c.Options;
-        SparseDataset train = c.Train;
         var rng = new SplitMix64(seed);
-        (AlignedTable table, float bias) = InitialParameters(c, trainRows, new SplitMix64(rng.NextULong()));
-        int threads = Math.Min(o.Threads, Math.Max(1, trainRows.Length / 64));
-        Replica[] replicas = CreateReplicas<TRule>(c, table, bias, trainRows, threads);
-
-        var order = (int[])trainRows.Clone();
+        var initRng = new SplitMix64(rng.NextULong());
         var shuffleRng = new SplitMix64(rng.NextULong());
-        if (o.Shuffle)
-        {
-            shuffleRng.Shuffle(order);
-        }
-
+        int threads = Math.Min(o.Threads, Math.Max(1, trainRows / 64));
         using TrainingTeam? team = threads > 1 ? new TrainingTeam(threads) : null;
-        var epochData = new EpochData(train, order);
-        if (team is null)
-        {
-            epochData.Fill(train, order);
-        }
-        else
-        {
-            epochData.PlaceRows(train, order);
-            team.Run(t => epochData.CopyPart(train, order, t, threads));
-        }
+        using IEpochSource source = rowsFor(shuffleRng, team);
+        (AlignedTable table, float bias) = InitialParameters(c, source.FeatureCounts, initRng);
+        Replica[] replicas = CreateReplicas<TRule>(c, table, bias, source.FeatureCounts, threads);
 
-        var epochRunner = new EpochRunner<TRule, TKernel>(replicas, team, epochData, o.Task, c.Hyper, o.Regularization!.Bias, c.NumFeatures);
+        var epochRunner = new EpochRunner<TRule, TKernel>(replicas, team, source, o.Task, c.Hyper, o.Regularization!.Bias, c.NumFeatures);
         var validator = new Validator<TKernel>(validationData, validationRows, o.Task, c.TargetMin, c.TargetMax);
         var best = new BestEpoch(o.RestoreBest, o.Patience!.Value);
         int epoch = 0;
         while (++epoch <= epochs)
         {
             c.CancellationToken.ThrowIfCancellationRequested();
-            if (o.Shuffle)
-            {
-                shuffleRng.Shuffle(epochRunner.Blocks);
-            }
-
             long started = Stopwatch.GetTimestamp();
-            epochRunner.Run();
+            long bytesBefore = source.BytesRead;
+            epochRunner.Run(o.Shuffle ? shuffleRng : null);
             double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             (double trainLoss, double trainMetric, long count) = Statistics(replicas, o.Task);
             if (!double.IsFinite(trainLoss) || !float.IsFinite(replicas[0].Bias))
@@ -67,7 +50,10 @@ internal static class TrainingPhase
             }
 
             FmEvaluation? evaluation = validator.Evaluate(replicas[0], team);
-            var record = new FmEpoch(epoch, trainLoss, trainMetric, evaluation, seconds, count / Math.Max(seconds, 1e-9), refit, epochs);
+            var record = new FmEpoch(epoch, trainLoss, trainMetric, evaluation, seconds, count / Math.Max(seconds, 1e-9), refit, epochs)
+            {
+                BytesRead = source.BytesRead - bytesBefore,
+            };
             c.History.Add(record);
             c.OnEpoch?.Invoke(record);
             if (evaluation is not null && !double.IsFinite(evaluation.Loss))
@@ -87,7 +73,7 @@ internal static class TrainingPhase
 
     /// <summary>The starting table and bias: the warm-start model's, or seeded Gaussian factors for the features that
     /// occur in the training rows (zero for the others), zero linear weights and the run's initial bias.</summary>
-    private static (AlignedTable Table, float Bias) InitialParameters(RunContext c, int[] trainRows, SplitMix64 initRng)
+    private static (AlignedTable Table, float Bias) InitialParameters(RunContext c, int[] counts, SplitMix64 initRng)
     {
         FmTrainingOptions o = c.Options;
         int k = o.EmbeddingSize;
@@ -100,15 +86,6 @@ internal static class TrainingPhase
 
         // features that never occur in the training rows (validation-only ones) keep zero factors: random
         // ones would never be trained and would only add noise to the scores of the rows that have them
-        var seen = new bool[c.NumFeatures];
-        foreach (int r in trainRows)
-        {
-            foreach (int f in c.Train.RowIndices(r))
-            {
-                seen[f] = true;
-            }
-        }
-
         float stdev = o.InitStdev!.Value;
         for (int i = 0; i < c.NumFeatures; i++)
         {
@@ -116,7 +93,7 @@ internal static class TrainingPhase
             for (int f = 0; f < k; f++)
             {
                 double draw = initRng.NextGaussian() * stdev;
-                factors[f] = seen[i] ? (float)draw : 0f;
+                factors[f] = i < counts.Length && counts[i] > 0 ? (float)draw : 0f;
             }
         }
 
@@ -125,7 +102,7 @@ internal static class TrainingPhase
 
     /// <summary>One replica per thread (replica 0 owns <paramref name="table"/>, the others copies), each with the
     /// solver's initial state and the frequency-scaled L2, when asked.</summary>
-    private static Replica[] CreateReplicas<TRule>(RunContext c, AlignedTable table, float bias, int[] trainRows, int threads)
+    private static Replica[] CreateReplicas<TRule>(RunContext c, AlignedTable table, float bias, int[] counts, int threads)
         where TRule : struct, IUpdateRule
     {
         FmTrainingOptions o = c.Options;
@@ -136,7 +113,7 @@ internal static class TrainingPhase
             replicas[t] = new Replica(t == 0 ? table : table.Clone(), o.Solver!.Value, l2, threads);
         }
 
-        float[]? regScale = o.FrequencyScaledL2 == true ? FrequencyScale(c.Train, trainRows, c.NumFeatures) : null;
+        float[]? regScale = o.FrequencyScaledL2 == true ? FrequencyScale(counts, c.NumFeatures) : null;
         foreach (Replica replica in replicas)
         {
             replica.RegularizationScale = regScale;
@@ -165,17 +142,12 @@ internal static class TrainingPhase
     }
 
     /// <summary>sqrt(mean count / count_i) for each feature over the training rows (1 for unseen features).</summary>
-    private static float[] FrequencyScale(SparseDataset train, int[] rows, int numFeatures)
+    private static float[] FrequencyScale(int[] counts, int numFeatures)
     {
-        var counts = new int[numFeatures];
         long total = 0;
-        foreach (int r in rows)
+        foreach (int count in counts)
         {
-            foreach (int f in train.RowIndices(r))
-            {
-                counts[f]++;
-                total++;
-            }
+            total += count;
         }
 
         int seen = counts.Count(c => c > 0);
@@ -183,7 +155,7 @@ internal static class TrainingPhase
         var scale = new float[numFeatures];
         for (int i = 0; i < numFeatures; i++)
         {
-            scale[i] = counts[i] == 0 ? 1f : (float)Math.Sqrt(mean / counts[i]);
+            scale[i] = i >= counts.Length || counts[i] == 0 ? 1f : (float)Math.Sqrt(mean / counts[i]);
         }
 
         return scale;
@@ -216,38 +188,51 @@ internal static class TrainingPhase
 }
 
 /// <summary>
-/// Trains every replica for one epoch: on one thread, the blocks in order; on T threads, window after window, each
-/// member trains its slice of the window's blocks, all meet, each merges its share of the features
-/// (<see cref="ReplicaMerge"/>), all meet.
+/// Trains every replica for one epoch, segment after segment (in a new random order each epoch, and within each its
+/// blocks in a new random order): on one thread, the blocks in order; on T threads, window after window of the
+/// segment, each member trains its slice of the window's blocks, all meet, each merges its share of the features
+/// (<see cref="ReplicaMerge"/>), all meet. Windows do not cross segments.
 /// </summary>
-internal sealed class EpochRunner<TRule, TKernel>(Replica[] replicas, TrainingTeam? team, EpochData data, FmTask task, Hyper hyper, float biasL2, int numFeatures)
+internal sealed class EpochRunner<TRule, TKernel>(Replica[] replicas, TrainingTeam? team, IEpochSource source, FmTask task, Hyper hyper, float biasL2, int numFeatures)
     where TRule : struct, IUpdateRule
     where TKernel : struct, IFmKernel
 {
     private readonly int[]? _mergeStamp = team is null ? null : NewStamp(numFeatures);
+    private readonly int[] _segmentOrder = Enumerable.Range(0, source.Segments).ToArray();
+    private readonly int[]?[] _blockOrders = new int[source.Segments][];
     private int _window;
 
-    /// <summary>The order of the data's blocks for the next epoch (the caller shuffles it).</summary>
-    public int[] Blocks { get; } = Enumerable.Range(0, data.Blocks).ToArray();
-
-    public void Run()
+    /// <summary>One epoch; <paramref name="shuffle"/> (null: no shuffling) reorders the segments, then each
+    /// segment's blocks as it comes.</summary>
+    public void Run(SplitMix64? shuffle)
     {
         foreach (Replica replica in replicas)
         {
             replica.ResetEpochStatistics();
         }
 
+        shuffle?.Shuffle(_segmentOrder);
+        foreach (int s in _segmentOrder)
+        {
+            EpochData data = source.Load(s);
+            int[] blocks = _blockOrders[s] ??= Enumerable.Range(0, data.Blocks).ToArray();
+            shuffle?.Shuffle(blocks);
+            RunSegment(data, blocks);
+        }
+    }
+
+    private void RunSegment(EpochData data, int[] blocks)
+    {
         if (team is null)
         {
-            replicas[0].Run<TRule, TKernel>(data, Blocks, task, hyper, biasL2, _window++);
+            replicas[0].Run<TRule, TKernel>(data, blocks, task, hyper, biasL2, _window++);
             return;
         }
 
         int threads = replicas.Length;
         int firstWindow = _window;
         int chunk = threads * (FmTrainer.WindowPerThread / EpochData.RowsPerBlock);
-        int windows = (Blocks.Length + chunk - 1) / chunk;
-        int[] blocks = Blocks;
+        int windows = (blocks.Length + chunk - 1) / chunk;
         int[] mergeStamp = _mergeStamp!;
         TrainingTeam members = team;
         members.Run([MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>

@@ -28,4 +28,30 @@ internal sealed record ValidationSplit(int[] AllRows, int[] TrainRows, SparseDat
         Array.Sort(trainRows);
         return new ValidationSplit(allRows, trainRows, train, validationRows);
     }
+
+    /// <summary>The rows <see cref="Make"/> holds out of <paramref name="count"/> rows (the same seeded choice), as a
+    /// bit per row, and how many: for training rows read from disk.</summary>
+    public static (ulong[] Bits, int Held) HeldOut(int count, double fraction, ulong seed)
+    {
+        var bits = new ulong[(count + 63) >> 6];
+        int held = Math.Min((int)Math.Round(count * fraction), count - 1);
+        if (held <= 0)
+        {
+            return (bits, 0);
+        }
+
+        var shuffled = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            shuffled[i] = i;
+        }
+
+        new SplitMix64(seed).Shuffle(shuffled);
+        foreach (int r in shuffled.AsSpan(0, held))
+        {
+            bits[r >> 6] |= 1UL << r;
+        }
+
+        return (bits, held);
+    }
 }
