@@ -208,10 +208,6 @@ public static class LibFmCommand
             }
         }
 
-        if (Optional("threads") is { } threads && threads.Trim() != "1")
-        {
-            throw new CliUserException($"-method {method} runs on one thread (each draw depends on the one before); -threads {threads} is not possible.");
-        }
 
         if (Optional("validation") is not null)
         {
@@ -238,6 +234,9 @@ public static class LibFmCommand
             Seed = Int("seed", 1, int.MinValue),
             Regularization = Optional("regular") is { } reg ? ParseBayesRegular(reg, groups) : null,
             StoreSamples = Optional("save_model") is not null,
+
+            // the sampler gives the same bits on any thread count, so it takes every core unless -threads says otherwise
+            Threads = Optional("threads") is null ? 0 : Int("threads", 1, 1),
         };
         if (Optional("out") is not null && Optional("test") is null)
         {
