@@ -97,11 +97,6 @@ public static class LibFmCommand
             "sgda" => throw new CliUserException("-method sgda (SGD with regularisation adapted on -validation) is not implemented by fm libfm; use -method mcmc (libFM's default: no regularisation to tune) or sgd."),
             _ => throw new CliUserException($"-method must be sgd, sgda, als or mcmc; got '{flags["method"]}'."),
         };
-        if (!bias || !linear || k < 1)
-        {
-            throw new CliUserException($"-method sgd trains with the bias and linear terms on and k >= 1 here; -dim '{Optional("dim")}' works with -method mcmc or als.");
-        }
-
         FmModel? warm = null;
         if (Optional("load_model") is { } load)
         {
@@ -115,6 +110,8 @@ public static class LibFmCommand
             Task = task,
             Solver = solver,
             EmbeddingSize = k,
+            UseBias = bias,
+            UseLinear = linear,
             Epochs = Int("iter", 100, 0),
             LearningRate = Optional("learn_rate") is { } lr ? Float(lr, "-learn_rate") : null,
             Regularization = Optional("regular") is { } reg ? TrainCommand.ParseL2(reg, "-regular") : null,
