@@ -24,11 +24,15 @@ internal sealed class RunContext
 /// </summary>
 internal static class StochasticTraining
 {
+    /// <summary>The state of a run's generator for a seed: its first draw seeds the validation split, its second the
+    /// training phases.</summary>
+    public static ulong RunSeed(int seed) => ((ulong)(uint)seed * 0x9E3779B97F4A7C15UL) ^ 0x5DEECE66DUL;
+
     public static FmTrainingResult Run<TRule, TKernel>(SparseDataset train, FmTrainingOptions o, Action<FmEpoch>? onEpoch, CancellationToken cancellationToken)
         where TRule : struct, IUpdateRule
         where TKernel : struct, IFmKernel
     {
-        var rng = new SplitMix64(((ulong)(uint)o.Seed * 0x9E3779B97F4A7C15UL) ^ 0x5DEECE66DUL);
+        var rng = new SplitMix64(RunSeed(o.Seed));
         FmTrainingOptions asked = o;
 
         // hashed data: train on the ids that occur, so the epoch's cost follows them rather than the index space
