@@ -64,18 +64,21 @@ public sealed class OutOfCoreTests : IDisposable
     }
 
     [Theory]
-    [InlineData(FmSolver.AdaGrad, 1, false, 1, 0.1)]
-    [InlineData(FmSolver.AdaGrad, 2, true, 1, 0.1)]
-    [InlineData(FmSolver.Ftrl, 2, false, 1, 0.0)]
-    [InlineData(FmSolver.Sgd, 1, true, 1, 0.2)]
-    [InlineData(FmSolver.AdaGrad, 2, false, 5003, 0.1)]
-    public void The_model_from_disk_has_the_bytes_of_the_model_from_memory(FmSolver solver, int threads, bool realValues, int spread, double heldOut)
+    [InlineData(FmSolver.AdaGrad, 1, false, 1, 0.1, false)]
+    [InlineData(FmSolver.AdaGrad, 2, true, 1, 0.1, false)]
+    [InlineData(FmSolver.Ftrl, 2, false, 1, 0.0, false)]
+    [InlineData(FmSolver.Sgd, 1, true, 1, 0.2, false)]
+    [InlineData(FmSolver.AdaGrad, 2, false, 5003, 0.1, false)]
+    [InlineData(FmSolver.AdaGrad, 2, false, 1, 0.1, true)]
+    [InlineData(FmSolver.Ftrl, 1, true, 1, 0.0, true)]
+    public void The_model_from_disk_has_the_bytes_of_the_model_from_memory(FmSolver solver, int threads, bool realValues, int spread, double heldOut, bool normalize)
     {
-        string path = WriteData($"d-{solver}-{threads}-{realValues}-{spread}.libfm", 6000, realValues, spread);
+        string path = WriteData($"d-{solver}-{threads}-{realValues}-{spread}-{normalize}.libfm", 6000, realValues, spread);
         var options = new FmTrainingOptions
         {
             Task = FmTask.BinaryClassification, Solver = solver, EmbeddingSize = 4, Epochs = 3, Threads = threads, Seed = 5,
             ValidationFraction = heldOut, Refit = heldOut > 0,
+            InstanceNormalization = normalize, UseLinear = !normalize || solver != FmSolver.Ftrl,
         };
 
         // segments of 5,000 nonzeros: about 9 of them, so the dealing, the segment order and windows within segments all count
@@ -86,6 +89,7 @@ public sealed class OutOfCoreTests : IDisposable
             FmTrainingResult disk = FmTrainer.TrainOutOfCore(path, SparseFormat.LibFm, options,
                 new FmOutOfCoreOptions { TempDirectory = _folder, OnPass = (stage, _, _) => passes.Add(stage) });
             Assert.Equal(Bytes(memory.Model), Bytes(disk.Model));
+            Assert.Equal(normalize, disk.Model.InstanceNormalization);
             Assert.Equal(memory.Model.PresentRows, disk.Model.PresentRows);
             Assert.Equal(memory.History.Select(e => e.TrainLoss), disk.History.Select(e => e.TrainLoss));
             Assert.Equal(memory.TrainExamples, disk.TrainExamples);

@@ -19,13 +19,13 @@ internal sealed class CacheEpochSource : IEpochSource
     private readonly EpochData _buffer;
     private readonly string _path;
 
-    private CacheEpochSource(RowCacheReader reader, string path, int rows, int[] counts)
+    private CacheEpochSource(RowCacheReader reader, string path, int rows, int[] counts, bool normalize)
     {
         _reader = reader;
         _path = path;
         Rows = rows;
         FeatureCounts = counts;
-        _buffer = new EpochData(reader.MaxChunkRows, reader.MaxChunkNonZeros, reader.UnitValues);
+        _buffer = new EpochData(reader.MaxChunkRows, reader.MaxChunkNonZeros, reader.UnitValues, normalize);
     }
 
     public int Segments => _reader.Chunks;
@@ -37,6 +37,7 @@ internal sealed class CacheEpochSource : IEpochSource
     {
         _reader.Read(segment, _buffer);
         _buffer.CoverLongestRow();
+        _buffer.NormalizeRows();
         return _buffer;
     }
 
@@ -47,7 +48,7 @@ internal sealed class CacheEpochSource : IEpochSource
     /// <paramref name="rows"/> are the included rows' totals.
     /// </summary>
     public static CacheEpochSource Create(RowCacheReader source, Func<int, bool> include, int rows, long nonZeros, Func<int, int>? map,
-        int numFeatures, bool shuffle, SplitMix64 rng, string path, Action<long>? onBytes)
+        int numFeatures, bool shuffle, SplitMix64 rng, string path, Action<long>? onBytes, bool normalize = false)
     {
         int segments = Segmenting.Count(nonZeros, rows);
         var counts = new int[numFeatures];
@@ -274,7 +275,7 @@ internal sealed class CacheEpochSource : IEpochSource
             throw;
         }
 
-        return new CacheEpochSource(reader, path, rows, counts);
+        return new CacheEpochSource(reader, path, rows, counts, normalize);
     }
 
     public void Dispose()

@@ -20,8 +20,10 @@ internal sealed class EpochData
     public int Blocks => (Count + RowsPerBlock - 1) / RowsPerBlock;
 
     /// <summary>Room for the given rows of <paramref name="data"/>, in an order set by <see cref="Fill"/> or
-    /// <see cref="PlaceRows"/> and <see cref="CopyPart"/>.</summary>
-    public EpochData(SparseDataset data, ReadOnlySpan<int> rows)
+    /// <see cref="PlaceRows"/> and <see cref="CopyPart"/>. With <paramref name="normalize"/> each row's values are
+    /// stored as x norm (norm = 1 / sum_j x_j^2, xLearn's instance normalisation of the pairwise term), with its
+    /// <see cref="LinearScale"/> (binary data then stores its values too).</summary>
+    public EpochData(SparseDataset data, ReadOnlySpan<int> rows, bool normalize = false)
     {
         long nonZeros = 0;
         int longest = 0;
@@ -36,20 +38,27 @@ internal sealed class EpochData
         Labels = new float[rows.Length];
         Offsets = new int[rows.Length + 1];
         Indices = new int[nonZeros];
-        UnitValues = data.UnitValues;
+        UnitValues = data.UnitValues && !normalize;
         Values = UnitValues ? Ones(longest) : new float[nonZeros];
+        LinearScale = normalize ? new float[rows.Length] : null;
         Count = rows.Length;
     }
 
-    /// <summary>A buffer for chunks of a row cache: up to <paramref name="rows"/> rows and <paramref name="nonZeros"/> nonzeros.</summary>
-    public EpochData(int rows, int nonZeros, bool unitValues)
+    /// <summary>A buffer for chunks of a row cache: up to <paramref name="rows"/> rows and <paramref name="nonZeros"/>
+    /// nonzeros (with <paramref name="normalize"/>, see <see cref="NormalizeRows"/>).</summary>
+    public EpochData(int rows, int nonZeros, bool unitValues, bool normalize = false)
     {
         Labels = new float[rows];
         Offsets = new int[rows + 1];
         Indices = new int[nonZeros];
-        UnitValues = unitValues;
-        Values = unitValues ? Ones(256) : new float[nonZeros];
+        UnitValues = unitValues && !normalize;
+        Values = UnitValues ? Ones(256) : new float[nonZeros];
+        LinearScale = normalize ? new float[rows] : null;
     }
+
+    /// <summary>With instance normalisation: per row, sqrt(sum_j x_j^2), by which the stored values x norm are
+    /// multiplied to give the linear term's x sqrt(norm). Null without normalisation.</summary>
+    public float[]? LinearScale { get; }
 
     public float[] Labels { get; }
     public int[] Offsets { get; }
@@ -122,12 +131,52 @@ internal sealed class EpochData
     public void CopyPart(SparseDataset data, int[] order, int part, int parts) =>
         Copy(data, order, (int)((long)order.Length * part / parts), (int)((long)order.Length * (part + 1) / parts));
 
+    /// <summary>With instance normalisation, after a chunk was read into this buffer: scales each row's values as
+    /// <see cref="Copy"/> does in memory (the same float operations, so the same bits).</summary>
+    public void NormalizeRows()
+    {
+        if (LinearScale is null)
+        {
+            return;
+        }
+
+        for (int r = 0; r < Count; r++)
+        {
+            LinearScale[r] = Normalize(Values.AsSpan(Offsets[r], Offsets[r + 1] - Offsets[r]));
+        }
+    }
+
+    /// <summary>Scales a row's values by norm = 1 / sum_j x_j^2 (summed in float, in order, as the scorer does) and
+    /// returns sqrt(sum_j x_j^2); a row whose values are all zero stays as it is (it scores as the bias).</summary>
+    internal static float Normalize(Span<float> values)
+    {
+        float squares = 0f;
+        foreach (float x in values)
+        {
+            squares += x * x;
+        }
+
+        if (squares == 0f)
+        {
+            return 0f;
+        }
+
+        float norm = 1f / squares;
+        for (int j = 0; j < values.Length; j++)
+        {
+            values[j] *= norm;
+        }
+
+        return MathF.Sqrt(squares);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Copy(SparseDataset data, int[] order, int from, int to)
     {
         ReadOnlySpan<int> offsets = data.Offsets;
         ReadOnlySpan<int> indices = data.Indices;
-        ReadOnlySpan<float> values = UnitValues ? default : data.Values;
+        bool dataUnit = data.UnitValues;
+        ReadOnlySpan<float> values = UnitValues || dataUnit ? default : data.Values;
         ReadOnlySpan<float> labels = data.Labels;
         for (int i = from; i < to; i++)
         {
@@ -136,12 +185,17 @@ internal sealed class EpochData
             int count = offsets[r + 1] - start;
             int target = Offsets[i];
             indices.Slice(start, count).CopyTo(Indices.AsSpan(target, count));
+            Span<float> copied = Values.AsSpan(UnitValues ? 0 : target, count);
             if (!UnitValues)
             {
-                values.Slice(start, count).CopyTo(Values.AsSpan(target, count));
+                (dataUnit ? SparseDataset.Ones(count) : values.Slice(start, count)).CopyTo(copied);
             }
 
             Labels[i] = labels[r];
+            if (LinearScale is not null)
+            {
+                LinearScale[i] = Normalize(copied);
+            }
         }
     }
 }
@@ -227,7 +281,7 @@ internal sealed class MemoryEpochSource : IEpochSource
 
     /// <summary>Segments <paramref name="rows"/> (file order) of <paramref name="data"/> by <see cref="Segmenting"/>'s
     /// rule and copies them; the team, when given, copies in parallel.</summary>
-    public static MemoryEpochSource Create(SparseDataset data, int[] rows, int numFeatures, bool shuffle, SplitMix64 rng, TrainingTeam? team)
+    public static MemoryEpochSource Create(SparseDataset data, int[] rows, int numFeatures, bool shuffle, SplitMix64 rng, TrainingTeam? team, bool normalize = false)
     {
         var counts = new int[numFeatures];
         long nonZeros = 0;
@@ -288,7 +342,7 @@ internal sealed class MemoryEpochSource : IEpochSource
         for (int s = 0; s < segments; s++)
         {
             int[] order = orders[s];
-            var segment = new EpochData(data, order);
+            var segment = new EpochData(data, order, normalize);
             if (team is null)
             {
                 segment.Fill(data, order);

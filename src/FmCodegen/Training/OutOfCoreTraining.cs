@@ -92,7 +92,7 @@ internal static class OutOfCoreTraining
         where TRule : struct, IUpdateRule
         where TKernel : struct, IFmKernel
     {
-        var rng = new SplitMix64(((ulong)(uint)o.Seed * 0x9E3779B97F4A7C15UL) ^ 0x5DEECE66DUL);
+        var rng = new SplitMix64(StochasticTraining.RunSeed(o.Seed));
         FmTrainingOptions asked = o;
         int count = (int)cache.Rows;
 
@@ -131,7 +131,7 @@ internal static class OutOfCoreTraining
         }
 
         double rate = Math.Clamp((double)scan.Positives / count, 1e-6, 1 - 1e-6);
-        float initialBias = o.Task == FmTask.Regression ? (float)(scan.TargetSum / count) : (float)Math.Log(rate / (1 - rate));
+        float initialBias = !o.UseBias ? 0f : o.Task == FmTask.Regression ? (float)(scan.TargetSum / count) : (float)Math.Log(rate / (1 - rate));
         var context = new RunContext
         {
             Options = o,
@@ -154,7 +154,7 @@ internal static class OutOfCoreTraining
             {
                 long readBefore = cache.BytesRead;
                 Action<long>? onBytes = onPass is null ? null : bytes => onPass("segmenting", bytes - readBefore, cacheBytes);
-                return CacheEpochSource.Create(cache, include, rows, nonZeros, map, context.NumFeatures, o.Shuffle, shuffle, segmentsPath, onBytes);
+                return CacheEpochSource.Create(cache, include, rows, nonZeros, map, context.NumFeatures, o.Shuffle, shuffle, segmentsPath, onBytes, o.InstanceNormalization == true);
             };
         int trainRows = count - held;
         (AlignedTable table, float bias, int bestEpoch) = TrainingPhase.Run<TRule, TKernel>(context, trainRows,
@@ -166,9 +166,19 @@ internal static class OutOfCoreTraining
             trainExamples = count;
         }
 
+        if (!o.UseLinear)
+        {
+            // as in memory: FTRL's closed form writes -0 to the weights no gradient reached; store plain zeros
+            for (int i = 0; i < table.NumFeatures; i++)
+            {
+                table.Weight(i) = 0f;
+            }
+        }
+
         FmModel model = compaction is null
             ? FmModel.FromTable(bias, table, "training")
             : FmModel.FromTable(bias, compaction.Expand(table), "training", compaction.Ids);
+        model = model.WithInstanceNormalization(o.InstanceNormalization == true);
         return new FmTrainingResult(model, o.Task, context.History, bestEpoch, scan.TargetMin, scan.TargetMax, asked, trainExamples, validationRows.Length);
     }
 
