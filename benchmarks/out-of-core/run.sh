@@ -16,8 +16,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/fm-ooc-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 data=$work/frappe_x${copies}.libfm
 for _ in $(seq "$copies"); do cat "$source_file"; done > "$data"
-dotnet build src/FmCodegen.Cli -c Release -v quiet -nologo > /dev/null
-fm=src/FmCodegen.Cli/bin/Release/net10.0/fm
+if [ -z "${FM:-}" ]; then   # FM=path/to/fm runs a build made elsewhere
+  dotnet build src/FmCodegen.Cli -c Release -v quiet -nologo > /dev/null
+fi
+fm=${FM:-src/FmCodegen.Cli/bin/Release/net10.0/fm}
 common=(--train "$data" --task c --k 8 --epochs "$epochs" --threads "$threads" --seed 1 --validation-fraction 0)
 echo "data: $(du -h "$data" | cut -f1) of text, $(wc -l < "$data") rows; $epochs epochs, $threads threads; $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 
