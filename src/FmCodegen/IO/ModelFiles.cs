@@ -96,6 +96,12 @@ public static class ModelFiles
                 $"{path}: a Bayesian model of {samples.Samples.Count} posterior samples can only be saved in the native format; {Name(actual)}'s text holds one model (averaging the samples' parameters would change its predictions)");
         }
 
+        if (file.Model.Order != 2 && actual is ModelFormat.LibFm or ModelFormat.XLearn)
+        {
+            throw new ModelFileException(
+                $"{path}: an order-3 model can only be saved in the native format; {Name(actual)}'s text holds order-2 models (pairs) only, and dropping the order-3 factors would change its predictions");
+        }
+
         switch (actual)
         {
             case ModelFormat.Native:
