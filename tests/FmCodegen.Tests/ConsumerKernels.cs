@@ -31,3 +31,18 @@ public static partial class Outer
     [FmKernel(3)]
     internal static partial class Kernel3;
 }
+
+// Order-3 paths in a consumer: k = 1 (scalar only), 5 (Vector128 and a scalar tail), 24 (Vector512 with a Vector256
+// tail), 100 (several widths and order-3 register blocks).
+
+[FmKernel(1, MaxOrder = 3)]
+public static partial class Order3Kernel1;
+
+[FmKernel(5, MaxOrder = 3)]
+public static partial class Order3Kernel5;
+
+[FmKernel(24, MaxOrder = 3)]
+public static partial class Order3Kernel24;
+
+[FmKernel(100, MaxOrder = 3)]
+public static partial class Order3Kernel100;

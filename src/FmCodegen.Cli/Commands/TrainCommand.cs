@@ -18,6 +18,7 @@ public static class TrainCommand
         Option<string> inputFormat = CliOptions.InputFormat();
         Option<string> task = new("--task") { Description = "r (regression) or c (binary classification; label <= 0 negative, > 0 positive).", Required = true, HelpName = "r|c" };
         Option<int?> k = new("--k", "--dim") { Description = "Factors per feature (default 8; 4 for --model-type ffm; 0: a plain linear or logistic regression).", HelpName = "K" };
+        Option<int?> order = new("--order") { Description = "fm only: the highest order of interaction, 2 (pairs, default) or 3 (pairs and triples, a second factor table; SGD, AdaGrad or FTRL; native model files).", HelpName = "2|3" };
         Option<string> modelType = new("--model-type") { Description = "fm (default) or ffm (field-aware FM on libffm data: AdaGrad or SGD, instance normalisation on unless --no-norm).", DefaultValueFactory = _ => "fm", HelpName = "fm|ffm" };
         Option<bool> noNorm = new("--no-norm") { Description = "ffm only: train and score without instance normalisation." };
         Option<bool> noLinear = new("--no-linear") { Description = "ffm only: no bias and no linear weights (as libffm)." };
@@ -42,12 +43,23 @@ public static class TrainCommand
         var command = new Command("train", "Train a Factorization Machine (SGD, AdaGrad or FTRL) on libFM/libffm data.")
         {
             train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, initStdev, seed, threads, patience,
-            validationFraction, model, modelFormat, history, plot, modelType, noNorm, noLinear, maxFeatures, burnIn, keep, meta,
+            validationFraction, model, modelFormat, history, plot, modelType, noNorm, noLinear, maxFeatures, burnIn, keep, meta, order,
         };
 
         CliRunner.SetAction(command, (parse, context) =>
         {
             string type = parse.GetValue(modelType)?.Trim().ToLowerInvariant() ?? "fm";
+            int orderValue = parse.GetValue(order) ?? 2;
+            if (orderValue is not (2 or 3))
+            {
+                throw new CliUserException($"--order must be 2 (pairs) or 3 (pairs and triples); got {orderValue}.");
+            }
+
+            if (orderValue == 3 && type == "ffm")
+            {
+                throw new CliUserException("--order 3 is for --model-type fm; a field-aware FM models pairs only.");
+            }
+
             if (type == "ffm")
             {
                 return FfmTrain.Run(FfmRequest(parse, train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, seed, threads, patience, validationFraction, model, modelFormat, noNorm, noLinear, maxFeatures), context);
@@ -66,6 +78,11 @@ public static class TrainCommand
             string? solverName = parse.GetValue(solver)?.Trim().ToLowerInvariant();
             if (solverName is "mcmc" or "als")
             {
+                if (orderValue == 3)
+                {
+                    throw new CliUserException($"--order 3 trains with sgd, adagrad or ftrl; --solver {solverName} (Bayesian FM) models pairs only.");
+                }
+
                 return RunBayes(parse, solverName == "mcmc", context);
             }
 
@@ -82,6 +99,7 @@ public static class TrainCommand
                 Task = ParseTask(parse.GetRequiredValue(task), "--task"),
                 Solver = ParseSolver(parse.GetValue(solver), "--solver"),
                 EmbeddingSize = parse.GetValue(k) ?? 8,
+                Order = orderValue,
                 Epochs = parse.GetValue(epochs),
                 LearningRate = parse.GetValue(lr),
                 Regularization = parse.GetValue(l2) is { } text ? ParseL2(text, "--l2") : null,

@@ -38,6 +38,10 @@ public sealed record FmTrainingOptions
     /// model then has one factor per feature, all 0).</summary>
     public int EmbeddingSize { get; init; } = 8;
 
+    /// <summary>The highest order of interaction: 2 (pairs, the default) or 3 (pairs and triples, with a second
+    /// factor table of k per feature; Blondel et al. 2016). Order 3 trains with the SGD family (SGD, AdaGrad, FTRL).</summary>
+    public int Order { get; init; } = 2;
+
     /// <summary>The largest number of passes over the training data; early stopping may end sooner. Null: automatic,
     /// up to 100 epochs with early stopping on the held-out fraction, then a refit on all the data (see <see cref="Refit"/>).</summary>
     public int? Epochs { get; init; }
