@@ -93,6 +93,28 @@ public sealed class CliTrainingTests : IDisposable
     }
 
     [Fact]
+    public void Libfm_sgda_learns_its_regularisation_on_the_validation_file()
+    {
+        (int code, string output, string error) = Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-test", At("test.libfm"),
+            "-method", "sgda", "-dim", "1,1,4", "-iter", "4");
+        Assert.Equal(1, code);
+        Assert.Contains("-method sgda needs -validation", error, StringComparison.Ordinal);
+        Assert.Empty(output);
+
+        (code, output, error) = Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-validation", At("test.libfm"), "-test", At("test.libfm"),
+            "-method", "sgda", "-dim", "1,1,4", "-iter", "4", "-learn_rate", "0.05", "-out", At("sgda.txt"), "-rlog", At("sgda.csv"),
+            "-save_model", At("sgda.libfm"), "-seed", "3");
+        Assert.True(code == 0, error + output);
+        Assert.Contains("#Iter=  3\tTrain=", output, StringComparison.Ordinal);
+        Assert.All(File.ReadAllLines(At("sgda.txt")), p => Assert.InRange(double.Parse(p, CultureInfo.InvariantCulture), 0.0, 1.0));
+        string[] log = File.ReadAllLines(At("sgda.csv"));
+        Assert.Equal(5, log.Length);
+        Assert.Contains("regw[0]", log[0], StringComparison.Ordinal);
+        Assert.Contains("regv[0;3]", log[0], StringComparison.Ordinal);
+        Assert.StartsWith("#global bias", File.ReadAllText(At("sgda.libfm")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Libfm_regression_predictions_are_clipped_to_the_training_range()
     {
         (int code, _, string error) = Fm("libfm", "-task", "r", "-train", At("ratings.libfm"), "-test", At("ratings.libfm"), "-iter", "2", "-out", At("r.txt"));
@@ -138,9 +160,9 @@ public sealed class CliTrainingTests : IDisposable
     {
         Assert.Contains("Unknown libFM flag", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-bogus", "1").Error, StringComparison.Ordinal);
         Assert.Contains("-relation", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-relation", "r").Error, StringComparison.Ordinal);
-        Assert.Contains("-meta (groups) is used by -method mcmc and als", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-method", "sgd", "-meta", "g.txt").Error, StringComparison.Ordinal);
+        Assert.Contains("-meta (groups) is used by -method mcmc, als and sgda", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-method", "sgd", "-meta", "g.txt").Error, StringComparison.Ordinal);
         Assert.Contains("does not exist", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-meta", At("none.txt")).Error, StringComparison.Ordinal);
-        Assert.Contains("sgda", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-method", "sgda").Error, StringComparison.Ordinal);
+        Assert.Contains("-method sgda needs -validation", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-method", "sgda").Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -87,7 +87,61 @@ public class FfmTrainerTests
         FfmTrainingResult warm = FfmTrainer.Train(train, options with { WarmStart = result.Model, Epochs = 1, ValidationFraction = 0 });
         Assert.True(warm.History[0].TrainLoss < result.History[0].TrainLoss);
         Assert.Throws<ArgumentException>(() => FfmTrainer.Train(train, options with { WarmStart = result.Model, EmbeddingSize = 8 }));
-        Assert.Throws<ArgumentException>(() => FfmTrainer.Train(train, options with { Threads = 2 }));
+        Assert.Throws<ArgumentException>(() => FfmTrainer.Train(train, options with { Threads = 0 }));
+        Assert.Throws<ArgumentException>(() => FfmTrainer.Train(train, options with { Threads = 1025 }));
+    }
+
+    /// <summary>The model's bytes: bias, linear weights, every factor block.</summary>
+    private static byte[] Bytes(FfmModel model)
+    {
+        var bytes = new List<byte>(BitConverter.GetBytes(model.Bias));
+        for (int j = 0; j < model.NumFeatures; j++)
+        {
+            bytes.AddRange(BitConverter.GetBytes(model.Weight(j)));
+            for (int f = 0; f < model.NumFields; f++)
+            {
+                bytes.AddRange(System.Runtime.InteropServices.MemoryMarshal.AsBytes(model.FactorBlock(j, f)).ToArray());
+            }
+        }
+
+        return bytes.ToArray();
+    }
+
+    [Theory]
+    [InlineData(2, FfmSolver.AdaGrad)]
+    [InlineData(3, FfmSolver.AdaGrad)]
+    [InlineData(4, FfmSolver.Sgd)]
+    public void Threads_give_the_same_bytes_for_the_same_seed_and_thread_count_and_still_learn(int threads, FfmSolver solver)
+    {
+        // 40,000 rows: with 8,192 rows per thread and window, several windows (and merges) per epoch
+        SparseDataset train = Planted(40_000, 11, classification: true), test = Planted(2000, 12, classification: true);
+        var options = new FfmTrainingOptions
+        {
+            Task = FmTask.BinaryClassification, Solver = solver, LearningRate = solver == FfmSolver.Sgd ? 0.05f : 0.2f, EmbeddingSize = 2,
+            Seed = 5, Epochs = 4, ValidationFraction = 0, Threads = threads,
+        };
+        FfmTrainingResult a = FfmTrainer.Train(train, options);
+        FfmTrainingResult b = FfmTrainer.Train(train, options);
+        byte[] bytes = Bytes(a.Model);
+        Assert.Equal(bytes, Bytes(b.Model));
+        Assert.NotEqual(bytes, Bytes(FfmTrainer.Train(train, options with { Threads = 1 }).Model));
+        Assert.NotEqual(bytes, Bytes(FfmTrainer.Train(train, options with { Seed = 6 }).Model));
+        var scores = new float[test.Count];
+        Ffm.ScoreBatch(a.Model, test.Offsets, test.Fields, test.Indices, test.Values, scores);
+        double accuracy = Metrics.FmMetrics.Accuracy(scores, test.Labels);
+        Assert.True(accuracy > 0.9, $"accuracy {accuracy:F3} with {threads} threads");
+    }
+
+    [Fact]
+    public void Early_stopping_with_threads_is_deterministic()
+    {
+        SparseDataset train = Planted(6000, 13, classification: true);
+        var options = new FfmTrainingOptions { Task = FmTask.BinaryClassification, Seed = 2, Threads = 2 };
+        FfmTrainingResult a = FfmTrainer.Train(train, options);
+        FfmTrainingResult b = FfmTrainer.Train(train, options);
+        Assert.Equal(Bytes(a.Model), Bytes(b.Model));
+        Assert.Equal(a.BestEpoch, b.BestEpoch);
+        Assert.Equal(a.History.Select(e => e.ValidationLoss), b.History.Select(e => e.ValidationLoss));
     }
 
     [Fact]

@@ -150,9 +150,11 @@ public static class TrainCommand
                 throw new CliUserException("--burn-in and --keep are for --solver mcmc; ALS keeps its last sweep.");
             }
 
-            if (parse.GetValue(threads) != 1)
+            // the sampler's result does not depend on the thread count, so it takes every core unless told otherwise
+            int bayesThreads = parse.GetResult(threads) is { Implicit: false } ? parse.GetValue(threads) : 0;
+            if (bayesThreads < 0)
             {
-                throw new CliUserException($"--solver {name} runs on one thread (each draw depends on the one before); --threads {parse.GetValue(threads)} is not possible.");
+                throw new CliUserException($"--threads must be 1 or more; got {bayesThreads}.");
             }
 
             string? format = parse.GetValue(modelFormat);
@@ -181,6 +183,7 @@ public static class TrainCommand
                 InitStdev = parse.GetValue(initStdev) ?? 0.1,
                 Seed = parse.GetValue(seed),
                 Regularization = regularization,
+                Threads = bayesThreads,
             };
             var request = new BayesRequest
             {

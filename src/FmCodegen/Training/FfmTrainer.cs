@@ -52,7 +52,9 @@ public sealed record FfmTrainingOptions
     /// <summary>Seed of every random choice (initialisation, split, order).</summary>
     public int Seed { get; init; } = 1;
 
-    /// <summary>Training threads. Field-aware training runs on one thread (values other than 1 are refused).</summary>
+    /// <summary>Training threads (1 to 1024; default 1). The model depends on it, deterministically: the same data,
+    /// options, seed and thread count give the same bytes (the windowed replica averaging of FM training, see
+    /// <see cref="FfmTrainer"/>).</summary>
     public int Threads { get; init; } = 1;
 
     /// <summary>Validation data to stop early on; when null, <see cref="ValidationFraction"/> of the rows are held out.</summary>
@@ -92,8 +94,20 @@ public sealed record FfmTrainingResult(FfmModel Model, FmTask Task, IReadOnlyLis
 /// <summary>
 /// Trains field-aware FMs: per example one forward pass through the kernel's PairSum (the same bits the trained model
 /// scores with) and one pass of the kernel's pair updates, plus the bias and linear weights. Deterministic for the
-/// data, options and seed.
+/// data, options, seed and thread count.
 /// </summary>
+/// <remarks>
+/// The rows are compacted (feature, field block offset, value; nonzeros beyond the model dropped, each row's
+/// normalisation scales computed) and copied once per fit in a seeded random order, cut into blocks of
+/// <see cref="EpochData.RowsPerBlock"/> rows, and every epoch visits the blocks in a new seeded order, as FM
+/// training does (visiting rows in a shuffled order in place cost several times the arithmetic on data larger than
+/// the cache). With T threads each epoch is cut into windows of T x <see cref="FmTrainer.WindowPerThread"/> rows;
+/// thread t trains its own replica on the t-th slice of each window, then every feature updated in the window gets,
+/// in every replica, the mean of its row (factor blocks and AdaGrad sums), linear weight and its sum over the
+/// replicas that updated it, summed in replica order; the bias is averaged over the replicas that trained. Which
+/// thread runs which slice and merges which feature is fixed by indices alone, so the model's bytes depend on the
+/// data, the options, the seed and T, never on scheduling; T = 1 is plain sequential training.
+/// </remarks>
 public static class FfmTrainer
 {
     /// <summary>Trains a model on libffm data (fields required).</summary>
@@ -122,11 +136,11 @@ public static class FfmTrainer
         FfmKernelEntry kernel = FfmKernels.For(options.EmbeddingSize);
         var history = new List<FfmEpoch>();
         int maxEpochs = options.Epochs ?? 30;
-        var run = new Run(options, n, m);
+        var run = new FfmRun(options, n, m, fit.Count);
         int best = run.Fit(kernel, fit, validation, maxEpochs, options.Patience, history, progress, refit: false);
         if (heldOut && options.Epochs is null)
         {
-            run = new Run(options, n, m);
+            run = new FfmRun(options, n, m, train.Count);
             run.Fit(kernel, train, null, best, 0, history, progress, refit: true);
         }
 
@@ -146,9 +160,9 @@ public static class FfmTrainer
             throw new ArgumentException($"EmbeddingSize must be between 1 and {FfmLayout.MaxEmbeddingSize}; got {options.EmbeddingSize}.", nameof(options));
         }
 
-        if (options.Threads != 1)
+        if (options.Threads is < 1 or > 1024)
         {
-            throw new ArgumentException($"Field-aware training runs on one thread; got Threads = {options.Threads}.", nameof(options));
+            throw new ArgumentException($"Threads must be between 1 and 1024; got {options.Threads}.", nameof(options));
         }
 
         if (options.Epochs is < 1 || !(options.LearningRate > 0) || !(options.Lambda >= 0) || !(options.LinearLambda >= 0)
@@ -226,150 +240,6 @@ public static class FfmTrainer
         return (min, max);
     }
 
-    /// <summary>The parameters being trained: factor blocks with their AdaGrad sums right after the weights.</summary>
-    private sealed class Run
-    {
-        private readonly FfmTrainingOptions _options;
-        public readonly FfmTable Table;
-        public readonly float[] Weights;
-        public readonly float[] WeightSums;
-        public float Bias;
-        public float BiasSum = 1f;
-        private FfmTable? _bestTable;
-        private float[]? _bestWeights;
-        private float _bestBias;
-
-        public Run(FfmTrainingOptions options, int n, int m)
-        {
-            _options = options;
-            int k = options.EmbeddingSize;
-            int stride = FfmLayout.FieldStride(k);
-            Table = new FfmTable(n, m, k, 2 * stride);
-            Weights = new float[n + 1];
-            WeightSums = new float[n + 1];
-            Array.Fill(WeightSums, 1f);
-            var rng = new SplitMix64(unchecked((ulong)options.Seed) * 0xD1B54A32D192ED03UL + 1);
-            float scale = 1f / MathF.Sqrt(k);
-            FfmModel? warm = options.WarmStart;
-            for (int j = 0; j < n; j++)
-            {
-                for (int f = 0; f < m; f++)
-                {
-                    Span<float> block = Table.WholeBlock(j, f);
-                    for (int c = 0; c < k; c++)
-                    {
-                        // libffm's initialisation: U(0, 1) / sqrt(k)
-                        block[c] = (float)rng.NextDouble() * scale;
-                    }
-
-                    if (warm is not null && j < warm.NumFeatures && f < warm.NumFields)
-                    {
-                        warm.FactorBlock(j, f).CopyTo(block);
-                    }
-
-                    block[stride..(stride + stride)].Fill(1f);
-                }
-            }
-
-            if (warm is not null)
-            {
-                Bias = warm.Bias;
-                for (int j = 0; j < Math.Min(n, warm.NumFeatures); j++)
-                {
-                    Weights[j] = warm.Weight(j);
-                }
-            }
-        }
-
-        public int Fit(FfmKernelEntry kernel, SparseDataset data, SparseDataset? validation, int epochs, int patience, List<FfmEpoch> history, Action<FfmEpoch>? progress, bool refit)
-        {
-            var rng = new SplitMix64(unchecked((ulong)_options.Seed) ^ 0xA5A5_5A5A_1234_5678UL);
-            int[] order = Enumerable.Range(0, data.Count).ToArray();
-            double bestLoss = double.PositiveInfinity;
-            int bestEpoch = epochs, sinceBest = 0;
-            var visitor = new EpochVisitor(this, data, order);
-            for (int epoch = 1; epoch <= epochs; epoch++)
-            {
-                if (_options.Shuffle)
-                {
-                    rng.Shuffle(order);
-                }
-
-                long start = Stopwatch.GetTimestamp();
-                double loss = kernel.Accept(visitor) / Math.Max(1, data.Count);
-                double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                double? validationLoss = validation is null ? null : Loss(validation);
-                var record = new FfmEpoch(epoch, loss, validationLoss, seconds, data.Count / Math.Max(seconds, 1e-9), refit);
-                history.Add(record);
-                progress?.Invoke(record);
-                if (validationLoss is double v)
-                {
-                    if (v < bestLoss)
-                    {
-                        bestLoss = v;
-                        bestEpoch = epoch;
-                        sinceBest = 0;
-                        Snapshot();
-                    }
-                    else if (patience > 0 && ++sinceBest >= patience)
-                    {
-                        break;
-                    }
-                }
-            }
-
-            if (validation is not null && _bestTable is not null)
-            {
-                _bestTable.Span.CopyTo(Table.Span);
-                _bestWeights!.CopyTo(Weights.AsSpan());
-                Bias = _bestBias;
-            }
-
-            return bestEpoch;
-        }
-
-        private void Snapshot()
-        {
-            _bestTable ??= new FfmTable(Table.NumFeatures, Table.NumFields, Table.EmbeddingSize, Table.BlockStride);
-            _bestWeights ??= new float[Weights.Length];
-            Table.Span.CopyTo(_bestTable.Span);
-            Weights.CopyTo(_bestWeights.AsSpan());
-            _bestBias = Bias;
-        }
-
-        /// <summary>Mean loss over a dataset, scored with the model as it will be saved.</summary>
-        public double Loss(SparseDataset data)
-        {
-            FfmModel model = ToModel();
-            var scores = new float[data.Count];
-            Ffm.ScoreBatch(model, data.Offsets, data.Fields, data.Indices, data.Values, scores);
-            double sum = 0;
-            for (int r = 0; r < scores.Length; r++)
-            {
-                sum += ExampleLoss(_options.Task, scores[r], data.Labels[r]);
-            }
-
-            return sum / Math.Max(1, scores.Length);
-        }
-
-        public FfmModel ToModel()
-        {
-            var table = new FfmTable(Table.NumFeatures, Table.NumFields, Table.EmbeddingSize);
-            for (int j = 0; j < Table.NumFeatures; j++)
-            {
-                for (int f = 0; f < Table.NumFields; f++)
-                {
-                    Table.Block(j, f).CopyTo(table.Block(j, f));
-                }
-            }
-
-            float[] weights = _options.UseLinear ? (float[])Weights.Clone() : new float[Weights.Length];
-            return FfmModel.FromParts(_options.UseLinear ? Bias : 0f, weights, table, _options.Normalization, "FFM training");
-        }
-
-        public FfmTrainingOptions Options => _options;
-    }
-
     internal static double ExampleLoss(FmTask task, float score, float label)
     {
         if (task == FmTask.Regression)
@@ -380,125 +250,5 @@ public static class FfmTrainer
 
         double yz = label > 0 ? score : -score;
         return Math.Max(-yz, 0) + Math.Log(1 + Math.Exp(-Math.Abs(yz)));
-    }
-
-    /// <summary>One epoch, compiled per kernel struct.</summary>
-    private sealed class EpochVisitor(Run run, SparseDataset data, int[] order) : IFfmKernelVisitor<double>
-    {
-        public double Visit<TKernel>() where TKernel : struct, IFfmKernel => Epoch<TKernel>(run, data, order);
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    [System.Runtime.CompilerServices.SkipLocalsInit]
-    private static double Epoch<TKernel>(Run run, SparseDataset data, int[] order) where TKernel : struct, IFfmKernel
-    {
-        FfmTrainingOptions options = run.Options;
-        FfmTable table = run.Table;
-        float[] weights = run.Weights, sums = run.WeightSums;
-        bool adaGrad = options.Solver == FfmSolver.AdaGrad, linear = options.UseLinear, classification = options.Task == FmTask.BinaryClassification;
-        float eta = options.LearningRate, lambda = options.Lambda, linearLambda = options.LinearLambda;
-        FfmNormalization normalization = options.Normalization;
-        int k = table.EmbeddingSize, stride = table.FieldStride;
-        int longest = 0;
-        ReadOnlySpan<int> offsets = data.Offsets;
-        for (int r = 0; r < data.Count; r++)
-        {
-            longest = Math.Max(longest, offsets[r + 1] - offsets[r]);
-        }
-
-        var rows = new int[longest + 1];
-        var blocks = new int[longest + 1];
-        var x = new float[longest + 1];
-        var kept = new int[longest + 1];
-        ReadOnlySpan<int> fields = data.Fields, indices = data.Indices;
-        ReadOnlySpan<float> values = data.Values, labels = data.Labels;
-        ref float origin = ref table.Origin;
-        int numFeatures = table.NumFeatures, numFields = table.NumFields, rowStride = table.RowStride, blockStride = table.BlockStride;
-        double totalLoss = 0;
-        foreach (int r in order)
-        {
-            int start = offsets[r], end = offsets[r + 1];
-            float lin = 0f, squares = 0f;
-            int count = 0;
-            for (int a = start; a < end; a++)
-            {
-                float v = values[a];
-                squares += v * v;
-                int j = indices[a], f = fields[a];
-                if ((uint)j < (uint)numFeatures && (uint)f < (uint)numFields)
-                {
-                    lin += weights[j] * v;
-                    rows[count] = j * rowStride;
-                    blocks[count] = f * blockStride;
-                    x[count] = v;
-                    kept[count] = j;
-                    count++;
-                }
-            }
-
-            float pairs = count < 2 ? 0f : TKernel.PairSum(ref origin, ref MemoryMarshal.GetArrayDataReference(rows), ref MemoryMarshal.GetArrayDataReference(blocks), ref MemoryMarshal.GetArrayDataReference(x), count, k, stride);
-            (float ls, float ps) = FfmScaling.Scales(normalization, squares);
-            float bias = linear ? run.Bias : 0f;
-            float score = FfmCore.Combine(bias, ls, linear ? lin : 0f, ps, pairs);
-            float label = labels[r];
-            float kappa;
-            if (classification)
-            {
-                float y = label > 0 ? 1f : -1f;
-                // d/ds log(1 + e^(-y s)) = -y / (1 + e^(y s))
-                kappa = -y / (1f + MathF.Exp(y * score));
-                totalLoss += ExampleLoss(FmTask.BinaryClassification, score, label);
-            }
-            else
-            {
-                kappa = score - label;
-                totalLoss += 0.5 * (double)kappa * kappa;
-            }
-
-            if (count >= 2)
-            {
-                if (adaGrad)
-                {
-                    TKernel.UpdatePairsAdaGrad(ref origin, ref MemoryMarshal.GetArrayDataReference(rows), ref MemoryMarshal.GetArrayDataReference(blocks), ref MemoryMarshal.GetArrayDataReference(x), count, k, stride, kappa * ps, eta, lambda);
-                }
-                else
-                {
-                    TKernel.UpdatePairsSgd(ref origin, ref MemoryMarshal.GetArrayDataReference(rows), ref MemoryMarshal.GetArrayDataReference(blocks), ref MemoryMarshal.GetArrayDataReference(x), count, k, stride, kappa * ps, eta, lambda);
-                }
-            }
-
-            if (linear)
-            {
-                float kl = kappa * ls;
-                for (int a = 0; a < count; a++)
-                {
-                    int j = kept[a];
-                    float w = weights[j];
-                    float g = MathF.FusedMultiplyAdd(kl, x[a], linearLambda * w);
-                    if (adaGrad)
-                    {
-                        float h = MathF.FusedMultiplyAdd(g, g, sums[j]);
-                        sums[j] = h;
-                        weights[j] = w - (eta * g / MathF.Sqrt(h));
-                    }
-                    else
-                    {
-                        weights[j] = w - (eta * g);
-                    }
-                }
-
-                if (adaGrad)
-                {
-                    run.BiasSum = MathF.FusedMultiplyAdd(kappa, kappa, run.BiasSum);
-                    run.Bias -= eta * kappa / MathF.Sqrt(run.BiasSum);
-                }
-                else
-                {
-                    run.Bias -= eta * kappa;
-                }
-            }
-        }
-
-        return totalLoss;
     }
 }

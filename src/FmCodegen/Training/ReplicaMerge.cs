@@ -102,7 +102,7 @@ internal static class ReplicaMerge
     /// <summary>Every replica's row of one table becomes the mean of the updaters' rows, summed in replica order
     /// (one updater: its row, exactly), written to every replica from registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void MergeRow(ReadOnlySpan<nint> bases, int tables, int table, nint offset, int stride, ReadOnlySpan<int> updaters)
+    internal static unsafe void MergeRow(ReadOnlySpan<nint> bases, int tables, int table, nint offset, int stride, ReadOnlySpan<int> updaters)
     {
         int replicas = bases.Length / tables;
         float* first = (float*)(bases[(updaters[0] * tables) + table] + offset);

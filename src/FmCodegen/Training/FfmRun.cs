@@ -1,0 +1,639 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FmCodegen.Data;
+using FmCodegen.Kernels;
+
+namespace FmCodegen.Training;
+
+/// <summary>
+/// One field-aware training phase (a fit or a refit): one replica of the parameters per thread, the rows copied
+/// once in a seeded order (<see cref="FfmEpochData"/>), then epoch after epoch, with early stopping on validation
+/// data. The scheme is written on <see cref="FfmTrainer"/>.
+/// </summary>
+internal sealed class FfmRun
+{
+    private readonly FfmTrainingOptions _options;
+    private readonly FfmReplica[] _replicas;
+    private FfmTable? _bestTable;
+    private float[]? _bestWeights;
+    private float _bestBias;
+
+    public FfmRun(FfmTrainingOptions options, int n, int m, int rows)
+    {
+        _options = options;
+        int threads = Math.Min(options.Threads, Math.Max(1, rows / 64));
+        int k = options.EmbeddingSize;
+        int stride = FfmLayout.FieldStride(k);
+        long tableBytes = (((long)n + 1) * m * 2 * stride * sizeof(float)) + (2L * (n + 1) * sizeof(float));
+        MemoryBudget.Ensure((threads + 2) * tableBytes,
+            $"Field-aware training of {n:N0} features x {m:N0} fields with k = {k} on {threads} thread(s) ({threads + 2} tables of {MemoryBudget.Size(tableBytes)})",
+            "hash the features into fewer buckets, cap them with MaxFeatures (--max-features), or use fewer threads");
+        var first = new FfmReplica(new FfmTable(n, m, k, 2 * stride), threads);
+        Initialize(first, options);
+        _replicas = new FfmReplica[threads];
+        _replicas[0] = first;
+        for (int t = 1; t < threads; t++)
+        {
+            _replicas[t] = first.Clone();
+        }
+    }
+
+    /// <summary>Seeded factors (libffm's U(0, 1) / sqrt(k)), AdaGrad sums of 1, or the warm-start model's values.</summary>
+    private static void Initialize(FfmReplica replica, FfmTrainingOptions options)
+    {
+        FfmTable table = replica.Table;
+        int n = table.NumFeatures, m = table.NumFields, k = table.EmbeddingSize, stride = table.FieldStride;
+        var rng = new SplitMix64(unchecked((ulong)options.Seed) * 0xD1B54A32D192ED03UL + 1);
+        float scale = 1f / MathF.Sqrt(k);
+        FfmModel? warm = options.WarmStart;
+        for (int j = 0; j < n; j++)
+        {
+            for (int f = 0; f < m; f++)
+            {
+                Span<float> block = table.WholeBlock(j, f);
+                for (int c = 0; c < k; c++)
+                {
+                    block[c] = (float)rng.NextDouble() * scale;
+                }
+
+                if (warm is not null && j < warm.NumFeatures && f < warm.NumFields)
+                {
+                    warm.FactorBlock(j, f).CopyTo(block);
+                }
+
+                block[stride..(stride + stride)].Fill(1f);
+            }
+        }
+
+        if (warm is not null)
+        {
+            replica.Bias = warm.Bias;
+            for (int j = 0; j < Math.Min(n, warm.NumFeatures); j++)
+            {
+                replica.Weights[j] = warm.Weight(j);
+            }
+        }
+    }
+
+    /// <summary>Trains up to <paramref name="epochs"/> epochs; returns the best epoch (the last without validation),
+    /// whose parameters replica 0 then holds.</summary>
+    public int Fit(FfmKernelEntry kernel, SparseDataset data, SparseDataset? validation, int epochs, int patience, List<FfmEpoch> history, Action<FfmEpoch>? progress, bool refit)
+    {
+        var rng = new SplitMix64(unchecked((ulong)_options.Seed) ^ 0xA5A5_5A5A_1234_5678UL);
+        int[] order = Enumerable.Range(0, data.Count).ToArray();
+        if (_options.Shuffle)
+        {
+            rng.Shuffle(order);
+        }
+
+        FfmTable table = _replicas[0].Table;
+        var rows = new FfmEpochData(data, order, table.NumFeatures, table.NumFields, table.BlockStride, _options.Normalization);
+        int[] blocks = Enumerable.Range(0, rows.BlockCount).ToArray();
+        using TrainingTeam? team = _replicas.Length > 1 ? new TrainingTeam(_replicas.Length) : null;
+        var epoch = new EpochVisitor(this, rows, blocks, team);
+        double bestLoss = double.PositiveInfinity;
+        int bestEpoch = epochs, sinceBest = 0;
+        for (int e = 1; e <= epochs; e++)
+        {
+            if (_options.Shuffle)
+            {
+                rng.Shuffle(blocks);
+            }
+
+            long start = Stopwatch.GetTimestamp();
+            double loss = kernel.Accept(epoch) / Math.Max(1, data.Count);
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            double? validationLoss = validation is null ? null : Loss(validation);
+            var record = new FfmEpoch(e, loss, validationLoss, seconds, data.Count / Math.Max(seconds, 1e-9), refit);
+            history.Add(record);
+            progress?.Invoke(record);
+            if (validationLoss is double v)
+            {
+                if (v < bestLoss)
+                {
+                    bestLoss = v;
+                    bestEpoch = e;
+                    sinceBest = 0;
+                    Snapshot();
+                }
+                else if (patience > 0 && ++sinceBest >= patience)
+                {
+                    break;
+                }
+            }
+        }
+
+        FfmReplica first = _replicas[0];
+        if (validation is not null && _bestTable is not null)
+        {
+            _bestTable.Span.CopyTo(first.Table.Span);
+            _bestWeights!.CopyTo(first.Weights.AsSpan());
+            first.Bias = _bestBias;
+        }
+
+        return bestEpoch;
+    }
+
+    private void Snapshot()
+    {
+        FfmReplica first = _replicas[0];
+        FfmTable table = first.Table;
+        _bestTable ??= new FfmTable(table.NumFeatures, table.NumFields, table.EmbeddingSize, table.BlockStride);
+        _bestWeights ??= new float[first.Weights.Length];
+        table.Span.CopyTo(_bestTable.Span);
+        first.Weights.CopyTo(_bestWeights.AsSpan());
+        _bestBias = first.Bias;
+    }
+
+    /// <summary>Mean loss over a dataset, scored with the model as it will be saved.</summary>
+    private double Loss(SparseDataset data)
+    {
+        FfmModel model = ToModel();
+        var scores = new float[data.Count];
+        Ffm.ScoreBatch(model, data.Offsets, data.Fields, data.Indices, data.Values, scores, _replicas.Length);
+        double sum = 0;
+        for (int r = 0; r < scores.Length; r++)
+        {
+            sum += FfmTrainer.ExampleLoss(_options.Task, scores[r], data.Labels[r]);
+        }
+
+        return sum / Math.Max(1, scores.Length);
+    }
+
+    /// <summary>The model replica 0 holds (after an epoch every replica holds the same values).</summary>
+    public FfmModel ToModel()
+    {
+        FfmReplica first = _replicas[0];
+        FfmTable source = first.Table;
+        var table = new FfmTable(source.NumFeatures, source.NumFields, source.EmbeddingSize);
+        for (int j = 0; j < source.NumFeatures; j++)
+        {
+            for (int f = 0; f < source.NumFields; f++)
+            {
+                source.Block(j, f).CopyTo(table.Block(j, f));
+            }
+        }
+
+        float[] weights = _options.UseLinear ? (float[])first.Weights.Clone() : new float[first.Weights.Length];
+        return FfmModel.FromParts(_options.UseLinear ? first.Bias : 0f, weights, table, _options.Normalization, "FFM training");
+    }
+
+    /// <summary>One epoch over every block, compiled per kernel struct: on one thread the blocks in order; on T
+    /// threads window after window, each member training its slice, all meeting, each merging its share of the
+    /// features (<see cref="FfmReplicaMerge"/>), all meeting again.</summary>
+    private sealed class EpochVisitor(FfmRun run, FfmEpochData rows, int[] blocks, TrainingTeam? team) : IFfmKernelVisitor<double>
+    {
+        private readonly int[]? _mergeStamp = team is null ? null : NewStamp(run._replicas[0].Table.NumFeatures);
+        private int _window;
+
+        public double Visit<TKernel>() where TKernel : struct, IFfmKernel
+        {
+            FfmReplica[] replicas = run._replicas;
+            FfmTrainingOptions options = run._options;
+            foreach (FfmReplica replica in replicas)
+            {
+                replica.LossSum = 0;
+            }
+
+            if (team is null)
+            {
+                replicas[0].Train<TKernel>(rows, blocks, options, _window++);
+                return replicas[0].LossSum;
+            }
+
+            int threads = replicas.Length;
+            int firstWindow = _window;
+            int chunk = threads * (FmTrainer.WindowPerThread / EpochData.RowsPerBlock);
+            int windows = (blocks.Length + chunk - 1) / chunk;
+            int[] mergeStamp = _mergeStamp!;
+            TrainingTeam members = team;
+            members.Run([MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
+            {
+                FfmReplica replica = replicas[t];
+                for (int i = 0; i < windows; i++)
+                {
+                    int from = i * chunk;
+                    int size = Math.Min(chunk, blocks.Length - from);
+                    int w = firstWindow + i;
+                    replica.ResetTouched();
+                    // a member that fails records it and keeps meeting the others, so no one waits forever
+                    try
+                    {
+                        if (!members.Failed)
+                        {
+                            int a = from + (int)((long)size * t / threads), b = from + (int)((long)size * (t + 1) / threads);
+                            replica.Train<TKernel>(rows, blocks.AsSpan(a, b - a), options, w);
+                        }
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        members.Record(t, e);
+                    }
+
+                    members.Sync();
+                    try
+                    {
+                        if (!members.Failed)
+                        {
+                            FfmReplicaMerge.Merge(replicas, mergeStamp, w, t);
+                        }
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        members.Record(t, e);
+                    }
+
+                    members.Sync();
+                }
+            });
+            _window += windows;
+            double loss = 0;
+            foreach (FfmReplica replica in replicas)
+            {
+                loss += replica.LossSum;
+            }
+
+            return loss;
+        }
+
+        private static int[] NewStamp(int numFeatures)
+        {
+            var stamp = new int[numFeatures];
+            Array.Fill(stamp, -1);
+            return stamp;
+        }
+    }
+}
+
+/// <summary>
+/// The rows of one fit, compacted and copied once in a given order: per kept nonzero (feature and field known to
+/// the model) its feature, its field's block offset within a row and its value; per row its label and its
+/// normalisation scales (from the squares of all its values, kept or not, as scoring computes them). Cut into
+/// blocks of <see cref="EpochData.RowsPerBlock"/> rows, which the epochs visit in shuffled orders.
+/// </summary>
+internal sealed class FfmEpochData
+{
+    public FfmEpochData(SparseDataset data, int[] order, int numFeatures, int numFields, int blockStride, FfmNormalization normalization)
+    {
+        int nonZeros = data.Offsets[data.Count];
+        Labels = new float[order.Length];
+        LinearScales = new float[order.Length];
+        PairScales = new float[order.Length];
+        Offsets = new int[order.Length + 1];
+        Features = new int[nonZeros];
+        Blocks = new int[nonZeros];
+        Values = new float[nonZeros];
+        ReadOnlySpan<int> offsets = data.Offsets, fields = data.Fields, indices = data.Indices;
+        ReadOnlySpan<float> values = data.Values, labels = data.Labels;
+        int at = 0, longest = 0;
+        for (int i = 0; i < order.Length; i++)
+        {
+            int r = order[i];
+            Offsets[i] = at;
+            float squares = 0f;
+            for (int a = offsets[r]; a < offsets[r + 1]; a++)
+            {
+                float v = values[a];
+                squares += v * v;
+                int j = indices[a], f = fields[a];
+                if ((uint)j < (uint)numFeatures && (uint)f < (uint)numFields)
+                {
+                    Features[at] = j;
+                    Blocks[at] = f * blockStride;
+                    Values[at] = v;
+                    at++;
+                }
+            }
+
+            longest = Math.Max(longest, at - Offsets[i]);
+            (LinearScales[i], PairScales[i]) = FfmScaling.Scales(normalization, squares);
+            Labels[i] = labels[r];
+        }
+
+        Offsets[order.Length] = at;
+        Longest = longest;
+    }
+
+    public float[] Labels { get; }
+    public float[] LinearScales { get; }
+    public float[] PairScales { get; }
+    public int[] Offsets { get; }
+    public int[] Features { get; }
+    public int[] Blocks { get; }
+    public float[] Values { get; }
+
+    /// <summary>The most kept nonzeros of a row.</summary>
+    public int Longest { get; }
+
+    public int Count => Labels.Length;
+
+    public int BlockCount => (Count + EpochData.RowsPerBlock - 1) / EpochData.RowsPerBlock;
+}
+
+/// <summary>One thread's copy of a field-aware model being trained (factor blocks with their AdaGrad sums right
+/// after the weights, linear weights and sums, bias) and the loop that trains it on blocks of rows.</summary>
+internal class FfmReplica
+{
+    private int[] _rows;
+
+    public FfmReplica(FfmTable table, int team)
+    {
+        Table = table;
+        int n = table.NumFeatures;
+        Weights = new float[n + 1];
+        WeightSums = new float[n + 1];
+        Array.Fill(WeightSums, 1f);
+        _rows = new int[16];
+        if (team > 1)
+        {
+            Stamp = new int[n];
+            Array.Fill(Stamp, -1);
+            Touched = new int[team][];
+            TouchedCounts = new int[team];
+            for (int t = 0; t < team; t++)
+            {
+                Touched[t] = new int[Math.Max(1, Math.Min(n, 1024))];
+            }
+        }
+    }
+
+    private FfmReplica(FfmReplica source)
+        : this(new FfmTable(source.Table.NumFeatures, source.Table.NumFields, source.Table.EmbeddingSize, source.Table.BlockStride), source.Touched?.Length ?? 1)
+    {
+        source.Table.Span.CopyTo(Table.Span);
+        source.Weights.CopyTo(Weights, 0);
+        source.WeightSums.CopyTo(WeightSums, 0);
+        Bias = source.Bias;
+        BiasSum = source.BiasSum;
+    }
+
+    public FfmTable Table { get; }
+    public float[] Weights { get; }
+    public float[] WeightSums { get; }
+    public float Bias;
+    public float BiasSum = 1f;
+
+    /// <summary>The training loss summed over this epoch's rows.</summary>
+    public double LossSum;
+
+    /// <summary>Rows trained in the current window.</summary>
+    public int Examples;
+
+    /// <summary>The window in which each feature was last updated (multi-threaded training only).</summary>
+    public int[]? Stamp { get; }
+
+    /// <summary>The features updated in the current window, one list per member that merges them.</summary>
+    public int[][]? Touched { get; }
+
+    public int[]? TouchedCounts { get; }
+
+    public FfmReplica Clone() => new(this);
+
+    public void ResetTouched()
+    {
+        Examples = 0;
+        if (TouchedCounts is not null)
+        {
+            Array.Clear(TouchedCounts);
+        }
+    }
+
+    /// <summary>Trains on the given blocks of rows, in that order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
+    public void Train<TKernel>(FfmEpochData data, ReadOnlySpan<int> blocks, FfmTrainingOptions options, int window) where TKernel : struct, IFfmKernel
+    {
+        FfmTable table = Table;
+        float[] weights = Weights, sums = WeightSums;
+        bool adaGrad = options.Solver == FfmSolver.AdaGrad, linear = options.UseLinear, classification = options.Task == FmTask.BinaryClassification;
+        float eta = options.LearningRate, lambda = options.Lambda, linearLambda = options.LinearLambda;
+        int k = table.EmbeddingSize, stride = table.FieldStride, rowStride = table.RowStride;
+        if (_rows.Length <= data.Longest)
+        {
+            _rows = new int[data.Longest + 1];
+        }
+
+        int[] rows = _rows;
+        ref int rowsRef = ref MemoryMarshal.GetArrayDataReference(rows);
+        ref float origin = ref table.Origin;
+        int[] offsets = data.Offsets, features = data.Features, fieldBlocks = data.Blocks;
+        float[] values = data.Values, labels = data.Labels, linearScales = data.LinearScales, pairScales = data.PairScales;
+        int[]? stamp = Stamp;
+        int[][]? touched = Touched;
+        int[]? touchedCounts = TouchedCounts;
+        int team = touched?.Length ?? 1;
+        float bias = Bias, biasSum = BiasSum;
+        double totalLoss = 0;
+        int trained = 0;
+        foreach (int block in blocks)
+        {
+            int from = block * EpochData.RowsPerBlock, to = Math.Min(data.Count, from + EpochData.RowsPerBlock);
+            trained += to - from;
+            for (int r = from; r < to; r++)
+            {
+                int start = offsets[r], count = offsets[r + 1] - start;
+                ref int blocksRef = ref fieldBlocks[start];
+                ref float x = ref values[start];
+                float lin = 0f;
+                for (int a = 0; a < count; a++)
+                {
+                    int j = features[start + a];
+                    Unsafe.Add(ref rowsRef, a) = j * rowStride;
+                    lin += weights[j] * Unsafe.Add(ref x, a);
+                }
+
+                float pairs = count < 2 ? 0f : TKernel.PairSum(ref origin, ref rowsRef, ref blocksRef, ref x, count, k, stride);
+                float ls = linearScales[r], ps = pairScales[r];
+                float score = FfmCore.Combine(linear ? bias : 0f, ls, linear ? lin : 0f, ps, pairs);
+                float label = labels[r];
+                float kappa;
+                if (classification)
+                {
+                    float y = label > 0 ? 1f : -1f;
+                    // loss log(1 + e^-m) at margin m = y s; its derivative in s is -y sigmoid(-m)
+                    totalLoss += FmMath.LogisticLoss(y * score, out float sig);
+                    kappa = -y * sig;
+                }
+                else
+                {
+                    kappa = score - label;
+                    totalLoss += 0.5 * (double)kappa * kappa;
+                }
+
+                if (count >= 2)
+                {
+                    if (adaGrad)
+                    {
+                        TKernel.UpdatePairsAdaGrad(ref origin, ref rowsRef, ref blocksRef, ref x, count, k, stride, kappa * ps, eta, lambda);
+                    }
+                    else
+                    {
+                        TKernel.UpdatePairsSgd(ref origin, ref rowsRef, ref blocksRef, ref x, count, k, stride, kappa * ps, eta, lambda);
+                    }
+                }
+
+                if (stamp is not null)
+                {
+                    for (int a = 0; a < count; a++)
+                    {
+                        int j = features[start + a];
+                        if (stamp[j] != window)
+                        {
+                            stamp[j] = window;
+                            Touch(touched!, touchedCounts!, j, team, stamp.Length);
+                        }
+                    }
+                }
+
+                if (linear)
+                {
+                    float kl = kappa * ls;
+                    for (int a = 0; a < count; a++)
+                    {
+                        int j = features[start + a];
+                        float w = weights[j];
+                        float g = MathF.FusedMultiplyAdd(kl, Unsafe.Add(ref x, a), linearLambda * w);
+                        if (adaGrad)
+                        {
+                            float h = MathF.FusedMultiplyAdd(g, g, sums[j]);
+                            sums[j] = h;
+                            weights[j] = w - (eta * g / MathF.Sqrt(h));
+                        }
+                        else
+                        {
+                            weights[j] = w - (eta * g);
+                        }
+                    }
+
+                    if (adaGrad)
+                    {
+                        biasSum = MathF.FusedMultiplyAdd(kappa, kappa, biasSum);
+                        bias -= eta * kappa / MathF.Sqrt(biasSum);
+                    }
+                    else
+                    {
+                        bias -= eta * kappa;
+                    }
+                }
+            }
+        }
+
+        Bias = bias;
+        BiasSum = biasSum;
+        LossSum += totalLoss;
+        Examples += trained;
+    }
+
+    private static void Touch(int[][] touched, int[] counts, int feature, int team, int features)
+    {
+        int owner = Replica.MergeOwner(feature, team);
+        int[] list = touched[owner];
+        int n = counts[owner];
+        if (n == list.Length)
+        {
+            Array.Resize(ref touched[owner], Math.Min(features, list.Length * 2));
+            list = touched[owner];
+        }
+
+        list[n] = feature;
+        counts[owner] = n + 1;
+    }
+}
+
+/// <summary>
+/// The merge at the end of a window of multi-threaded field-aware training, as <see cref="ReplicaMerge"/> does it
+/// for FM: every feature updated by at least one replica gets, in every replica, the mean of its row (factor blocks
+/// and AdaGrad sums), linear weight and sum over the replicas that updated it, summed in replica order; the bias and
+/// its sum are averaged over the replicas that trained.
+/// </summary>
+internal static class FfmReplicaMerge
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Merge(FfmReplica[] replicas, int[] mergeStamp, int window, int part)
+    {
+        int threads = replicas.Length;
+        if (part == 0)
+        {
+            float b = 0, s = 0;
+            int trained = 0;
+            foreach (FfmReplica r in replicas)
+            {
+                if (r.Examples > 0)
+                {
+                    b += r.Bias;
+                    s += r.BiasSum;
+                    trained++;
+                }
+            }
+
+            if (trained > 0)
+            {
+                float scale = 1f / trained;
+                b *= scale;
+                s *= scale;
+                foreach (FfmReplica r in replicas)
+                {
+                    r.Bias = b;
+                    r.BiasSum = s;
+                }
+            }
+        }
+
+        int rowStride = replicas[0].Table.RowStride;
+        Span<nint> bases = stackalloc nint[threads];
+        for (int r = 0; r < threads; r++)
+        {
+            bases[r] = Address(replicas[r].Table);
+        }
+
+        Span<int> updaters = stackalloc int[threads];
+        for (int source = 0; source < threads; source++)
+        {
+            FfmReplica owner = replicas[source];
+            ReadOnlySpan<int> touched = owner.Touched![part].AsSpan(0, owner.TouchedCounts![part]);
+            foreach (int feature in touched)
+            {
+                if (mergeStamp[feature] == window)
+                {
+                    continue;
+                }
+
+                mergeStamp[feature] = window;
+                int count = 0;
+                for (int r = 0; r < threads; r++)
+                {
+                    if (replicas[r].Stamp![feature] == window)
+                    {
+                        updaters[count++] = r;
+                    }
+                }
+
+                ReplicaMerge.MergeRow(bases, 1, 0, (nint)feature * rowStride * sizeof(float), rowStride, updaters[..count]);
+                MergeScalar(replicas, feature, updaters[..count], weights: true);
+                MergeScalar(replicas, feature, updaters[..count], weights: false);
+            }
+        }
+    }
+
+    private static unsafe nint Address(FfmTable table) => (nint)Unsafe.AsPointer(ref table.Origin);
+
+    private static void MergeScalar(FfmReplica[] replicas, int feature, ReadOnlySpan<int> updaters, bool weights)
+    {
+        float value = (weights ? replicas[updaters[0]].Weights : replicas[updaters[0]].WeightSums)[feature];
+        if (updaters.Length > 1)
+        {
+            for (int u = 1; u < updaters.Length; u++)
+            {
+                value += (weights ? replicas[updaters[u]].Weights : replicas[updaters[u]].WeightSums)[feature];
+            }
+
+            value *= 1f / updaters.Length;
+        }
+
+        foreach (FfmReplica r in replicas)
+        {
+            (weights ? r.Weights : r.WeightSums)[feature] = value;
+        }
+    }
+}
