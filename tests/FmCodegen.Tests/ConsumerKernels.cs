@@ -32,17 +32,18 @@ public static partial class Outer
     internal static partial class Kernel3;
 }
 
-// Order-3 paths in a consumer: k = 1 (scalar only), 5 (Vector128 and a scalar tail), 24 (Vector512 with a Vector256
-// tail), 100 (several widths and order-3 register blocks).
+// Order-3 paths in a consumer, at k no other class here declares (a MaxOrder = 3 class registers its order-2 kernel
+// too): k = 6 (Vector128 and a scalar tail), 12 (Vector256 and Vector128), 20 (Vector512 and a Vector128 tail), 48
+// (two order-3 register blocks on Vector512).
 
-[FmKernel(1, MaxOrder = 3)]
-public static partial class Order3Kernel1;
+[FmKernel(6, MaxOrder = 3)]
+public static partial class Order3Kernel6;
 
-[FmKernel(5, MaxOrder = 3)]
-public static partial class Order3Kernel5;
+[FmKernel(12, MaxOrder = 3)]
+public static partial class Order3Kernel12;
 
-[FmKernel(24, MaxOrder = 3)]
-public static partial class Order3Kernel24;
+[FmKernel(20, MaxOrder = 3)]
+public static partial class Order3Kernel20;
 
-[FmKernel(100, MaxOrder = 3)]
-public static partial class Order3Kernel100;
+[FmKernel(48, MaxOrder = 3)]
+public static partial class Order3Kernel48;

@@ -17,7 +17,7 @@ public class Order3Properties
     private static void Check(int tests, Arbitrary<Order3Case> cases, Action<Order3Case> property) =>
         FsCheck.Check.One(Config.QuickThrowOnFailure.WithMaxTest(tests), Prop.ForAll(cases, property));
 
-    private static int Tests(int k) => FmCodegen.Tests.Scorers.Tests(k) * 2 / 3;
+    private static int Tests(int k) => Math.Max(3, FmCodegen.Tests.Scorers.Tests(k) / 2);
 
     [Theory]
     [MemberData(nameof(Scorers))]
