@@ -106,6 +106,8 @@ public class Order3ModelFileTests
             ModelFile back = ModelFiles.Load(native);
             Assert.Equal(model, back.Model);
             Assert.Throws<ArgumentException>(() => FmSampleSet.Create([model], FmSampleLink.Identity));
+            ModelFileException norm = Assert.Throws<ModelFileException>(() => ModelFiles.Load(native, instanceNormalization: true));
+            Assert.Contains("order-3 model cannot be scored with xLearn's instance normalisation", norm.Message, StringComparison.Ordinal);
         }
         finally
         {

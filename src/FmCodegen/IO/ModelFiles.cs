@@ -66,6 +66,11 @@ public static class ModelFiles
                 "Spark model directories are read by the FmCodegen.Spark package: FmCodegen.Spark.SparkModelDirectory.Load.", nameof(format)),
             _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown model format."),
         };
+        if (instanceNormalization && file.Model.Order != 2)
+        {
+            throw new ModelFileException($"{path}: an order-3 model cannot be scored with xLearn's instance normalisation (xLearn defines it for order-2 models only)");
+        }
+
         return instanceNormalization && !file.InstanceNormalization
             ? file with { Model = file.Model.WithInstanceNormalization(true) }
             : file;
