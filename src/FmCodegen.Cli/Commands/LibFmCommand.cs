@@ -101,11 +101,6 @@ public static class LibFmCommand
             "sgd" => FmSolver.Sgd,
             _ => throw new CliUserException($"-method must be sgd, sgda, als or mcmc; got '{flags["method"]}'."),
         };
-        if (!bias || !linear || k < 1)
-        {
-            throw new CliUserException($"-method sgd trains with the bias and linear terms on and k >= 1 here; -dim '{Optional("dim")}' works with -method mcmc or als.");
-        }
-
         FmModel? warm = null;
         if (Optional("load_model") is { } load)
         {
@@ -119,6 +114,8 @@ public static class LibFmCommand
             Task = task,
             Solver = solver,
             EmbeddingSize = k,
+            UseBias = bias,
+            UseLinear = linear,
             Epochs = Int("iter", 100, 0),
             LearningRate = Optional("learn_rate") is { } lr ? Float(lr, "-learn_rate") : null,
             Regularization = Optional("regular") is { } reg ? TrainCommand.ParseL2(reg, "-regular") : null,

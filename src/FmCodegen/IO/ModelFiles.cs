@@ -107,6 +107,12 @@ public static class ModelFiles
                 $"{path}: an order-3 model can only be saved in the native format; {Name(actual)}'s text holds order-2 models (pairs) only, and dropping the order-3 factors would change its predictions");
         }
 
+        if (file.InstanceNormalization && actual == ModelFormat.LibFm)
+        {
+            throw new ModelFileException(
+                $"{path}: the model scores with xLearn's instance normalisation, which libFM's text cannot record (libFM would score it without); save it in the native format, or as xLearn's text and load that with normalisation on");
+        }
+
         switch (actual)
         {
             case ModelFormat.Native:

@@ -57,6 +57,7 @@ public static class FmTrainer
             InitStdev = options.InitStdev ?? init,
             ValidationFraction = heldOut ? options.ValidationFraction ?? 0.1 : 0,
             Patience = options.Patience ?? 10,
+            InstanceNormalization = options.InstanceNormalization ?? false,
         };
     }
 
@@ -149,11 +150,15 @@ public static class FmTrainer
         Check(o.Patience >= 0, $"Patience must be 0 or more; got {o.Patience}.");
         Check(o.Order is 2 or 3, $"The order must be 2 (pairs) or 3 (pairs and triples); got {o.Order}.");
         Check(o.Order == 2 || o.EmbeddingSize >= 1, "Order 3 needs factors: k must be 1 or more (k = 0 is a linear model, of no order).");
+        Check(o.Order == 2 || o.InstanceNormalization != true, "Order 3 trains without instance normalisation (xLearn defines it for pairs only); set InstanceNormalization = false.");
         if (o.WarmStart is { } warm)
         {
             Check(warm.EmbeddingSize == Math.Max(o.EmbeddingSize, 1), $"The warm-start model has k = {warm.EmbeddingSize}, but k = {o.EmbeddingSize} was asked for.");
             Check(warm.Order == o.Order, $"The warm-start model has order {warm.Order}, but order {o.Order} was asked for.");
-            Check(!warm.InstanceNormalization, "The warm-start model scores with xLearn's instance normalisation, which training does not use; pass model.WithInstanceNormalization(false) to start from its parameters.");
+            Check(warm.InstanceNormalization == o.InstanceNormalization,
+                warm.InstanceNormalization
+                    ? "The warm-start model scores with xLearn's instance normalisation, but the options train without it; set InstanceNormalization = true, or pass model.WithInstanceNormalization(false) to start from its parameters."
+                    : "The warm-start model scores without instance normalisation, but the options train with it; set InstanceNormalization = false, or pass model.WithInstanceNormalization(true).");
         }
 
         static void Check(bool ok, string message)
