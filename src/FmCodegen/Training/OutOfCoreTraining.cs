@@ -145,7 +145,7 @@ internal static class OutOfCoreTraining
             CancellationToken = cancellationToken,
         };
 
-        TrainingMemory.Check(context.NumFeatures, o.EmbeddingSize, o.Solver!.Value, o.Threads);
+        TrainingMemory.Check(context.NumFeatures, o.EmbeddingSize, o.Solver!.Value, o.Threads, o.Order);
         ulong phaseSeed = rng.NextULong();
         long cacheBytes = new FileInfo(cache.Path).Length;
         string segmentsPath = Path.Combine(tempDirectory, $".fm-segments-{Environment.ProcessId}-{Guid.NewGuid():N}.cache");

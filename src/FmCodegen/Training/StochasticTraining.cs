@@ -72,7 +72,7 @@ internal static class StochasticTraining
             CancellationToken = cancellationToken,
         };
 
-        TrainingMemory.Check(context.NumFeatures, o.EmbeddingSize, o.Solver!.Value, o.Threads);
+        TrainingMemory.Check(context.NumFeatures, o.EmbeddingSize, o.Solver!.Value, o.Threads, o.Order);
         ulong phaseSeed = rng.NextULong();
         SparseDataset rows = train;
         Func<SplitMix64, TrainingTeam?, IEpochSource> RowsOf(int[] subset) =>
