@@ -20,6 +20,7 @@ runs=${RUNS:-3}
 [ -f "$data/frappe/frappe_te.ffm" ] || { echo "no $data/frappe/frappe_te.ffm (the shared data folder is missing)"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+cd "$work"   # ffm-train writes its binary cache of the data (x20.ffm.bin) into the working directory
 for _ in $(seq 20); do cat "$data/frappe/frappe_te.ffm"; done > "$work/x20.ffm"
 echo "data: $(wc -l < "$work/x20.ffm") rows, $(du -m "$work/x20.ffm" | cut -f1) MB; fm: $fm"
 
