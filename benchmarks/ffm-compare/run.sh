@@ -3,7 +3,8 @@
 # frappe_te.ffm repeated 20 times (577,200 rows, libffm format), k = 4, one thread.
 #   train:   ffm-train -k 4 -t 10 -r 0.2 -l 0.00002 -s 1   vs  fm train --model-type ffm --epochs 10 --threads 1
 #   predict: ffm-predict (libffm's model)                   vs  fm predict --model-format libffm --probability
-# Each command runs RUNS times (default 3), alternating the tools; the script prints every run's wall and
+# ffm-train converts the text into a binary cache (x20.ffm.bin) and trains from it; the cache is removed before
+# each timed run so both tools parse the text. Each command runs RUNS times (default 3), alternating the tools; the script prints every run's wall and
 # user+sys CPU seconds, the best of each, and the ratios libffm / fm of the best wall and the best CPU times.
 #   benchmarks/ffm-compare/run.sh [FM] [LIBFFM_DIR] [DATA]
 # FM defaults to the Release build of src/FmCodegen.Cli (pass an AOT publish to time that); LIBFFM_DIR to
@@ -42,6 +43,7 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # libffm's model of the same data, for both predictions
 "$libffm/ffm-train" -k 4 -t 10 -r 0.2 -l 0.00002 -s 1 "$work/x20.ffm" "$work/libffm.model" > /dev/null
 for _ in $(seq "$runs"); do
+  rm -f "$work/x20.ffm.bin"   # libffm would reuse its converted copy of the text: parse it every run, as fm does
   time_it "libffm train" "$libffm/ffm-train" -k 4 -t 10 -r 0.2 -l 0.00002 -s 1 "$work/x20.ffm" "$work/l.model"
   time_it "fm train" "$fm" train --model-type ffm --input-format libffm --train "$work/x20.ffm" --task c --k 4 --seed 1 \
     --epochs 10 --validation-fraction 0 --threads 1 --model "$work/f.ffmb"
