@@ -8,6 +8,7 @@ open FmCodegen.Data
 open FmCodegen.IO
 open FmCodegen.Kernels
 open FmCodegen.Metrics
+open FmCodegen.Samples
 open FmCodegen.Training
 
 type Task = FmCodegen.FmTask
@@ -32,8 +33,8 @@ let printEpoch (e: FmEpoch) =
 [<EntryPoint>]
 let main _ =
     // 1. Data drawn from a known FM: 8 categorical fields of 50 values, labels 0/1.
-    let struct (train, truth) = SyntheticFm.Generate(Task.BinaryClassification, 200_000, fields, valuesPerField, embeddingSize = 4, seed = 42)
-    let test = SyntheticFm.Sample(truth, Task.BinaryClassification, 10_000, fields, valuesPerField, 0.0, 43)
+    let struct (train, truth) = ClickData.Generate(200_000, fields, valuesPerField, 4, 42)
+    let test = ClickData.Sample(truth, 10_000, fields, valuesPerField, 1043)
     printfn "data: %d training rows, %d test rows, %d features" train.Count test.Count train.NumFeatures
 
     // 2. Train with the defaults: only the task, k and a seed.

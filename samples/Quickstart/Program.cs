@@ -5,12 +5,13 @@ using FmCodegen;
 using FmCodegen.Data;
 using FmCodegen.IO;
 using FmCodegen.Metrics;
+using FmCodegen.Samples;
 using FmCodegen.Training;
 
 // 1. Data: 8 categorical fields of 50 values each, clicks drawn from a known FM (labels 0/1).
 const int Fields = 8, ValuesPerField = 50;
-(SparseDataset train, FmModel truth) = SyntheticFm.Generate(FmTask.BinaryClassification, rows: 200_000, Fields, ValuesPerField, embeddingSize: 4, seed: 42);
-SparseDataset test = SyntheticFm.Sample(truth, FmTask.BinaryClassification, rows: 10_000, Fields, ValuesPerField, noise: 0, seed: 43);
+(SparseDataset train, FmModel truth) = ClickData.Generate(rows: 200_000, Fields, ValuesPerField, embeddingSize: 4, seed: 42);
+SparseDataset test = ClickData.Sample(truth, rows: 10_000, Fields, ValuesPerField, seed: 1043);
 Console.WriteLine($"data: {train.Count:N0} training rows, {test.Count:N0} test rows, {train.NumFeatures} features");
 
 // 2. Train with the defaults: only the task, k and a seed (AdaGrad, early stopping on 10% held out, then a refit).

@@ -33,9 +33,23 @@ public class PublicSurfaceTests
     [InlineData("LibFmModelFile")]
     [InlineData("XLearnModelFile")]
     [InlineData("FmBatch")]
+    [InlineData("SyntheticFm")]
     public void Utilities_are_not_part_of_the_public_surface(string name)
     {
         Assert.DoesNotContain(Exported, t => t.Name == name);
+    }
+
+    [Theory]
+    [InlineData("FmSimd")]
+    [InlineData("FmErrors")]
+    [InlineData("FfmErrors")]
+    [InlineData("FfmCore")]
+    [InlineData("FfmUpdate")]
+    public void Types_only_generated_code_uses_are_hidden_from_completion(string name)
+    {
+        Type type = Assert.Single(Exported, t => t.Name == name);
+        var hidden = type.GetCustomAttribute<System.ComponentModel.EditorBrowsableAttribute>();
+        Assert.True(hidden?.State == System.ComponentModel.EditorBrowsableState.Never, $"{type.FullName} is not [EditorBrowsable(Never)]");
     }
 
     [Fact]

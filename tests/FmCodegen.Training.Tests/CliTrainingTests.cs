@@ -93,6 +93,28 @@ public sealed class CliTrainingTests : IDisposable
     }
 
     [Fact]
+    public void Libfm_sgda_learns_its_regularisation_on_the_validation_file()
+    {
+        (int code, string output, string error) = Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-test", At("test.libfm"),
+            "-method", "sgda", "-dim", "1,1,4", "-iter", "4");
+        Assert.Equal(1, code);
+        Assert.Contains("-method sgda needs -validation", error, StringComparison.Ordinal);
+        Assert.Empty(output);
+
+        (code, output, error) = Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-validation", At("test.libfm"), "-test", At("test.libfm"),
+            "-method", "sgda", "-dim", "1,1,4", "-iter", "4", "-learn_rate", "0.05", "-out", At("sgda.txt"), "-rlog", At("sgda.csv"),
+            "-save_model", At("sgda.libfm"), "-seed", "3");
+        Assert.True(code == 0, error + output);
+        Assert.Contains("#Iter=  3\tTrain=", output, StringComparison.Ordinal);
+        Assert.All(File.ReadAllLines(At("sgda.txt")), p => Assert.InRange(double.Parse(p, CultureInfo.InvariantCulture), 0.0, 1.0));
+        string[] log = File.ReadAllLines(At("sgda.csv"));
+        Assert.Equal(5, log.Length);
+        Assert.Contains("regw[0]", log[0], StringComparison.Ordinal);
+        Assert.Contains("regv[0;3]", log[0], StringComparison.Ordinal);
+        Assert.StartsWith("#global bias", File.ReadAllText(At("sgda.libfm")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Libfm_regression_predictions_are_clipped_to_the_training_range()
     {
         (int code, _, string error) = Fm("libfm", "-task", "r", "-train", At("ratings.libfm"), "-test", At("ratings.libfm"), "-iter", "2", "-out", At("r.txt"));
@@ -104,7 +126,7 @@ public sealed class CliTrainingTests : IDisposable
     [Theory]
     [InlineData("--task", "x", "--task must be r")]
     [InlineData("--l2", "1,2", "--l2 takes one value or three")]
-    [InlineData("--solver", "bogus", "--solver must be sgd, adagrad, ftrl, mcmc or als")]
+    [InlineData("--solver", "bogus", "--solver must be auto, sgd, adagrad, ftrl, mcmc or als")]
     [InlineData("--lr", "-1", "--lr must be a positive, finite number")]
     public void Bad_values_are_user_errors_with_a_reason(string option, string value, string message)
     {
@@ -138,9 +160,9 @@ public sealed class CliTrainingTests : IDisposable
     {
         Assert.Contains("Unknown libFM flag", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-bogus", "1").Error, StringComparison.Ordinal);
         Assert.Contains("-relation", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-relation", "r").Error, StringComparison.Ordinal);
-        Assert.Contains("-meta (groups) is used by -method mcmc and als", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-method", "sgd", "-meta", "g.txt").Error, StringComparison.Ordinal);
+        Assert.Contains("-meta (groups) is used by -method mcmc, als and sgda", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-method", "sgd", "-meta", "g.txt").Error, StringComparison.Ordinal);
         Assert.Contains("does not exist", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-meta", At("none.txt")).Error, StringComparison.Ordinal);
-        Assert.Contains("sgda", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-method", "sgda").Error, StringComparison.Ordinal);
+        Assert.Contains("-method sgda needs -validation", Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-method", "sgda").Error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -270,6 +292,93 @@ public sealed class CliTrainingTests : IDisposable
         Assert.Equal(1, model.EmbeddingSize);
         Assert.All(model.Factors.ToArray(), v => Assert.Equal(0f, v));
         Assert.Contains(model.Weights.ToArray(), w => w != 0);
+    }
+
+    [Fact]
+    public void Train_with_only_the_task_chooses_says_why_and_eval_reproduces_its_test_metrics()
+    {
+        string[] args = ["train", "--train", At("train.libfm"), "--test", At("test.libfm"), "--task", "c", "--k", "4", "--seed", "2"];
+        (int code, string output, string error) = Fm([.. args, "--model", At("auto.fmb")]);
+        Assert.True(code == 0, error);
+        Assert.Contains("  tried AdaGrad", output, StringComparison.Ordinal);
+        Assert.Single(output.Split('\n'), line => line.StartsWith("fm train: chose ", StringComparison.Ordinal));
+        string logloss = System.Text.RegularExpressions.Regex.Match(output, @"test \(500 rows\): logloss (\d\.\d{4})").Groups[1].Value;
+        Assert.NotEmpty(logloss);
+
+        (code, string evaluated, error) = Fm("eval", "--model", At("auto.fmb"), "--input", At("test.libfm"));
+        Assert.True(code == 0, error);
+        Assert.Contains($"logloss {logloss}", evaluated, StringComparison.Ordinal);
+
+        Assert.Equal(0, Fm([.. args, "--model", At("again.fmb")]).Code);
+        Assert.Equal(File.ReadAllBytes(At("auto.fmb")), File.ReadAllBytes(At("again.fmb")));
+    }
+
+    [Theory]
+    [InlineData("--solver", "auto", "--lr", "--lr fixes one")]
+    [InlineData("--normalize", "auto", "--epochs", "--epochs fixes one")]
+    [InlineData("--normalize", "maybe", null, "--normalize must be on, off or auto")]
+    [InlineData("--solver", "mcmc", "--normalize", "--normalize on does not apply to --solver mcmc")]
+    public void Contradicting_the_automatic_choice_is_a_user_error(string option, string value, string? other, string message)
+    {
+        List<string> args = ["train", "--train", At("train.libfm"), "--task", "c", option, value];
+        if (other == "--normalize")
+        {
+            args.AddRange(["--normalize", "on"]);
+        }
+        else if (other is not null)
+        {
+            args.AddRange([other, "2"]);
+            if (option == "--normalize")
+            {
+                args.AddRange(["--solver", "adagrad"]);
+            }
+        }
+
+        (int code, _, string error) = Fm([.. args]);
+        Assert.Equal(1, code);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Normalize_on_and_the_bias_and_linear_switches_are_recorded_in_the_model()
+    {
+        (int code, _, string error) = Fm("train", "--train", At("train.libfm"), "--task", "c", "--solver", "adagrad", "--epochs", "3",
+            "--normalize", "on", "--no-bias", "--model", At("n.fmb"));
+        Assert.True(code == 0, error);
+        IO.ModelFile file = IO.ModelFiles.Load(At("n.fmb"));
+        Assert.True(file.InstanceNormalization);
+        Assert.False(file.HasBias);
+        Assert.Equal(0f, file.Model.Bias);
+
+        (code, string output, error) = Fm("predict", "--model", At("n.fmb"), "--input", At("test.libfm"), "-o", At("n.txt"));
+        Assert.True(code == 0, error);
+        Assert.Contains("xLearn instance normalisation", output + error, StringComparison.Ordinal);
+
+        (code, _, error) = Fm("train", "--train", At("train.libfm"), "--task", "c", "--solver", "ftrl", "--epochs", "2", "--no-linear", "--model", At("l.fmb"));
+        Assert.True(code == 0, error);
+        file = IO.ModelFiles.Load(At("l.fmb"));
+        Assert.False(file.HasLinear);
+        Assert.All(file.Model.Weights.ToArray(), w => Assert.Equal(0, BitConverter.SingleToInt32Bits(w)));
+    }
+
+    [Theory]
+    [InlineData("1,1,0")]
+    [InlineData("0,1,8")]
+    [InlineData("1,0,8")]
+    public void Libfm_dim_switches_work_for_sgd(string dim)
+    {
+        string model = At($"sgd.{dim.Replace(',', '_')}.model");
+        (int code, string output, string error) = Fm("libfm", "-task", "c", "-train", At("train.libfm"), "-test", At("test.libfm"),
+            "-method", "sgd", "-dim", dim, "-iter", "5", "-learn_rate", "0.05", "-out", At("p.txt"), "-save_model", model);
+        Assert.True(code == 0, error);
+        Assert.All(File.ReadAllLines(At("p.txt")), line => Assert.InRange(float.Parse(line, CultureInfo.InvariantCulture), 0f, 1f));
+        IO.ModelFile file = IO.ModelFiles.Load(model);
+        Assert.Equal(dim[0] == '1', file.HasBias);
+        Assert.Equal(dim[2] == '1', file.HasLinear);
+        Assert.Equal(dim[0] == '1', file.Model.Bias != 0);
+        Assert.Equal(dim[2] == '1', file.Model.Weights.ToArray().Any(w => w != 0));
+        Assert.Equal(dim[4] != '0', file.Model.Factors.ToArray().Any(v => v != 0));
+        Assert.Contains("test (500 rows)", output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -70,26 +70,126 @@ public class TrainerTests
 
     private delegate double Rule(double p, double grad, double l2);
 
-    private static void AssertOneStep(FmTask task, FmSolver solver, int k, float label, Rule rule)
+    /// <summary>One update of the one example against the rule applied to the definition's gradient. With
+    /// <paramref name="normalize"/> (xLearn's instance normalisation, norm = 1 / sum x^2) the linear gradients carry
+    /// x sqrt(norm) and the factor gradients norm^2 x (s_f - v x); without bias or linear terms those stay 0.</summary>
+    private static void AssertOneStep(FmTask task, FmSolver solver, int k, float label, Rule rule, bool normalize = false, bool useBias = true, bool useLinear = true)
     {
         var l2 = new FmRegularization(0.01f, 0.02f, 0.03f);
         FmModel start = Start(k);
-        FmModel trained = FmTrainer.Train(OneExample(label), OneStep(task, solver, k, l2, 0.1f)).Model;
-        (double g, double[] s) = Gradient(start, task, label);
+        if (!useLinear)
+        {
+            start = FmModel.Create(start.Bias, new float[start.NumFeatures], start.Factors, k);
+        }
 
-        Assert.Equal(rule(start.Bias, g, l2.Bias), trained.Bias, 2e-6);
+        start = FmModel.Create(useBias ? start.Bias : 0f, start.Weights, start.Factors, k).WithInstanceNormalization(normalize);
+        FmTrainingResult result = FmTrainer.Train(OneExample(label), OneStep(task, solver, k, l2, 0.1f) with
+        {
+            InstanceNormalization = normalize,
+            UseBias = useBias,
+            UseLinear = useLinear,
+            WarmStart = Start(k).WithInstanceNormalization(normalize),
+        });
+        FmModel trained = result.Model;
+        Assert.Equal(normalize, trained.InstanceNormalization);
+        (double g, double[] s) = Gradient(start, task, label);
+        double norm = normalize ? 1 / Values.Sum(x => (double)x * x) : 1;
+        double linearScale = Math.Sqrt(norm), pairScale = norm * norm;
+
+        Assert.Equal(useBias ? rule(start.Bias, g, l2.Bias) : 0, trained.Bias, 2e-6);
         for (int i = 0; i < 8; i++)
         {
             int at = Array.IndexOf(Indices, i);
             double x = at >= 0 ? Values[at] : 0;
             double w = start.Weight(i);
-            Assert.Equal(at >= 0 ? rule(w, g * x, l2.Linear) : w, trained.Weight(i), 2e-6);
+            Assert.Equal(!useLinear ? 0 : at >= 0 ? rule(w, g * x * linearScale, l2.Linear) : w, trained.Weight(i), 2e-6);
+            if (!useLinear)
+            {
+                Assert.Equal(0, BitConverter.SingleToInt32Bits(trained.Weight(i)));   // +0, not FTRL's -0
+            }
+
             for (int f = 0; f < k; f++)
             {
                 double v = start.FactorRow(i)[f];
-                double expected = at >= 0 ? rule(v, g * x * (s[f] - (v * x)), l2.Factors) : v;
+                double expected = at >= 0 ? rule(v, pairScale * g * x * (s[f] - (v * x)), l2.Factors) : v;
                 Assert.Equal(expected, trained.FactorRow(i)[f], 2e-6);
             }
+        }
+    }
+
+    [Theory]
+    [InlineData(3, FmSolver.Sgd)]
+    [InlineData(8, FmSolver.Sgd)]
+    [InlineData(8, FmSolver.AdaGrad)]
+    [InlineData(16, FmSolver.Ftrl)]
+    public void One_normalised_step_matches_the_gradient_of_the_normalised_model(int k, FmSolver solver)
+    {
+        Rule rule = solver switch { FmSolver.Sgd => Sgd, FmSolver.AdaGrad => AdaGrad, _ => Ftrl };
+        AssertOneStep(FmTask.Regression, solver, k, 2.5f, rule, normalize: true);
+        AssertOneStep(FmTask.BinaryClassification, solver, k, 0f, rule, normalize: true);
+    }
+
+    [Theory]
+    [InlineData(FmSolver.Sgd)]
+    [InlineData(FmSolver.AdaGrad)]
+    [InlineData(FmSolver.Ftrl)]
+    public void Without_bias_or_linear_terms_they_stay_zero_and_the_rest_follows_the_rule(FmSolver solver)
+    {
+        Rule rule = solver switch { FmSolver.Sgd => Sgd, FmSolver.AdaGrad => AdaGrad, _ => Ftrl };
+        AssertOneStep(FmTask.Regression, solver, 8, 2.5f, rule, useBias: false);
+        AssertOneStep(FmTask.BinaryClassification, solver, 8, 1f, rule, useLinear: false);
+        AssertOneStep(FmTask.Regression, solver, 5, -1f, rule, normalize: true, useBias: false, useLinear: false);
+    }
+
+    [Fact]
+    public void A_normalised_model_keeps_its_flag_through_the_native_file_and_libfm_text_refuses_it()
+    {
+        var rng = new Random(3);
+        int rows = 200;
+        var labels = new float[rows];
+        var offsets = new int[rows + 1];
+        var indices = new List<int>();
+        var values = new List<float>();
+        for (int r = 0; r < rows; r++)
+        {
+            foreach (int f in Enumerable.Range(0, 6).Where(_ => rng.Next(2) == 0))
+            {
+                indices.Add(f);
+                values.Add((float)(rng.NextDouble() * 40));
+            }
+
+            labels[r] = rng.Next(2);
+            offsets[r + 1] = indices.Count;
+        }
+
+        SparseDataset data = SparseDataset.Create(labels, offsets, indices.ToArray(), values.ToArray());
+        FmTrainingResult result = FmTrainer.Train(data, new FmTrainingOptions { Task = FmTask.BinaryClassification, EmbeddingSize = 4, Epochs = 3, InstanceNormalization = true });
+        Assert.True(result.Model.InstanceNormalization);
+        string folder = Path.Combine(Path.GetTempPath(), "fmcg-norm-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            string path = Path.Combine(folder, "m.fmb");
+            result.Save(path);
+            FmModel loaded = FmCodegen.IO.ModelFiles.Load(path).Model;
+            Assert.True(loaded.InstanceNormalization);
+            var expected = new float[rows];
+            var actual = new float[rows];
+            Fm.ScoreBatch(result.Model, data.Offsets, data.Indices, data.Values, expected);
+            Fm.ScoreBatch(loaded, data.Offsets, data.Indices, data.Values, actual, maxThreads: 2);
+            Assert.Equal(expected, actual);
+            for (int r = 0; r < rows; r++)
+            {
+                Assert.Equal(expected[r], Fm.Score(loaded, data.RowIndices(r), data.RowValues(r)));
+                Assert.Equal(expected[r], Fm.ScoreNaive(loaded, data.RowIndices(r), data.RowValues(r)), 1e-4);
+            }
+
+            Assert.Throws<FmCodegen.IO.ModelFileException>(() => result.Save(Path.Combine(folder, "m.libfm")));
+            Assert.False(File.Exists(Path.Combine(folder, "m.libfm")));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
         }
     }
 

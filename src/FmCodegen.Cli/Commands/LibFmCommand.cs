@@ -86,22 +86,21 @@ public static class LibFmCommand
             return RunBayes(flags, task, bias, linear, k, method == "mcmc", context);
         }
 
+        if (method == "sgda")
+        {
+            return RunSgda(flags, task, bias, linear, k, context);
+        }
+
         if (Optional("meta") is not null)
         {
-            throw new CliUserException($"-meta (groups) is used by -method mcmc and als; -method {method} has no groups.");
+            throw new CliUserException($"-meta (groups) is used by -method mcmc, als and sgda; -method {method} has no groups.");
         }
 
         FmSolver? solver = method switch
         {
             "sgd" => FmSolver.Sgd,
-            "sgda" => throw new CliUserException("-method sgda (SGD with regularisation adapted on -validation) is not implemented by fm libfm; use -method mcmc (libFM's default: no regularisation to tune) or sgd."),
             _ => throw new CliUserException($"-method must be sgd, sgda, als or mcmc; got '{flags["method"]}'."),
         };
-        if (!bias || !linear || k < 1)
-        {
-            throw new CliUserException($"-method sgd trains with the bias and linear terms on and k >= 1 here; -dim '{Optional("dim")}' works with -method mcmc or als.");
-        }
-
         FmModel? warm = null;
         if (Optional("load_model") is { } load)
         {
@@ -115,6 +114,8 @@ public static class LibFmCommand
             Task = task,
             Solver = solver,
             EmbeddingSize = k,
+            UseBias = bias,
+            UseLinear = linear,
             Epochs = Int("iter", 100, 0),
             LearningRate = Optional("learn_rate") is { } lr ? Float(lr, "-learn_rate") : null,
             Regularization = Optional("regular") is { } reg ? TrainCommand.ParseL2(reg, "-regular") : null,
@@ -196,6 +197,50 @@ public static class LibFmCommand
         throw new CliUserException($"-regular takes 1 value, 3 (bias,linear,factors) or, with -meta, 1 + 2 x groups = {1 + (2 * groups)} (bias, linear per group, factors per group); got {values.Length} in '{text}'.");
     }
 
+    private static int RunSgda(Dictionary<string, string> flags, FmTask task, bool bias, bool linear, int k, CliContext context)
+    {
+        string? Optional(string name) => flags.TryGetValue(name, out string? v) ? v : null;
+        foreach (string unused in new[] { "load_model", "regular" })
+        {
+            if (Optional(unused) is not null)
+            {
+                throw new CliUserException(unused == "regular"
+                    ? "-regular is not used by -method sgda: it learns the regularisation from -validation (starting at 0, as libFM); leave it out."
+                    : "-load_model is not used by -method sgda (it starts from a random model, as libFM); leave it out.");
+            }
+        }
+
+        string validation = Optional("validation")
+            ?? throw new CliUserException("-method sgda needs -validation: the rows its regularisation is learned from (as in libFM).");
+        if (Optional("iter") is "0")
+        {
+            throw new CliUserException("-iter must be 1 or more for -method sgda; 0 passes would write an untrained, random model.");
+        }
+
+        var options = new FmSgdaOptions
+        {
+            Task = task,
+            EmbeddingSize = k,
+            UseBias = bias,
+            UseLinear = linear,
+            Iterations = Int("iter", 100, 1),
+            LearningRate = Optional("learn_rate") is { } lr ? Float(lr, "-learn_rate") : 0.1,
+            InitStdev = Optional("init_stdev") is { } init ? Float(init, "-init_stdev") : 0.1,
+            Seed = Int("seed", 1, int.MinValue),
+        };
+        if (!(options.LearningRate > 0))
+        {
+            throw new CliUserException($"-learn_rate must be above 0; got {options.LearningRate.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        return SgdaRun.Run(Optional("train") ?? throw new CliUserException("-train is required (as in libFM)."), validation, Optional("test"),
+            Optional("meta"), options, Optional("save_model"), Optional("out"), Optional("rlog"), context);
+
+        int Int(string name, int fallback, int min) => Optional(name) is not { } text ? fallback
+            : int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int n) && n >= min ? n
+            : throw new CliUserException($"-{name} must be a whole number of at least {min}; got '{text}'.");
+    }
+
     private static int RunBayes(Dictionary<string, string> flags, FmTask task, bool bias, bool linear, int k, bool mcmc, CliContext context)
     {
         string? Optional(string name) => flags.TryGetValue(name, out string? v) ? v : null;
@@ -208,10 +253,6 @@ public static class LibFmCommand
             }
         }
 
-        if (Optional("threads") is { } threads && threads.Trim() != "1")
-        {
-            throw new CliUserException($"-method {method} runs on one thread (each draw depends on the one before); -threads {threads} is not possible.");
-        }
 
         if (Optional("validation") is not null)
         {
@@ -238,6 +279,9 @@ public static class LibFmCommand
             Seed = Int("seed", 1, int.MinValue),
             Regularization = Optional("regular") is { } reg ? ParseBayesRegular(reg, groups) : null,
             StoreSamples = Optional("save_model") is not null,
+
+            // the sampler gives the same bits on any thread count, so it takes every core unless -threads says otherwise
+            Threads = Optional("threads") is null ? 0 : Int("threads", 1, 1),
         };
         if (Optional("out") is not null && Optional("test") is null)
         {

@@ -20,9 +20,11 @@ public static class TrainCommand
         Option<int?> k = new("--k", "--dim") { Description = "Factors per feature (default 8; 4 for --model-type ffm; 0: a plain linear or logistic regression).", HelpName = "K" };
         Option<string> modelType = new("--model-type") { Description = "fm (default) or ffm (field-aware FM on libffm data: AdaGrad or SGD, instance normalisation on unless --no-norm).", DefaultValueFactory = _ => "fm", HelpName = "fm|ffm" };
         Option<bool> noNorm = new("--no-norm") { Description = "ffm only: train and score without instance normalisation." };
-        Option<bool> noLinear = new("--no-linear") { Description = "ffm only: no bias and no linear weights (as libffm)." };
+        Option<bool> noLinear = new("--no-linear") { Description = "No linear weights (libFM's -dim '1,0,k'); with --model-type ffm, no bias either (as libffm)." };
+        Option<bool> noBias = new("--no-bias") { Description = "No global bias (libFM's -dim '0,1,k')." };
+        Option<string?> normalize = new("--normalize") { Description = "xLearn's instance normalisation (x / ||x||; recorded in the model): on, off, or auto (chosen on held-out training rows; the default when the settings are chosen automatically, else off).", HelpName = "on|off|auto" };
         Option<int?> maxFeatures = new("--max-features") { Description = "ffm only: keep features 0 .. N-1 and leave the rest out, so the model holds at most N x fields x k factors (hashed CTR data: hash into N buckets).", HelpName = "N" };
-        Option<string?> solver = new("--solver") { Description = "sgd, adagrad, ftrl, mcmc (Bayesian FM by Gibbs sampling, as libFM) or als (default: adagrad).", HelpName = "sgd|adagrad|ftrl|mcmc|als" };
+        Option<string?> solver = new("--solver") { Description = "auto, sgd, adagrad, ftrl, mcmc (Bayesian FM by Gibbs sampling, as libFM) or als. Default: auto when no --lr, --l2, --epochs, --init-stdev, --patience, --validation, --validation-fraction, --history or --plot is given: MCMC or AdaGrad, whichever does better on 10% of the training rows held out, with AdaGrad's learning rate, L2 and normalisation searched there (a few short trainings), then trained on all rows; otherwise adagrad with its fixed defaults.", HelpName = "auto|sgd|adagrad|ftrl|mcmc|als" };
         Option<int?> burnIn = new("--burn-in") { Description = "MCMC: sweeps whose samples are neither averaged nor kept (default 0, as libFM).", HelpName = "N" };
         Option<int?> keep = new("--keep") { Description = "MCMC: the last N samples make the model; predictions average them (default: every sweep after the burn-in, at most what fits 256 MB).", HelpName = "N" };
         Option<string?> meta = new("--meta") { Description = "MCMC/ALS: libFM's groups file, one group id per feature (default: one group; libffm data: its fields).", HelpName = "FILE" };
@@ -39,10 +41,11 @@ public static class TrainCommand
         Option<string?> history = new("--history") { Description = "Write the learning curves (one row per epoch) as CSV.", HelpName = "FILE.csv" };
         Option<string?> plot = new("--plot") { Description = "Plot the learning curves as SVG, the best epoch marked.", HelpName = "FILE.svg" };
 
-        var command = new Command("train", "Train a Factorization Machine (SGD, AdaGrad or FTRL) on libFM/libffm data.")
+        var command = new Command("train", "Train a Factorization Machine on libFM/libffm data: with only --task (and --k, --seed) the solver and its settings are chosen on held-out training rows; or SGD, AdaGrad, FTRL, MCMC, ALS with the settings you give.")
         {
             train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, initStdev, seed, threads, patience,
             validationFraction, model, modelFormat, history, plot, modelType, noNorm, noLinear, maxFeatures, burnIn, keep, meta,
+            noBias, normalize,
         };
 
         CliRunner.SetAction(command, (parse, context) =>
@@ -50,6 +53,11 @@ public static class TrainCommand
             string type = parse.GetValue(modelType)?.Trim().ToLowerInvariant() ?? "fm";
             if (type == "ffm")
             {
+                if (parse.GetResult(noBias) is { Implicit: false } || parse.GetResult(normalize) is { Implicit: false })
+                {
+                    throw new CliUserException("--no-bias and --normalize apply to --model-type fm (ffm: --no-linear drops the bias and linear terms, --no-norm the normalisation).");
+                }
+
                 return FfmTrain.Run(FfmRequest(parse, train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, seed, threads, patience, validationFraction, model, modelFormat, noNorm, noLinear, maxFeatures), context);
             }
 
@@ -58,15 +66,38 @@ public static class TrainCommand
                 throw new CliUserException($"--model-type must be fm or ffm; got '{type}'.");
             }
 
-            if (parse.GetValue(noNorm) || parse.GetValue(noLinear) || parse.GetValue(maxFeatures) is not null)
+            if (parse.GetValue(noNorm) || parse.GetValue(maxFeatures) is not null)
             {
-                throw new CliUserException("--no-norm, --no-linear and --max-features apply to --model-type ffm only.");
+                throw new CliUserException("--no-norm and --max-features apply to --model-type ffm only (fm: --normalize off).");
             }
 
+            string? normalizeText = parse.GetValue(normalize)?.Trim().ToLowerInvariant();
+            bool? normalizeChoice = normalizeText switch
+            {
+                null or "auto" => null,
+                "on" => true,
+                "off" => false,
+                _ => throw new CliUserException($"--normalize must be on, off or auto; got '{parse.GetValue(normalize)}'."),
+            };
             string? solverName = parse.GetValue(solver)?.Trim().ToLowerInvariant();
             if (solverName is "mcmc" or "als")
             {
+                if (normalizeChoice == true)
+                {
+                    throw new CliUserException($"--normalize on does not apply to --solver {solverName} (libFM's MCMC and ALS score raw values).");
+                }
+
                 return RunBayes(parse, solverName == "mcmc", context);
+            }
+
+            // the settings are chosen automatically unless something fixes them
+            Option[] fixers = [lr, l2, epochs, initStdev, patience, validation, validationFraction, history, plot];
+            Option? fixer = fixers.FirstOrDefault(f => parse.GetResult(f) is { Implicit: false });
+            bool explicitAuto = solverName == "auto" || normalizeText == "auto";
+            bool auto = explicitAuto || (solverName is null or "" && fixer is null);
+            if (auto && fixer is not null)
+            {
+                throw new CliUserException($"--{(solverName == "auto" ? "solver" : "normalize")} auto chooses the settings on held-out training rows; {fixer.Name} fixes one. Leave {fixer.Name} out, or give --solver adagrad|sgd|ftrl and --normalize on|off.");
             }
 
             foreach (Option only in new Option[] { burnIn, keep, meta })
@@ -75,6 +106,23 @@ public static class TrainCommand
                 {
                     throw new CliUserException($"{only.Name} is for --solver mcmc{(only == meta ? " and als" : "")}.");
                 }
+            }
+
+            if (auto)
+            {
+                var autoOptions = new FmAutoOptions
+                {
+                    Task = ParseTask(parse.GetRequiredValue(task), "--task"),
+                    Solver = solverName is null or "" or "auto" ? null : ParseSolver(solverName, "--solver"),
+                    EmbeddingSize = parse.GetValue(k) ?? 8,
+                    Seed = parse.GetValue(seed),
+                    Threads = parse.GetValue(threads),
+                    InstanceNormalization = normalizeChoice,
+                    UseBias = !parse.GetValue(noBias),
+                    UseLinear = !parse.GetValue(noLinear),
+                };
+                return AutoRun.Run(new AutoRun.Request(parse.GetRequiredValue(train), parse.GetValue(test), CliOptions.ParseDataFormat(parse.GetValue(inputFormat)),
+                    autoOptions, parse.GetValue(model), CliOptions.ParseModelFormat(parse.GetValue(modelFormat))), context);
             }
 
             var options = new FmTrainingOptions
@@ -90,6 +138,9 @@ public static class TrainCommand
                 Threads = parse.GetValue(threads),
                 Patience = parse.GetValue(patience),
                 ValidationFraction = parse.GetValue(validationFraction),
+                InstanceNormalization = normalizeChoice ?? false,
+                UseBias = !parse.GetValue(noBias),
+                UseLinear = !parse.GetValue(noLinear),
             };
             var request = new TrainingRequest
             {
@@ -132,9 +183,11 @@ public static class TrainCommand
                 throw new CliUserException("--burn-in and --keep are for --solver mcmc; ALS keeps its last sweep.");
             }
 
-            if (parse.GetValue(threads) != 1)
+            // the sampler's result does not depend on the thread count, so it takes every core unless told otherwise
+            int bayesThreads = parse.GetResult(threads) is { Implicit: false } ? parse.GetValue(threads) : 0;
+            if (bayesThreads < 0)
             {
-                throw new CliUserException($"--solver {name} runs on one thread (each draw depends on the one before); --threads {parse.GetValue(threads)} is not possible.");
+                throw new CliUserException($"--threads must be 1 or more; got {bayesThreads}.");
             }
 
             string? format = parse.GetValue(modelFormat);
@@ -163,6 +216,9 @@ public static class TrainCommand
                 InitStdev = parse.GetValue(initStdev) ?? 0.1,
                 Seed = parse.GetValue(seed),
                 Regularization = regularization,
+                UseBias = !parse.GetValue(noBias),
+                UseLinear = !parse.GetValue(noLinear),
+                Threads = bayesThreads,
             };
             var request = new BayesRequest
             {
@@ -239,7 +295,7 @@ public static class TrainCommand
         "sgd" => FmSolver.Sgd,
         "adagrad" or "sgda" => FmSolver.AdaGrad,
         "ftrl" => FmSolver.Ftrl,
-        _ => throw new CliUserException($"{option} must be sgd, adagrad, ftrl, mcmc or als; got '{text}'."),
+        _ => throw new CliUserException($"{option} must be auto, sgd, adagrad, ftrl, mcmc or als; got '{text}'."),
     };
 
     /// <summary>One value (all three parts) or three values b,w,v, separated by ',' or ';' (libFM's lists).</summary>

@@ -96,6 +96,12 @@ public static class ModelFiles
                 $"{path}: a Bayesian model of {samples.Samples.Count} posterior samples can only be saved in the native format; {Name(actual)}'s text holds one model (averaging the samples' parameters would change its predictions)");
         }
 
+        if (file.InstanceNormalization && actual == ModelFormat.LibFm)
+        {
+            throw new ModelFileException(
+                $"{path}: the model scores with xLearn's instance normalisation, which libFM's text cannot record (libFM would score it without); save it in the native format, or as xLearn's text and load that with normalisation on");
+        }
+
         switch (actual)
         {
             case ModelFormat.Native:

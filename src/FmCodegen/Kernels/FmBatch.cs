@@ -36,7 +36,7 @@ internal static class FmBatch
             FmErrors.ThrowLengthMismatch(indices.Length, values.Length);
         }
 
-        return Normalized<TKernel>(model, FmRows.Of(model), indices, values);
+        return Normalized<TKernel>(FmRows.Of(model), model.Bias, indices, values);
     }
 
     /// <summary>Scores a CSR batch on up to <paramref name="maxThreads"/> cores (0 or less: all), with the model's
@@ -93,7 +93,7 @@ internal static class FmBatch
             {
                 int start = offsets[r];
                 int count = offsets[r + 1] - start;
-                output[r] = Normalized<TKernel>(model, rows, indices.Slice(start, count), values.Slice(start, count));
+                output[r] = Normalized<TKernel>(rows, bias, indices.Slice(start, count), values.Slice(start, count));
             }
 
             return;
@@ -109,8 +109,9 @@ internal static class FmBatch
 
     /// <summary>xLearn's instance normalisation, the one place its arithmetic lives: with norm = 1 / sum_j x_j^2,
     /// y = w0 + sqrt(norm) sum_j w_j x_j + norm^2 (pairwise term); linear terms use x sqrt(norm), both sides of every
-    /// factor product use x norm. An example whose values are all zero scores as the bias.</summary>
-    private static float Normalized<TKernel>(FmModel model, FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
+    /// factor product use x norm. An example whose values are all zero scores as the bias. The trainer's validation
+    /// scores a model in training through it too.</summary>
+    internal static float Normalized<TKernel>(FmRows rows, float bias, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
         where TKernel : struct, IFmKernel
     {
         float both = TKernel.Interaction(rows, indices, values);
@@ -120,16 +121,17 @@ internal static class FmBatch
         {
             float x = values[j];
             squares += x * x;
-            linear += model.Weight(indices[j]) * x;
+            int feature = indices[j];
+            linear += ((uint)feature < (uint)rows.NumFeatures ? rows.Table[(feature * rows.Stride) + rows.EmbeddingSize] : 0f) * x;
         }
 
         if (squares == 0f)
         {
-            return model.Bias;
+            return bias;
         }
 
         float norm = 1f / squares;
-        return model.Bias + (MathF.Sqrt(norm) * linear) + (norm * norm * (both - linear));
+        return bias + (MathF.Sqrt(norm) * linear) + (norm * norm * (both - linear));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

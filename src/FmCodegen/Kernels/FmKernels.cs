@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Runtime.Intrinsics;
 
 namespace FmCodegen.Kernels;
@@ -19,11 +20,13 @@ public static class FmKernels
 
     /// <summary>Registers a fixed-k kernel struct (generated code calls this at module load); a later registration
     /// for the same k replaces an earlier one (a consumer's kernel, registered after the library's, wins).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     public static void Register<TKernel>()
         where TKernel : struct, IFmKernel =>
         Register(FmKernel<TKernel>.Instance);
 
     /// <summary>Registers a fixed-k kernel entry; see <see cref="Register{TKernel}"/>.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     public static void Register(FmKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);
@@ -79,6 +82,7 @@ public static class FmKernels
 /// DOTNET_EnableHWIntrinsic=0 switch the instruction sets themselves off. These are static readonly fields, so
 /// the JIT folds every test of them to a constant.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class FmSimd
 {
     /// <summary>The widest vector in bits kernels may use (0 = scalar only).</summary>

@@ -18,7 +18,10 @@ internal sealed class EpochData
     /// <summary>The number of blocks (the last may be short).</summary>
     public int Blocks => (Count + RowsPerBlock - 1) / RowsPerBlock;
 
-    public EpochData(SparseDataset data, int[] rows)
+    /// <summary>Room for <paramref name="rows"/> of <paramref name="data"/>. With <paramref name="normalize"/> each row's
+    /// values are stored as x norm (norm = 1 / sum_j x_j^2, xLearn's instance normalisation of the pairwise term),
+    /// with its <see cref="LinearScale"/>.</summary>
+    public EpochData(SparseDataset data, int[] rows, bool normalize = false)
     {
         long nonZeros = 0;
         foreach (int r in rows)
@@ -30,7 +33,12 @@ internal sealed class EpochData
         Offsets = new int[rows.Length + 1];
         Indices = new int[nonZeros];
         Values = new float[nonZeros];
+        LinearScale = normalize ? new float[rows.Length] : null;
     }
+
+    /// <summary>With instance normalisation: per row, sqrt(sum_j x_j^2), by which the stored values x norm are
+    /// multiplied to give the linear term's x sqrt(norm). Null without normalisation.</summary>
+    public float[]? LinearScale { get; }
 
     public float[] Labels { get; }
     public int[] Offsets { get; }
@@ -65,6 +73,30 @@ internal sealed class EpochData
     public void CopyPart(SparseDataset data, int[] order, int part, int parts) =>
         Copy(data, order, (int)((long)order.Length * part / parts), (int)((long)order.Length * (part + 1) / parts));
 
+    /// <summary>Scales a row's values by norm = 1 / sum_j x_j^2 (summed in float, in order, as the scorer does) and
+    /// returns sqrt(sum_j x_j^2); a row whose values are all zero stays as it is (it scores as the bias).</summary>
+    internal static float Normalize(Span<float> values)
+    {
+        float squares = 0f;
+        foreach (float x in values)
+        {
+            squares += x * x;
+        }
+
+        if (squares == 0f)
+        {
+            return 0f;
+        }
+
+        float norm = 1f / squares;
+        for (int j = 0; j < values.Length; j++)
+        {
+            values[j] *= norm;
+        }
+
+        return MathF.Sqrt(squares);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Copy(SparseDataset data, int[] order, int from, int to)
     {
@@ -79,8 +111,13 @@ internal sealed class EpochData
             int count = offsets[r + 1] - start;
             int target = Offsets[i];
             indices.Slice(start, count).CopyTo(Indices.AsSpan(target, count));
-            values.Slice(start, count).CopyTo(Values.AsSpan(target, count));
+            Span<float> copied = Values.AsSpan(target, count);
+            values.Slice(start, count).CopyTo(copied);
             Labels[i] = labels[r];
+            if (LinearScale is not null)
+            {
+                LinearScale[i] = Normalize(copied);
+            }
         }
     }
 }

@@ -57,6 +57,7 @@ public static class FmTrainer
             InitStdev = options.InitStdev ?? init,
             ValidationFraction = heldOut ? options.ValidationFraction ?? 0.1 : 0,
             Patience = options.Patience ?? 10,
+            InstanceNormalization = options.InstanceNormalization ?? false,
         };
     }
 
@@ -125,7 +126,10 @@ public static class FmTrainer
         if (o.WarmStart is { } warm)
         {
             Check(warm.EmbeddingSize == Math.Max(o.EmbeddingSize, 1), $"The warm-start model has k = {warm.EmbeddingSize}, but k = {o.EmbeddingSize} was asked for.");
-            Check(!warm.InstanceNormalization, "The warm-start model scores with xLearn's instance normalisation, which training does not use; pass model.WithInstanceNormalization(false) to start from its parameters.");
+            Check(warm.InstanceNormalization == o.InstanceNormalization,
+                warm.InstanceNormalization
+                    ? "The warm-start model scores with xLearn's instance normalisation, but the options train without it; set InstanceNormalization = true, or pass model.WithInstanceNormalization(false) to start from its parameters."
+                    : "The warm-start model scores without instance normalisation, but the options train with it; set InstanceNormalization = false, or pass model.WithInstanceNormalization(true).");
         }
 
         static void Check(bool ok, string message)

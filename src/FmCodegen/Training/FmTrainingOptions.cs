@@ -38,6 +38,20 @@ public sealed record FmTrainingOptions
     /// model then has one factor per feature, all 0).</summary>
     public int EmbeddingSize { get; init; } = 8;
 
+    /// <summary>Use the global bias w0 (libFM's k0; default true). Off: w0 stays 0.</summary>
+    public bool UseBias { get; init; } = true;
+
+    /// <summary>Use the linear weights w (libFM's k1; default true). Off: every w_i stays 0 and only the pairwise
+    /// interactions (and the bias) are learnt.</summary>
+    public bool UseLinear { get; init; } = true;
+
+    /// <summary>Train and score with xLearn's instance normalisation (its default): with norm = 1 / sum_j x_j^2 over an
+    /// example, its linear term uses x sqrt(norm) and both sides of every factor product x norm
+    /// (<see cref="FmModel.InstanceNormalization"/>). The trained model records it, so every API that scores it, and
+    /// a native model file saved from it, score the same. Null: off (<c>fm train --normalize auto</c> and the self-tuning
+    /// trainer choose it on validation data).</summary>
+    public bool? InstanceNormalization { get; init; }
+
     /// <summary>The largest number of passes over the training data; early stopping may end sooner. Null: automatic,
     /// up to 100 epochs with early stopping on the held-out fraction, then a refit on all the data (see <see cref="Refit"/>).</summary>
     public int? Epochs { get; init; }
@@ -121,7 +135,8 @@ public sealed record FmTrainingResult(FmModel Model, FmTask Task, IReadOnlyList<
 {
     /// <summary>Saves the model with its task recorded, atomically: native format unless the name ends in .libfm or
     /// .xlearn or <paramref name="format"/> says otherwise (<see cref="ModelFiles.Save(FmModel, string, FmTask?, ModelFormat?)"/>).</summary>
-    public void Save(string path, ModelFormat? format = null) => ModelFiles.Save(Model, path, Task, format);
+    public void Save(string path, ModelFormat? format = null) =>
+        ModelFiles.Save(new ModelFile(Model, Task, HasBias: Options.UseBias, HasLinear: Options.UseLinear), path, format);
 
     /// <summary>Total training seconds over all epochs (validation excluded).</summary>
     public double TrainingSeconds => History.Sum(e => e.Seconds);

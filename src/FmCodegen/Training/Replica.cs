@@ -17,8 +17,12 @@ internal sealed class Replica
     private readonly float[] _one;       // 1 at the weight lane k, 0 elsewhere
     private readonly float[] _l2;        // the L2 weight of each lane: factors, linear, 0 for padding
     private readonly int _embeddingSize;
+    private readonly bool _useLinear;
 
-    public Replica(AlignedTable parameters, FmSolver solver, FmRegularization l2, int team)
+    /// <summary>A replica over <paramref name="parameters"/> with the solver's state tables; <paramref name="team"/>
+    /// replicas train together. With <paramref name="useLinear"/> false the linear weights get no gradient and no L2,
+    /// so they stay 0.</summary>
+    public Replica(AlignedTable parameters, FmSolver solver, FmRegularization l2, int team, bool useLinear = true)
     {
         Parameters = parameters;
         int k = parameters.EmbeddingSize;
@@ -37,8 +41,9 @@ internal sealed class Replica
             _l2[f] = l2.Factors;
         }
 
-        _one[k] = 1f;
-        _l2[k] = l2.Linear;
+        _useLinear = useLinear;
+        _one[k] = useLinear ? 1f : 0f;
+        _l2[k] = useLinear ? l2.Linear : 0f;
         if (team > 1)
         {
             Stamp = new int[parameters.NumFeatures];
@@ -102,8 +107,12 @@ internal sealed class Replica
 
     /// <summary>Trains on the given blocks of the data's rows, in that order (see <see cref="EpochData"/>). Optimised at
     /// once: the first epoch is a long-running loop that tiered compilation would otherwise start in unoptimised code.</summary>
+    /// <remarks>With <paramref name="useBias"/> false the bias is never updated. With instance normalisation (the
+    /// data's <see cref="EpochData.LinearScale"/>) the stored values are x norm, so the kernel's pairwise term and the
+    /// factors' gradients are already those of the normalised model; its linear term and the weights' gradients are
+    /// scaled by the row's LinearScale to become x sqrt(norm).</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Run<TRule, TKernel>(EpochData data, ReadOnlySpan<int> blocks, FmTask task, in Hyper hyper, float biasL2, int window)
+    public void Run<TRule, TKernel>(EpochData data, ReadOnlySpan<int> blocks, FmTask task, in Hyper hyper, float biasL2, int window, bool useBias = true)
         where TRule : struct, IUpdateRule
         where TKernel : struct, IFmKernel
     {
@@ -116,6 +125,7 @@ internal sealed class Replica
         ReadOnlySpan<int> indices = data.Indices;
         ReadOnlySpan<float> values = data.Values;
         ReadOnlySpan<float> labels = data.Labels;
+        float[]? linearScale = data.LinearScale;
         int rowsRun = 0;
         Span<float> sums = _sums.AsSpan(0, _embeddingSize);
         ref float sumsRef = ref _sums[0];
@@ -148,6 +158,24 @@ internal sealed class Replica
                 ReadOnlySpan<int> idx = indices.Slice(start, count);
                 ReadOnlySpan<float> val = values.Slice(start, count);
                 float score = bias + TKernel.InteractionWithSums(rows, idx, val, sums);
+                if (linearScale is not null)
+                {
+                    // the kernel added sum_j w_j (x_j norm); the normalised model's linear term is scale times that
+                    float scale = linearScale[row];
+                    float linear = 0f;
+                    for (int j = 0; j < count; j++)
+                    {
+                        int feature = idx[j];
+                        if ((uint)feature < numFeatures)
+                        {
+                            linear += Unsafe.Add(ref p0, ((nint)feature * stride) + _embeddingSize) * val[j];
+                        }
+                    }
+
+                    score += (scale - 1f) * linear;
+                    Unsafe.Add(ref oneRef, _embeddingSize) = _useLinear ? scale : 0f;
+                }
+
                 float label = labels[row];
                 float g;
                 if (classification)
@@ -167,7 +195,10 @@ internal sealed class Replica
                     g = err;
                 }
 
-                TRule.Update(ref bias, ref biasState1, ref biasState2, g, biasL2, hyper);
+                if (useBias)
+                {
+                    TRule.Update(ref bias, ref biasState1, ref biasState2, g, biasL2, hyper);
+                }
 
                 for (int j = 0; j < count; j++)
                 {
@@ -211,7 +242,8 @@ internal sealed class Replica
     }
 
     /// <summary>
-    /// One row's update: lane f &lt; k gets the gradient g x (s_f - v_f x), lane k (the linear weight) g x, padding 0.
+    /// One row's update: lane f &lt; k gets the gradient g x (s_f - v_f x), lane k (the linear weight) g x times the
+    /// value of <c>one</c> at lane k (1; 0 without linear weights; the row's linear scale with normalisation), padding 0.
     /// Written as gx (S - v x M) with S = the sums, 1 at lane k, 0 beyond, and M = 1 for factor lanes only.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

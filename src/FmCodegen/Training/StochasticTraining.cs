@@ -24,11 +24,15 @@ internal sealed class RunContext
 /// </summary>
 internal static class StochasticTraining
 {
+    /// <summary>The state of a run's generator for a seed: its first draw seeds the validation split, its second the
+    /// training phases.</summary>
+    public static ulong RunSeed(int seed) => ((ulong)(uint)seed * 0x9E3779B97F4A7C15UL) ^ 0x5DEECE66DUL;
+
     public static FmTrainingResult Run<TRule, TKernel>(SparseDataset train, FmTrainingOptions o, Action<FmEpoch>? onEpoch, CancellationToken cancellationToken)
         where TRule : struct, IUpdateRule
         where TKernel : struct, IFmKernel
     {
-        var rng = new SplitMix64(((ulong)(uint)o.Seed * 0x9E3779B97F4A7C15UL) ^ 0x5DEECE66DUL);
+        var rng = new SplitMix64(RunSeed(o.Seed));
         FmTrainingOptions asked = o;
 
         // hashed data: train on the ids that occur, so the epoch's cost follows them rather than the index space
@@ -55,7 +59,7 @@ internal static class StochasticTraining
 
         // start the bias at the best constant: the mean target, or the log-odds of the positive rate
         double rate = Math.Clamp((double)positives / train.Count, 1e-6, 1 - 1e-6);
-        float initialBias = o.Task == FmTask.Regression ? (float)(targetSum / train.Count) : (float)Math.Log(rate / (1 - rate));
+        float initialBias = !o.UseBias ? 0f : o.Task == FmTask.Regression ? (float)(targetSum / train.Count) : (float)Math.Log(rate / (1 - rate));
         var context = new RunContext
         {
             Train = train,
@@ -82,9 +86,19 @@ internal static class StochasticTraining
             trainExamples = split.AllRows.Length;
         }
 
+        if (!o.UseLinear)
+        {
+            // no gradient ever reached them, but FTRL's closed form writes -0: store plain zeros
+            for (int i = 0; i < table.NumFeatures; i++)
+            {
+                table.Weight(i) = 0f;
+            }
+        }
+
         FmModel model = compaction is null
             ? FmModel.FromTable(bias, table, "training")
             : FmModel.FromTable(bias, compaction.Expand(table), "training", compaction.Ids);
+        model = model.WithInstanceNormalization(o.InstanceNormalization == true);
         return new FmTrainingResult(model, o.Task, context.History, bestEpoch, targetMin, targetMax, asked, trainExamples, split.ValidationRows.Length);
     }
 }

@@ -8,7 +8,7 @@ namespace FmCodegen.Training;
 /// towards low ids (as real categorical data); the target is the true FM's score plus Gaussian noise
 /// (regression) or a label drawn with probability sigmoid(score) (classification, labels 0 / 1).
 /// </summary>
-public static class SyntheticFm
+internal static class SyntheticFm
 {
     /// <summary>Draws the true model and <paramref name="rows"/> examples from it. The same arguments always give
     /// the same data.</summary>

@@ -33,7 +33,8 @@ internal static class TrainingPhase
         }
 
         using TrainingTeam? team = threads > 1 ? new TrainingTeam(threads) : null;
-        var epochData = new EpochData(train, order);
+        bool normalize = o.InstanceNormalization == true;
+        var epochData = new EpochData(train, order, normalize);
         if (team is null)
         {
             epochData.Fill(train, order);
@@ -44,8 +45,8 @@ internal static class TrainingPhase
             team.Run(t => epochData.CopyPart(train, order, t, threads));
         }
 
-        var epochRunner = new EpochRunner<TRule, TKernel>(replicas, team, epochData, o.Task, c.Hyper, o.Regularization!.Bias, c.NumFeatures);
-        var validator = new Validator<TKernel>(validationData, validationRows, o.Task, c.TargetMin, c.TargetMax);
+        var epochRunner = new EpochRunner<TRule, TKernel>(replicas, team, epochData, o.Task, c.Hyper, o.Regularization!.Bias, c.NumFeatures, o.UseBias);
+        var validator = new Validator<TKernel>(validationData, validationRows, o.Task, c.TargetMin, c.TargetMax, normalize);
         var best = new BestEpoch(o.RestoreBest, o.Patience!.Value);
         int epoch = 0;
         while (++epoch <= epochs)
@@ -95,7 +96,15 @@ internal static class TrainingPhase
         if (o.WarmStart is { } warm)
         {
             warm.Table.Span[..(warm.NumFeatures * table.Stride)].CopyTo(table.Span);
-            return (table, warm.Bias);
+            if (!o.UseLinear)
+            {
+                for (int i = 0; i < warm.NumFeatures; i++)
+                {
+                    table.Weight(i) = 0f;
+                }
+            }
+
+            return (table, o.UseBias ? warm.Bias : 0f);
         }
 
         // features that never occur in the training rows (validation-only ones) keep zero factors: random
@@ -133,7 +142,7 @@ internal static class TrainingPhase
         var replicas = new Replica[threads];
         for (int t = 0; t < threads; t++)
         {
-            replicas[t] = new Replica(t == 0 ? table : table.Clone(), o.Solver!.Value, l2, threads);
+            replicas[t] = new Replica(t == 0 ? table : table.Clone(), o.Solver!.Value, l2, threads, o.UseLinear);
         }
 
         float[]? regScale = o.FrequencyScaledL2 == true ? FrequencyScale(c.Train, trainRows, c.NumFeatures) : null;
@@ -220,7 +229,7 @@ internal static class TrainingPhase
 /// member trains its slice of the window's blocks, all meet, each merges its share of the features
 /// (<see cref="ReplicaMerge"/>), all meet.
 /// </summary>
-internal sealed class EpochRunner<TRule, TKernel>(Replica[] replicas, TrainingTeam? team, EpochData data, FmTask task, Hyper hyper, float biasL2, int numFeatures)
+internal sealed class EpochRunner<TRule, TKernel>(Replica[] replicas, TrainingTeam? team, EpochData data, FmTask task, Hyper hyper, float biasL2, int numFeatures, bool useBias)
     where TRule : struct, IUpdateRule
     where TKernel : struct, IFmKernel
 {
@@ -239,7 +248,7 @@ internal sealed class EpochRunner<TRule, TKernel>(Replica[] replicas, TrainingTe
 
         if (team is null)
         {
-            replicas[0].Run<TRule, TKernel>(data, Blocks, task, hyper, biasL2, _window++);
+            replicas[0].Run<TRule, TKernel>(data, Blocks, task, hyper, biasL2, _window++, useBias);
             return;
         }
 
@@ -266,7 +275,7 @@ internal sealed class EpochRunner<TRule, TKernel>(Replica[] replicas, TrainingTe
                     if (!members.Failed)
                     {
                         int a = from + (int)((long)size * t / threads), b = from + (int)((long)size * (t + 1) / threads);
-                        replica.Run<TRule, TKernel>(data, blocks.AsSpan(a, b - a), task, hyper, biasL2, w);
+                        replica.Run<TRule, TKernel>(data, blocks.AsSpan(a, b - a), task, hyper, biasL2, w, useBias);
                     }
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
@@ -302,8 +311,9 @@ internal sealed class EpochRunner<TRule, TKernel>(Replica[] replicas, TrainingTe
 }
 
 /// <summary>Scores the validation rows under replica 0's parameters with the kernel and evaluates them; rows are
-/// independent, so splitting them across the team's threads changes nothing.</summary>
-internal sealed class Validator<TKernel>(SparseDataset data, int[] rows, FmTask task, float targetMin, float targetMax)
+/// independent, so splitting them across the team's threads changes nothing. With <paramref name="normalize"/> the rows
+/// are scored as the trained model will score them, with xLearn's instance normalisation.</summary>
+internal sealed class Validator<TKernel>(SparseDataset data, int[] rows, FmTask task, float targetMin, float targetMax, bool normalize = false)
     where TKernel : struct, IFmKernel
 {
     private readonly float[] _scores = new float[rows.Length];
@@ -339,7 +349,9 @@ internal sealed class Validator<TKernel>(SparseDataset data, int[] rows, FmTask 
         for (int i = from; i < to; i++)
         {
             int r = rows[i];
-            _scores[i] = bias + TKernel.Interaction(fmRows, data.RowIndices(r), data.RowValues(r));
+            _scores[i] = normalize
+                ? FmBatch.Normalized<TKernel>(fmRows, bias, data.RowIndices(r), data.RowValues(r))
+                : bias + TKernel.Interaction(fmRows, data.RowIndices(r), data.RowValues(r));
         }
     }
 }

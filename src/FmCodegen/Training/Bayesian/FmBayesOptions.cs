@@ -73,6 +73,11 @@ public sealed record FmBayesOptions
     /// features of a test set as libFM does.</summary>
     public int NumFeatures { get; init; }
 
+    /// <summary>Threads for the sweeps (0: one per core). The result does not depend on it: the work is cut into parts
+    /// fixed by the data alone, partial sums are added in part order and every random draw is made on one thread in
+    /// one order, so any thread count gives the same bits.</summary>
+    public int Threads { get; init; }
+
     /// <summary>MCMC: keep the kept samples' models in the result (needed to save the model). Turning it off saves
     /// memory when only the test predictions are wanted.</summary>
     public bool StoreSamples { get; init; } = true;

@@ -116,6 +116,13 @@ public static class FmBayesTrainer
     {
         private const double Alpha0 = 1, Gamma0 = 1, Beta0 = 1, Mu0 = 0;
 
+        // The work of a block is cut into at most MaxParts parts of at least PartEntries nonzeros (more when the block
+        // has many features, whose partial sums are added at the end); the cut depends on the data alone, never on
+        // the thread count, so every thread count adds in the same order and gives the same bits.
+        private const int MaxParts = 8;
+        private const int PartEntries = 32_768;
+        private const int PartRows = 65_536;
+
         private readonly FmBayesOptions _o;
         private readonly SparseDataset _train;
         private readonly SparseDataset? _test;
@@ -141,6 +148,11 @@ public static class FmBayesTrainer
         private readonly double _reg0;
         private readonly BayesRandom _random;
         private readonly float _min, _max;
+        private readonly int _threads;
+        private readonly ParallelOptions _parallel;
+        private readonly double[][] _partMean;
+        private readonly double[][] _partPrecision;
+        private readonly double[] _vt;
         private double _w0;
         private double _alpha = Alpha0;
 
@@ -161,6 +173,21 @@ public static class FmBayesTrainer
             _mean = new double[_blocks.MaxFeatures];
             _precision = new double[_blocks.MaxFeatures];
             _change = new double[_blocks.MaxFeatures];
+            _threads = o.Threads > 0 ? o.Threads : Environment.ProcessorCount;
+            _parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads };
+            int maxParts = 1;
+            for (int b = 0; b < _blocks.Count; b++)
+            {
+                maxParts = Math.Max(maxParts, Parts(_blocks.EntryStart[b + 1] - _blocks.EntryStart[b], _blocks.FeatureStart[b + 1] - _blocks.FeatureStart[b]));
+            }
+
+            _partMean = new double[maxParts > 1 ? maxParts : 0][];
+            _partPrecision = new double[_partMean.Length][];
+            for (int p = 0; p < _partMean.Length; p++)
+            {
+                _partMean[p] = new double[_blocks.MaxFeatures];
+                _partPrecision[p] = new double[_blocks.MaxFeatures];
+            }
             ReadOnlySpan<float> labels = train.Labels;
             _target = new double[_rows];
             _min = float.PositiveInfinity;
@@ -198,6 +225,7 @@ public static class FmBayesTrainer
 
             _w = new double[_n];
             _v = new double[(long)_k * _n];
+            _vt = new double[(long)_k * _n];
             _wMu = new double[_groups];
             _wLambda = new double[_groups];
             _vMu = new double[_groups * _k];
@@ -268,7 +296,7 @@ public static class FmBayesTrainer
 
                     if (_test is not null)
                     {
-                        Fm.ScoreBatch(last, _test.Offsets, _test.Indices, _test.Values, testScores, maxThreads: 1);
+                        Fm.ScoreBatch(last, _test.Offsets, _test.Indices, _test.Values, testScores, maxThreads: _threads);
                         bool accumulate = _sample && i >= averageFrom;
                         if (accumulate)
                         {
@@ -347,61 +375,33 @@ public static class FmBayesTrainer
 
         /// <summary>Recomputes every training prediction from the parameters (no drift from the incremental updates),
         /// sets the residuals e = y_hat - target, and for classification draws the latent targets first. Returns the
-        /// training RMSE (clipped) or accuracy.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        /// training RMSE (clipped) or accuracy. The predictions are made in parallel parts (each row alone); the draws
+        /// and the metric follow in one pass in row order.</summary>
         private double RefreshPredictions(bool drawLatent)
         {
-            ReadOnlySpan<int> offsets = _train.Offsets;
-            ReadOnlySpan<int> indices = _train.Indices;
-            ReadOnlySpan<float> values = _train.Values;
             int k = _k;
-            var vt = new double[(long)_n * k];
             for (int f = 0; f < k; f++)
             {
                 for (int j = 0; j < _n; j++)
                 {
-                    vt[(long)j * k + f] = _v[(long)f * _n + j];
+                    _vt[(long)j * k + f] = _v[(long)f * _n + j];
                 }
             }
 
-            Span<double> sum = stackalloc double[Math.Max(k, 1)];
-            Span<double> squares = stackalloc double[Math.Max(k, 1)];
+            int parts = Math.Clamp(_rows / PartRows, 1, MaxParts);
+            RunParts(parts, p => Predict((int)((long)_rows * p / parts), (int)((long)_rows * (p + 1) / parts)));
+
             double metric = 0;
+            Span<RowState> state = _state;
             for (int r = 0; r < _rows; r++)
             {
-                double y = _o.UseBias ? _w0 : 0;
-                sum.Clear();
-                squares.Clear();
-                for (int p = offsets[r]; p < offsets[r + 1]; p++)
-                {
-                    int j = indices[p];
-                    double x = values[p];
-                    if (_o.UseLinear)
-                    {
-                        y += _w[j] * x;
-                    }
-
-                    ReadOnlySpan<double> row = vt.AsSpan((int)((long)j * k), k);
-                    for (int f = 0; f < k; f++)
-                    {
-                        double t = row[f] * x;
-                        sum[f] += t;
-                        squares[f] += t * t;
-                    }
-                }
-
-                for (int f = 0; f < k; f++)
-                {
-                    y += 0.5 * (sum[f] * sum[f] - squares[f]);
-                    _factorSums[((long)f * _rows) + r] = sum[f];
-                }
-
+                double y = state[r].E; // the prediction, as Predict left it
                 double target = _target[r];
                 if (!_classification)
                 {
                     double clipped = Math.Clamp(y, _min, _max);
                     metric += (clipped - target) * (clipped - target);
-                    _state[r].E = y - target;
+                    state[r].E = y - target;
                     continue;
                 }
 
@@ -426,10 +426,199 @@ public static class FmBayesTrainer
                     }
                 }
 
-                _state[r].E = y - target;
+                state[r].E = y - target;
             }
 
             return _classification ? metric / _rows : Math.Sqrt(metric / _rows);
+        }
+
+        /// <summary>The predictions of rows [from, to) into their residual slots, and their factor sums.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Predict(int from, int to)
+        {
+            ReadOnlySpan<int> offsets = _train.Offsets;
+            ReadOnlySpan<int> indices = _train.Indices;
+            ReadOnlySpan<float> values = _train.Values;
+            ReadOnlySpan<double> vt = _vt;
+            int k = _k;
+            Span<double> sum = stackalloc double[Math.Max(k, 1)];
+            Span<double> squares = stackalloc double[Math.Max(k, 1)];
+            for (int r = from; r < to; r++)
+            {
+                double y = _o.UseBias ? _w0 : 0;
+                sum.Clear();
+                squares.Clear();
+                for (int p = offsets[r]; p < offsets[r + 1]; p++)
+                {
+                    int j = indices[p];
+                    double x = values[p];
+                    if (_o.UseLinear)
+                    {
+                        y += _w[j] * x;
+                    }
+
+                    ReadOnlySpan<double> row = vt.Slice((int)((long)j * k), k);
+                    for (int f = 0; f < k; f++)
+                    {
+                        double t = row[f] * x;
+                        sum[f] += t;
+                        squares[f] += t * t;
+                    }
+                }
+
+                for (int f = 0; f < k; f++)
+                {
+                    y += 0.5 * (sum[f] * sum[f] - squares[f]);
+                    _factorSums[((long)f * _rows) + r] = sum[f];
+                }
+
+                _state[r].E = y;
+            }
+        }
+
+        /// <summary>How many parts the work of a block of <paramref name="entries"/> nonzeros over
+        /// <paramref name="features"/> features is cut into (from the data alone).</summary>
+        private static int Parts(int entries, int features) => Math.Clamp(entries / (PartEntries + (2 * features)), 1, MaxParts);
+
+        /// <summary>Where part p of a block's entries starts: an even cut moved forward to a row's first entry, so
+        /// that no row (a repeated feature) is split between two parts.</summary>
+        private int PartStart(int entryStart, int count, int parts, int p)
+        {
+            if (p == 0)
+            {
+                return 0;
+            }
+
+            if (p == parts)
+            {
+                return count;
+            }
+
+            int at = (int)((long)count * p / parts);
+            ReadOnlySpan<BlockEntry> entries = _blocks.Entries.AsSpan(entryStart, count);
+            while (at < count && entries[at].Row == entries[at - 1].Row)
+            {
+                at++;
+            }
+
+            return at;
+        }
+
+        private void RunParts(int parts, Action<int> body)
+        {
+            if (parts == 1 || _threads == 1)
+            {
+                for (int p = 0; p < parts; p++)
+                {
+                    body(p);
+                }
+
+                return;
+            }
+
+            Parallel.For(0, parts, _parallel, body);
+        }
+
+        /// <summary>sum h e and sum h^2 per feature of one block, over the block's parts, added in part order.</summary>
+        private void BlockSums(int b, int features, bool linear)
+        {
+            int entryStart = _blocks.EntryStart[b];
+            int count = _blocks.EntryStart[b + 1] - entryStart;
+            int parts = Parts(count, features);
+            if (parts == 1)
+            {
+                PartSums(entryStart, 0, count, _mean, _precision, features, linear);
+                return;
+            }
+
+            RunParts(parts, p => PartSums(entryStart, PartStart(entryStart, count, parts, p), PartStart(entryStart, count, parts, p + 1),
+                _partMean[p], _partPrecision[p], features, linear));
+            Span<double> mean = _mean.AsSpan(0, features);
+            Span<double> precision = _precision.AsSpan(0, features);
+            _partMean[0].AsSpan(0, features).CopyTo(mean);
+            _partPrecision[0].AsSpan(0, features).CopyTo(precision);
+            for (int p = 1; p < parts; p++)
+            {
+                ReadOnlySpan<double> partMean = _partMean[p].AsSpan(0, features);
+                ReadOnlySpan<double> partPrecision = _partPrecision[p].AsSpan(0, features);
+                for (int l = 0; l < features; l++)
+                {
+                    mean[l] += partMean[l];
+                    precision[l] += partPrecision[l];
+                }
+            }
+        }
+
+        /// <summary>Applies the changes of one block's parameters to the rows' caches, part by part (each row is in
+        /// one part only).</summary>
+        private void BlockUpdate(int b, int features, bool linear)
+        {
+            int entryStart = _blocks.EntryStart[b];
+            int count = _blocks.EntryStart[b + 1] - entryStart;
+            int parts = Parts(count, features);
+            RunParts(parts, p => PartUpdate(entryStart, PartStart(entryStart, count, parts, p), PartStart(entryStart, count, parts, p + 1), linear));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void PartSums(int entryStart, int from, int to, double[] meanArray, double[] precisionArray, int features, bool linear)
+        {
+            ReadOnlySpan<BlockEntry> entries = _blocks.Entries.AsSpan(entryStart + from, to - from);
+            Span<double> mean = meanArray.AsSpan(0, features);
+            Span<double> precision = precisionArray.AsSpan(0, features);
+            ReadOnlySpan<RowState> state = _state;
+            mean.Clear();
+            precision.Clear();
+            if (linear)
+            {
+                foreach (BlockEntry entry in entries)
+                {
+                    double x = entry.X;
+                    mean[entry.Local] += x * state[entry.Row].E;
+                    precision[entry.Local] += x * x;
+                }
+
+                return;
+            }
+
+            ReadOnlySpan<double> old = _change.AsSpan(0, features);
+            Span<double> h = _scratch.AsSpan(from, to - from);
+            for (int p = 0; p < entries.Length; p++)
+            {
+                BlockEntry entry = entries[p];
+                ref readonly RowState row = ref state[entry.Row];
+                double x = entry.X;
+                double hp = x * (row.Q - x * old[entry.Local]);
+                h[p] = hp;
+                mean[entry.Local] += hp * row.E;
+                precision[entry.Local] += hp * hp;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void PartUpdate(int entryStart, int from, int to, bool linear)
+        {
+            ReadOnlySpan<BlockEntry> entries = _blocks.Entries.AsSpan(entryStart + from, to - from);
+            ReadOnlySpan<double> change = _change;
+            Span<RowState> state = _state;
+            if (linear)
+            {
+                foreach (BlockEntry entry in entries)
+                {
+                    state[entry.Row].E += entry.X * change[entry.Local];
+                }
+
+                return;
+            }
+
+            ReadOnlySpan<double> h = _scratch.AsSpan(from, to - from);
+            for (int p = 0; p < entries.Length; p++)
+            {
+                BlockEntry entry = entries[p];
+                ref RowState row = ref state[entry.Row];
+                double delta = change[entry.Local];
+                row.Q += entry.X * delta;
+                row.E += h[p] * delta;
+            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -482,12 +671,9 @@ public static class FmBayesTrainer
             for (int f = 0; f < _k; f++)
             {
                 // q_f of every row, as the last refresh left it: only this factor's draws change it
-                ReadOnlySpan<double> sums = _factorSums.AsSpan((int)((long)f * _rows), _rows);
-                Span<RowState> state = _state;
-                for (int r = 0; r < state.Length; r++)
-                {
-                    state[r].Q = sums[r];
-                }
+                int parts = Math.Clamp(_rows / PartRows, 1, MaxParts);
+                int factor = f;
+                RunParts(parts, p => LoadFactorSums(factor, (int)((long)_rows * p / parts), (int)((long)_rows * (p + 1) / parts)));
 
                 DrawFactorColumn(f);
             }
@@ -557,88 +743,57 @@ public static class FmBayesTrainer
             return double.IsFinite(next) ? next : old;
         }
 
+        private void LoadFactorSums(int f, int from, int to)
+        {
+            ReadOnlySpan<double> sums = _factorSums.AsSpan((int)((long)f * _rows) + from, to - from);
+            Span<RowState> state = _state.AsSpan(from, to - from);
+            for (int r = 0; r < state.Length; r++)
+            {
+                state[r].Q = sums[r];
+            }
+        }
+
         /// <summary>Draws the linear weights of one block: one pass for the sums, the draws, one pass for the residuals.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void DrawLinearBlock(int b)
         {
-            ReadOnlySpan<BlockEntry> entries = _blocks.Entries.AsSpan(_blocks.EntryStart[b], _blocks.EntryStart[b + 1] - _blocks.EntryStart[b]);
             ReadOnlySpan<int> features = _blocks.Features.AsSpan(_blocks.FeatureStart[b], _blocks.FeatureStart[b + 1] - _blocks.FeatureStart[b]);
-            Span<double> mean = _mean.AsSpan(0, features.Length);
-            Span<double> precision = _precision.AsSpan(0, features.Length);
+            BlockSums(b, features.Length, linear: true);
             Span<double> change = _change.AsSpan(0, features.Length);
-            Span<RowState> state = _state;
-            mean.Clear();
-            precision.Clear();
-            foreach (BlockEntry entry in entries)
-            {
-                double x = entry.X;
-                mean[entry.Local] += x * state[entry.Row].E;
-                precision[entry.Local] += x * x;
-            }
-
             for (int l = 0; l < features.Length; l++)
             {
                 int j = features[l];
                 int g = _group[j];
                 double old = _w[j];
-                double next = Draw(old, mean[l], precision[l], _wMu[g], _wLambda[g]);
+                double next = Draw(old, _mean[l], _precision[l], _wMu[g], _wLambda[g]);
                 change[l] = next - old;
                 _w[j] = next;
             }
 
-            foreach (BlockEntry entry in entries)
-            {
-                state[entry.Row].E += entry.X * change[entry.Local];
-            }
+            BlockUpdate(b, features.Length, linear: true);
         }
 
         /// <summary>Draws factor f of one block's features.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void DrawFactorBlock(Span<double> v, int f, int b)
         {
-            ReadOnlySpan<BlockEntry> entries = _blocks.Entries.AsSpan(_blocks.EntryStart[b], _blocks.EntryStart[b + 1] - _blocks.EntryStart[b]);
             ReadOnlySpan<int> features = _blocks.Features.AsSpan(_blocks.FeatureStart[b], _blocks.FeatureStart[b + 1] - _blocks.FeatureStart[b]);
-            Span<double> mean = _mean.AsSpan(0, features.Length);
-            Span<double> precision = _precision.AsSpan(0, features.Length);
             Span<double> change = _change.AsSpan(0, features.Length);
-            Span<double> h = _scratch.AsSpan(0, entries.Length);
-            Span<RowState> state = _state;
             for (int l = 0; l < features.Length; l++)
             {
                 change[l] = v[features[l]];
             }
 
-            mean.Clear();
-            precision.Clear();
-            for (int p = 0; p < entries.Length; p++)
-            {
-                BlockEntry entry = entries[p];
-                ref RowState row = ref state[entry.Row];
-                double x = entry.X;
-                double hp = x * (row.Q - x * change[entry.Local]);
-                h[p] = hp;
-                mean[entry.Local] += hp * row.E;
-                precision[entry.Local] += hp * hp;
-            }
-
+            BlockSums(b, features.Length, linear: false);
             for (int l = 0; l < features.Length; l++)
             {
                 int j = features[l];
                 int g = _group[j];
                 double old = v[j];
-                double next = Draw(old, mean[l], precision[l], _vMu[g * _k + f], _vLambda[g * _k + f]);
+                double next = Draw(old, _mean[l], _precision[l], _vMu[g * _k + f], _vLambda[g * _k + f]);
                 change[l] = next - old;
                 v[j] = next;
             }
 
-            for (int p = 0; p < entries.Length; p++)
-            {
-                BlockEntry entry = entries[p];
-                ref RowState row = ref state[entry.Row];
-                double delta = change[entry.Local];
-                row.Q += entry.X * delta;
-                row.E += h[p] * delta;
-            }
+            BlockUpdate(b, features.Length, linear: false);
         }
 
         /// <summary>Per training row: the residual e = y_hat - target and q_f = sum_j v_jf x_j of the factor being drawn.</summary>

@@ -1,0 +1,519 @@
+using System.Diagnostics;
+using System.Globalization;
+using FmCodegen.Data;
+using FmCodegen.IO;
+using FmCodegen.Metrics;
+using FmCodegen.Training.Bayesian;
+
+namespace FmCodegen.Training;
+
+/// <summary>What <see cref="FmAutoTrainer.Train"/> may choose from. Only <see cref="Task"/> is required.</summary>
+public sealed record FmAutoOptions
+{
+    /// <summary>Regression or binary classification.</summary>
+    public required FmTask Task { get; init; }
+
+    /// <summary>The number of factors k (0: a linear or logistic regression).</summary>
+    public int EmbeddingSize { get; init; } = 8;
+
+    /// <summary>The seed of every random choice (the validation split, each trial, the final run).</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Threads for the SGD-family trials and the final SGD-family run (MCMC runs on one).</summary>
+    public int Threads { get; init; } = 1;
+
+    /// <summary>The SGD-family solver to tune. Null: AdaGrad, and MCMC is a candidate too (when it fits
+    /// <see cref="McmcSeconds"/>); set: that solver only.</summary>
+    public FmSolver? Solver { get; init; }
+
+    /// <summary>Instance normalisation (<see cref="FmTrainingOptions.InstanceNormalization"/>). Null: searched.</summary>
+    public bool? InstanceNormalization { get; init; }
+
+    /// <summary>Use the global bias (libFM's k0).</summary>
+    public bool UseBias { get; init; } = true;
+
+    /// <summary>Use the linear weights (libFM's k1).</summary>
+    public bool UseLinear { get; init; } = true;
+
+    /// <summary>The fraction of the training rows held out to compare the candidates (seeded).</summary>
+    public double ValidationFraction { get; init; } = 0.1;
+
+    /// <summary>MCMC is a candidate only when its two runs (100 sweeps on the search split, 100 on all rows) are
+    /// estimated to take at most this many seconds, at <see cref="FmAutoTrainer.McmcUpdatesPerSecond"/>.</summary>
+    public double McmcSeconds { get; init; } = 60;
+}
+
+/// <summary>One candidate tried on the validation split.</summary>
+/// <param name="Name">What it was, e.g. "AdaGrad lr 0.15 L2 0,1e-4,0.025 normalised".</param>
+/// <param name="ValidationLoss">Logloss (classification) or RMSE (regression, in the target's own units) on the
+/// held-out rows; infinity when it diverged.</param>
+/// <param name="Epochs">The best epoch (SGD family) or the sweeps (MCMC).</param>
+/// <param name="Seconds">Wall time of the trial.</param>
+public sealed record FmAutoTrial(string Name, double ValidationLoss, int Epochs, double Seconds);
+
+/// <summary>The outcome of <see cref="FmAutoTrainer.Train"/>: the model trained on all rows with the chosen settings.</summary>
+/// <param name="File">The model as it is saved: one <see cref="FmModel"/>, or MCMC's posterior samples.</param>
+/// <param name="Choice">One line: what was chosen and why.</param>
+/// <param name="Trials">Every candidate, in the order tried.</param>
+/// <param name="TargetMin">The smallest training target (regression predictions are clipped to it).</param>
+/// <param name="TargetMax">The largest training target.</param>
+/// <param name="Options">For an SGD-family choice, the options of the final run on all rows (on the data as the
+/// search transformed it; see <see cref="FmAutoTrainer"/>); null for MCMC.</param>
+public sealed record FmAutoResult(ModelFile File, string Choice, IReadOnlyList<FmAutoTrial> Trials, float TargetMin, float TargetMax, FmTrainingOptions? Options)
+{
+    /// <summary>The task.</summary>
+    public FmTask Task => File.Task!.Value;
+
+    /// <summary>Saves the model (sample sets: native format only), atomically.</summary>
+    public void Save(string path, ModelFormat? format = null) => ModelFiles.Save(File, path, format);
+
+    /// <summary>Predictions for a CSR batch: probabilities for classification, values clipped to the training
+    /// targets' range for regression.</summary>
+    public void Predict(SparseDataset data, Span<float> output)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (File.Samples is { } samples)
+        {
+            samples.PredictBatch(data.Offsets, data.Indices, data.Values, output);
+            return;
+        }
+
+        Fm.ScoreBatch(File.Model, data.Offsets, data.Indices, data.Values, output);
+        for (int i = 0; i < output.Length; i++)
+        {
+            output[i] = Task == FmTask.BinaryClassification ? Fm.Sigmoid(output[i]) : Math.Clamp(output[i], TargetMin, TargetMax);
+        }
+    }
+}
+
+/// <summary>
+/// Chooses the solver and its settings on the training data alone, then trains on all of it: "only the task, k and a
+/// seed" for data nobody tuned on.
+/// </summary>
+/// <remarks>
+/// <para>A seeded fraction of the training rows (10%) is held out. Every candidate trains on the rest (SGD family:
+/// up to 100 epochs, early stopping with patience 10) and is scored on the held-out rows; the lowest logloss
+/// (classification) or RMSE (regression) wins, and the winner is trained again on all rows (the SGD family for its
+/// best number of epochs). The search is deterministic for a seed and a thread count.</para>
+/// <para>Candidates, in order (a coordinate search, at most 9 SGD-family trainings plus one MCMC run):
+/// (1) the representation: today's tuned defaults on the raw values; xLearn's instance normalisation with its
+/// settings (lr 0.2, L2 2e-5); and each feature divided by its largest absolute value on the training rows
+/// (skipped when that changes nothing, e.g. one-hot data), folded back into the saved model so it scores raw values;
+/// (2) the learning rate of the best one times 1/4 and 4 (and one more step while the end of the range wins);
+/// (3) its L2 (linear and factors) times 1/10 and 10 (likewise); and Bayesian FM by MCMC (100 sweeps, libFM's
+/// defaults: nothing to tune) on the column-scaled values when both its runs fit the time budget.</para>
+/// <para>Regression targets whose standard deviation is outside [0.5, 2] are divided by it for training (the
+/// learning rates assume unit-scale targets), and the saved model is scaled back: w0, w by s, the factors by
+/// sqrt(s).</para>
+/// </remarks>
+public static class FmAutoTrainer
+{
+    /// <summary>The rate (nonzeros x (k + 1) per sweep, per second) used to estimate MCMC's time: measured ~13 M on
+    /// w8a on this project's 2 shared cores.</summary>
+    public const double McmcUpdatesPerSecond = 15e6;
+
+    /// <summary>Below this many training rows MCMC is chosen without a search (when it may be chosen): a held-out
+    /// tenth of them is too small to compare settings on (criteo_small: 200 rows, 20 held out).</summary>
+    public const int SmallData = 1000;
+
+    private const int SearchEpochs = 100;
+    private const int SearchPatience = 10;
+
+    private enum Representation
+    {
+        Raw,
+        Normalized,
+        ColumnScaled,
+    }
+
+    private sealed record Candidate(Representation Representation, float LearningRate, FmRegularization L2, bool FrequencyScaled, float InitStdev);
+
+    /// <summary>Searches, chooses, trains on all rows. <paramref name="log"/> hears a line per trial.</summary>
+    /// <exception cref="ArgumentException">The options are out of range or the data has no rows.</exception>
+    public static FmAutoResult Train(SparseDataset train, FmAutoOptions options, Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        if (train.Count == 0)
+        {
+            throw new ArgumentException("The training data has no examples.", nameof(train));
+        }
+
+        if (options.ValidationFraction is <= 0 or >= 1)
+        {
+            throw new ArgumentException($"The validation fraction must be above 0 and below 1; got {options.ValidationFraction}.", nameof(options));
+        }
+
+        FmTask task = options.Task;
+        bool classification = task == FmTask.BinaryClassification;
+        (float targetMin, float targetMax, float targetScale) = Targets(train, task);
+        float[] columnScale = ColumnScale(train);
+        bool scalingChanges = columnScale.Any(c => c != 1f);
+
+        // the data each representation trains on (targets scaled alike); the SGD-family trials hold out FmTrainer's own
+        // seeded fraction, so the trial of the fixed defaults and its refit are exactly FmTrainer.Train's default run,
+        // and MCMC is validated on the same rows
+        SparseDataset rawAll = Transform(train, null, targetScale);
+        SparseDataset scaledAll = scalingChanges ? Transform(train, columnScale, targetScale) : rawAll;
+        (int[] searchRows, int[] heldRows) = Split(train, options);
+
+        // MCMC: a candidate when both its runs fit the budget
+        long nonZeros = train.NonZeros;
+        double mcmcSeconds = 1.9 * 100 * nonZeros * (Math.Max(options.EmbeddingSize, 0) + 1) / McmcUpdatesPerSecond;
+        bool mcmcFits = options.Solver is null && mcmcSeconds <= options.McmcSeconds;
+        double mcmcLoss = double.PositiveInfinity;
+        var bayes = new FmBayesOptions
+        {
+            Task = task,
+            EmbeddingSize = options.EmbeddingSize,
+            Seed = options.Seed,
+            UseBias = options.UseBias,
+            UseLinear = options.UseLinear,
+            StoreSamples = false,
+        };
+        var trials = new List<FmAutoTrial>();
+        // too few rows to choose on a held-out tenth: MCMC, which has nothing to tune
+        if (mcmcFits && train.Count < SmallData)
+        {
+            return FinalMcmc(string.Create(CultureInfo.InvariantCulture,
+                $"chose MCMC without a search: {train.Count:N0} rows are fewer than {SmallData:N0}, too few to compare settings on a held-out {options.ValidationFraction * 100:G3}%, and MCMC has no learning rate or L2 to choose; trained on all rows"));
+        }
+
+        FmAutoResult FinalMcmc(string choice)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            FmBayesResult final = FmBayesTrainer.Train(scaledAll, bayes with
+            {
+                StoreSamples = true,
+                NumFeatures = scaledAll.NumFeatures,
+                KeptSamples = SamplesThatFit(scaledAll.NumFeatures, options.EmbeddingSize),
+            });
+            FmSampleSet samples = FmSampleSet.Create(final.Samples!.Samples.Select(m => Fold(m, columnScale, targetScale)),
+                classification ? FmSampleLink.Probit : FmSampleLink.Identity,
+                classification ? float.NegativeInfinity : targetMin, classification ? float.PositiveInfinity : targetMax);
+            var file = new ModelFile(samples.MeanModel(), task, options.UseBias, options.UseLinear) { Samples = samples };
+            return new FmAutoResult(file, choice, trials, targetMin, targetMax, null);
+        }
+
+        if (heldRows.Length == 0)
+        {
+            throw new ArgumentException($"{train.Count} training rows leave none to hold out ({options.ValidationFraction * 100:G3}%) for choosing the settings; give more data, or fix the solver's settings.", nameof(train));
+        }
+
+        FmSolver solver = options.Solver ?? FmSolver.AdaGrad;
+        FmTrainingOptions defaults = FmTrainer.Defaults(new FmTrainingOptions { Task = task, Solver = solver });
+        var cache = new Dictionary<Candidate, (double Loss, int Epochs)>();
+
+        (double Loss, int Epochs) Try(Candidate c)
+        {
+            if (cache.TryGetValue(c, out var known))
+            {
+                return known;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            bool scaled = c.Representation == Representation.ColumnScaled;
+            var clock = Stopwatch.StartNew();
+            double loss;
+            int epochs;
+            try
+            {
+                FmTrainingResult r = FmTrainer.Train(scaled ? scaledAll : rawAll, TrialOptions(c) with
+                {
+                    Epochs = SearchEpochs,
+                    Patience = SearchPatience,
+                    ValidationFraction = options.ValidationFraction,
+                    Refit = false,
+                }, cancellationToken: cancellationToken);
+                FmEvaluation? best = r.History.Where(e => e.Epoch == r.BestEpoch && !e.Refit).Select(e => e.Validation).FirstOrDefault();
+                loss = best is null ? double.PositiveInfinity : classification ? best.LogLoss : best.Rmse * targetScale;
+                epochs = r.BestEpoch;
+            }
+            catch (InvalidOperationException)
+            {
+                // diverged: this candidate loses
+                loss = double.PositiveInfinity;
+                epochs = 0;
+            }
+
+            if (double.IsNaN(loss))
+            {
+                loss = double.PositiveInfinity;
+            }
+
+            cache[c] = (loss, epochs);
+            var trial = new FmAutoTrial(Describe(c, solver), loss, epochs, clock.Elapsed.TotalSeconds);
+            trials.Add(trial);
+            log?.Invoke(Line(trial, classification));
+            return (loss, epochs);
+        }
+
+        FmTrainingOptions TrialOptions(Candidate c) => new()
+        {
+            Task = task,
+            Solver = solver,
+            EmbeddingSize = options.EmbeddingSize,
+            Seed = options.Seed,
+            Threads = options.Threads,
+            LearningRate = c.LearningRate,
+            Regularization = c.L2,
+            FrequencyScaledL2 = c.FrequencyScaled,
+            InitStdev = c.InitStdev,
+            InstanceNormalization = c.Representation == Representation.Normalized,
+            UseBias = options.UseBias,
+            UseLinear = options.UseLinear,
+        };
+
+        // (1) the representation
+        var baseline = new Candidate(Representation.Raw, defaults.LearningRate!.Value, defaults.Regularization!, defaults.FrequencyScaledL2!.Value, defaults.InitStdev!.Value);
+        var starts = new List<Candidate>();
+        if (options.InstanceNormalization != true)
+        {
+            starts.Add(baseline);
+            if (scalingChanges)
+            {
+                starts.Add(baseline with { Representation = Representation.ColumnScaled });
+            }
+        }
+
+        if (options.InstanceNormalization != false)
+        {
+            // xLearn's defaults: AdaGrad lr 0.2, lambda 2e-5 on every parameter
+            starts.Add(new Candidate(Representation.Normalized, solver == FmSolver.Sgd ? defaults.LearningRate.Value : 0.2f,
+                new FmRegularization(0f, options.UseLinear ? 2e-5f : 0f, 2e-5f), false, defaults.InitStdev.Value));
+        }
+
+        Candidate best = starts[0];
+        foreach (Candidate c in starts)
+        {
+            if (Try(c).Loss < Try(best).Loss)
+            {
+                best = c;
+            }
+        }
+
+        // (2) the learning rate, (3) the L2: x1/4, x4 (x1/10, x10), one more step while an end wins
+        best = Search(best, 4f, (c, f) => c with { LearningRate = c.LearningRate * f });
+        best = Search(best, 10f, (c, f) => c with { L2 = new FmRegularization(c.L2.Bias, c.L2.Linear * f, c.L2.Factors * f) });
+
+        Candidate Search(Candidate from, float step, Func<Candidate, float, Candidate> move)
+        {
+            Candidate down = move(from, 1 / step), up = move(from, step);
+            double here = Try(from).Loss, lower = Try(down).Loss, higher = Try(up).Loss;
+            if (here <= lower && here <= higher)
+            {
+                return from;
+            }
+
+            bool goDown = lower < higher;
+            Candidate next = goDown ? down : up;
+            Candidate further = move(next, goDown ? 1 / step : step);
+            return Try(further).Loss < Try(next).Loss ? further : next;
+        }
+
+        (double sgdLoss, int sgdEpochs) = Try(best);
+
+        if (mcmcFits)
+        {
+            var clock = Stopwatch.StartNew();
+            SparseDataset held = Subset(scaledAll, heldRows);
+            FmBayesResult r = FmBayesTrainer.Train(Subset(scaledAll, searchRows), bayes with { NumFeatures = scaledAll.NumFeatures }, held);
+            float[] p = r.TestPredictions!;
+            mcmcLoss = classification ? FmMetrics.LogLossOfProbabilities(p, held.Labels) : FmMetrics.Rmse(p, held.Labels) * targetScale;
+            if (double.IsNaN(mcmcLoss))
+            {
+                mcmcLoss = double.PositiveInfinity;
+            }
+
+            var trial = new FmAutoTrial("MCMC 100 sweeps" + (scalingChanges ? ", columns scaled" : ""), mcmcLoss, 100, clock.Elapsed.TotalSeconds);
+            trials.Add(trial);
+            log?.Invoke(Line(trial, classification));
+        }
+
+        string lossName = classification ? "logloss" : "RMSE";
+        string searched = string.Create(CultureInfo.InvariantCulture,
+            $"{trials.Count} trials on {searchRows.Length:N0} rows, validated on {heldRows.Length:N0} held-out training rows");
+        string mcmcNote = options.Solver is not null ? "" : mcmcFits ? "" : string.Create(CultureInfo.InvariantCulture,
+            $"; MCMC not tried (estimated {mcmcSeconds:F0} s > {options.McmcSeconds:F0} s budget)");
+        if (mcmcFits && mcmcLoss < sgdLoss)
+        {
+            return FinalMcmc(string.Create(CultureInfo.InvariantCulture,
+                $"chose MCMC (validation {lossName} {mcmcLoss:F4} vs {sgdLoss:F4} for the best {Describe(best, solver)}; {searched}), then trained on all {train.Count:N0} rows"));
+        }
+
+        if (double.IsPositiveInfinity(sgdLoss))
+        {
+            throw new InvalidOperationException($"Every candidate diverged ({searched}); scale the data's values or the targets.");
+        }
+
+        FmTrainingOptions chosen = TrialOptions(best) with
+        {
+            Epochs = Math.Max(1, sgdEpochs),
+            ValidationFraction = 0,
+            Patience = 0,
+            Refit = false,
+        };
+        FmTrainingResult result = FmTrainer.Train(best.Representation == Representation.ColumnScaled ? scaledAll : rawAll, chosen, cancellationToken: cancellationToken);
+        FmModel model = Fold(result.Model, best.Representation == Representation.ColumnScaled ? columnScale : null, targetScale);
+        string why = string.Create(CultureInfo.InvariantCulture,
+            $"chose {Describe(best, solver)}, {sgdEpochs} epochs (validation {lossName} {sgdLoss:F4}{(mcmcFits ? $" vs MCMC {mcmcLoss:F4}" : "")}; {searched}{mcmcNote}), then trained on all {train.Count:N0} rows");
+        return new FmAutoResult(new ModelFile(model, task, options.UseBias, options.UseLinear), why, trials, targetMin, targetMax, chosen);
+    }
+
+    private static string Line(FmAutoTrial t, bool classification) => string.Create(CultureInfo.InvariantCulture,
+        $"{t.Name}: validation {(classification ? "logloss" : "RMSE")} {t.ValidationLoss:F4} (best epoch {t.Epochs}, {t.Seconds:F2} s)");
+
+    private static string Describe(Candidate c, FmSolver solver) => string.Create(CultureInfo.InvariantCulture,
+        $"{solver} lr {c.LearningRate:G3} L2 {c.L2.Bias:G3},{c.L2.Linear:G3},{c.L2.Factors:G3}{(c.FrequencyScaled ? " (frequency-scaled)" : "")}, {c.Representation switch
+        {
+            Representation.Normalized => "instance-normalised",
+            Representation.ColumnScaled => "columns scaled",
+            _ => "raw values",
+        }}");
+
+    /// <summary>MCMC keeps at most 100 samples, fewer when they would take more than 256 MB.</summary>
+    private static int SamplesThatFit(int numFeatures, int k)
+    {
+        long perSample = ((long)numFeatures * (Math.Max(k, 1) + 1) * sizeof(float)) + sizeof(float);
+        return (int)Math.Clamp((256L << 20) / Math.Max(perSample, 1), 1, 100);
+    }
+
+    /// <summary>The targets' range and the scale they are divided by for training (regression with a standard
+    /// deviation outside [0.5, 2]; else 1).</summary>
+    private static (float Min, float Max, float Scale) Targets(SparseDataset train, FmTask task)
+    {
+        float min = float.PositiveInfinity, max = float.NegativeInfinity;
+        double sum = 0, squares = 0;
+        foreach (float y in train.Labels)
+        {
+            min = Math.Min(min, y);
+            max = Math.Max(max, y);
+            sum += y;
+            squares += (double)y * y;
+        }
+
+        if (task == FmTask.BinaryClassification)
+        {
+            return (min, max, 1f);
+        }
+
+        double mean = sum / train.Count;
+        double sd = Math.Sqrt(Math.Max(0, (squares / train.Count) - (mean * mean)));
+        return (min, max, sd is > 0 and (< 0.5 or > 2) && double.IsFinite(sd) ? (float)sd : 1f);
+    }
+
+    /// <summary>Per feature, the largest absolute value on the training rows (1 for a feature that never occurs or is
+    /// always 0).</summary>
+    private static float[] ColumnScale(SparseDataset train)
+    {
+        var scale = new float[train.NumFeatures];
+        ReadOnlySpan<int> indices = train.Indices;
+        ReadOnlySpan<float> values = train.Values;
+        for (int p = 0; p < indices.Length; p++)
+        {
+            scale[indices[p]] = Math.Max(scale[indices[p]], Math.Abs(values[p]));
+        }
+
+        for (int i = 0; i < scale.Length; i++)
+        {
+            if (!(scale[i] > 0) || !float.IsFinite(scale[i]))
+            {
+                scale[i] = 1f;
+            }
+        }
+
+        return scale;
+    }
+
+    /// <summary>The data with each value divided by its feature's scale and each target by the target scale.</summary>
+    private static SparseDataset Transform(SparseDataset data, float[]? columnScale, float targetScale)
+    {
+        if (columnScale is null && targetScale == 1f)
+        {
+            return data;
+        }
+
+        float[] labels = data.Labels.ToArray();
+        if (targetScale != 1f)
+        {
+            for (int i = 0; i < labels.Length; i++)
+            {
+                labels[i] /= targetScale;
+            }
+        }
+
+        float[] values = data.Values.ToArray();
+        if (columnScale is not null)
+        {
+            ReadOnlySpan<int> indices = data.Indices;
+            for (int p = 0; p < values.Length; p++)
+            {
+                values[p] /= columnScale[indices[p]];
+            }
+        }
+
+        return SparseDataset.Create(labels, data.Offsets.ToArray(), data.Indices.ToArray(), values);
+    }
+
+    /// <summary>The model that scores raw values and targets as <paramref name="model"/> scores transformed ones:
+    /// w_i / c_i and v_i / c_i for the column scales c, then w0 and w times the target scale s and v times sqrt(s).</summary>
+    private static FmModel Fold(FmModel model, float[]? columnScale, float targetScale)
+    {
+        if (columnScale is null && targetScale == 1f)
+        {
+            return model;
+        }
+
+        int k = model.EmbeddingSize;
+        float[] weights = model.Weights.ToArray();
+        float[] factors = model.Factors.ToArray();
+        float factorScale = MathF.Sqrt(targetScale);
+        for (int i = 0; i < weights.Length; i++)
+        {
+            float c = columnScale is not null && i < columnScale.Length ? columnScale[i] : 1f;
+            weights[i] = weights[i] / c * targetScale;
+            for (int f = 0; f < k; f++)
+            {
+                factors[(i * k) + f] = factors[(i * k) + f] / c * factorScale;
+            }
+        }
+
+        return FmModel.Create(model.Bias * targetScale, weights, factors, k).WithInstanceNormalization(model.InstanceNormalization);
+    }
+
+    /// <summary>The rows trained on and held out, both in file order: the split FmTrainer makes for the same seed
+    /// and fraction (<see cref="StochasticTraining"/> draws its seed first from the same generator).</summary>
+    private static (int[] Search, int[] Held) Split(SparseDataset train, FmAutoOptions options)
+    {
+        var rng = new SplitMix64(StochasticTraining.RunSeed(options.Seed));
+        ValidationSplit split = ValidationSplit.Make(train, new FmTrainingOptions { Task = options.Task, ValidationFraction = options.ValidationFraction }, rng.NextULong());
+        return (split.TrainRows, split.ValidationRows);
+    }
+
+    private static SparseDataset Subset(SparseDataset data, int[] rows)
+    {
+        var labels = new float[rows.Length];
+        var offsets = new int[rows.Length + 1];
+        long nonZeros = 0;
+        foreach (int r in rows)
+        {
+            nonZeros += data.Offsets[r + 1] - data.Offsets[r];
+        }
+
+        var indices = new int[nonZeros];
+        var values = new float[nonZeros];
+        int at = 0;
+        for (int i = 0; i < rows.Length; i++)
+        {
+            int r = rows[i];
+            labels[i] = data.Labels[r];
+            ReadOnlySpan<int> idx = data.RowIndices(r);
+            idx.CopyTo(indices.AsSpan(at));
+            data.RowValues(r).CopyTo(values.AsSpan(at));
+            at += idx.Length;
+            offsets[i + 1] = at;
+        }
+
+        return SparseDataset.Create(labels, offsets, indices, values);
+    }
+}
