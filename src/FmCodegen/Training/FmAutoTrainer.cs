@@ -108,9 +108,9 @@ public sealed record FmAutoResult(ModelFile File, string Choice, IReadOnlyList<F
 /// </remarks>
 public static class FmAutoTrainer
 {
-    /// <summary>The rate (nonzeros x (k + 1) per sweep, per second) used to estimate MCMC's time: measured ~13 M on
-    /// w8a on this project's 2 shared cores.</summary>
-    public const double McmcUpdatesPerSecond = 15e6;
+    /// <summary>The rate (nonzeros x (k + 1) per sweep, per second) used to estimate MCMC's time: measured 65-73 M on
+    /// w8a and a9a (one thread, this project's 2 shared cores), taken lower to leave room for slower machines.</summary>
+    public const double McmcUpdatesPerSecond = 50e6;
 
     /// <summary>Below this many training rows MCMC is chosen without a search (when it may be chosen): a held-out
     /// tenth of them is too small to compare settings on (criteo_small: 200 rows, 20 held out).</summary>
