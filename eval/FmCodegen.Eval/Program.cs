@@ -11,7 +11,7 @@ namespace FmCodegen.Eval;
 /// Trains with only the task, k = 8 and seed 1 (the self-tuning <see cref="FmAutoTrainer"/>, as fm train does) on every
 /// data set in ../shared/data and writes eval/results.md: test metrics and times beside the peers' figures
 /// (../shared/docs/baselines.md and eval/peers.csv). Usage: dotnet run --project eval/FmCodegen.Eval -c Release
-/// [-- DATASET], or -- FILE [key=value ...] to time training on one libFM file (keys: solver, lr, l2=b,w,v, init,
+/// [-- DATASET] [-- seed=N] (another seed: printed, not written), or -- FILE [key=value ...] to time training on one libFM file (keys: solver, lr, l2=b,w,v, init,
 /// epochs, threads, patience, vf, k, seed, fs=0|1). Also trains on three random 90/10 splits of all MovieLens-100k ratings.
 /// </summary>
 internal static class Program
@@ -59,6 +59,10 @@ internal static class Program
             return 1;
         }
 
+        // "seed=N" anywhere: another seed, printed only (eval/results.md is written for seed 1 over every set)
+        int seed = args.Where(a => a.StartsWith("seed=", StringComparison.Ordinal)).Select(a => int.Parse(a[5..], CultureInfo.InvariantCulture)).LastOrDefault(1);
+        args = args.Where(a => !a.StartsWith("seed=", StringComparison.Ordinal)).ToArray();
+        bool write = args.Length == 0 && seed == 1;
         Dictionary<string, (double? Mcmc, double? XLearn)> peers = ReadPeers(Path.Combine(repository, "eval", "peers.csv"));
         var rows = new List<string>();
         int met = 0, measured = 0;
@@ -73,7 +77,7 @@ internal static class Program
 
             SparseDataset train = Labels(SparseTextReader.ReadFile(trainPath, set.Format), set);
             SparseDataset test = Labels(SparseTextReader.ReadFile(testPath, set.Format), set);
-            var options = new FmAutoOptions { Task = set.Task, EmbeddingSize = 8, Seed = 1 };
+            var options = new FmAutoOptions { Task = set.Task, EmbeddingSize = 8, Seed = seed };
             var clock = Stopwatch.StartNew();
             FmAutoResult result = FmAutoTrainer.Train(train, options, line => Console.WriteLine($"  {set.Name}: {line}"));
             double seconds = clock.Elapsed.TotalSeconds;
@@ -83,7 +87,7 @@ internal static class Program
 
             // the fixed defaults of FmTrainer (what fm train did before self-tuning), for comparison
             clock.Restart();
-            FmTrainingResult fixedRun = FmTrainer.Train(train, new FmTrainingOptions { Task = set.Task, EmbeddingSize = 8, Seed = 1 });
+            FmTrainingResult fixedRun = FmTrainer.Train(train, new FmTrainingOptions { Task = set.Task, EmbeddingSize = 8, Seed = seed });
             double fixedSeconds = clock.Elapsed.TotalSeconds;
             var fixedScores = new float[test.Count];
             Fm.ScoreBatch(fixedRun.Model, test.Offsets, test.Indices, test.Values, fixedScores);
@@ -97,14 +101,17 @@ internal static class Program
             (double? mcmc, double? xlearn) = set.LibFmMcmc is not null ? (set.LibFmMcmc, set.XLearn) : peers.GetValueOrDefault(set.Name);
             double? bestPeer = new[] { mcmc, xlearn }.Where(v => v is { } x && double.IsFinite(x)).Min();
             bool goal = bestPeer is null || loss <= bestPeer * 1.02;
-            bool today = !Today.TryGetValue(set.Name, out double before) || loss <= before;
+            // "today": the README's figures for seed 1; for another seed, the fixed defaults run with that seed
+            bool hasToday = Today.TryGetValue(set.Name, out double before);
+            before = seed == 1 ? before : fixedLoss;
+            bool today = !hasToday || loss <= before;
             measured++;
             met += goal && today ? 1 : 0;
             string lossName = set.Task == FmTask.BinaryClassification ? "logloss" : "RMSE";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{set.Name}: {metrics}; {result.Choice}; {seconds:F1} s; fixed defaults {lossName} {fixedLoss:F4}; peers MCMC {F(mcmc)} xLearn {F(xlearn)} ({(goal && today ? "goal met" : "GOAL MISSED")})"));
             rows.Add(string.Create(CultureInfo.InvariantCulture,
-                $"| {set.Name} | {lossName} | **{loss:F4}** ({metrics}) | {F(mcmc)} | {F(xlearn)} | {F(bestPeer * 1.02)}{(Today.ContainsKey(set.Name) ? $"; today {before:F4}" : "")} | {(goal && today ? "yes" : "**no**")} | {fixedLoss:F4} | {result.Choice} | {seconds:F1} s (fixed: {fixedSeconds:F1} s) | {set.Note} |"));
+                $"| {set.Name} | {lossName} | **{loss:F4}** ({metrics}) | {F(mcmc)} | {F(xlearn)} | {F(bestPeer * 1.02)}{(hasToday ? $"; today {before:F4}" : "")} | {(goal && today ? "yes" : "**no**")} | {fixedLoss:F4} | {result.Choice} | {seconds:F1} s (fixed: {fixedSeconds:F1} s) | {set.Note} |"));
         }
 
         // MovieLens beyond the ua split: three random 90/10 splits of all 100,000 ratings (ua.base + ua.test)
@@ -131,7 +138,8 @@ internal static class Program
             }
         }
 
-        if (args.Length == 0)
+        Console.WriteLine($"seed {seed}: goal met on {met} of {measured} sets");
+        if (write)
         {
             var md = new StringBuilder();
             md.AppendLine("# Evaluation: FmCodegen with only the task, k = 8 and a seed, on every shared data set");
