@@ -9,20 +9,22 @@ public sealed class Workload
     public const int NonZeros = 39;
     public const int PoolSize = 4096;
 
-    public Workload(int k, int rows, int seed = 1)
+    public Workload(int k, int rows, int seed = 1, int order = 2)
     {
-        // Filled in place: a 10M-row table is gigabytes, too big to build through the copying Create.
-        var table = new AlignedTable(rows, k);
+        // Filled in place: a 10M-row table is gigabytes, too big to build through the copying Create. An order-3
+        // table gets the same order-2 values, then its order-3 factors.
+        var table = new AlignedTable(rows, k, order);
         ulong state = (ulong)seed * 0x9E3779B97F4A7C15UL + 1;
         for (int i = 0; i < rows; i++)
         {
-            Span<float> row = table.Row(i)[..(k + 1)];
-            for (int f = 0; f < row.Length; f++)
+            Fill(table.Row(i)[..(k + 1)], ref state);
+        }
+
+        if (order == 3)
+        {
+            for (int i = 0; i < rows; i++)
             {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                row[f] = ((state >> 40) / (float)(1 << 24) - 0.5f) * 0.1f;
+                Fill(table.Factors3(i), ref state);
             }
         }
 
@@ -40,6 +42,17 @@ public sealed class Workload
             }
 
             Offsets[e + 1] = (e + 1) * NonZeros;
+        }
+    }
+
+    private static void Fill(Span<float> row, ref ulong state)
+    {
+        for (int f = 0; f < row.Length; f++)
+        {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            row[f] = ((state >> 40) / (float)(1 << 24) - 0.5f) * 0.1f;
         }
     }
 

@@ -13,6 +13,7 @@ namespace FmCodegen.Eval;
 /// (../shared/docs/baselines.md and eval/peers.csv). Usage: dotnet run --project eval/FmCodegen.Eval -c Release
 /// [-- DATASET] [-- seed=N] (another seed: printed, not written), or -- FILE [key=value ...] to time training on one libFM file (keys: solver, lr, l2=b,w,v, init,
 /// epochs, threads, patience, vf, k, seed, fs=0|1). Also trains on three random 90/10 splits of all MovieLens-100k ratings.
+/// `-- order3 [DATASET ...]` runs issue 11's comparison of order 3 against order 2 instead (<see cref="Order3Eval"/>).
 /// </summary>
 internal static class Program
 {
@@ -57,6 +58,11 @@ internal static class Program
         {
             Console.WriteLine($"The shared data folder is missing: expected it at {root} (../shared/data beside the repository). Nothing to evaluate.");
             return 1;
+        }
+
+        if (args.Length > 0 && args[0] == "order3")
+        {
+            return Order3Eval.Run(repository, root, args[1..]);
         }
 
         // "seed=N" anywhere: another seed, printed only (eval/results.md is written for seed 1 over every set)

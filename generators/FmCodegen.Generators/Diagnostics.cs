@@ -62,6 +62,15 @@ internal static class Diagnostics
         isEnabledByDefault: true,
         helpLinkUri: HelpBase + "-fmcg0006");
 
+    public static readonly DiagnosticDescriptor MaxOrderOutOfRange = new(
+        id: "FMCG0007",
+        title: "FmKernel MaxOrder must be 2 or 3",
+        messageFormat: "[FmKernel(MaxOrder = {0})] on '{1}': the highest order of interaction must be 2 (pairs) or 3 (pairs and triples); use MaxOrder = 3 for order-3 models, or leave it out",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpBase + "-fmcg0007");
+
     public static readonly DiagnosticDescriptor FfmEmbeddingSizeOutOfRange = new(
         id: "FMCG0101",
         title: "FfmKernel embedding size out of range",
@@ -140,6 +149,7 @@ internal static class Diagnostics
         "FMCG0004" => ContainingTypeNotPartial,
         "FMCG0005" => LanguageVersionTooLow,
         "FMCG0006" => CannotRegister,
+        "FMCG0007" => MaxOrderOutOfRange,
         _ => throw new System.ArgumentOutOfRangeException(nameof(id), id, "unknown diagnostic"),
     };
 }

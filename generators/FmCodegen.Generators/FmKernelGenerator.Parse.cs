@@ -39,6 +39,26 @@ internal static class KernelParser
             diagnostics.Add(Make(Diagnostics.EmbeddingSizeOutOfRange, LocationInfo.From(where) ?? classLocation, k.ToString(System.Globalization.CultureInfo.InvariantCulture), symbol.Name));
         }
 
+        int maxOrder = 2;
+        foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
+        {
+            if (named.Key == "MaxOrder" && named.Value.Value is int order)
+            {
+                maxOrder = order;
+            }
+        }
+
+        if (maxOrder is not (2 or 3))
+        {
+            SyntaxNode? where = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken);
+            if (where is AttributeSyntax { ArgumentList: { } list })
+            {
+                where = list.Arguments.FirstOrDefault(a => a.NameEquals?.Name.Identifier.ValueText == "MaxOrder") ?? where;
+            }
+
+            diagnostics.Add(Make(Diagnostics.MaxOrderOutOfRange, LocationInfo.From(where) ?? classLocation, maxOrder.ToString(System.Globalization.CultureInfo.InvariantCulture), symbol.Name));
+        }
+
         bool isPartial = node.Modifiers.Any(SyntaxKind.PartialKeyword);
         if (!symbol.IsStatic || !isPartial)
         {
@@ -99,7 +119,8 @@ internal static class KernelParser
                 EquatableArray.From(containers),
                 symbol.Name,
                 k,
-                registers)
+                registers,
+                maxOrder)
             : null;
         return new KernelParseResult(spec, EquatableArray.From(diagnostics));
     }

@@ -103,10 +103,38 @@ internal static class KernelPlan
     /// room for the broadcasts and temporaries (32 zmm with AVX-512; 16 ymm/xmm with AVX2 or SSE).</summary>
     public static int ChunksPerBlock(SimdPath path) => path == SimdPath.Vector512 ? 6 : 3;
 
-    public static IReadOnlyList<IReadOnlyList<Chunk>> Blocks(int k, SimdPath path)
+    /// <summary>Chunks per register block of the order-3 paths: ten accumulators each (s and q of the order-2
+    /// factors, p1, p2 and p3 of the order-3 factors, for even and for odd nonzeros): two chunks in 32 zmm, one in 16
+    /// ymm/xmm (and one scalar factor at a time).</summary>
+    public static int Order3ChunksPerBlock(SimdPath path) => path == SimdPath.Vector512 ? 2 : 1;
+
+    /// <summary>The order-3 register blocks: the same chunk plan, fewer chunks per block.</summary>
+    public static IReadOnlyList<IReadOnlyList<Chunk>> Order3Blocks(int k, SimdPath path) => Blocks(k, path, Order3ChunksPerBlock(path));
+
+    /// <summary>The order-3 row stride, the same function as FmLayout.RowStride(k, 3) in the library: the order-2 row,
+    /// then k order-3 factors, rounded as the order-2 stride is.</summary>
+    public static int Order3RowStride(int k)
+    {
+        int width = RowStride(k) + k;
+        if (width <= 16)
+        {
+            int p = 1;
+            while (p < width)
+            {
+                p <<= 1;
+            }
+
+            return p;
+        }
+
+        return (width + 15) & ~15;
+    }
+
+    public static IReadOnlyList<IReadOnlyList<Chunk>> Blocks(int k, SimdPath path) => Blocks(k, path, ChunksPerBlock(path));
+
+    private static IReadOnlyList<IReadOnlyList<Chunk>> Blocks(int k, SimdPath path, int per)
     {
         IReadOnlyList<Chunk> plan = Plan(k, path);
-        int per = ChunksPerBlock(path);
         var blocks = new List<IReadOnlyList<Chunk>>();
         for (int i = 0; i < plan.Count; i += per)
         {

@@ -9,7 +9,8 @@ internal sealed record KernelSpec(
     EquatableArray<ContainingType> Containers,
     string ClassName,
     int EmbeddingSize,
-    bool Registers = true)
+    bool Registers = true,
+    int MaxOrder = 2)
 {
     /// <summary>The fully qualified name, for messages and the kernel's Name.</summary>
     public string DisplayName

@@ -20,12 +20,15 @@ public static class Fm
     public static float Score(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return FmKernels.For(model.EmbeddingSize).Score(model, indices, values);
+        return model.Order == 2
+            ? FmKernels.For(model.EmbeddingSize).Score(model, indices, values)
+            : FmOrder3Kernels.For(model.EmbeddingSize).Score(model, indices, values);
     }
 
     /// <summary>
-    /// The reference: the definition itself, every pair i &lt; j of nonzero positions, in O(k n^2), accumulated in
-    /// double. A repeated index counts as two positions, as in the O(kn) identity.
+    /// The reference: the definition itself, every pair i &lt; j of nonzero positions (and for an order-3 model every
+    /// triple i &lt; j &lt; l, with the order-3 factors), in O(k n^2) (O(k n^3)), accumulated in double. A repeated
+    /// index counts as two positions, as in the O(kn) identities.
     /// </summary>
     [Pure]
     public static double ScoreNaive(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
@@ -60,7 +63,41 @@ public static class Fm
             }
         }
 
+        if (model.Order == 3)
+        {
+            score += TriplesNaive(model, indices, values);
+        }
+
         return score;
+    }
+
+    /// <summary>sum over i &lt; j &lt; l of sum_f u_if u_jf u_lf x_i x_j x_l, in double.</summary>
+    private static double TriplesNaive(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
+    {
+        int n = indices.Length;
+        int k = model.EmbeddingSize;
+        double sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            ReadOnlySpan<float> ui = model.FactorRow(indices[i], 3);
+            for (int j = i + 1; j < n; j++)
+            {
+                ReadOnlySpan<float> uj = model.FactorRow(indices[j], 3);
+                for (int l = j + 1; l < n; l++)
+                {
+                    ReadOnlySpan<float> ul = model.FactorRow(indices[l], 3);
+                    double dot = 0;
+                    for (int f = 0; f < k; f++)
+                    {
+                        dot += (double)ui[f] * uj[f] * ul[f];
+                    }
+
+                    sum += dot * values[i] * values[j] * values[l];
+                }
+            }
+        }
+
+        return sum;
     }
 
     /// <summary>The logistic 1 / (1 + e^-y) of the score: the probability of the positive class.</summary>
@@ -122,7 +159,14 @@ public static class Fm
     public static void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads = 1)
     {
         ArgumentNullException.ThrowIfNull(model);
-        FmKernels.For(model.EmbeddingSize).ScoreBatch(model, offsets, indices, values, output, maxThreads);
+        if (model.Order == 2)
+        {
+            FmKernels.For(model.EmbeddingSize).ScoreBatch(model, offsets, indices, values, output, maxThreads);
+        }
+        else
+        {
+            FmOrder3Kernels.For(model.EmbeddingSize).ScoreBatch(model, offsets, indices, values, output, maxThreads);
+        }
     }
 
     /// <summary>The reference with xLearn's instance normalisation: the definition over every pair in double, x

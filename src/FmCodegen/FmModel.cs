@@ -5,8 +5,10 @@ using FmCodegen.Kernels;
 namespace FmCodegen;
 
 /// <summary>
-/// A trained Factorization Machine: y(x) = w0 + sum_i w_i x_i + sum_{i&lt;j} &lt;v_i, v_j&gt; x_i x_j.
-/// Immutable and validated on construction (finite values, consistent shapes). Scoring lives in <see cref="Fm"/>.
+/// A trained Factorization Machine: y(x) = w0 + sum_i w_i x_i + sum_{i&lt;j} &lt;v_i, v_j&gt; x_i x_j, and for
+/// <see cref="Order"/> 3 also + sum_{i&lt;j&lt;l} sum_f u_if u_jf u_lf x_i x_j x_l with a second factor table u
+/// (Blondel et al., NIPS 2016). Immutable and validated on construction (finite values, consistent shapes). Scoring
+/// lives in <see cref="Fm"/>.
 /// </summary>
 /// <remarks>
 /// Internally each feature's linear weight is stored beside its factor row, in 64-byte aligned rows
@@ -37,18 +39,24 @@ public sealed record FmModel
     /// <summary>The number of features (rows of V). Indices at or beyond it score as zero.</summary>
     public int NumFeatures => _table.NumFeatures;
 
-    /// <summary>The embedding size k (factors per feature).</summary>
+    /// <summary>The embedding size k (factors per feature, in each factor table).</summary>
     public int EmbeddingSize => _table.EmbeddingSize;
 
-    /// <summary>The linear weights w, one per feature, as given to <see cref="Create"/> (read-only: the model is
+    /// <summary>The highest order of interaction: 2 (pairs) or 3 (pairs and triples, with a second factor table).</summary>
+    public int Order => _table.Order;
+
+    /// <summary>The linear weights w, one per feature, as given to <see cref="Create(float, ReadOnlySpan{float}, ReadOnlySpan{float}, int)"/> (read-only: the model is
     /// immutable; <c>.ToArray()</c> gives a copy to change).</summary>
     public ReadOnlySpan<float> Weights => _weights ??= ExtractWeights();
 
-    /// <summary>The factors V, row-major NumFeatures x EmbeddingSize, as given to <see cref="Create"/> (read-only).</summary>
+    /// <summary>The factors, as given to <see cref="Create(float, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int)"/>
+    /// (read-only): the order-2 table V, row-major NumFeatures x EmbeddingSize, then for order 3 the order-3 table
+    /// of the same shape.</summary>
     public ReadOnlySpan<float> Factors => _factors ??= ExtractFactors();
 
-    /// <summary>The kernels' view: rows of k factors then the linear weight, <see cref="RowStride"/> apart,
-    /// with a final all-zero row at index <see cref="NumFeatures"/>.</summary>
+    /// <summary>The kernels' view: rows of k factors then the linear weight (then, for order 3, the order-3 factors
+    /// from <see cref="FmLayout.Order3Offset"/>), <see cref="RowStride"/> apart, with a final all-zero row at index
+    /// <see cref="NumFeatures"/>.</summary>
     public ReadOnlySpan<float> RowTable => _table.Span;
 
     /// <summary>The distance in floats between rows of <see cref="RowTable"/>.</summary>
@@ -70,8 +78,17 @@ public sealed record FmModel
     public bool InstanceNormalization { get; }
 
     /// <summary>The same parameters, scored with or without xLearn's instance normalisation.</summary>
-    public FmModel WithInstanceNormalization(bool instanceNormalization) =>
-        instanceNormalization == InstanceNormalization ? this : new FmModel(Bias, _table, instanceNormalization, PresentRows);
+    /// <exception cref="NotSupportedException">Instance normalisation is asked of an order-3 model (xLearn's rule is
+    /// defined for pairs only).</exception>
+    public FmModel WithInstanceNormalization(bool instanceNormalization)
+    {
+        if (instanceNormalization && Order != 2)
+        {
+            throw new NotSupportedException("xLearn's instance normalisation is defined for order-2 models only; this model has order 3.");
+        }
+
+        return instanceNormalization == InstanceNormalization ? this : new FmModel(Bias, _table, instanceNormalization, PresentRows);
+    }
 
     /// <summary>The linear weight of one feature (zero for a feature the model does not know).</summary>
     public float Weight(int feature) => (uint)feature < (uint)NumFeatures ? _table.Weight(feature) : 0f;
@@ -80,13 +97,37 @@ public sealed record FmModel
     public ReadOnlySpan<float> FactorRow(int feature) =>
         _table.Factors((uint)feature < (uint)NumFeatures ? feature : NumFeatures);
 
+    /// <summary>The k factors of one feature in the table of <paramref name="order"/> 2 (pairs) or 3 (triples; order-3
+    /// models only); zeros for a feature the model does not know.</summary>
+    public ReadOnlySpan<float> FactorRow(int feature, int order)
+    {
+        FmLayout.CheckOrder(order);
+        if (order > Order)
+        {
+            throw new ArgumentOutOfRangeException(nameof(order), order, $"This model has order {Order}; it has no order-{order} factors.");
+        }
+
+        int row = (uint)feature < (uint)NumFeatures ? feature : NumFeatures;
+        return order == 2 ? _table.Factors(row) : _table.Factors3(row);
+    }
+
     /// <summary>
     /// Builds a model from its parameters. <paramref name="factors"/> is row-major, one row of
     /// <paramref name="embeddingSize"/> values per feature, so its length is weights.Length x embeddingSize.
     /// </summary>
     /// <exception cref="ArgumentException">Shapes disagree or a value is NaN or infinite; the message says which.</exception>
-    public static FmModel Create(float bias, ReadOnlySpan<float> weights, ReadOnlySpan<float> factors, int embeddingSize)
+    public static FmModel Create(float bias, ReadOnlySpan<float> weights, ReadOnlySpan<float> factors, int embeddingSize) =>
+        Create(bias, weights, factors, embeddingSize, order: 2);
+
+    /// <summary>
+    /// Builds a model of <paramref name="order"/> 2 or 3. <paramref name="factors"/> holds one row-major table of
+    /// <paramref name="embeddingSize"/> values per feature for each order from 2 up: the order-2 table (pairs), then
+    /// for order 3 the order-3 table (triples), so its length is (order - 1) x weights.Length x embeddingSize.
+    /// </summary>
+    /// <exception cref="ArgumentException">Shapes disagree or a value is NaN or infinite; the message says which.</exception>
+    public static FmModel Create(float bias, ReadOnlySpan<float> weights, ReadOnlySpan<float> factors, int embeddingSize, int order)
     {
+        FmLayout.CheckOrder(order);
         if (embeddingSize < 1 || embeddingSize > MaxEmbeddingSize)
         {
             throw new ArgumentOutOfRangeException(nameof(embeddingSize), embeddingSize,
@@ -94,13 +135,15 @@ public sealed record FmModel
         }
 
         int numFeatures = weights.Length;
-        if ((long)numFeatures * embeddingSize != factors.Length)
+        long perTable = (long)numFeatures * embeddingSize;
+        if (perTable * (order - 1) != factors.Length)
         {
             string rows = factors.Length % embeddingSize == 0
                 ? $"{factors.Length / embeddingSize:N0} rows"
                 : $"not a whole number of rows of {embeddingSize}";
+            string tables = order == 2 ? string.Empty : " in each of the order-2 and the order-3 table";
             throw new ArgumentException(
-                $"The factors must hold one row of {embeddingSize} values per feature: {numFeatures:N0} weights x {embeddingSize} = {(long)numFeatures * embeddingSize:N0} values, but {factors.Length:N0} were given ({rows}).",
+                $"The factors must hold one row of {embeddingSize} values per feature{tables}: {order - 1} x {numFeatures:N0} weights x {embeddingSize} = {perTable * (order - 1):N0} values, but {factors.Length:N0} were given ({rows}).",
                 nameof(factors));
         }
 
@@ -109,7 +152,7 @@ public sealed record FmModel
             throw new ArgumentException($"The bias must be finite; got {Describe(bias)}.", nameof(bias));
         }
 
-        var table = new AlignedTable(numFeatures, embeddingSize);
+        var table = new AlignedTable(numFeatures, embeddingSize, order);
         for (int i = 0; i < numFeatures; i++)
         {
             float w = weights[i];
@@ -129,6 +172,20 @@ public sealed record FmModel
 
             source.CopyTo(table.Factors(i));
             table.Weight(i) = w;
+            if (order == 3)
+            {
+                long at = perTable + ((long)i * embeddingSize);
+                ReadOnlySpan<float> third = factors.Slice((int)at, embeddingSize);
+                bad = IndexOfNonFinite(third);
+                if (bad >= 0)
+                {
+                    throw new ArgumentException(
+                        $"factors[{at + bad}] (order-3 table, feature {i}, factor {bad}) must be finite; got {Describe(third[bad])}.",
+                        nameof(factors));
+                }
+
+                third.CopyTo(table.Factors3(i));
+            }
         }
 
         return new FmModel(bias, table);
@@ -157,7 +214,22 @@ public sealed record FmModel
                 throw new InvalidDataException($"{source}: {what} is {Describe(row[bad])}; a model must hold finite values.");
             }
 
-            row[(k + 1)..].Clear();
+            if (table.Order == 3)
+            {
+                int third = FmLayout.Order3Offset(k);
+                bad = IndexOfNonFinite(row.Slice(third, k));
+                if (bad >= 0)
+                {
+                    throw new InvalidDataException($"{source}: order-3 factor {bad} of feature {i} is {Describe(row[third + bad])}; a model must hold finite values.");
+                }
+
+                row[(k + 1)..third].Clear();
+                row[(third + k)..].Clear();
+            }
+            else
+            {
+                row[(k + 1)..].Clear();
+            }
         }
 
         table.Row(table.NumFeatures).Clear();
@@ -194,10 +266,15 @@ public sealed record FmModel
     private float[] ExtractFactors()
     {
         int k = EmbeddingSize;
-        var factors = new float[(long)NumFeatures * k];
+        long perTable = (long)NumFeatures * k;
+        var factors = new float[perTable * (Order - 1)];
         for (int i = 0; i < NumFeatures; i++)
         {
             _table.Factors(i).CopyTo(factors.AsSpan(i * k, k));
+            if (Order == 3)
+            {
+                _table.Factors3(i).CopyTo(factors.AsSpan((int)(perTable + ((long)i * k)), k));
+            }
         }
 
         return factors;
@@ -217,7 +294,7 @@ public sealed record FmModel
         }
 
         if (Bias.Equals(other.Bias) is false || NumFeatures != other.NumFeatures || EmbeddingSize != other.EmbeddingSize
-            || InstanceNormalization != other.InstanceNormalization)
+            || Order != other.Order || InstanceNormalization != other.InstanceNormalization)
         {
             return false;
         }
@@ -226,12 +303,12 @@ public sealed record FmModel
         return RowTable[..used].SequenceEqual(other.RowTable[..used]);
     }
 
-    public override int GetHashCode() => HashCode.Combine(Bias, NumFeatures, EmbeddingSize);
+    public override int GetHashCode() => HashCode.Combine(Bias, NumFeatures, EmbeddingSize, Order);
 
     [ExcludeFromCodeCoverage]
     private bool PrintMembers(System.Text.StringBuilder builder)
     {
-        builder.Append(CultureInfo.InvariantCulture, $"Bias = {Bias}, NumFeatures = {NumFeatures}, EmbeddingSize = {EmbeddingSize}, InstanceNormalization = {InstanceNormalization}");
+        builder.Append(CultureInfo.InvariantCulture, $"Bias = {Bias}, NumFeatures = {NumFeatures}, EmbeddingSize = {EmbeddingSize}, Order = {Order}, InstanceNormalization = {InstanceNormalization}");
         return true;
     }
 }

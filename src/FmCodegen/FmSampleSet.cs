@@ -58,6 +58,12 @@ public sealed class FmSampleSet
             throw new ArgumentException("A sample set needs at least one model.", nameof(samples));
         }
 
+        int higher = Array.FindIndex(members, m => m.Order != 2);
+        if (higher >= 0)
+        {
+            throw new ArgumentException($"Sample {higher} has order {members[higher].Order}; a sample set (Bayesian FM) holds order-2 models.", nameof(samples));
+        }
+
         for (int s = 1; s < members.Length; s++)
         {
             if (members[s].EmbeddingSize != members[0].EmbeddingSize || members[s].NumFeatures != members[0].NumFeatures)

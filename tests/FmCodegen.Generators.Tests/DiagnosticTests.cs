@@ -29,6 +29,18 @@ public class DiagnosticTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    [InlineData(-2)]
+    public void A_max_order_other_than_2_or_3_is_FMCG0007_at_the_argument(int order)
+    {
+        string source = $"[FmCodegen.FmKernel(16, MaxOrder = {order})] public static partial class Bad {{ }}";
+        Diagnostic d = Single(source, "FMCG0007");
+        Assert.Equal($"MaxOrder = {order}", source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length));
+        Assert.Contains("must be 2 (pairs) or 3", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("public partial class NotStatic { }")]
     [InlineData("public static class NotPartial { }")]
     [InlineData("public class Neither { }")]

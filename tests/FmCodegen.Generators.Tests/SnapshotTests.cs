@@ -16,6 +16,8 @@ public class SnapshotTests
         { "K5_nested_without_namespace", "public static partial class Models { [FmCodegen.FmKernel(5)] internal static partial class Small { } }" },
         { "K1_scalar_only", "namespace A.B; [FmCodegen.FmKernel(1)] static partial class One { }" },
         { "K300_two_register_blocks", "namespace Big; [FmCodegen.FmKernel(300)] public static partial class Wide { }" },
+        { "K16_order_3", "namespace Shop.Ranking { [FmCodegen.FmKernel(16, MaxOrder = 3)] public static partial class Triples16 { } }" },
+        { "K5_order_3", "[FmCodegen.FmKernel(5, MaxOrder = 3)] public static partial class Triples5 { }" },
     };
 
     [Theory]
@@ -64,7 +66,12 @@ public class SnapshotTests
         foreach (int k in new[] { 1, 7, 100, 1024 })
         {
             Assert.Equal(FmCodegen.Kernels.FmLayout.RowStride(k), KernelPlan.RowStride(k));
+            Assert.Equal(FmCodegen.Kernels.FmLayout.RowStride(k, 3), KernelPlan.Order3RowStride(k));
         }
+
+        // order 3 keeps ten accumulators per chunk: two chunks per block in 32 zmm, one in 16 ymm
+        Assert.Single(KernelPlan.Order3Blocks(32, KernelPlan.SimdPath.Vector512));
+        Assert.Equal(2, KernelPlan.Order3Blocks(16, KernelPlan.SimdPath.Vector256).Count);
     }
 
     /// <summary>The generator's version changes with every release; the snapshot keeps a placeholder.</summary>

@@ -31,3 +31,19 @@ public static partial class Outer
     [FmKernel(3)]
     internal static partial class Kernel3;
 }
+
+// Order-3 paths in a consumer, at k no other class here declares (a MaxOrder = 3 class registers its order-2 kernel
+// too): k = 6 (Vector128 and a scalar tail), 12 (Vector256 and Vector128), 20 (Vector512 and a Vector128 tail), 48
+// (two order-3 register blocks on Vector512).
+
+[FmKernel(6, MaxOrder = 3)]
+public static partial class Order3Kernel6;
+
+[FmKernel(12, MaxOrder = 3)]
+public static partial class Order3Kernel12;
+
+[FmKernel(20, MaxOrder = 3)]
+public static partial class Order3Kernel20;
+
+[FmKernel(48, MaxOrder = 3)]
+public static partial class Order3Kernel48;

@@ -51,18 +51,23 @@ public static class InfoCommand
             _ => file.Format == ModelFormat.Native ? "unknown (not recorded)" : $"unknown ({format} files do not record it)",
         });
         Line("k", model.EmbeddingSize.ToString(CultureInfo.InvariantCulture));
+        Line("order", model.Order == 3 ? "3 (pairs and triples)" : "2 (pairs)");
         Line("features", model.NumFeatures.ToString("N0", CultureInfo.InvariantCulture));
-        Line("sections", $"bias {(file.HasBias ? "yes" : "no")}, linear {(file.HasLinear ? "yes" : "no")}, pairwise yes");
+        Line("sections", $"bias {(file.HasBias ? "yes" : "no")}, linear {(file.HasLinear ? "yes" : "no")}, pairwise yes{(model.Order == 3 ? ", order-3 yes" : string.Empty)}");
         Line("checksum", file.ChecksumVerified ? "verified (CRC-32 of header and data match)" : $"none (the {format} format has no checksum)");
         if (file.Format == ModelFormat.Native)
         {
             Line("scoring", file.InstanceNormalization ? "xLearn instance normalisation" : "plain FM");
         }
 
-        Line("kernel", FmKernels.For(model.EmbeddingSize).ToString());
+        Line("kernel", model.Order == 3 ? FmOrder3Kernels.For(model.EmbeddingSize).ToString() : FmKernels.For(model.EmbeddingSize).ToString());
         Line("bias", model.Bias.ToString(CultureInfo.InvariantCulture));
         Line("linear", Summary(model.Weights));
-        Line("factors", Summary(model.Factors));
+        Line("factors", Summary(model.Factors[..(model.NumFeatures * model.EmbeddingSize)]));
+        if (model.Order == 3)
+        {
+            Line("order-3", Summary(model.Factors[(model.NumFeatures * model.EmbeddingSize)..]));
+        }
 
         int zeroRows = 0;
         double normSum = 0;

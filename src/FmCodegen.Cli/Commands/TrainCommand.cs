@@ -18,6 +18,7 @@ public static class TrainCommand
         Option<string> inputFormat = CliOptions.InputFormat();
         Option<string> task = new("--task") { Description = "r (regression) or c (binary classification; label <= 0 negative, > 0 positive).", Required = true, HelpName = "r|c" };
         Option<int?> k = new("--k", "--dim") { Description = "Factors per feature (default 8; 4 for --model-type ffm; 0: a plain linear or logistic regression).", HelpName = "K" };
+        Option<int?> order = new("--order") { Description = "fm only: the highest order of interaction, 2 (pairs, default) or 3 (pairs and triples, a second factor table; SGD, AdaGrad or FTRL; native model files).", HelpName = "2|3" };
         Option<string> modelType = new("--model-type") { Description = "fm (default) or ffm (field-aware FM on libffm data: AdaGrad or SGD, instance normalisation on unless --no-norm).", DefaultValueFactory = _ => "fm", HelpName = "fm|ffm" };
         Option<bool> noNorm = new("--no-norm") { Description = "ffm only: train and score without instance normalisation." };
         Option<bool> noLinear = new("--no-linear") { Description = "No linear weights (libFM's -dim '1,0,k'); with --model-type ffm, no bias either (as libffm)." };
@@ -45,12 +46,23 @@ public static class TrainCommand
         {
             train, validation, test, inputFormat, task, k, solver, epochs, lr, l2, initStdev, seed, threads, patience,
             validationFraction, model, modelFormat, history, plot, modelType, noNorm, noLinear, maxFeatures, burnIn, keep, meta,
-            noBias, normalize,
+            noBias, normalize, order,
         };
 
         CliRunner.SetAction(command, (parse, context) =>
         {
             string type = parse.GetValue(modelType)?.Trim().ToLowerInvariant() ?? "fm";
+            int orderValue = parse.GetValue(order) ?? 2;
+            if (orderValue is not (2 or 3))
+            {
+                throw new CliUserException($"--order must be 2 (pairs) or 3 (pairs and triples); got {orderValue}.");
+            }
+
+            if (orderValue == 3 && type == "ffm")
+            {
+                throw new CliUserException("--order 3 is for --model-type fm; a field-aware FM models pairs only.");
+            }
+
             if (type == "ffm")
             {
                 if (parse.GetResult(noBias) is { Implicit: false } || parse.GetResult(normalize) is { Implicit: false })
@@ -82,6 +94,11 @@ public static class TrainCommand
             string? solverName = parse.GetValue(solver)?.Trim().ToLowerInvariant();
             if (solverName is "mcmc" or "als")
             {
+                if (orderValue == 3)
+                {
+                    throw new CliUserException($"--order 3 trains with sgd, adagrad or ftrl; --solver {solverName} (Bayesian FM) models pairs only.");
+                }
+
                 if (normalizeChoice == true)
                 {
                     throw new CliUserException($"--normalize on does not apply to --solver {solverName} (libFM's MCMC and ALS score raw values).");
@@ -92,7 +109,8 @@ public static class TrainCommand
 
             // the settings are chosen automatically unless something fixes them
             Option[] fixers = [lr, l2, epochs, initStdev, patience, validation, validationFraction, history, plot];
-            Option? fixer = fixers.FirstOrDefault(f => parse.GetResult(f) is { Implicit: false });
+            // order 3 trains with the options given (the self-tuning search is over order-2 settings)
+            Option? fixer = fixers.FirstOrDefault(f => parse.GetResult(f) is { Implicit: false }) ?? (orderValue == 3 ? order : null);
             bool explicitAuto = solverName == "auto" || normalizeText == "auto";
             bool auto = explicitAuto || (solverName is null or "" && fixer is null);
             if (auto && fixer is not null)
@@ -130,6 +148,7 @@ public static class TrainCommand
                 Task = ParseTask(parse.GetRequiredValue(task), "--task"),
                 Solver = ParseSolver(parse.GetValue(solver), "--solver"),
                 EmbeddingSize = parse.GetValue(k) ?? 8,
+                Order = orderValue,
                 Epochs = parse.GetValue(epochs),
                 LearningRate = parse.GetValue(lr),
                 Regularization = parse.GetValue(l2) is { } text ? ParseL2(text, "--l2") : null,

@@ -49,6 +49,12 @@ internal static class TrainingRun
         }
 
         CheckOutputPaths(verb, request);
+        if (request.Options.Order == 3 && request.Model is not null
+            && (request.ModelFormat ?? ModelFiles.FormatFor(request.Model)) is ModelFormat.LibFm or ModelFormat.XLearn)
+        {
+            throw new CliUserException(
+                $"an order-3 model can only be saved in the native format; {ModelFiles.Name(request.ModelFormat ?? ModelFiles.FormatFor(request.Model))} model text holds order-2 models (pairs) only: use --model-format native or a name that does not end in .libfm or .xlearn.");
+        }
 
         SparseDataset Read(string path) => DataHints.Read(request.InputFormat, () => SparseTextReader.ReadFile(path, request.InputFormat));
         SparseDataset train = Read(request.Train);
@@ -215,7 +221,7 @@ internal static class TrainingRun
         string epochs = o.Refit == true ? $"up to {o.Epochs} epochs, then a refit on all rows" : $"{o.Epochs} epochs";
         FmRegularization r = o.Regularization!;
         return string.Create(Invariant,
-            $"{(o.Task == FmTask.BinaryClassification ? "classification" : "regression")}, {o.Solver} k={o.EmbeddingSize}, lr {o.LearningRate}, L2 {r.Bias},{r.Linear},{r.Factors}{(o.FrequencyScaledL2 == true ? " (frequency-scaled)" : "")}, init stdev {o.InitStdev}, {epochs}, {validation}, patience {o.Patience}, seed {o.Seed}, {o.Threads} thread(s)");
+            $"{(o.Task == FmTask.BinaryClassification ? "classification" : "regression")}, {o.Solver} k={o.EmbeddingSize}{(o.Order == 3 ? " order 3" : string.Empty)}, lr {o.LearningRate}, L2 {r.Bias},{r.Linear},{r.Factors}{(o.FrequencyScaledL2 == true ? " (frequency-scaled)" : "")}, init stdev {o.InitStdev}, {epochs}, {validation}, patience {o.Patience}, seed {o.Seed}, {o.Threads} thread(s)");
     }
 
     private static void PrintSummary(TextWriter output, FmTrainingResult result)

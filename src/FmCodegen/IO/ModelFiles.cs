@@ -66,6 +66,11 @@ public static class ModelFiles
                 "Spark model directories are read by the FmCodegen.Spark package: FmCodegen.Spark.SparkModelDirectory.Load.", nameof(format)),
             _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown model format."),
         };
+        if (instanceNormalization && file.Model.Order != 2)
+        {
+            throw new ModelFileException($"{path}: an order-3 model cannot be scored with xLearn's instance normalisation (xLearn defines it for order-2 models only)");
+        }
+
         return instanceNormalization && !file.InstanceNormalization
             ? file with { Model = file.Model.WithInstanceNormalization(true) }
             : file;
@@ -94,6 +99,12 @@ public static class ModelFiles
         {
             throw new ModelFileException(
                 $"{path}: a Bayesian model of {samples.Samples.Count} posterior samples can only be saved in the native format; {Name(actual)}'s text holds one model (averaging the samples' parameters would change its predictions)");
+        }
+
+        if (file.Model.Order != 2 && actual is ModelFormat.LibFm or ModelFormat.XLearn)
+        {
+            throw new ModelFileException(
+                $"{path}: an order-3 model can only be saved in the native format; {Name(actual)}'s text holds order-2 models (pairs) only, and dropping the order-3 factors would change its predictions");
         }
 
         if (file.InstanceNormalization && actual == ModelFormat.LibFm)

@@ -11,7 +11,7 @@ internal static class ModelLimits
     /// table the process has no memory for (<see cref="InsufficientMemoryException"/>).
     /// </summary>
     /// <exception cref="ModelFileException">k or the feature count is out of range.</exception>
-    public static void CheckTable(long numFeatures, long k, string source)
+    public static void CheckTable(long numFeatures, long k, string source, int order = 2)
     {
         if (k < 1 || k > FmModel.MaxEmbeddingSize)
         {
@@ -24,7 +24,7 @@ internal static class ModelLimits
             throw new ModelFileException($"{source}: {numFeatures:N0} features is out of range (0 .. {int.MaxValue - 1:N0})");
         }
 
-        long floats = TableFloats(numFeatures, (int)k);
+        long floats = TableFloats(numFeatures, (int)k, order);
         if (floats > Array.MaxLength)
         {
             throw new ModelFileException(
@@ -36,5 +36,5 @@ internal static class ModelLimits
     }
 
     /// <summary>The floats of the in-memory row table for n features and k (what <see cref="AlignedTable"/> allocates).</summary>
-    public static long TableFloats(long numFeatures, int k) => ((numFeatures + 1) * FmLayout.RowStride(k)) + FmLayout.TablePadding + 16;
+    public static long TableFloats(long numFeatures, int k, int order = 2) => ((numFeatures + 1) * FmLayout.RowStride(k, order)) + FmLayout.TablePadding + 16;
 }

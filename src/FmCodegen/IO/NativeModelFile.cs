@@ -7,29 +7,31 @@ using FmCodegen.Kernels;
 namespace FmCodegen.IO;
 
 /// <summary>
-/// FmCodegen's binary model format, versions 1 and 2. Every number is little-endian.
+/// FmCodegen's binary model format, versions 1, 2 and 3. Every number is little-endian.
 /// <code>
 /// offset size  field
 ///      0    8  magic: 'F' 'M' 'C' 'G' 0x0D 0x0A 0x1A 0x0A (a text-mode transfer or a truncation at byte 6 shows)
-///      8    4  format version: 1, or 2 when flag bit 3 (sparse rows) is set, so a version-1 reader refuses such a
-///              file by its version instead of misreading it
+///      8    4  format version: 1, or 2 when flag bit 3 (sparse rows) is set, or 3 when flag bit 4 (order 3) is set,
+///              so an older reader refuses such a file by its version instead of misreading it
 ///     12    4  header size in bytes (64)
 ///     16    4  task: 0 unknown, 1 regression, 2 classification
 ///     20    4  k, the embedding size (1 .. FmModel.MaxEmbeddingSize = 1024)
 ///     24    8  number of features n (0 .. int.MaxValue - 1)
 ///     32    4  flags: bit 0 has a bias, bit 1 has linear weights, bit 2 score with xLearn instance normalisation;
 ///              bit 3 (version 2) sparse rows: only the m features with a nonzero parameter are stored, each row
-///              preceded by its feature id; other bits must be 0
+///              preceded by its feature id; bit 4 (version 3) order 3: each row also holds the k order-3 factors
+///              (<see cref="FmModel.Order"/>); other bits must be 0
 ///     36    4  bias w0 (float32)
-///     40    4  floats per feature row in the data (k + 1)
+///     40    4  floats per feature row in the data (k + 1; order 3: 2k + 1)
 ///     44    4  kind (version 2; reserved 0 in version 1): 0 one model, 1 a sample set (Bayesian FM, MCMC); a
 ///              version-2 file of kind 1 never has sparse rows
 ///     48    8  data size in bytes: n (k + 1) 4; with sparse rows m (4 + (k + 1) 4); kind 1: 16 + S (4 + n (k + 1) 4)
 ///     56    4  kind 0: reserved, 0; kind 1: S, the number of samples (1 .. 1,000,000)
 ///     60    4  CRC-32 (IEEE) of bytes 0 .. 59, so a damaged header is named before its sizes are trusted
 ///     64       data: n rows, each k factors v_i,0 .. v_i,k-1 then the linear weight w_i (float32), the order of the
-///              in-memory row table (<see cref="FmLayout"/>) without its padding. With sparse rows: m rows, each an
-///              int32 feature id (strictly rising, below n) then the k + 1 floats; every feature not stored is zero.
+///              in-memory row table (<see cref="FmLayout"/>) without its padding; order 3: then the k order-3 factors
+///              u_i,0 .. u_i,k-1. With sparse rows: m rows, each an int32 feature id (strictly rising, below n) then
+///              the row's floats; every feature not stored is zero.
 ///              Kind 1 instead: int32 S again, int32 link (0 identity: average the scores, each clamped to the range
 ///              below; 1 probit: average Phi(score)), float32 clamp min, float32 clamp max (infinities: none), then
 ///              S samples, each its bias (float32) and n dense rows as above. The header's bias is the samples' mean.
@@ -46,8 +48,8 @@ internal static class NativeModelFile
     public static ReadOnlySpan<byte> Magic => [(byte)'F', (byte)'M', (byte)'C', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
     /// <summary>The newest format version this code writes and reads. It writes version 1 for dense rows, so older
-    /// readers keep reading those, and version 2 for sparse rows.</summary>
-    public const int Version = 2;
+    /// readers keep reading those, version 2 for sparse rows, and version 3 for an order-3 model (dense or sparse).</summary>
+    public const int Version = 3;
 
     /// <summary>The kind field of version 2: one model.</summary>
     public const int KindModel = 0;
@@ -63,7 +65,8 @@ internal static class NativeModelFile
     private const uint FlagLinear = 2;
     private const uint FlagNormalization = 4;
     private const uint FlagSparseRows = 8;
-    private const uint KnownFlags = FlagBias | FlagLinear | FlagNormalization | FlagSparseRows;
+    private const uint FlagOrder3 = 16;
+    private const uint KnownFlags = FlagBias | FlagLinear | FlagNormalization | FlagSparseRows | FlagOrder3;
     private static ReadOnlySpan<byte> EndMarker => [(byte)'F', (byte)'M', (byte)'C', (byte)'E'];
 
     /// <summary>True when the bytes start like a native model file.</summary>
@@ -84,11 +87,17 @@ internal static class NativeModelFile
         FmModel model = file.Model;
         int k = model.EmbeddingSize;
         int n = model.NumFeatures;
-        int rowFloats = k + 1;
+        bool order3 = model.Order == 3;
+        int rowFloats = order3 ? (2 * k) + 1 : k + 1;
         int rowBytes = rowFloats * sizeof(float);
         var crc = new Crc32();
         if (file.Samples is { } samples)
         {
+            if (order3)
+            {
+                throw new ArgumentException("A sample set holds order-2 models; this model has order 3.", nameof(file));
+            }
+
             WriteSampleSet(file, samples, stream);
             return;
         }
@@ -103,13 +112,13 @@ internal static class NativeModelFile
         Span<byte> header = stackalloc byte[HeaderSize];
         header.Clear();
         Magic.CopyTo(header);
-        BinaryPrimitives.WriteInt32LittleEndian(header[8..], sparse ? 2 : 1);
+        BinaryPrimitives.WriteInt32LittleEndian(header[8..], order3 ? 3 : sparse ? 2 : 1);
         BinaryPrimitives.WriteInt32LittleEndian(header[12..], HeaderSize);
         BinaryPrimitives.WriteInt32LittleEndian(header[16..], (int)(file.Task ?? 0));
         BinaryPrimitives.WriteInt32LittleEndian(header[20..], k);
         BinaryPrimitives.WriteInt64LittleEndian(header[24..], n);
         uint flags = (file.HasBias ? FlagBias : 0) | (file.HasLinear ? FlagLinear : 0) | (file.InstanceNormalization ? FlagNormalization : 0)
-            | (sparse ? FlagSparseRows : 0);
+            | (sparse ? FlagSparseRows : 0) | (order3 ? FlagOrder3 : 0);
         BinaryPrimitives.WriteUInt32LittleEndian(header[32..], flags);
         BinaryPrimitives.WriteSingleLittleEndian(header[36..], model.Bias);
         BinaryPrimitives.WriteInt32LittleEndian(header[40..], rowFloats);
@@ -144,7 +153,12 @@ internal static class NativeModelFile
                 used += sizeof(int);
             }
 
-            WriteLittleEndian(table.Row(i)[..rowFloats], buffer.AsSpan(used, rowBytes));
+            WriteLittleEndian(table.Row(i)[..(k + 1)], buffer.AsSpan(used, (k + 1) * sizeof(float)));
+            if (order3)
+            {
+                WriteLittleEndian(table.Factors3(i), buffer.AsSpan(used + ((k + 1) * sizeof(float)), k * sizeof(float)));
+            }
+
             used += rowBytes;
         }
 
@@ -285,6 +299,7 @@ internal static class NativeModelFile
         int rowFloats = BinaryPrimitives.ReadInt32LittleEndian(header[40..]);
         long dataBytes = BinaryPrimitives.ReadInt64LittleEndian(header[48..]);
         bool sparse = (flags & FlagSparseRows) != 0;
+        bool order3 = (flags & FlagOrder3) != 0;
         long entryBytes = (rowFloats * (long)sizeof(float)) + (sparse ? sizeof(int) : 0);
         int kind = version >= 2 ? BinaryPrimitives.ReadInt32LittleEndian(header[44..]) : KindModel;
         if (kind is not KindModel and not KindSampleSet)
@@ -297,7 +312,7 @@ internal static class NativeModelFile
             int sampleCount = BinaryPrimitives.ReadInt32LittleEndian(header[56..]);
             long modelBytes = n * rowFloats * (long)sizeof(float);
             if (headerSize != HeaderSize || task is < 0 or > 2 || k < 1 || k > FmModel.MaxEmbeddingSize || n < 0 || n >= int.MaxValue
-                || (flags & ~KnownFlags) != 0 || sparse || rowFloats != k + 1 || sampleCount is < 1 or > MaxSamples
+                || (flags & ~KnownFlags) != 0 || sparse || order3 || rowFloats != k + 1 || sampleCount is < 1 or > MaxSamples
                 || dataBytes != SampleSetPreamble + sampleCount * (sizeof(float) + modelBytes))
             {
                 throw Fail(sourceName, $"the header of the sample set is inconsistent (header size {headerSize}, task {task}, k {k}, features {n}, flags 0x{flags:x}, row floats {rowFloats}, samples {sampleCount} (1 .. {MaxSamples:N0}), data bytes {dataBytes})");
@@ -307,11 +322,14 @@ internal static class NativeModelFile
         }
 
         if (headerSize != HeaderSize || task is < 0 or > 2 || k < 1 || k > FmModel.MaxEmbeddingSize || n < 0 || n >= int.MaxValue
-            || (flags & ~KnownFlags) != 0 || (sparse && version < 2) || rowFloats != k + 1
+            || (flags & ~KnownFlags) != 0 || (sparse && version < 2) || order3 != (version == 3)
+            || rowFloats != (order3 ? (2L * k) + 1 : k + 1) || (order3 && (flags & FlagNormalization) != 0)
             || (sparse ? dataBytes < 0 || dataBytes % entryBytes != 0 || dataBytes / entryBytes > n : dataBytes != n * rowFloats * sizeof(float)))
         {
-            throw Fail(sourceName, $"the header is inconsistent (header size {headerSize}, task {task}, k {k}, features {n}, flags 0x{flags:x}, row floats {rowFloats}, data bytes {dataBytes})");
+            throw Fail(sourceName, $"the header is inconsistent (version {version}, header size {headerSize}, task {task}, k {k}, features {n}, flags 0x{flags:x}, row floats {rowFloats}, data bytes {dataBytes})");
         }
+
+        int order = order3 ? 3 : 2;
 
         long expected = HeaderSize + dataBytes + TrailerSize;
         if (length >= 0 && length != expected)
@@ -326,17 +344,17 @@ internal static class NativeModelFile
             throw Fail(sourceName, $"the header declares {n:N0} features with k = {k} ({expected:N0} bytes), but this compressed file can hold at most {maxLength:N0} bytes (deflate expands at most {Data.CheckedGZipStream.MaxRatio}:1): the header is damaged or forged");
         }
 
-        ModelLimits.CheckTable(n, k, sourceName);
+        ModelLimits.CheckTable(n, k, sourceName, order);
         var crc = new Crc32();
         crc.Append(header);
-        long tableBytes = ((n + 1) * FmLayout.RowStride(k) + FmLayout.TablePadding) * sizeof(float);
+        long tableBytes = ((n + 1) * FmLayout.RowStride(k, order) + FmLayout.TablePadding) * sizeof(float);
         long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         if (sparse && tableBytes > available / 2)
         {
             throw Fail(sourceName, $"the model's {n:N0} features with k = {k} need a {tableBytes:N0}-byte table, more than half the {available:N0} bytes this process may use");
         }
 
-        var table = new AlignedTable((int)n, k);
+        var table = new AlignedTable((int)n, k, order);
         int[]? presentRows = null;
         if (sparse)
         {
@@ -481,7 +499,7 @@ internal static class NativeModelFile
     private static void ReadRows(Stream stream, AlignedTable table, Crc32 crc, string sourceName)
     {
         int n = table.NumFeatures;
-        int rowFloats = table.EmbeddingSize + 1;
+        int rowFloats = StoredFloats(table);
         int rowBytes = rowFloats * sizeof(float);
         int rowsPerChunk = Math.Max(1, (1 << 20) / rowBytes);
         byte[] buffer = new byte[(int)Math.Min((long)rowsPerChunk * rowBytes, Math.Max(rowBytes, (long)n * rowBytes))];
@@ -499,7 +517,7 @@ internal static class NativeModelFile
             crc.Append(buffer.AsSpan(0, bytes));
             for (int r = 0; r < rows; r++)
             {
-                ReadLittleEndian(buffer.AsSpan(r * rowBytes, rowBytes), table.Row(start + r)[..rowFloats]);
+                ReadRow(buffer.AsSpan(r * rowBytes, rowBytes), table, start + r);
             }
         }
     }
@@ -510,7 +528,7 @@ internal static class NativeModelFile
     {
         var ids = new int[stored];
         int n = table.NumFeatures;
-        int rowFloats = table.EmbeddingSize + 1;
+        int rowFloats = StoredFloats(table);
         int entryBytes = sizeof(int) + (rowFloats * sizeof(float));
         int perChunk = Math.Max(1, (1 << 20) / entryBytes);
         byte[] buffer = new byte[(int)Math.Min((long)perChunk * entryBytes, Math.Max(entryBytes, (long)stored * entryBytes))];
@@ -538,7 +556,7 @@ internal static class NativeModelFile
 
                 previous = id;
                 ids[start + r] = id;
-                ReadLittleEndian(entry[sizeof(int)..], table.Row(id)[..rowFloats]);
+                ReadRow(entry[sizeof(int)..], table, id);
             }
         }
 
@@ -557,9 +575,23 @@ internal static class NativeModelFile
         return count;
     }
 
-    /// <summary>True when every bit of the row's k + 1 values is zero (a -0.0 is kept, so the bits round-trip).</summary>
+    /// <summary>True when every bit of the row's parameters is zero (a -0.0 is kept, so the bits round-trip).</summary>
     private static bool IsZeroRow(AlignedTable table, int feature) =>
-        MemoryMarshal.AsBytes(table.Row(feature)[..(table.EmbeddingSize + 1)]).IndexOfAnyExcept((byte)0) < 0;
+        MemoryMarshal.AsBytes(table.Row(feature)[..table.ParameterFloats]).IndexOfAnyExcept((byte)0) < 0;
+
+    /// <summary>The floats of one row in the file: k + 1, and k more for order 3.</summary>
+    private static int StoredFloats(AlignedTable table) => table.EmbeddingSize + 1 + (table.Order == 3 ? table.EmbeddingSize : 0);
+
+    /// <summary>One stored row into the table: the k factors and the weight, then for order 3 the order-3 factors.</summary>
+    private static void ReadRow(ReadOnlySpan<byte> source, AlignedTable table, int feature)
+    {
+        int k = table.EmbeddingSize;
+        ReadLittleEndian(source[..((k + 1) * sizeof(float))], table.Row(feature)[..(k + 1)]);
+        if (table.Order == 3)
+        {
+            ReadLittleEndian(source.Slice((k + 1) * sizeof(float), k * sizeof(float)), table.Factors3(feature));
+        }
+    }
 
     private static void WriteLittleEndian(ReadOnlySpan<float> values, Span<byte> destination)
     {

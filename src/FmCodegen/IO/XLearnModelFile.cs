@@ -174,6 +174,11 @@ internal static class XLearnModelFile
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(stream);
         FmModel model = file.Model;
+        if (model.Order != 2)
+        {
+            throw new ArgumentException("xLearn's model text holds order-2 models (pairs) only; this model has order 3 (save it in the native format).", nameof(file));
+        }
+
         var output = new Utf8Output(stream);
         output.Text("bias: ");
         output.Float(model.Bias);

@@ -5,18 +5,29 @@ using System.Runtime.CompilerServices;
 namespace FmCodegen.Kernels;
 
 /// <summary>
-/// The row table a kernel reads: <see cref="FmLayout"/> rows of k factors and the linear weight,
-/// <see cref="Stride"/> floats apart, row <see cref="NumFeatures"/> all zeros, then padding.
-/// A trained <see cref="FmModel"/> gives one (<see cref="Of"/>); a trainer passes its own mutable table.
+/// The row table a kernel reads: <see cref="FmLayout"/> rows of k factors and the linear weight (and, for
+/// <see cref="Order"/> 3, the k order-3 factors from <see cref="FmLayout.Order3Offset"/>), <see cref="Stride"/>
+/// floats apart, row <see cref="NumFeatures"/> all zeros, then padding.
+/// A trained <see cref="FmModel"/> gives one (<see cref="Of(FmModel)"/>); a trainer passes its own mutable table.
 /// </summary>
 public readonly ref struct FmRows
 {
-    /// <summary>Wraps a table. Its length must cover NumFeatures + 1 rows and the end padding.</summary>
+    private readonly bool _order3;
+
+    /// <summary>Wraps an order-2 table. Its length must cover NumFeatures + 1 rows and the end padding.</summary>
     public FmRows(ReadOnlySpan<float> table, int stride, int numFeatures, int embeddingSize)
+        : this(table, stride, numFeatures, embeddingSize, order: 2)
     {
-        if (stride != FmLayout.RowStride(embeddingSize))
+    }
+
+    /// <summary>Wraps a table of order 2 or 3 (<see cref="FmLayout.RowStride(int, int)"/>). Its length must cover
+    /// NumFeatures + 1 rows and the end padding.</summary>
+    public FmRows(ReadOnlySpan<float> table, int stride, int numFeatures, int embeddingSize, int order)
+    {
+        FmLayout.CheckOrder(order);
+        if (stride != FmLayout.RowStride(embeddingSize, order))
         {
-            throw new ArgumentException($"A table for k = {embeddingSize} has rows {FmLayout.RowStride(embeddingSize)} floats apart, not {stride}.", nameof(stride));
+            throw new ArgumentException($"A table of order {order} for k = {embeddingSize} has rows {FmLayout.RowStride(embeddingSize, order)} floats apart, not {stride}.", nameof(stride));
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(numFeatures);
@@ -29,6 +40,7 @@ public readonly ref struct FmRows
         Stride = stride;
         NumFeatures = numFeatures;
         EmbeddingSize = embeddingSize;
+        _order3 = order == 3;
     }
 
     public ReadOnlySpan<float> Table { get; }
@@ -36,18 +48,26 @@ public readonly ref struct FmRows
     public int NumFeatures { get; }
     public int EmbeddingSize { get; }
 
+    /// <summary>2 (factors for pairs), or 3 (each row also holds the order-3 factors, for triples).</summary>
+    public int Order => _order3 ? 3 : 2;
+
     /// <summary>The rows of a model.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static FmRows Of(FmModel model) => new(model.RowTable, model.RowStride, model.NumFeatures, model.EmbeddingSize, trusted: true);
+    public static FmRows Of(FmModel model) => new(model.RowTable, model.RowStride, model.NumFeatures, model.EmbeddingSize, model.Order == 3, trusted: true);
+
+    /// <summary>The rows of a table the library built itself (a trainer's), trusted to be laid out as its order says.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static FmRows Of(AlignedTable table) => new(table.Span, table.Stride, table.NumFeatures, table.EmbeddingSize, table.Order == 3, trusted: true);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private FmRows(ReadOnlySpan<float> table, int stride, int numFeatures, int embeddingSize, bool trusted)
+    private FmRows(ReadOnlySpan<float> table, int stride, int numFeatures, int embeddingSize, bool order3, bool trusted)
     {
         _ = trusted;
         Table = table;
         Stride = stride;
         NumFeatures = numFeatures;
         EmbeddingSize = embeddingSize;
+        _order3 = order3;
     }
 }
 
@@ -125,8 +145,15 @@ public sealed class FmKernel<TKernel> : FmKernel
     public override float CrossTerm(ReadOnlySpan<float> embeddings, int embeddingSize) =>
         TKernel.CrossTerm(embeddings, embeddingSize);
 
-    public override float Score(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values) =>
-        FmBatch.ScoreOne<TKernel>(model, indices, values);
+    public override float Score(FmModel model, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+
+        // an order-3 model is scored by the order-3 kernel of its k, whichever entry is asked
+        return model.Order == 2
+            ? FmBatch.ScoreOne<TKernel>(model, indices, values)
+            : FmOrder3Kernels.For(model.EmbeddingSize).Score(model, indices, values);
+    }
 
     public override TResult Accept<TResult>(IFmKernelVisitor<TResult> visitor)
     {
@@ -134,8 +161,17 @@ public sealed class FmKernel<TKernel> : FmKernel
         return visitor.Visit<TKernel>();
     }
 
-    public override void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads = 1) =>
+    public override void ScoreBatch(FmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads = 1)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.Order != 2)
+        {
+            FmOrder3Kernels.For(model.EmbeddingSize).ScoreBatch(model, offsets, indices, values, output, maxThreads);
+            return;
+        }
+
         FmBatch.Score<TKernel>(model, offsets, indices, values, output, maxThreads);
+    }
 }
 
 /// <summary>Errors raised by kernels, generated ones included; not for direct use.</summary>

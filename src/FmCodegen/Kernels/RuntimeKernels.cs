@@ -226,7 +226,7 @@ internal readonly struct RuntimeSimdKernel : IFmKernel
         FmSumOrder.Dense(embeddings, embeddingSize);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Compute(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> sums)
+    internal static float Compute(FmRows rows, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> sums)
     {
         if (Vector256.IsHardwareAccelerated && FmSimd.MaxBits >= 256)
         {

@@ -60,7 +60,7 @@ internal sealed class FeatureCompaction
             for (int j = 0; j < rows; j++)
             {
                 int i = present is null ? j : present[j];
-                if (warmStart.Table.Row(i)[..(warmStart.EmbeddingSize + 1)].IndexOfAnyExcept(0f) >= 0)
+                if (warmStart.Table.Row(i)[..warmStart.Table.ParameterFloats].IndexOfAnyExcept(0f) >= 0)
                 {
                     bits[i >> 6] |= 1UL << i;
                 }
@@ -100,7 +100,7 @@ internal sealed class FeatureCompaction
     /// are never touched, so their memory is not committed.</summary>
     public AlignedTable Expand(AlignedTable compact)
     {
-        var table = new AlignedTable(NumFeatures, compact.EmbeddingSize);
+        var table = new AlignedTable(NumFeatures, compact.EmbeddingSize, compact.Order);
         for (int j = 0; j < _ids.Length; j++)
         {
             compact.Row(j).CopyTo(table.Row(_ids[j]));
@@ -138,7 +138,7 @@ internal sealed class FeatureCompaction
 
     private static FmModel Gather(FmModel warm, int[] ids)
     {
-        var table = new AlignedTable(ids.Length, warm.EmbeddingSize);
+        var table = new AlignedTable(ids.Length, warm.EmbeddingSize, warm.Order);
         for (int j = 0; j < ids.Length; j++)
         {
             if (ids[j] < warm.NumFeatures)

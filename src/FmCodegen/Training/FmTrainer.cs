@@ -81,6 +81,16 @@ public static class FmTrainer
             return linear with { Options = linear.Options with { EmbeddingSize = 0, InitStdev = o.InitStdev } };
         }
 
+        if (o.Order == 3)
+        {
+            return o.Solver switch
+            {
+                FmSolver.Sgd => WithOrder3Kernel<SgdRule>(train, o, onEpoch, cancellationToken),
+                FmSolver.Ftrl => WithOrder3Kernel<FtrlRule>(train, o, onEpoch, cancellationToken),
+                _ => WithOrder3Kernel<AdaGradRule>(train, o, onEpoch, cancellationToken),
+            };
+        }
+
         return o.Solver switch
         {
             FmSolver.Sgd => WithKernel<SgdRule>(train, o, onEpoch, cancellationToken),
@@ -94,6 +104,21 @@ public static class FmTrainer
     private static FmTrainingResult WithKernel<TRule>(SparseDataset train, FmTrainingOptions o, Action<FmEpoch>? onEpoch, CancellationToken cancellationToken)
         where TRule : struct, IUpdateRule =>
         FmKernels.For(o.EmbeddingSize).Accept(new SolverRun<TRule>(train, o, onEpoch, cancellationToken));
+
+    /// <summary>The same training loops over order-3 rows, compiled for the order-3 kernel that serves k (through
+    /// <see cref="Order3Adapter{TKernel}"/>, so the epochs, validation and merging are the order-2 ones).</summary>
+    private static FmTrainingResult WithOrder3Kernel<TRule>(SparseDataset train, FmTrainingOptions o, Action<FmEpoch>? onEpoch, CancellationToken cancellationToken)
+        where TRule : struct, IUpdateRule =>
+        FmOrder3Kernels.For(o.EmbeddingSize).Accept(new Order3SolverRun<TRule>(train, o, onEpoch, cancellationToken));
+
+    private sealed class Order3SolverRun<TRule>(SparseDataset train, FmTrainingOptions options, Action<FmEpoch>? onEpoch, CancellationToken cancellationToken)
+        : IFmOrder3KernelVisitor<FmTrainingResult>
+        where TRule : struct, IUpdateRule
+    {
+        public FmTrainingResult Visit<TKernel>()
+            where TKernel : struct, IFmOrder3Kernel =>
+            StochasticTraining.Run<TRule, Order3Adapter<TKernel>>(train, options, onEpoch, cancellationToken);
+    }
 
     private sealed class SolverRun<TRule>(SparseDataset train, FmTrainingOptions options, Action<FmEpoch>? onEpoch, CancellationToken cancellationToken)
         : IFmKernelVisitor<FmTrainingResult>
@@ -123,9 +148,13 @@ public static class FmTrainer
         Check(o.Threads is >= 1 and <= 1024, $"Threads must be between 1 and 1024; got {o.Threads}.");
         Check(o.ValidationFraction is >= 0 and < 1, $"The validation fraction must be in [0, 1); got {o.ValidationFraction}.");
         Check(o.Patience >= 0, $"Patience must be 0 or more; got {o.Patience}.");
+        Check(o.Order is 2 or 3, $"The order must be 2 (pairs) or 3 (pairs and triples); got {o.Order}.");
+        Check(o.Order == 2 || o.EmbeddingSize >= 1, "Order 3 needs factors: k must be 1 or more (k = 0 is a linear model, of no order).");
+        Check(o.Order == 2 || o.InstanceNormalization != true, "Order 3 trains without instance normalisation (xLearn defines it for pairs only); set InstanceNormalization = false.");
         if (o.WarmStart is { } warm)
         {
             Check(warm.EmbeddingSize == Math.Max(o.EmbeddingSize, 1), $"The warm-start model has k = {warm.EmbeddingSize}, but k = {o.EmbeddingSize} was asked for.");
+            Check(warm.Order == o.Order, $"The warm-start model has order {warm.Order}, but order {o.Order} was asked for.");
             Check(warm.InstanceNormalization == o.InstanceNormalization,
                 warm.InstanceNormalization
                     ? "The warm-start model scores with xLearn's instance normalisation, but the options train without it; set InstanceNormalization = true, or pass model.WithInstanceNormalization(false) to start from its parameters."

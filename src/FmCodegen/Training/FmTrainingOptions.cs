@@ -38,6 +38,10 @@ public sealed record FmTrainingOptions
     /// model then has one factor per feature, all 0).</summary>
     public int EmbeddingSize { get; init; } = 8;
 
+    /// <summary>The highest order of interaction: 2 (pairs, the default) or 3 (pairs and triples, with a second
+    /// factor table of k per feature; Blondel et al. 2016). Order 3 trains with the SGD family (SGD, AdaGrad, FTRL).</summary>
+    public int Order { get; init; } = 2;
+
     /// <summary>Use the global bias w0 (libFM's k0; default true). Off: w0 stays 0.</summary>
     public bool UseBias { get; init; } = true;
 

@@ -19,6 +19,13 @@ internal sealed class Replica
     private readonly int _embeddingSize;
     private readonly bool _useLinear;
 
+    // order 3 only (null for order 2): per example, the gradient of lane l is g x (S_l - u (C_l - u D_l)), u = p_l x:
+    // order-2 factor lanes S = s_f, C = 1, D = 0; the weight lane S = 1, C = D = 0; order-3 factor lanes
+    // S = (p1_f^2 - p2_f) / 2, C = p1_f, D = 1; padding 0
+    private readonly float[]? _order3S;
+    private readonly float[]? _order3C;
+    private readonly float[]? _order3D;
+
     /// <summary>A replica over <paramref name="parameters"/> with the solver's state tables; <paramref name="team"/>
     /// replicas train together. With <paramref name="useLinear"/> false the linear weights get no gradient and no L2,
     /// so they stay 0.</summary>
@@ -28,10 +35,10 @@ internal sealed class Replica
         int k = parameters.EmbeddingSize;
         int stride = parameters.Stride;
         _embeddingSize = k;
-        State1 = solver == FmSolver.Sgd ? null : new AlignedTable(parameters.NumFeatures, k);
-        State2 = solver == FmSolver.Ftrl ? new AlignedTable(parameters.NumFeatures, k) : null;
+        State1 = solver == FmSolver.Sgd ? null : new AlignedTable(parameters.NumFeatures, k, parameters.Order);
+        State2 = solver == FmSolver.Ftrl ? new AlignedTable(parameters.NumFeatures, k, parameters.Order) : null;
         int lanes = Math.Max(stride, 16);
-        _sums = new float[lanes];
+        _sums = new float[Math.Max(lanes, 3 * k)];
         _mask = new float[lanes];
         _one = new float[lanes];
         _l2 = new float[lanes];
@@ -44,6 +51,21 @@ internal sealed class Replica
         _useLinear = useLinear;
         _one[k] = useLinear ? 1f : 0f;
         _l2[k] = useLinear ? l2.Linear : 0f;
+        if (parameters.Order == 3)
+        {
+            int third = FmLayout.Order3Offset(k);
+            _order3S = new float[lanes];
+            _order3C = new float[lanes];
+            _order3D = new float[lanes];
+            _order3S[k] = useLinear ? 1f : 0f;
+            for (int f = 0; f < k; f++)
+            {
+                _order3C[f] = 1f;
+                _order3D[third + f] = 1f;
+                _l2[third + f] = l2.Factors;
+            }
+        }
+
         if (team > 1)
         {
             Stamp = new int[parameters.NumFeatures];
@@ -117,7 +139,9 @@ internal sealed class Replica
         where TKernel : struct, IFmKernel
     {
         AlignedTable table = Parameters;
-        var rows = new FmRows(table.Span, table.Stride, table.NumFeatures, _embeddingSize);
+        FmRows rows = FmRows.Of(table);
+        float[]? order3S = _order3S, order3C = _order3C, order3D = _order3D;
+        int third = FmLayout.Order3Offset(_embeddingSize);
         ref float p0 = ref MemoryMarshal.GetReference(table.Span);
         ref float s10 = ref State1 is null ? ref p0 : ref MemoryMarshal.GetReference(State1.Span);
         ref float s20 = ref State2 is null ? ref p0 : ref MemoryMarshal.GetReference(State2.Span);
@@ -127,7 +151,7 @@ internal sealed class Replica
         ReadOnlySpan<float> labels = data.Labels;
         float[]? linearScale = data.LinearScale;
         int rowsRun = 0;
-        Span<float> sums = _sums.AsSpan(0, _embeddingSize);
+        Span<float> sums = _sums.AsSpan(0, order3S is null ? _embeddingSize : 3 * _embeddingSize);
         ref float sumsRef = ref _sums[0];
         ref float maskRef = ref _mask[0];
         ref float oneRef = ref _one[0];
@@ -200,6 +224,19 @@ internal sealed class Replica
                     TRule.Update(ref bias, ref biasState1, ref biasState2, g, biasL2, hyper);
                 }
 
+                if (order3S is not null)
+                {
+                    // the example's gradient pieces from the forward pass's sums (s, p1, p2), O(k) per example
+                    int k = _embeddingSize;
+                    for (int f = 0; f < k; f++)
+                    {
+                        float p1 = sums[k + f];
+                        order3S[f] = sums[f];
+                        order3S[third + f] = ((p1 * p1) - sums[(2 * k) + f]) * 0.5f;
+                        order3C![third + f] = p1;
+                    }
+                }
+
                 for (int j = 0; j < count; j++)
                 {
                     int feature = idx[j];
@@ -226,8 +263,16 @@ internal sealed class Replica
 
                     float x = val[j];
                     nint at = (nint)feature * stride;
-                    UpdateRow<TRule>(ref Unsafe.Add(ref p0, at), ref Unsafe.Add(ref s10, at), ref Unsafe.Add(ref s20, at),
-                        ref sumsRef, ref maskRef, ref oneRef, ref l2Ref, g * x, x, regScale is null ? 1f : regScale[feature], stride, hyper);
+                    if (order3S is null)
+                    {
+                        UpdateRow<TRule>(ref Unsafe.Add(ref p0, at), ref Unsafe.Add(ref s10, at), ref Unsafe.Add(ref s20, at),
+                            ref sumsRef, ref maskRef, ref oneRef, ref l2Ref, g * x, x, regScale is null ? 1f : regScale[feature], stride, hyper);
+                    }
+                    else
+                    {
+                        UpdateRow3<TRule>(ref Unsafe.Add(ref p0, at), ref Unsafe.Add(ref s10, at), ref Unsafe.Add(ref s20, at),
+                            ref order3S[0], ref order3C![0], ref order3D![0], ref l2Ref, g * x, x, regScale is null ? 1f : regScale[feature], stride, hyper);
+                    }
                 }
             }
         }
@@ -239,6 +284,54 @@ internal sealed class Replica
         MetricSum += metricSum;
         Count += rowsRun;
         Examples += rowsRun;
+    }
+
+    /// <summary>
+    /// One order-3 row's update: lane l gets the gradient g x (S_l - u (C_l - u D_l)) with u = p_l x (see the fields
+    /// _order3S, _order3C, _order3D): g x (s_f - u) for an order-2 factor, g x for the weight, and
+    /// g x ((p1_f^2 - p2_f) / 2 - u p1_f + u^2) for an order-3 factor. The same IEEE operations on every width.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UpdateRow3<TRule>(ref float p, ref float s1, ref float s2, ref float sPart, ref float cPart, ref float dPart, ref float l2,
+        float gx, float x, float regScale, int stride, in Hyper hyper)
+        where TRule : struct, IUpdateRule
+    {
+        if (Vector512.IsHardwareAccelerated && (stride & 15) == 0)
+        {
+            Vector512<float> vgx = Vector512.Create(gx);
+            Vector512<float> vx = Vector512.Create(x);
+            for (int c = 0; c < stride; c += 16)
+            {
+                Vector512<float> u = Vector512.LoadUnsafe(ref p, (nuint)c) * vx;
+                Vector512<float> inner = Vector512.LoadUnsafe(ref cPart, (nuint)c) - (u * Vector512.LoadUnsafe(ref dPart, (nuint)c));
+                Vector512<float> g = vgx * (Vector512.LoadUnsafe(ref sPart, (nuint)c) - (u * inner));
+                TRule.Update(ref Unsafe.Add(ref p, c), ref Unsafe.Add(ref s1, c), ref Unsafe.Add(ref s2, c), g,
+                    Vector512.LoadUnsafe(ref l2, (nuint)c) * regScale, hyper);
+            }
+        }
+        else if (stride >= 8)
+        {
+            Vector256<float> vgx = Vector256.Create(gx);
+            Vector256<float> vx = Vector256.Create(x);
+            for (int c = 0; c < stride; c += 8)
+            {
+                Vector256<float> u = Vector256.LoadUnsafe(ref p, (nuint)c) * vx;
+                Vector256<float> inner = Vector256.LoadUnsafe(ref cPart, (nuint)c) - (u * Vector256.LoadUnsafe(ref dPart, (nuint)c));
+                Vector256<float> g = vgx * (Vector256.LoadUnsafe(ref sPart, (nuint)c) - (u * inner));
+                TRule.Update(ref Unsafe.Add(ref p, c), ref Unsafe.Add(ref s1, c), ref Unsafe.Add(ref s2, c), g,
+                    Vector256.LoadUnsafe(ref l2, (nuint)c) * regScale, hyper);
+            }
+        }
+        else
+        {
+            for (int c = 0; c < stride; c++)
+            {
+                float u = Unsafe.Add(ref p, c) * x;
+                float inner = Unsafe.Add(ref cPart, c) - (u * Unsafe.Add(ref dPart, c));
+                float g = gx * (Unsafe.Add(ref sPart, c) - (u * inner));
+                TRule.Update(ref Unsafe.Add(ref p, c), ref Unsafe.Add(ref s1, c), ref Unsafe.Add(ref s2, c), g, Unsafe.Add(ref l2, c) * regScale, hyper);
+            }
+        }
     }
 
     /// <summary>

@@ -74,7 +74,7 @@ internal static class StochasticTraining
             CancellationToken = cancellationToken,
         };
 
-        TrainingMemory.Check(context.NumFeatures, o.EmbeddingSize, o.Solver!.Value, o.Threads);
+        TrainingMemory.Check(context.NumFeatures, o.EmbeddingSize, o.Solver!.Value, o.Threads, o.Order);
         ulong phaseSeed = rng.NextULong();
         (AlignedTable table, float bias, int bestEpoch) = TrainingPhase.Run<TRule, TKernel>(context, split.TrainRows, split.ValidationData,
             split.ValidationRows, o.Epochs!.Value, refit: false, phaseSeed);

@@ -8,7 +8,7 @@ namespace FmCodegen.Training;
 internal static class TrainingMemory
 {
     /// <exception cref="InsufficientMemoryException">The tables would not fit in the memory the process may use.</exception>
-    public static void Check(int numFeatures, int k, FmSolver solver, int threads)
+    public static void Check(int numFeatures, int k, FmSolver solver, int threads, int order = 2)
     {
         int states = solver switch
         {
@@ -17,9 +17,9 @@ internal static class TrainingMemory
             _ => 1,
         };
         long tables = ((long)threads * (1 + states)) + 1;
-        long tableBytes = ModelLimits.TableFloats(numFeatures, k) * sizeof(float);
+        long tableBytes = ModelLimits.TableFloats(numFeatures, k, order) * sizeof(float);
         MemoryBudget.Ensure(tables * tableBytes,
-            $"Training {numFeatures:N0} features (the largest index + 1) with k = {k}, {solver} and {threads} thread(s) ({tables} tables of {MemoryBudget.Size(tableBytes)})",
+            $"Training {numFeatures:N0} features (the largest index + 1) with k = {k}{(order == 3 ? ", order 3" : string.Empty)}, {solver} and {threads} thread(s) ({tables} tables of {MemoryBudget.Size(tableBytes)})",
             "if the indices are sparse, renumber the features densely (0 .. the number of distinct features); or use a smaller k, fewer threads, or a machine with more memory");
     }
 }

@@ -92,7 +92,7 @@ internal static class TrainingPhase
     {
         FmTrainingOptions o = c.Options;
         int k = o.EmbeddingSize;
-        var table = new AlignedTable(c.NumFeatures, k);
+        var table = new AlignedTable(c.NumFeatures, k, o.Order);
         if (o.WarmStart is { } warm)
         {
             warm.Table.Span[..(warm.NumFeatures * table.Stride)].CopyTo(table.Span);
@@ -126,6 +126,21 @@ internal static class TrainingPhase
             {
                 double draw = initRng.NextGaussian() * stdev;
                 factors[f] = seen[i] ? (float)draw : 0f;
+            }
+        }
+
+        // order 3: the order-3 factors from the same stream after all order-2 ones, so the order-2 factors start
+        // as an order-2 run's of the same seed
+        if (o.Order == 3)
+        {
+            for (int i = 0; i < c.NumFeatures; i++)
+            {
+                Span<float> factors = table.Factors3(i);
+                for (int f = 0; f < k; f++)
+                {
+                    double draw = initRng.NextGaussian() * stdev;
+                    factors[f] = seen[i] ? (float)draw : 0f;
+                }
             }
         }
 
@@ -211,6 +226,7 @@ internal static class TrainingPhase
         AlignedTable s1 = replica.State1;
         AlignedTable? s2 = replica.State2;
         int k = p.EmbeddingSize;
+        int third = FmLayout.Order3Offset(k);
         float unused = 0;
         for (int i = 0; i < p.NumFeatures; i++)
         {
@@ -219,6 +235,14 @@ internal static class TrainingPhase
             for (int f = 0; f <= k; f++)
             {
                 TRule.Initialize(pr[f], ref r1[f], ref r2.IsEmpty ? ref unused : ref r2[f], f < k ? l2.Factors : l2.Linear, hyper);
+            }
+
+            if (p.Order == 3)
+            {
+                for (int f = third; f < third + k; f++)
+                {
+                    TRule.Initialize(pr[f], ref r1[f], ref r2.IsEmpty ? ref unused : ref r2[f], l2.Factors, hyper);
+                }
             }
         }
     }
@@ -345,7 +369,7 @@ internal sealed class Validator<TKernel>(SparseDataset data, int[] rows, FmTask 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ScoreRange(AlignedTable table, float bias, int from, int to)
     {
-        var fmRows = new FmRows(table.Span, table.Stride, table.NumFeatures, table.EmbeddingSize);
+        FmRows fmRows = FmRows.Of(table);
         for (int i = from; i < to; i++)
         {
             int r = rows[i];
@@ -382,7 +406,7 @@ internal sealed class BestEpoch(bool restoreBest, int patience)
             Epoch = epoch;
             if (restoreBest && !isLast)
             {
-                _bestTable ??= new AlignedTable(replica.Parameters.NumFeatures, replica.Parameters.EmbeddingSize);
+                _bestTable ??= new AlignedTable(replica.Parameters.NumFeatures, replica.Parameters.EmbeddingSize, replica.Parameters.Order);
                 replica.Parameters.Span.CopyTo(_bestTable.Span);
                 _bestBias = replica.Bias;
             }

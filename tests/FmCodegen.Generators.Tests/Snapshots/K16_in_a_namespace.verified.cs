@@ -53,7 +53,7 @@ namespace Shop.Ranking
                 FmErrors.ThrowWrongEmbeddingSize(EmbeddingSize, model.EmbeddingSize);
             }
 
-            if (model.InstanceNormalization)
+            if (model.InstanceNormalization || model.Order != 2)
             {
                 return global::FmCodegen.Kernels.FmKernel<Kernel>.Instance.Score(model, indices, values);
             }
@@ -216,6 +216,11 @@ namespace Shop.Ranking
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void CheckRows(FmRows rows)
         {
+            if (rows.Order != 2)
+            {
+                throw new global::System.ArgumentException("Interaction reads order-2 rows; these rows have order " + rows.Order + " (score an order-3 model with Fm.Score, which picks an order-3 kernel).", nameof(rows));
+            }
+
             if (rows.EmbeddingSize != EmbeddingSize)
             {
                 FmErrors.ThrowWrongEmbeddingSize(EmbeddingSize, rows.EmbeddingSize);
