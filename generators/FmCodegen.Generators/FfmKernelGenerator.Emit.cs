@@ -120,7 +120,7 @@ internal static class FfmKernelEmitter
         }
 
         w.Line($"/// <summary>The kernel as a struct of static members, the generic argument of the library's loops.</summary>");
-        w.Line(Attributes);
+        w.Lines(Attributes);
         w.Open("public readonly struct Kernel : global::FmCodegen.Kernels.IFfmKernel");
         w.Line($"public static int EmbeddingSize => {Num(k)};");
         w.Line();

@@ -27,17 +27,17 @@ internal static class GeneratorHarness
             s_references.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, allowUnsafe: false));
 
-    public static GeneratorDriver CreateDriver(LanguageVersion version = LanguageVersion.Latest) =>
+    public static GeneratorDriver CreateDriver(LanguageVersion version = LanguageVersion.Latest, IIncrementalGenerator? generator = null) =>
         CSharpGeneratorDriver.Create(
-            [new FmKernelGenerator().AsSourceGenerator()],
+            [(generator ?? new FmKernelGenerator()).AsSourceGenerator()],
             parseOptions: new CSharpParseOptions(version),
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     /// <summary>Runs the generator; returns the updated compilation, the generator's diagnostics and the run result.</summary>
-    public static (Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Result) Run(string source, LanguageVersion version = LanguageVersion.Latest)
+    public static (Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Result) Run(string source, LanguageVersion version = LanguageVersion.Latest, IIncrementalGenerator? generator = null)
     {
         CSharpCompilation compilation = Compile(source, version);
-        GeneratorDriver driver = CreateDriver(version).RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
+        GeneratorDriver driver = CreateDriver(version, generator).RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
         return (output, diagnostics, driver.GetRunResult());
     }
 

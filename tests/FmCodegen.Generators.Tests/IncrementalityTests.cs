@@ -81,7 +81,7 @@ public class IncrementalityTests
         }
     }
 
-    private static void AssertAllCachedOrUnchanged(IEnumerable<IncrementalGeneratorRunStep> tracked)
+    internal static void AssertAllCachedOrUnchanged(IEnumerable<IncrementalGeneratorRunStep> tracked)
     {
         var steps = tracked.ToList();
         Assert.NotEmpty(steps);
@@ -95,7 +95,7 @@ public class IncrementalityTests
         }
     }
 
-    private static void AssertNoRoslynObjects(object? value, string step, int depth)
+    internal static void AssertNoRoslynObjects(object? value, string step, int depth)
     {
         if (value is null || depth > 8)
         {

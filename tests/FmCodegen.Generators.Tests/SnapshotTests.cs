@@ -82,7 +82,7 @@ public class SnapshotTests
     public void Snapshots_do_not_carry_the_generator_version() =>
         Assert.DoesNotContain(KernelEmitter.GeneratorVersion, ScrubVersion(KernelEmitter.Emit(new KernelSpec(null, EquatableArray<ContainingType>.Empty, "K4", 4))), StringComparison.Ordinal);
 
-    private static void Verify(string name, string actual)
+    internal static void Verify(string name, string actual)
     {
         string directory = GeneratorHarness.SnapshotDirectory();
         string verified = Path.Combine(directory, name + ".verified.cs");

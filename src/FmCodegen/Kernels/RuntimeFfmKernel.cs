@@ -81,7 +81,19 @@ public readonly struct RuntimeFfmKernel : IFfmKernel
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void UpdatePairsAdaGrad(ref float table, ref int rows, ref int blocks, ref float x, int count, int k, int fieldStride, float kappa, float eta, float lambda)
+    public static void UpdatePairsAdaGrad(ref float table, ref int rows, ref int blocks, ref float x, int count, int k, int fieldStride, float kappa, float eta, float lambda) =>
+        UpdatePairs<AdaGradStep>(ref table, ref rows, ref blocks, ref x, count, fieldStride, kappa, eta, lambda);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void UpdatePairsSgd(ref float table, ref int rows, ref int blocks, ref float x, int count, int k, int fieldStride, float kappa, float eta, float lambda) =>
+        UpdatePairs<SgdStep>(ref table, ref rows, ref blocks, ref x, count, fieldStride, kappa, eta, lambda);
+
+    /// <summary>Every pair (a, b &gt; a) in order, the step applied to both blocks four lanes at a time (or lane by lane
+    /// without vectors).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UpdatePairs<TStep>(ref float table, ref int rows, ref int blocks, ref float x, int count, int fieldStride, float kappa, float eta, float lambda)
+        where TStep : struct, IPairStep
     {
         bool vector = Vector128.IsHardwareAccelerated && FmSimd.MaxBits >= 128;
         for (int a = 0; a < count; a++)
@@ -98,51 +110,44 @@ public readonly struct RuntimeFfmKernel : IFfmKernel
                 {
                     for (int c = 0; c < fieldStride; c += 4)
                     {
-                        FfmUpdate.AdaGrad128(ref Unsafe.Add(ref w1, c), ref Unsafe.Add(ref w2, c), fieldStride, t, eta, lambda);
+                        TStep.Four(ref Unsafe.Add(ref w1, c), ref Unsafe.Add(ref w2, c), fieldStride, t, eta, lambda);
                     }
                 }
                 else
                 {
                     for (int c = 0; c < fieldStride; c++)
                     {
-                        FfmUpdate.AdaGradScalar(ref Unsafe.Add(ref w1, c), ref Unsafe.Add(ref w2, c), fieldStride, t, eta, lambda);
+                        TStep.One(ref Unsafe.Add(ref w1, c), ref Unsafe.Add(ref w2, c), fieldStride, t, eta, lambda);
                     }
                 }
             }
         }
     }
 
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void UpdatePairsSgd(ref float table, ref int rows, ref int blocks, ref float x, int count, int k, int fieldStride, float kappa, float eta, float lambda)
+    /// <summary>The update of one pair's blocks, four lanes or one lane at a time (sums: AdaGrad's offset).</summary>
+    private interface IPairStep
     {
-        bool vector = Vector128.IsHardwareAccelerated && FmSimd.MaxBits >= 128;
-        for (int a = 0; a < count; a++)
-        {
-            int rowA = Unsafe.Add(ref rows, a);
-            int blockA = Unsafe.Add(ref blocks, a);
-            float xa = Unsafe.Add(ref x, a);
-            for (int b = a + 1; b < count; b++)
-            {
-                float t = kappa * (xa * Unsafe.Add(ref x, b));
-                ref float w1 = ref Unsafe.Add(ref table, rowA + Unsafe.Add(ref blocks, b));
-                ref float w2 = ref Unsafe.Add(ref table, Unsafe.Add(ref rows, b) + blockA);
-                if (vector)
-                {
-                    for (int c = 0; c < fieldStride; c += 4)
-                    {
-                        FfmUpdate.Sgd128(ref Unsafe.Add(ref w1, c), ref Unsafe.Add(ref w2, c), t, eta, lambda);
-                    }
-                }
-                else
-                {
-                    for (int c = 0; c < fieldStride; c++)
-                    {
-                        FfmUpdate.SgdScalar(ref Unsafe.Add(ref w1, c), ref Unsafe.Add(ref w2, c), t, eta, lambda);
-                    }
-                }
-            }
-        }
+        static abstract void Four(ref float w1, ref float w2, int sums, float t, float eta, float lambda);
+
+        static abstract void One(ref float w1, ref float w2, int sums, float t, float eta, float lambda);
+    }
+
+    private readonly struct AdaGradStep : IPairStep
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Four(ref float w1, ref float w2, int sums, float t, float eta, float lambda) => FfmUpdate.AdaGrad128(ref w1, ref w2, sums, t, eta, lambda);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void One(ref float w1, ref float w2, int sums, float t, float eta, float lambda) => FfmUpdate.AdaGradScalar(ref w1, ref w2, sums, t, eta, lambda);
+    }
+
+    private readonly struct SgdStep : IPairStep
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Four(ref float w1, ref float w2, int sums, float t, float eta, float lambda) => FfmUpdate.Sgd128(ref w1, ref w2, t, eta, lambda);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void One(ref float w1, ref float w2, int sums, float t, float eta, float lambda) => FfmUpdate.SgdScalar(ref w1, ref w2, t, eta, lambda);
     }
 }
 

