@@ -120,8 +120,8 @@ public static class FmBayesTrainer
         // has many features, whose partial sums are added at the end); the cut depends on the data alone, never on
         // the thread count, so every thread count adds in the same order and gives the same bits.
         private const int MaxParts = 8;
-        private const int PartEntries = 32_768;
-        private const int PartRows = 65_536;
+        private const int PartEntries = 8_192;
+        private const int PartRows = 16_384;
 
         private readonly FmBayesOptions _o;
         private readonly SparseDataset _train;
