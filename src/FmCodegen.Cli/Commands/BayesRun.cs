@@ -135,16 +135,7 @@ internal static class BayesRun
 
         if (request.Predictions is not null && result.TestPredictions is { } predictions)
         {
-            AtomicFile.Write(request.Predictions, stream =>
-            {
-                var buffer = new byte[32];
-                foreach (float p in predictions)
-                {
-                    int used = NumberText.FormatFloat(p, buffer);
-                    buffer[used++] = (byte)'\n';
-                    stream.Write(buffer, 0, used);
-                }
-            }, durable: false);
+            WritePredictions(request.Predictions, predictions);
             output.WriteLine($"predictions: {request.Predictions}");
         }
 
@@ -173,17 +164,34 @@ internal static class BayesRun
 
         if (request.Log is not null)
         {
-            AtomicFile.Write(request.Log, stream =>
-            {
-                byte[] bytes = new UTF8Encoding(false).GetBytes(log!.ToString());
-                stream.Write(bytes, 0, bytes.Length);
-            }, durable: false);
+            WriteText(request.Log, log!);
             output.WriteLine($"log: {request.Log}");
         }
 
         output.WriteLine($"fm {verb}: done in {clock.Elapsed.TotalSeconds.ToString("F2", Invariant)} s.");
         return 0;
     }
+
+    /// <summary>One prediction per line, as libFM's -out (shortest round-trip float text).</summary>
+    internal static void WritePredictions(string path, float[] predictions) =>
+        AtomicFile.Write(path, stream =>
+        {
+            var buffer = new byte[32];
+            foreach (float p in predictions)
+            {
+                int used = NumberText.FormatFloat(p, buffer);
+                buffer[used++] = (byte)'\n';
+                stream.Write(buffer, 0, used);
+            }
+        }, durable: false);
+
+    /// <summary>A text file (UTF-8, no BOM) written whole or not at all, e.g. an -rlog CSV.</summary>
+    internal static void WriteText(string path, StringBuilder text) =>
+        AtomicFile.Write(path, stream =>
+        {
+            byte[] bytes = new UTF8Encoding(false).GetBytes(text.ToString());
+            stream.Write(bytes, 0, bytes.Length);
+        }, durable: false);
 
     /// <summary>libFM's -meta file: one whole-number group id (0 or more) per line, line i for feature i.</summary>
     internal static int[] ReadGroups(string path)

@@ -22,6 +22,11 @@ internal static class SgdaRun
         CliOptions.CheckOutputs(
             [("-save_model", model), ("-out", predictions), ("-rlog", logPath)],
             [("-train", train), ("-validation", validation), ("-test", test), ("-meta", meta)]);
+        if (predictions is not null && test is null)
+        {
+            throw new CliUserException("-out writes predictions for the -test file; give -test as well.");
+        }
+
         CliOptions.RequireFile(train, "The training file");
         CliOptions.RequireFile(validation, "The validation file");
         if (test is not null)
@@ -122,21 +127,8 @@ internal static class SgdaRun
 
         if (predictions is not null && result.TestPredictions is { } values)
         {
-            AtomicFile.Write(predictions, stream =>
-            {
-                var buffer = new byte[32];
-                foreach (float p in values)
-                {
-                    int used = NumberText.FormatFloat(p, buffer);
-                    buffer[used++] = (byte)'\n';
-                    stream.Write(buffer, 0, used);
-                }
-            }, durable: false);
+            BayesRun.WritePredictions(predictions, values);
             output.WriteLine($"predictions: {predictions}");
-        }
-        else if (predictions is not null)
-        {
-            throw new CliUserException("-out writes predictions for the -test file; give -test as well.");
         }
 
         if (model is not null)
@@ -147,11 +139,7 @@ internal static class SgdaRun
 
         if (logPath is not null)
         {
-            AtomicFile.Write(logPath, stream =>
-            {
-                byte[] bytes = new UTF8Encoding(false).GetBytes(log!.ToString());
-                stream.Write(bytes, 0, bytes.Length);
-            }, durable: false);
+            BayesRun.WriteText(logPath, log!);
             output.WriteLine($"log: {logPath}");
         }
 
