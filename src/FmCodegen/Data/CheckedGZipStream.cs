@@ -179,7 +179,7 @@ internal sealed class CheckedGZipStream : Stream
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     /// <summary>Passes reads through, counting the bytes and keeping the last 8 (the gzip trailer at the end).</summary>
-    private sealed class TailStream(Stream inner) : Stream
+    private sealed class TailStream(Stream inner) : ReadOnlyForwardStream(inner)
     {
         private readonly byte[] _tail = new byte[8];
 
@@ -188,22 +188,15 @@ internal sealed class CheckedGZipStream : Stream
         /// <summary>The last 8 bytes read (fewer at the start when less was read).</summary>
         public ReadOnlySpan<byte> Tail => _tail;
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-
         public override long Position
         {
             get => Count;
             set => throw new NotSupportedException();
         }
 
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
         public override int Read(Span<byte> buffer)
         {
-            int read = inner.Read(buffer);
+            int read = Inner.Read(buffer);
             if (read >= 8)
             {
                 buffer.Slice(read - 8, 8).CopyTo(_tail);
@@ -216,26 +209,6 @@ internal sealed class CheckedGZipStream : Stream
 
             Count += read;
             return read;
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-
-            base.Dispose(disposing);
         }
     }
 
