@@ -73,7 +73,11 @@ public class MemoryAccountingTests
         long held = ((long)rows * perRow * 4) + ((long)rows * 8);
         Assert.InRange(largeBytes - smallBytes, 2 * held, 2 * held * 11 / 10);
 
-        static long Allocated(string path)
+        // the smaller of two loads: a one-off allocation of the runtime's (a method recompiled at a higher tier while
+        // the load runs) adds to one measurement, never to both
+        static long Allocated(string path) => Math.Min(Once(path), Once(path));
+
+        static long Once(string path)
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
             Assert.True(SparseDataset.Load(path).UnitValues);
