@@ -215,6 +215,53 @@ public sealed class OutOfCoreTests : IDisposable
     }
 
     [Fact]
+    public void The_automatic_choice_tunes_on_every_sth_row_then_trains_all_rows_on_disk()
+    {
+        string path = WriteData("auto.libfm", 6000, realValues: true);
+        var options = new FmAutoOptions { Task = FmTask.BinaryClassification, EmbeddingSize = 4, Seed = 3, Threads = 2 };
+        var log = new List<string>();
+        // 8 bytes per row plus 8 per nonzero (real values), 7 nonzeros a row: 64 bytes a row; 64,000 bytes: 1,000 rows, every 6th
+        FmAutoResult result = FmAutoTrainer.TrainOutOfCore(path, SparseFormat.LibFm, options, sampleBytes: 64_000,
+            new FmOutOfCoreOptions { TempDirectory = _folder }, log.Add);
+        Assert.Equal("sample: every 6th row of 6,000, 1,000 rows and 7,000 nonzeros in memory", log[0]);
+        Assert.True(log.Count >= 4, string.Join('\n', log));
+        Assert.All(log.Skip(1), line => Assert.Contains("validation logloss", line, StringComparison.Ordinal));
+        Assert.Contains("chosen on every 6th row (1,000 of 6,000), then trained on all 6,000 rows out of core", result.Choice, StringComparison.Ordinal);
+        Assert.DoesNotContain("columns scaled", string.Join('\n', log), StringComparison.Ordinal);
+        Assert.DoesNotContain("MCMC 100", string.Join('\n', log), StringComparison.Ordinal);
+
+        // the final run is out-of-core training with the chosen options: the bytes of in-memory training with them
+        FmTrainingOptions chosen = result.Options!;
+        Assert.Equal(0, chosen.ValidationFraction);
+        Assert.Equal(Bytes(FmTrainer.Train(SparseDataset.Load(path), chosen).Model), Bytes(result.File.Model));
+
+        // the sample and the search are deterministic: the same choice and bytes again; no temporary file is left
+        FmAutoResult again = FmAutoTrainer.TrainOutOfCore(path, SparseFormat.LibFm, options, sampleBytes: 64_000, new FmOutOfCoreOptions { TempDirectory = _folder });
+        Assert.Equal(result.Choice, again.Choice);
+        Assert.Equal(Bytes(result.File.Model), Bytes(again.File.Model));
+        Assert.Empty(Directory.GetFiles(_folder, ".fm-*"));
+    }
+
+    [Fact]
+    public void Fm_train_with_only_the_task_goes_out_of_core_when_the_file_does_not_fit_and_mcmc_says_why_it_cannot()
+    {
+        string text = WriteData("a.libfm", 3000, realValues: false);
+        (int code, string output, string error) = Fm("train", "--train", text, "--task", "c", "--k", "4", "--memory-limit", "64K", "--model", At("auto.fmb"));
+        Assert.True(code == 0, error);
+        Assert.Contains("training rows stay on disk (the training file needs about", output, StringComparison.Ordinal);
+        Assert.Contains("choosing the solver and its settings on a sample of the rows in memory", output, StringComparison.Ordinal);
+        Assert.Contains("sample: every row of 3,000, 3,000 rows", output, StringComparison.Ordinal); // the sample may take 1 MB at least
+        Assert.Matches(@"epoch \d+/\d+ .* \| read \d+ KB", output);
+        Assert.Contains("then trained on all 3,000 rows out of core.", output, StringComparison.Ordinal);
+        Assert.True(File.Exists(At("auto.fmb")));
+
+        (code, _, error) = Fm("train", "--train", text, "--task", "c", "--solver", "mcmc", "--out-of-core");
+        Assert.Equal(1, code);
+        Assert.Contains("MCMC and ALS need the rows by column as well as by row", error, StringComparison.Ordinal);
+        Assert.Contains("Use --solver adagrad (or sgd, ftrl) to train out of core.", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_users_file_at_the_cache_path_is_refused_and_left_as_it_was()
     {
         string text = WriteData("u.libfm", 500, realValues: false);

@@ -13,7 +13,21 @@ internal static class AutoRun
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    public sealed record Request(string Train, string? Test, SparseFormat InputFormat, FmAutoOptions Options, string? Model, ModelFormat? ModelFormat);
+    public sealed record Request(string Train, string? Test, SparseFormat InputFormat, FmAutoOptions Options, string? Model, ModelFormat? ModelFormat)
+    {
+        /// <summary>True: keep the rows on disk; null: when they would not fit.</summary>
+        public bool? OutOfCore { get; init; }
+
+        /// <summary>The memory training may use (bytes); null: the process's.</summary>
+        public long? MemoryLimit { get; init; }
+
+        /// <summary>Where to keep (and reuse) the row cache.</summary>
+        public string? Cache { get; init; }
+    }
+
+    /// <summary>The share of the memory the sample may take: the search holds the sample, a shuffled copy of its
+    /// training part and the model's tables per trial.</summary>
+    private const int SampleShare = 8;
 
     public static int Run(Request request, CliContext context)
     {
@@ -42,7 +56,23 @@ internal static class AutoRun
             throw new CliUserException($"Cannot write '{request.Model}': the folder '{folder}' does not exist.");
         }
 
+        if (request.Cache is { } cachePath)
+        {
+            foreach (string? other in new[] { request.Train, request.Test, request.Model })
+            {
+                if (other is not null && string.Equals(Path.GetFullPath(other), Path.GetFullPath(cachePath), StringComparison.Ordinal))
+                {
+                    throw new CliUserException($"--cache '{cachePath}' is also given as another input or output; choose another cache path.");
+                }
+            }
+        }
+
         SparseDataset Read(string path) => DataHints.Read(request.InputFormat, () => SparseTextReader.ReadFile(path, request.InputFormat));
+        if (TrainingRun.OutOfCoreReason(request.Train, request.OutOfCore, request.MemoryLimit, request.Cache) is { } reason)
+        {
+            return RunOutOfCore(request, context, clock, reason, request.Test is null ? null : Read(request.Test));
+        }
+
         SparseDataset train = Read(request.Train);
         SparseDataset? test = request.Test is null ? null : Read(request.Test);
         if (train.Count < 2)
@@ -68,6 +98,43 @@ internal static class AutoRun
         }
 
         output.WriteLine("fm train: " + result.Choice + ".");
+        return Finish(request, output, clock, result, test);
+    }
+
+    /// <summary>The training file does not fit (or --out-of-core/--cache asked): the settings are chosen on a sample of
+    /// its rows that fits, then trained on all rows out of core (<see cref="FmAutoTrainer.TrainOutOfCore"/>).</summary>
+    private static int RunOutOfCore(Request request, CliContext context, Stopwatch clock, string reason, SparseDataset? test)
+    {
+        TextWriter output = context.Output;
+        FmAutoOptions o = request.Options;
+        long sampleBytes = Math.Max(1 << 20, TrainingRun.Available(request.MemoryLimit) / SampleShare);
+        output.WriteLine(string.Create(Invariant,
+            $"fm train: training rows stay on disk ({reason}); {(o.Task == FmTask.BinaryClassification ? "classification" : "regression")}, k={o.EmbeddingSize}, seed {o.Seed}: choosing the solver and its settings on a sample of the rows in memory (every s-th row: at most {FmAutoTrainer.MaxSampleRows:N0} rows and {MemoryBudget.Size(sampleBytes)}), {o.ValidationFraction * 100:G3}% of it held out, then training on all rows out of core"));
+        var passes = new TrainingRun.PassPrinter(output);
+        var progress = new TrainingRun.ProgressPrinter(output, new FmTrainingOptions { Task = o.Task, Patience = 0 });
+        FmAutoResult result;
+        try
+        {
+            result = DataHints.Read(request.InputFormat, () => FmAutoTrainer.TrainOutOfCore(request.Train, request.InputFormat, o, sampleBytes,
+                new FmOutOfCoreOptions { CachePath = request.Cache, OnPass = passes.Report },
+                line => output.WriteLine((line.StartsWith("sample:", StringComparison.Ordinal) ? "  " : "  tried ") + line), progress.Report));
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliUserException(e.Message, e);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new CliUserException(e.Message, e);
+        }
+
+        output.WriteLine("fm train: " + result.Choice + ".");
+        return Finish(request, output, clock, result, test);
+    }
+
+    private static int Finish(Request request, TextWriter output, Stopwatch clock, FmAutoResult result, SparseDataset? test)
+    {
+        FmAutoOptions o = request.Options;
         if (test is not null)
         {
             var predictions = new float[test.Count];

@@ -38,6 +38,9 @@ internal static class BayesRun
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
+    /// <summary>Why MCMC and ALS keep the rows in memory (for the errors that refuse them out of core).</summary>
+    public const string WhyInMemory = "MCMC and ALS need the rows by column as well as by row (each sweep draws one feature's parameters from all the rows that have it, then updates those rows' scores), so every row stays in memory and they do not train out of core.";
+
     public static int Run(string verb, BayesRequest request, CliContext context)
     {
         var clock = Stopwatch.StartNew();
@@ -63,6 +66,12 @@ internal static class BayesRun
         if (request.Meta is not null)
         {
             CliOptions.RequireFile(request.Meta, "The meta (groups) file");
+        }
+
+        long needed = TrainingRun.EstimatedMemory(request.Train), available = TrainingRun.Available(null);
+        if (needed > available)
+        {
+            throw new CliUserException($"{request.Train}: the training file needs about {MemoryBudget.Size(needed)} in memory and this process may use {MemoryBudget.Size(available)}. {WhyInMemory} {(libfm ? "Use fm train --solver adagrad (or sgd, ftrl), which streams the rows from disk," : "Use --solver adagrad (or sgd, ftrl), which streams the rows from disk,")} or a machine with more memory.");
         }
 
         SparseDataset train = SparseTextReader.ReadFile(request.Train, request.InputFormat);

@@ -86,7 +86,7 @@ public static class TrainCommand
             {
                 if (parse.GetResult(diskOnly) is { Implicit: false } && solverChoice is "mcmc" or "als")
                 {
-                    throw new CliUserException($"{diskOnly.Name} is for the SGD, AdaGrad and FTRL solvers (MCMC and ALS train in memory).");
+                    throw new CliUserException($"{diskOnly.Name} is for the SGD, AdaGrad and FTRL solvers: {BayesRun.WhyInMemory} Use --solver adagrad (or sgd, ftrl) to train out of core.");
                 }
             }
 
@@ -138,11 +138,6 @@ public static class TrainCommand
                 }
             }
 
-            if (auto && new Option[] { outOfCore, memoryLimit, cache }.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } disk)
-            {
-                throw new CliUserException($"{disk.Name} trains with settings you give (the automatic choice tries several in memory): add --solver adagrad (or sgd, ftrl).");
-            }
-
             if (auto)
             {
                 var autoOptions = new FmAutoOptions
@@ -157,7 +152,12 @@ public static class TrainCommand
                     UseLinear = !parse.GetValue(noLinear),
                 };
                 return AutoRun.Run(new AutoRun.Request(parse.GetRequiredValue(train), parse.GetValue(test), CliOptions.ParseDataFormat(parse.GetValue(inputFormat)),
-                    autoOptions, parse.GetValue(model), CliOptions.ParseModelFormat(parse.GetValue(modelFormat))), context);
+                    autoOptions, parse.GetValue(model), CliOptions.ParseModelFormat(parse.GetValue(modelFormat)))
+                {
+                    OutOfCore = parse.GetValue(outOfCore) || parse.GetValue(cache) is not null ? true : null,
+                    MemoryLimit = parse.GetValue(memoryLimit) is { } autoLimit ? TrainingRun.ParseSize(autoLimit, "--memory-limit") : null,
+                    Cache = parse.GetValue(cache),
+                }, context);
             }
 
             var options = new FmTrainingOptions

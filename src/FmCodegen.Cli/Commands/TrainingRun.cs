@@ -157,23 +157,30 @@ internal static class TrainingRun
     }
 
     /// <summary>Why the training rows stay on disk, or null when they are read into memory.</summary>
-    private static string? OutOfCoreNeeded(TrainingRequest request, TextWriter output)
+    private static string? OutOfCoreNeeded(TrainingRequest request, TextWriter output) =>
+        OutOfCoreReason(request.Train, request.OutOfCore, request.MemoryLimit, request.Cache);
+
+    /// <summary>The memory training may use: <paramref name="memoryLimit"/>, or what the process may use less what it holds.</summary>
+    internal static long Available(long? memoryLimit) =>
+        Math.Max(0, (memoryLimit ?? MemoryBudget.Limit) - (memoryLimit is null ? GC.GetTotalMemory(forceFullCollection: false) : 0));
+
+    /// <summary>Why the rows of <paramref name="train"/> stay on disk (asked for, or they would not fit), or null.</summary>
+    internal static string? OutOfCoreReason(string train, bool? outOfCore, long? memoryLimit, string? cache)
     {
-        if (request.OutOfCore == true)
+        if (outOfCore == true)
         {
-            return request.Cache is null ? "--out-of-core" : "--cache";
+            return cache is null ? "--out-of-core" : "--cache";
         }
 
-        if (request.OutOfCore == false)
+        if (outOfCore == false)
         {
             return null;
         }
 
-        long needed = EstimatedMemory(request.Train);
-        long limit = request.MemoryLimit ?? MemoryBudget.Limit;
-        long available = limit - (request.MemoryLimit is null ? GC.GetTotalMemory(forceFullCollection: false) : 0);
+        long needed = EstimatedMemory(train);
+        long available = Available(memoryLimit);
         return needed > available
-            ? $"the training file needs about {MemoryBudget.Size(needed)} in memory; {(request.MemoryLimit is null ? "this process may use" : "--memory-limit allows")} {MemoryBudget.Size(Math.Max(0, available))}"
+            ? $"the training file needs about {MemoryBudget.Size(needed)} in memory; {(memoryLimit is null ? "this process may use" : "--memory-limit allows")} {MemoryBudget.Size(available)}"
             : null;
     }
 
@@ -238,7 +245,7 @@ internal static class TrainingRun
 
     /// <summary>Lines for the passes before out-of-core training (caching the text, scanning, segmenting): at most
     /// one a second, and one when a pass ends.</summary>
-    private sealed class PassPrinter(TextWriter output)
+    internal sealed class PassPrinter(TextWriter output)
     {
         private string? _stage;
         private long _last;
@@ -464,7 +471,7 @@ internal static class TrainingRun
     private static string Seconds(Stopwatch clock) => clock.Elapsed.TotalSeconds.ToString("F2", Invariant) + " s";
 
     /// <summary>One plain line per epoch, so a log file or a pipe reads as well as a terminal.</summary>
-    private sealed class ProgressPrinter(TextWriter output, FmTrainingOptions options)
+    internal sealed class ProgressPrinter(TextWriter output, FmTrainingOptions options)
     {
         private double _seconds;
         private int _epochs;

@@ -130,7 +130,83 @@ public static class FmAutoTrainer
 
     /// <summary>Searches, chooses, trains on all rows. <paramref name="log"/> hears a line per trial.</summary>
     /// <exception cref="ArgumentException">The options are out of range or the data has no rows.</exception>
-    public static FmAutoResult Train(SparseDataset train, FmAutoOptions options, Action<string>? log = null, CancellationToken cancellationToken = default)
+    public static FmAutoResult Train(SparseDataset train, FmAutoOptions options, Action<string>? log = null, CancellationToken cancellationToken = default) =>
+        Search(train, options, log, finalRun: null, cancellationToken);
+
+    /// <summary>Below this many rows the whole file is the sample of <see cref="TrainOutOfCore"/>.</summary>
+    public const int MaxSampleRows = 1_000_000;
+
+    /// <summary>
+    /// The automatic choice for a training file that does not fit in memory: the file is parsed once into the row cache
+    /// of out-of-core training (<see cref="FmTrainer.TrainOutOfCore"/>); the settings are chosen as <see cref="Train"/>
+    /// chooses them, on a deterministic sample read from the cache into memory: every s-th row, starting with the first,
+    /// with s the smallest stride that keeps the sample within <paramref name="sampleBytes"/> in memory (4 bytes per
+    /// nonzero, 8 with values, plus 8 per row) and at most <see cref="MaxSampleRows"/> rows; then the chosen solver,
+    /// settings and number of epochs train on all rows out of core. On the sample the search keeps to what out-of-core
+    /// training can do with the file as it is: raw values or instance normalisation (no column scaling), the targets
+    /// unscaled, no MCMC.
+    /// </summary>
+    /// <param name="trainPath">The libFM/libSVM (or libffm, fields ignored) training file.</param>
+    /// <param name="format">Its format.</param>
+    /// <param name="options">What may be chosen.</param>
+    /// <param name="sampleBytes">The memory the sample may take (e.g. an eighth of what the process may use: the search
+    /// holds the sample, a shuffled copy and the tables).</param>
+    /// <param name="outOfCore">Where the cache and the temporary files go.</param>
+    /// <param name="log">Hears what was sampled and a line per trial.</param>
+    /// <param name="onEpoch">Hears the final run's epochs.</param>
+    /// <param name="cancellationToken">Stops the search or the training.</param>
+    public static FmAutoResult TrainOutOfCore(string trainPath, SparseFormat format, FmAutoOptions options, long sampleBytes, FmOutOfCoreOptions? outOfCore = null,
+        Action<string>? log = null, Action<FmEpoch>? onEpoch = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(trainPath);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sampleBytes);
+        outOfCore ??= new FmOutOfCoreOptions();
+        string folder = outOfCore.TempDirectory
+            ?? (outOfCore.CachePath is { } kept ? Path.GetDirectoryName(Path.GetFullPath(kept)) : null)
+            ?? Path.GetTempPath();
+        string cachePath = outOfCore.CachePath ?? Path.Combine(folder, $".fm-rows-{Environment.ProcessId}-{Guid.NewGuid():N}.cache");
+        try
+        {
+            SparseDataset sample;
+            long rows;
+            int stride;
+            using (RowCacheReader cache = OutOfCoreTraining.OpenOrBuild(trainPath, format, cachePath, outOfCore.OnPass))
+            {
+                rows = cache.Rows;
+                double bytesPerRow = 8 + ((double)cache.NonZeros / Math.Max(1, cache.Rows) * (cache.UnitValues ? 4 : 8));
+                long fits = Math.Max(2, (long)(sampleBytes / bytesPerRow));
+                stride = (int)Math.Clamp(Math.Max(DivideUp(rows, fits), DivideUp(rows, MaxSampleRows)), 1, int.MaxValue);
+                sample = OutOfCoreTraining.SampleRows(cache, stride);
+            }
+
+            log?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                $"sample: every {(stride == 1 ? "row" : Ordinal(stride) + " row")} of {rows:N0}, {sample.Count:N0} rows and {sample.NonZeros:N0} nonzeros in memory"));
+            FmOutOfCoreOptions final = outOfCore with { CachePath = cachePath, TempDirectory = folder };
+            return Search(sample, options, log, (chosen, why, trials) =>
+            {
+                FmTrainingResult result = FmTrainer.TrainOutOfCore(trainPath, format, chosen, final, onEpoch, cancellationToken);
+                return new FmAutoResult(new ModelFile(result.Model, options.Task, options.UseBias, options.UseLinear),
+                    string.Create(CultureInfo.InvariantCulture, $"{why}, chosen on every {(stride == 1 ? "row" : Ordinal(stride) + " row")} ({sample.Count:N0} of {rows:N0}), then trained on all {result.TrainExamples:N0} rows out of core"),
+                    trials, result.TargetMin, result.TargetMax, chosen);
+            }, cancellationToken);
+        }
+        finally
+        {
+            if (outOfCore.CachePath is null)
+            {
+                File.Delete(cachePath);
+            }
+        }
+
+        static long DivideUp(long a, long b) => (a + b - 1) / b;
+        static string Ordinal(int n) => n + ((n % 100) is 11 or 12 or 13 ? "th" : (n % 10) switch { 1 => "st", 2 => "nd", 3 => "rd", _ => "th" });
+    }
+
+    /// <summary>The search; <paramref name="finalRun"/> (out of core: the search runs on a sample) trains the chosen
+    /// SGD-family options on all rows instead of <paramref name="train"/>, given the options, why and the trials.</summary>
+    private static FmAutoResult Search(SparseDataset train, FmAutoOptions options, Action<string>? log,
+        Func<FmTrainingOptions, string, IReadOnlyList<FmAutoTrial>, FmAutoResult>? finalRun, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
@@ -147,7 +223,13 @@ public static class FmAutoTrainer
         FmTask task = options.Task;
         bool classification = task == FmTask.BinaryClassification;
         (float targetMin, float targetMax, float targetScale) = Targets(train, task);
-        float[] columnScale = ColumnScale(train);
+        bool sampled = finalRun is not null;
+        if (sampled)
+        {
+            targetScale = 1f; // out of core trains on the file's targets and values as they are
+        }
+
+        float[] columnScale = sampled ? [] : ColumnScale(train);
         bool scalingChanges = columnScale.Any(c => c != 1f);
 
         // the data each representation trains on (targets scaled alike); the SGD-family trials hold out FmTrainer's own
@@ -160,7 +242,7 @@ public static class FmAutoTrainer
         // MCMC: a candidate when both its runs fit the budget
         long nonZeros = train.NonZeros;
         double mcmcSeconds = 1.9 * 100 * nonZeros * (Math.Max(options.EmbeddingSize, 0) + 1) / McmcUpdatesPerSecond;
-        bool mcmcFits = options.Solver is null && mcmcSeconds <= options.McmcSeconds;
+        bool mcmcFits = !sampled && options.Solver is null && mcmcSeconds <= options.McmcSeconds;
         double mcmcLoss = double.PositiveInfinity;
         var bayes = new FmBayesOptions
         {
@@ -333,7 +415,7 @@ public static class FmAutoTrainer
         string lossName = classification ? "logloss" : "RMSE";
         string searched = string.Create(CultureInfo.InvariantCulture,
             $"{trials.Count} trials on {searchRows.Length:N0} rows, validated on {heldRows.Length:N0} held-out training rows");
-        string mcmcNote = options.Solver is not null ? "" : mcmcFits ? "" : string.Create(CultureInfo.InvariantCulture,
+        string mcmcNote = options.Solver is not null ? "" : mcmcFits ? "" : sampled ? "; MCMC not tried (it needs every row in memory)" : string.Create(CultureInfo.InvariantCulture,
             $"; MCMC not tried (estimated {mcmcSeconds:F0} s > {options.McmcSeconds:F0} s budget)");
         if (mcmcFits && mcmcLoss < sgdLoss)
         {
@@ -353,6 +435,12 @@ public static class FmAutoTrainer
             Patience = 0,
             Refit = false,
         };
+        if (finalRun is not null)
+        {
+            return finalRun(chosen, string.Create(CultureInfo.InvariantCulture,
+                $"chose {Describe(best, solver)}, {sgdEpochs} epochs (validation {lossName} {sgdLoss:F4}; {searched}{mcmcNote})"), trials);
+        }
+
         FmTrainingResult result = FmTrainer.Train(best.Representation == Representation.ColumnScaled ? scaledAll : rawAll, chosen, cancellationToken: cancellationToken);
         FmModel model = Fold(result.Model, best.Representation == Representation.ColumnScaled ? columnScale : null, targetScale);
         string why = string.Create(CultureInfo.InvariantCulture,

@@ -214,6 +214,27 @@ internal static class OutOfCoreTraining
         return new Scan(min, max, sum, positives, ids, heldNonZeros, cache.UnitValues);
     }
 
+    /// <summary>Every <paramref name="stride"/>-th row of the cache (rows 0, stride, 2 x stride, ...), in memory, on the
+    /// file's ids: one pass to count their nonzeros, one to copy them.</summary>
+    public static SparseDataset SampleRows(RowCacheReader cache, int stride)
+    {
+        bool Taken(int row) => row % stride == 0;
+        var buffer = new EpochData(cache.MaxChunkRows, cache.MaxChunkNonZeros, cache.UnitValues);
+        long nonZeros = 0;
+        int row = 0;
+        for (int c = 0; c < cache.Chunks; c++)
+        {
+            cache.Read(c, buffer);
+            for (int r = 0; r < buffer.Count; r++, row++)
+            {
+                nonZeros += Taken(row) ? buffer.Offsets[r + 1] - buffer.Offsets[r] : 0;
+            }
+        }
+
+        int rows = (int)((cache.Rows + stride - 1) / stride);
+        return ExtractRows(cache, Taken, rows, nonZeros, map: null, cache.NumFeatures, cache.UnitValues);
+    }
+
     /// <summary>The held-out rows, in file order, as an in-memory dataset on training ids.</summary>
     private static SparseDataset ExtractRows(RowCacheReader cache, Func<int, bool> held, int rows, long nonZeros, Func<int, int>? map, int numFeatures, bool unit)
     {
