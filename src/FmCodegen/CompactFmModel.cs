@@ -115,6 +115,7 @@ internal sealed class CompactFmModel
     }
 
     /// <summary>The score of one example: the bits of <see cref="Fm.Score"/> on the dense model.</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit]
     public float Score(ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
     {
         if (indices.Length != values.Length)
@@ -123,8 +124,7 @@ internal sealed class CompactFmModel
         }
 
         int[]? rented = indices.Length > 256 ? ArrayPool<int>.Shared.Rent(indices.Length) : null;
-        Span<int> rows = rented is null ? stackalloc int[256] : rented;
-        rows = rows[..indices.Length];
+        Span<int> rows = rented is null ? stackalloc int[indices.Length] : rented.AsSpan(0, indices.Length);
         try
         {
             Map(indices, rows);

@@ -105,4 +105,26 @@ public class CompactModelTests
             Assert.ThrowsAny<ArgumentException>(() => compact.ScoreBatch([0, 2], [3, -5], [1f, 1f], new float[1]));
         }
     }
+
+    [Fact]
+    public void The_batch_scorer_of_fm_predict_and_eval_scores_a_hashed_model_from_its_compact_table_with_the_same_bits()
+    {
+        FmModel dense = Hashed(300_000, 500, 8, 2, false, 4);
+        var scorer = new FmCodegen.Data.SparseScorer(dense, maxThreads: 2);
+        Assert.True(scorer.Compact);
+        var random = new Random(8);
+        int[] present = dense.PresentRows!;
+        int[] offsets = [.. Enumerable.Range(0, 201).Select(r => r * 12)];
+        int[] indices = [.. Enumerable.Range(0, 2400).Select(j => j % 5 == 0 ? random.Next(400_000) : present[random.Next(present.Length)])];
+        float[] values = [.. Enumerable.Range(0, 2400).Select(_ => (float)random.NextDouble())];
+        var expected = new float[200];
+        var actual = new float[200];
+        Fm.ScoreBatch(dense, offsets, indices, values, expected);
+        scorer.Score(offsets, indices, values, actual);
+        Assert.Equal(expected, actual);
+        Assert.True(scorer.UnknownNonZeros > 0); // ids beyond the model are still counted
+
+        // a model that uses most of its index space keeps the dense table
+        Assert.False(new FmCodegen.Data.SparseScorer(FmModel.Create(0f, new float[10], new float[40], 4)).Compact);
+    }
 }
