@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using FmCodegen.Data;
+using FmCodegen.Kernels;
 using FmCodegen.Metrics;
 
 namespace FmCodegen.Training.Bayesian;
@@ -158,6 +159,7 @@ public static class FmBayesTrainer
         private readonly int[][] _cuts;
         private readonly double[] _chunkSums;
         private BayesRandom _random;
+        private AlignedTable? _table;
         private int _sweep;
         private double _w0;
         private double _alpha = Alpha0;
@@ -327,7 +329,8 @@ public static class FmBayesTrainer
                 FmEvaluation? testEvaluation = null;
                 if (snapshot)
                 {
-                    last = Snapshot();
+                    // a kept sample needs its own table; a snapshot only scored on the test set reuses one
+                    last = Snapshot(reuse: !(keep && _sample && _o.StoreSamples) && i < iterations - 1);
                     if (keep && _sample && _o.StoreSamples)
                     {
                         samples.Add(last);
@@ -342,19 +345,24 @@ public static class FmBayesTrainer
                             averaged++;
                         }
 
-                        for (int r = 0; r < testScores!.Length; r++)
+                        // each row alone, in chunks on the threads
+                        int count = averaged;
+                        RunParts((testScores!.Length + RowChunk - 1) / RowChunk, c =>
                         {
-                            double p = Link(testScores[r], link, clipMin, clipMax);
-                            if (accumulate)
+                            for (int r = c * RowChunk; r < Math.Min(testScores.Length, (c + 1) * RowChunk); r++)
                             {
-                                testSums![r] += p;
-                                testPredictions![r] = (float)(testSums[r] / averaged);
+                                double p = Link(testScores[r], link, clipMin, clipMax);
+                                if (accumulate)
+                                {
+                                    testSums![r] += p;
+                                    testPredictions![r] = (float)(testSums[r] / count);
+                                }
+                                else
+                                {
+                                    testPredictions![r] = (float)p;
+                                }
                             }
-                            else
-                            {
-                                testPredictions![r] = (float)p;
-                            }
-                        }
+                        });
 
                         testEvaluation = Evaluate(testPredictions!, _test.Labels, auc: _o.AucEverySweep || i == iterations - 1);
                     }
@@ -386,31 +394,26 @@ public static class FmBayesTrainer
                 FmMetrics.Rmse(predictions, labels), FmMetrics.Mae(predictions, labels));
         }
 
-        /// <summary>The current parameters as a float model for the kernels (k = 0 becomes one zero factor).</summary>
-        private FmModel Snapshot()
+        /// <summary>The current parameters as a float model for the kernels (k = 0 becomes one zero factor), written
+        /// straight into the kernels' table; with <paramref name="reuse"/> into the same table each time (the model
+        /// before is no longer used).</summary>
+        private FmModel Snapshot(bool reuse)
         {
             int k = Math.Max(_k, 1);
-            var weights = new float[_n];
-            var factors = new float[(long)_n * k];
-            if (_o.UseLinear)
-            {
-                for (int j = 0; j < _n; j++)
-                {
-                    weights[j] = (float)_w[j];
-                }
-            }
-
+            AlignedTable table = reuse ? _table ??= new AlignedTable(_n, k) : new AlignedTable(_n, k);
             for (int j = 0; j < _n; j++)
             {
-                ReadOnlySpan<double> row = _v.AsSpan((int)((long)j * _kp), _k);
-                Span<float> target = factors.AsSpan((int)((long)j * k), _k);
-                for (int f = 0; f < row.Length; f++)
+                Span<float> row = table.Row(j);
+                ReadOnlySpan<double> factors = _v.AsSpan((int)((long)j * _kp), _k);
+                for (int f = 0; f < factors.Length; f++)
                 {
-                    target[f] = (float)row[f];
+                    row[f] = (float)factors[f];
                 }
+
+                row[k] = _o.UseLinear ? (float)_w[j] : 0f;
             }
 
-            return FmModel.Create(_o.UseBias ? (float)_w0 : 0f, weights, factors, k);
+            return FmModel.FromTable(_o.UseBias ? (float)_w0 : 0f, table, "the MCMC sampler");
         }
 
         /// <summary>Once per sweep, per training row in chunks: y_hat = e + z; the training metric's term; for
