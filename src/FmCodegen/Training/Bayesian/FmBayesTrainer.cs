@@ -912,140 +912,142 @@ public static class FmBayesTrainer
         /// mean P^-1 (lambda mu - alpha (sum a e - A theta_old)); the draw adds L^-T z (P = L L', z standard normal).
         /// Returns false, drawing nothing, when P is not positive definite (then the coordinate draws run).
         /// </summary>
-        private bool DrawJoint(int j, int g, double sx, double sxx, ReadOnlySpan<double> b, ReadOnlySpan<double> cross,
+        private unsafe bool DrawJoint(int j, int g, double sx, double sxx, ReadOnlySpan<double> b, ReadOnlySpan<double> cross,
             ReadOnlySpan<double> gram, Span<double> v, Span<double> change, ref double dw, ref BayesRandom random, Scratch s)
         {
             int k = _k, kp = _kp;
             int lin = _o.UseLinear ? 1 : 0;
             int m = lin + k;
-            Span<double> p = s.Joint.AsSpan(0, m * m);
-            Span<double> rhs = s.Rhs.AsSpan(0, m);
-            Span<double> theta = s.Theta.AsSpan(0, m);
-            Span<double> prior = s.Prior.AsSpan(0, m);
-            Span<double> mean = s.Mean.AsSpan(0, m);
-
-            // A (symmetric; the Gram matrix holds the upper half) and sum a e
-            if (lin == 1)
+            double alpha = _alpha;
+            fixed (double* p = s.Joint, rhs = s.Rhs, theta = s.Theta, prior = s.Prior, mean = s.Mean)
+            fixed (double* gr = gram, hb = b, xh = cross, vj = v, dv = change)
             {
-                p[0] = sxx;
-                rhs[0] = sx;
-                theta[0] = _w[j];
-                prior[0] = _wLambda[g];
-                mean[0] = _wMu[g];
+                // A (symmetric; the Gram matrix holds the upper half) and sum a e
+                if (lin == 1)
+                {
+                    p[0] = sxx;
+                    rhs[0] = sx;
+                    theta[0] = _w[j];
+                    prior[0] = _wLambda[g];
+                    mean[0] = _wMu[g];
+                    for (int f = 0; f < k; f++)
+                    {
+                        p[1 + f] = xh[f];
+                        p[(1 + f) * m] = xh[f];
+                    }
+                }
+
                 for (int f = 0; f < k; f++)
                 {
-                    p[1 + f] = cross[f];
-                    p[(1 + f) * m] = cross[f];
-                }
-            }
-
-            for (int f = 0; f < k; f++)
-            {
-                rhs[lin + f] = b[f];
-                theta[lin + f] = v[f];
-                prior[lin + f] = _vLambda[(g * k) + f];
-                mean[lin + f] = _vMu[(g * k) + f];
-                for (int f2 = f; f2 < k; f2++)
-                {
-                    double a = gram[(f * kp) + f2];
-                    p[((lin + f) * m) + lin + f2] = a;
-                    p[((lin + f2) * m) + lin + f] = a;
-                }
-            }
-
-            // rhs = lambda mu - alpha (sum a e - A theta_old); P = alpha A + diag(lambda)
-            double alpha = _alpha;
-            for (int i = 0; i < m; i++)
-            {
-                double at = 0;
-                for (int c = 0; c < m; c++)
-                {
-                    at += p[(i * m) + c] * theta[c];
-                }
-
-                rhs[i] = (prior[i] * mean[i]) - (alpha * (rhs[i] - at));
-            }
-
-            for (int i = 0; i < p.Length; i++)
-            {
-                p[i] *= alpha;
-            }
-
-            for (int i = 0; i < m; i++)
-            {
-                p[(i * m) + i] += prior[i];
-            }
-
-            // Cholesky P = L L' (L in the lower half of p)
-            for (int c = 0; c < m; c++)
-            {
-                double d = p[(c * m) + c];
-                for (int t = 0; t < c; t++)
-                {
-                    d -= p[(c * m) + t] * p[(c * m) + t];
-                }
-
-                if (!(d > 0) || !double.IsFinite(d))
-                {
-                    return false;
-                }
-
-                d = Math.Sqrt(d);
-                p[(c * m) + c] = d;
-                for (int i = c + 1; i < m; i++)
-                {
-                    double x = p[(i * m) + c];
-                    for (int t = 0; t < c; t++)
+                    rhs[lin + f] = hb[f];
+                    theta[lin + f] = vj[f];
+                    prior[lin + f] = _vLambda[(g * k) + f];
+                    mean[lin + f] = _vMu[(g * k) + f];
+                    for (int f2 = f; f2 < k; f2++)
                     {
-                        x -= p[(i * m) + t] * p[(c * m) + t];
+                        double a = gr[(f * kp) + f2];
+                        p[((lin + f) * m) + lin + f2] = a;
+                        p[((lin + f2) * m) + lin + f] = a;
+                    }
+                }
+
+                // rhs = lambda mu - alpha (sum a e - A theta_old); P = alpha A + diag(lambda)
+                for (int i = 0; i < m; i++)
+                {
+                    double at = 0;
+                    double* row = p + (i * m);
+                    for (int c = 0; c < m; c++)
+                    {
+                        at += row[c] * theta[c];
                     }
 
-                    p[(i * m) + c] = x / d;
+                    rhs[i] = (prior[i] * mean[i]) - (alpha * (rhs[i] - at));
                 }
-            }
 
-            // mean = P^-1 rhs (L y = rhs, then L' mean = y), plus a standard normal through L'^-1: solve L' u = y + z
-            for (int i = 0; i < m; i++)
-            {
-                double x = rhs[i];
-                for (int t = 0; t < i; t++)
+                for (int i = 0; i < m * m; i++)
                 {
-                    x -= p[(i * m) + t] * rhs[t];
+                    p[i] *= alpha;
                 }
 
-                rhs[i] = x / p[(i * m) + i];
-            }
-
-            for (int i = 0; i < m; i++)
-            {
-                rhs[i] += random.Normal();
-            }
-
-            for (int i = m - 1; i >= 0; i--)
-            {
-                double x = rhs[i];
-                for (int t = i + 1; t < m; t++)
+                for (int i = 0; i < m; i++)
                 {
-                    x -= p[(t * m) + i] * rhs[t];
+                    p[(i * m) + i] += prior[i];
                 }
 
-                rhs[i] = x / p[(i * m) + i];
-                if (!double.IsFinite(rhs[i]))
+                // Cholesky P = L L' (L in the lower half of p)
+                for (int c = 0; c < m; c++)
                 {
-                    return false;
+                    double* rowC = p + (c * m);
+                    double d = rowC[c];
+                    for (int t = 0; t < c; t++)
+                    {
+                        d -= rowC[t] * rowC[t];
+                    }
+
+                    if (!(d > 0) || !double.IsFinite(d))
+                    {
+                        return false;
+                    }
+
+                    d = Math.Sqrt(d);
+                    rowC[c] = d;
+                    for (int i = c + 1; i < m; i++)
+                    {
+                        double* rowI = p + (i * m);
+                        double x = rowI[c];
+                        for (int t = 0; t < c; t++)
+                        {
+                            x -= rowI[t] * rowC[t];
+                        }
+
+                        rowI[c] = x / d;
+                    }
                 }
-            }
 
-            if (lin == 1)
-            {
-                dw = rhs[0] - theta[0];
-                _w[j] = rhs[0];
-            }
+                // mean = P^-1 rhs (L y = rhs, then L' mean = y), plus a standard normal through L'^-1: solve L' u = y + z
+                for (int i = 0; i < m; i++)
+                {
+                    double* rowI = p + (i * m);
+                    double x = rhs[i];
+                    for (int t = 0; t < i; t++)
+                    {
+                        x -= rowI[t] * rhs[t];
+                    }
 
-            for (int f = 0; f < k; f++)
-            {
-                change[f] = rhs[lin + f] - theta[lin + f];
-                v[f] = rhs[lin + f];
+                    rhs[i] = x / rowI[i];
+                }
+
+                for (int i = 0; i < m; i++)
+                {
+                    rhs[i] += random.Normal();
+                }
+
+                for (int i = m - 1; i >= 0; i--)
+                {
+                    double x = rhs[i];
+                    for (int t = i + 1; t < m; t++)
+                    {
+                        x -= p[(t * m) + i] * rhs[t];
+                    }
+
+                    rhs[i] = x / p[(i * m) + i];
+                    if (!double.IsFinite(rhs[i]))
+                    {
+                        return false;
+                    }
+                }
+
+                if (lin == 1)
+                {
+                    dw = rhs[0] - theta[0];
+                    _w[j] = rhs[0];
+                }
+
+                for (int f = 0; f < k; f++)
+                {
+                    dv[f] = rhs[lin + f] - theta[lin + f];
+                    vj[f] = rhs[lin + f];
+                }
             }
 
             return true;
