@@ -50,7 +50,16 @@ public static class EvalCommand
                 {
                     while (reader.ReadBlock(block, RowsPerBlock))
                     {
-                        scorer.Score(block, buffer);
+                        if (file.Samples is { } samples)
+                        {
+                            // an MCMC sample set: the average of its members' predictions, as fm predict makes them
+                            samples.PredictBatch(block.Offsets, block.Indices, block.Values, buffer.AsSpan(0, block.Count), maxThreads);
+                        }
+                        else
+                        {
+                            scorer.Score(block, buffer);
+                        }
+
                         scores.AddRange(buffer.AsSpan(0, block.Count));
                         labels.AddRange(block.Labels);
                     }
@@ -64,8 +73,10 @@ public static class EvalCommand
 
             FmTask kind = parse.GetValue(task) is { } given ? TrainCommand.ParseTask(given, "--task")
                 : file.Task ?? (labels.TrueForAll(l => l is 0f or 1f or -1f) ? FmTask.BinaryClassification : FmTask.Regression);
-            FmEvaluation evaluation = FmMetrics.Evaluate(kind, scores.ToArray(), labels.ToArray(),
-                range?.Min ?? float.NegativeInfinity, range?.Max ?? float.PositiveInfinity);
+            FmEvaluation evaluation = file.Samples is { Link: FmSampleLink.Probit } && kind == FmTask.BinaryClassification
+                ? new FmEvaluation(kind, scores.Count, FmMetrics.LogLossOfProbabilities(scores.ToArray(), labels.ToArray()),
+                    FmMetrics.Auc(scores.ToArray(), labels.ToArray()), FmMetrics.Accuracy(scores.ToArray(), labels.ToArray(), 0.5f), double.NaN, double.NaN)
+                : FmMetrics.Evaluate(kind, scores.ToArray(), labels.ToArray(), range?.Min ?? float.NegativeInfinity, range?.Max ?? float.PositiveInfinity);
             context.Output.WriteLine($"{scores.Count.ToString("N0", CultureInfo.InvariantCulture)} rows, {(kind == FmTask.BinaryClassification ? "classification" : "regression")}: {Format(evaluation)}");
             return 0;
         });
