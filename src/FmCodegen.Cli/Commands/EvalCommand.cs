@@ -45,7 +45,11 @@ public static class EvalCommand
                 throw new CliUserException($"--threads must be 0 (all cores) or more; got {maxThreads}.");
             }
 
-            var scorer = new SparseScorer(file.Model, maxThreads);
+            // a sample set (MCMC) predicts the average of its members' predictions, as fm predict and training do
+            FmSampleSet? samples = file.Samples;
+            SparseScorer[] scorers = samples is null
+                ? [new SparseScorer(file.Model, maxThreads)]
+                : samples.Samples.Select(m => new SparseScorer(m, maxThreads)).ToArray();
             var scores = new List<float>();
             var labels = new List<float>();
             SparseFormat dataFormat = CliOptions.ParseDataFormat(parse.GetValue(inputFormat));
@@ -53,11 +57,29 @@ public static class EvalCommand
             {
                 var block = new SparseBlock();
                 var buffer = new float[RowsPerBlock];
+                var memberScores = new float[RowsPerBlock];
+                var sums = new double[RowsPerBlock];
                 DataHints.Read(dataFormat, () =>
                 {
                     while (reader.ReadBlock(block, RowsPerBlock))
                     {
-                        scorer.Score(block, buffer);
+                        if (samples is null)
+                        {
+                            scorers[0].Score(block, buffer);
+                        }
+                        else
+                        {
+                            Span<double> blockSums = sums.AsSpan(0, block.Count);
+                            blockSums.Clear();
+                            foreach (SparseScorer member in scorers)
+                            {
+                                member.Score(block, memberScores);
+                                samples.Accumulate(memberScores.AsSpan(0, block.Count), blockSums);
+                            }
+
+                            samples.Finish(blockSums, buffer.AsSpan(0, block.Count));
+                        }
+
                         scores.AddRange(buffer.AsSpan(0, block.Count));
                         labels.AddRange(block.Labels);
                     }
@@ -71,8 +93,11 @@ public static class EvalCommand
 
             FmTask kind = parse.GetValue(task) is { } given ? TrainCommand.ParseTask(given, "--task")
                 : file.Task ?? (labels.TrueForAll(l => l is 0f or 1f or -1f) ? FmTask.BinaryClassification : FmTask.Regression);
-            FmEvaluation evaluation = FmMetrics.Evaluate(kind, scores.ToArray(), labels.ToArray(),
-                range?.Min ?? float.NegativeInfinity, range?.Max ?? float.PositiveInfinity);
+            float[] predicted = scores.ToArray(), truth = labels.ToArray();
+            FmEvaluation evaluation = kind == FmTask.BinaryClassification && samples?.Link == FmSampleLink.Probit
+                ? new FmEvaluation(kind, predicted.Length, FmMetrics.LogLossOfProbabilities(predicted, truth), FmMetrics.Auc(predicted, truth),
+                    FmMetrics.Accuracy(predicted, truth, 0.5f), double.NaN, double.NaN)
+                : FmMetrics.Evaluate(kind, predicted, truth, range?.Min ?? float.NegativeInfinity, range?.Max ?? float.PositiveInfinity);
             context.Output.WriteLine($"{scores.Count.ToString("N0", CultureInfo.InvariantCulture)} rows, {(kind == FmTask.BinaryClassification ? "classification" : "regression")}: {Format(evaluation)}");
             return 0;
         });
