@@ -3,7 +3,7 @@ using System.Text.Json;
 using FmCodegen.Data;
 using FmCodegen.IO;
 using Parquet;
-using Parquet.Serialization;
+using Parquet.Schema;
 
 namespace FmCodegen.Spark;
 
@@ -162,9 +162,12 @@ public static class SparkModelDirectory
         };
     }
 
+    /// <summary>The file's one row as nested dictionaries (a struct: name to value; a list: a <see cref="List{T}"/> of its
+    /// values; a null: absent), read column by column through Parquet.Net's typed column reader. (Its object serializer
+    /// compiles expression trees at run time, which a Native AOT build of the tool cannot do; the typed reader is
+    /// instantiated here for each value type, so it works in every build.)</summary>
     private static async ValueTask<Dictionary<string, object>> ReadSingleRowAsync(string file, CancellationToken cancellationToken)
     {
-        IList<Dictionary<string, object>> rows;
         try
         {
             Stream stream = File.OpenRead(file);
@@ -172,20 +175,94 @@ public static class SparkModelDirectory
             {
                 await CheckDeclaredSizeAsync(stream, file, cancellationToken).ConfigureAwait(false);
                 stream.Position = 0;
-                rows = (await ParquetSerializer.DeserializeUntypedAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false)).Data;
+                ParquetReader reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    long rows = reader.RowGroups.Sum(g => g.RowCount);
+                    if (rows != 1)
+                    {
+                        throw new ModelFileException($"{file}: {rows} rows; a Spark FM model saves exactly one (intercept, linear, factors)");
+                    }
+
+                    ParquetRowGroupReader group = reader.RowGroups.First(g => g.RowCount == 1);
+                    return await ReadStructAsync(group, reader.Schema.Fields, file, cancellationToken).ConfigureAwait(false);
+                }
             }
         }
         catch (Exception e) when (e is not OperationCanceledException and not ModelFileException and not OutOfMemoryException)
         {
             throw new ModelFileException($"{file}: not a readable Parquet file ({e.Message})", e);
         }
-
-        return rows.Count == 1
-            ? rows[0]
-            : throw new ModelFileException($"{file}: {rows.Count} rows; a Spark FM model saves exactly one (intercept, linear, factors)");
     }
 
-    /// <summary>Bytes the untyped reader may hold per value it materialises (the value, its list slot and levels).</summary>
+    private static async ValueTask<Dictionary<string, object>> ReadStructAsync(ParquetRowGroupReader group, IReadOnlyList<Field> fields, string file, CancellationToken cancellationToken)
+    {
+        var row = new Dictionary<string, object>(StringComparer.Ordinal);
+        foreach (Field field in fields)
+        {
+            object? value = field switch
+            {
+                DataField data => await ReadColumnAsync(group, data, list: false, file, cancellationToken).ConfigureAwait(false),
+                ListField { Item: DataField item } => await ReadColumnAsync(group, item, list: true, file, cancellationToken).ConfigureAwait(false),
+                StructField nested => await ReadStructAsync(group, nested.Fields, file, cancellationToken).ConfigureAwait(false),
+                _ => null, // maps and lists of structs: not in Spark's FM schema, left out (a missing field is named by Build)
+            };
+            if (value is not null)
+            {
+                row[field.Name] = value;
+            }
+        }
+
+        return row;
+    }
+
+    /// <summary>One column of the one row: its value (null when the value is null or of a type Spark's FM data does
+    /// not use), or for a list's element column the list of its values.</summary>
+    private static ValueTask<object?> ReadColumnAsync(ParquetRowGroupReader group, DataField field, bool list, string file, CancellationToken cancellationToken)
+    {
+        Type type = Nullable.GetUnderlyingType(field.ClrType) ?? field.ClrType;
+        return type == typeof(double) ? ReadAsync<double>()
+            : type == typeof(float) ? ReadAsync<float>()
+            : type == typeof(int) ? ReadAsync<int>()
+            : type == typeof(long) ? ReadAsync<long>()
+            : type == typeof(short) ? ReadAsync<short>()
+            : type == typeof(sbyte) ? ReadAsync<sbyte>()
+            : type == typeof(byte) ? ReadAsync<byte>()
+            : type == typeof(bool) ? ReadAsync<bool>()
+            : ValueTask.FromResult<object?>(null);
+
+        ValueTask<object?> ReadAsync<T>()
+            where T : struct => ReadTypedColumnAsync<T>(group, field, list, file, cancellationToken);
+    }
+
+    private static async ValueTask<object?> ReadTypedColumnAsync<T>(ParquetRowGroupReader group, DataField field, bool list, string file, CancellationToken cancellationToken)
+        where T : struct
+    {
+        long declared = group.GetMetadata(field)?.MetaData?.NumValues ?? throw new ModelFileException($"{file}: no column chunk for {field.Path}");
+        int count = checked((int)Math.Max(declared, 1)); // the sizes were checked against the memory budget
+        var values = new T[count];
+        int[]? definitions = field.MaxDefinitionLevel > 0 ? new int[count] : null;
+        int[]? repetitions = field.MaxRepetitionLevel > 0 ? new int[count] : null;
+        Memory<int>? definitionMemory = definitions is null ? default(Memory<int>?) : definitions, repetitionMemory = repetitions is null ? default(Memory<int>?) : repetitions;
+        await group.ReadRawAsync<T>(field, values, definitionMemory, repetitionMemory, cancellationToken)
+            .ConfigureAwait(false);
+        int present = definitions is null ? (int)declared : definitions.Take((int)declared).Count(d => d == field.MaxDefinitionLevel);
+        if (!list)
+        {
+            return declared == 1 && present == 1 ? values[0] : null;
+        }
+
+        // one row: every entry is that row's; entries below the element's full definition level are a null or empty
+        // list (no element) or a null element, which Spark's FM data never has
+        if (definitions is not null && field.IsNullable && definitions.Take((int)declared).Any(d => d == field.MaxDefinitionLevel - 1))
+        {
+            throw new ModelFileException($"{file}: {field.Path} holds a null element; Spark's vectors and matrices hold numbers");
+        }
+
+        return new List<T>(values.Take(present));
+    }
+
+    /// <summary>Bytes the column reader may hold per value (the value, its copy in the row's list, its levels).</summary>
     private const long BytesPerValue = 24;
 
     /// <summary>Checks the sizes the Parquet footer declares (values and uncompressed bytes over every column chunk)

@@ -64,19 +64,23 @@ public sealed class OutOfCoreTests : IDisposable
     }
 
     [Theory]
-    [InlineData(FmSolver.AdaGrad, 1, false, 1, 0.1, false)]
-    [InlineData(FmSolver.AdaGrad, 2, true, 1, 0.1, false)]
-    [InlineData(FmSolver.Ftrl, 2, false, 1, 0.0, false)]
-    [InlineData(FmSolver.Sgd, 1, true, 1, 0.2, false)]
-    [InlineData(FmSolver.AdaGrad, 2, false, 5003, 0.1, false)]
-    [InlineData(FmSolver.AdaGrad, 2, false, 1, 0.1, true)]
-    [InlineData(FmSolver.Ftrl, 1, true, 1, 0.0, true)]
-    public void The_model_from_disk_has_the_bytes_of_the_model_from_memory(FmSolver solver, int threads, bool realValues, int spread, double heldOut, bool normalize)
+    [InlineData(FmSolver.AdaGrad, 1, false, 1, 0.1, false, 2)]
+    [InlineData(FmSolver.AdaGrad, 2, true, 1, 0.1, false, 2)]
+    [InlineData(FmSolver.Ftrl, 2, false, 1, 0.0, false, 2)]
+    [InlineData(FmSolver.Sgd, 1, true, 1, 0.2, false, 2)]
+    [InlineData(FmSolver.AdaGrad, 2, false, 5003, 0.1, false, 2)]
+    [InlineData(FmSolver.AdaGrad, 2, false, 1, 0.1, true, 2)]
+    [InlineData(FmSolver.Ftrl, 1, true, 1, 0.0, true, 2)]
+    [InlineData(FmSolver.AdaGrad, 1, false, 1, 0.1, false, 3)]
+    [InlineData(FmSolver.AdaGrad, 2, true, 5003, 0.1, false, 3)]
+    [InlineData(FmSolver.Sgd, 2, false, 1, 0.0, false, 3)]
+    [InlineData(FmSolver.Ftrl, 1, true, 1, 0.2, false, 3)]
+    public void The_model_from_disk_has_the_bytes_of_the_model_from_memory(FmSolver solver, int threads, bool realValues, int spread, double heldOut, bool normalize, int order)
     {
-        string path = WriteData($"d-{solver}-{threads}-{realValues}-{spread}-{normalize}.libfm", 6000, realValues, spread);
+        string path = WriteData($"d-{solver}-{threads}-{realValues}-{spread}-{normalize}-{order}.libfm", 6000, realValues, spread);
         var options = new FmTrainingOptions
         {
-            Task = FmTask.BinaryClassification, Solver = solver, EmbeddingSize = 4, Epochs = 3, Threads = threads, Seed = 5,
+            Task = FmTask.BinaryClassification, Solver = solver, EmbeddingSize = 4, Order = order, Epochs = 3, Threads = threads, Seed = 5,
             ValidationFraction = heldOut, Refit = heldOut > 0,
             InstanceNormalization = normalize, UseLinear = !normalize || solver != FmSolver.Ftrl,
         };
@@ -90,6 +94,7 @@ public sealed class OutOfCoreTests : IDisposable
                 new FmOutOfCoreOptions { TempDirectory = _folder, OnPass = (stage, _, _) => passes.Add(stage) });
             Assert.Equal(Bytes(memory.Model), Bytes(disk.Model));
             Assert.Equal(normalize, disk.Model.InstanceNormalization);
+            Assert.Equal(order, disk.Model.Order);
             Assert.Equal(memory.Model.PresentRows, disk.Model.PresentRows);
             Assert.Equal(memory.History.Select(e => e.TrainLoss), disk.History.Select(e => e.TrainLoss));
             Assert.Equal(memory.TrainExamples, disk.TrainExamples);

@@ -124,11 +124,6 @@ public static class FmTrainer
         {
             FmTrainingOptions o = Defaults(options);
             Validate(o, (int)Math.Min(cache.Rows, int.MaxValue));
-            if (o.Order != 2)
-            {
-                throw new ArgumentException("Out-of-core training trains order 2 (pairs); train order 3 in memory.", nameof(options));
-            }
-
             return TrainCached(cache, folder, o, onEpoch, outOfCore.OnPass, cancellationToken);
         }
         finally
@@ -150,6 +145,16 @@ public static class FmTrainer
             return linear with { Options = linear.Options with { EmbeddingSize = 0, InitStdev = o.InitStdev } };
         }
 
+        if (o.Order == 3)
+        {
+            return o.Solver switch
+            {
+                FmSolver.Sgd => FmOrder3Kernels.For(o.EmbeddingSize).Accept(new CachedOrder3Run<SgdRule>(cache, folder, o, onEpoch, onPass, cancellationToken)),
+                FmSolver.Ftrl => FmOrder3Kernels.For(o.EmbeddingSize).Accept(new CachedOrder3Run<FtrlRule>(cache, folder, o, onEpoch, onPass, cancellationToken)),
+                _ => FmOrder3Kernels.For(o.EmbeddingSize).Accept(new CachedOrder3Run<AdaGradRule>(cache, folder, o, onEpoch, onPass, cancellationToken)),
+            };
+        }
+
         return o.Solver switch
         {
             FmSolver.Sgd => FmKernels.For(o.EmbeddingSize).Accept(new CachedRun<SgdRule>(cache, folder, o, onEpoch, onPass, cancellationToken)),
@@ -165,6 +170,16 @@ public static class FmTrainer
         public FmTrainingResult Visit<TKernel>()
             where TKernel : struct, IFmKernel =>
             OutOfCoreTraining.Run<TRule, TKernel>(cache, folder, options, onEpoch, onPass, cancellationToken);
+    }
+
+    /// <summary>Out of core with the order-3 kernel that serves k, through <see cref="Order3Adapter{TKernel}"/> as in memory.</summary>
+    private sealed class CachedOrder3Run<TRule>(RowCacheReader cache, string folder, FmTrainingOptions options, Action<FmEpoch>? onEpoch,
+        Action<string, long, long>? onPass, CancellationToken cancellationToken) : IFmOrder3KernelVisitor<FmTrainingResult>
+        where TRule : struct, IUpdateRule
+    {
+        public FmTrainingResult Visit<TKernel>()
+            where TKernel : struct, IFmOrder3Kernel =>
+            OutOfCoreTraining.Run<TRule, Order3Adapter<TKernel>>(cache, folder, options, onEpoch, onPass, cancellationToken);
     }
 
     /// <summary>Runs the solver's training loop compiled for the kernel that serves k (a generated fixed-k one when
