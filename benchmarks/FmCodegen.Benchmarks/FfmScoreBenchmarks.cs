@@ -49,6 +49,28 @@ public class FfmScoreBenchmarks
         }
     }
 
+    /// <summary>Straight through a kernel this project declares ([FfmKernel(k)] below), as a consumer calls it:
+    /// Ctr4.Score is FfmCore.Score of Ctr4.Kernel.</summary>
+    [Benchmark(Description = "[FfmKernel(k)] CtrK.Score", OperationsPerInvoke = Pool)]
+    public float Declared() => K switch
+    {
+        4 => ScoreAll<Ctr4.Kernel>(),
+        8 => ScoreAll<Ctr8.Kernel>(),
+        _ => ScoreAll<Ctr16.Kernel>(),
+    };
+
+    private float ScoreAll<TKernel>() where TKernel : struct, IFfmKernel
+    {
+        float sum = 0;
+        for (int e = 0; e < Pool; e++)
+        {
+            int at = e * Fields;
+            sum += FfmCore.Score<TKernel>(_model, _fields.AsSpan(at, Fields), _indices.AsSpan(at, Fields), _values.AsSpan(at, Fields));
+        }
+
+        return sum;
+    }
+
     [Benchmark(Description = "Ffm.Score (generated kernel)", OperationsPerInvoke = Pool)]
     public float Generated()
     {
@@ -89,3 +111,15 @@ public class FfmScoreBenchmarks
         return sum;
     }
 }
+
+/// <summary>The benchmark project's own field-aware kernels, declared as a consumer declares them.</summary>
+[FfmKernel(4)]
+internal static partial class Ctr4;
+
+/// <inheritdoc cref="Ctr4"/>
+[FfmKernel(8)]
+internal static partial class Ctr8;
+
+/// <inheritdoc cref="Ctr4"/>
+[FfmKernel(16)]
+internal static partial class Ctr16;

@@ -43,6 +43,10 @@ internal static class FfmKernelEmitter
         return widths;
     }
 
+    /// <summary>Blocks of 4 floats: with 256-bit vectors the pair sum works on two nonzeros at once
+    /// (FfmPairs.PairSumTwoRows4, same bits as the other paths).</summary>
+    private static bool TwoRows(int stride) => stride == 4;
+
     private static string Num(int value) => value.ToString(CultureInfo.InvariantCulture);
 
     private static string VectorClass(int width) => width switch
@@ -127,6 +131,11 @@ internal static class FfmKernelEmitter
         w.Line("public static string ActivePath =>");
         w.Indent(1);
         IReadOnlyList<int> widths = Widths(k);
+        if (TwoRows(stride))
+        {
+            w.Line($"{Condition(8)} ? \"{PathName(8)}\" :");
+        }
+
         foreach (int width in widths)
         {
             w.Line(width == 1 ? "\"Scalar\";" : $"{Condition(width)} ? \"{PathName(width)}\" :");
@@ -156,6 +165,15 @@ internal static class FfmKernelEmitter
     {
         w.Line(Hot);
         w.Open("public static float PairSum(ref float table, ref int rows, ref int blocks, ref float x, int count, int k, int fieldStride)");
+        if (TwoRows(stride))
+        {
+            w.Line($"if ({Condition(8)})");
+            w.Open("");
+            w.Line($"return global::FmCodegen.Kernels.FfmPairs.PairSumTwoRows4(ref table, ref rows, ref blocks, ref x, count, {Num(k)});");
+            w.Close();
+            w.Line();
+        }
+
         foreach (int width in widths)
         {
             if (width == 1)

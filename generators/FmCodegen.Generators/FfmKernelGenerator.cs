@@ -55,25 +55,7 @@ internal sealed record FfmKernelSpec(
     int EmbeddingSize,
     bool Registers = true)
 {
-    public string DisplayName
-    {
-        get
-        {
-            var parts = new System.Collections.Generic.List<string>();
-            if (Namespace is not null)
-            {
-                parts.Add(Namespace);
-            }
-
-            foreach (ContainingType c in Containers)
-            {
-                parts.Add(c.Name);
-            }
-
-            parts.Add(ClassName);
-            return string.Join(".", parts);
-        }
-    }
+    public string DisplayName => KernelTarget.DisplayName(Namespace, Containers, ClassName);
 
     public string HintName => DisplayName + ".FfmKernel.g.cs";
 }

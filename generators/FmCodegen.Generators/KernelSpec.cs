@@ -13,25 +13,7 @@ internal sealed record KernelSpec(
     int MaxOrder = 2)
 {
     /// <summary>The fully qualified name, for messages and the kernel's Name.</summary>
-    public string DisplayName
-    {
-        get
-        {
-            var parts = new System.Collections.Generic.List<string>();
-            if (Namespace is not null)
-            {
-                parts.Add(Namespace);
-            }
-
-            foreach (ContainingType c in Containers)
-            {
-                parts.Add(c.Name);
-            }
-
-            parts.Add(ClassName);
-            return string.Join(".", parts);
-        }
-    }
+    public string DisplayName => KernelTarget.DisplayName(Namespace, Containers, ClassName);
 
     /// <summary>The global::-qualified name, for references from inside the generated nested types.</summary>
     public string QualifiedName => "global::" + DisplayName;

@@ -211,6 +211,50 @@ public class FfmKernelProperties
         }));
     }
 
+    /// <summary>Frappe-shaped examples (one nonzero per field, fields in order, so the two-row pair sum takes its
+    /// adjacent-blocks loop; and the same shuffled, so it takes the other) with values that are not short binary
+    /// fractions, so any change in the order of the float operations would show in the bits.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(8)]
+    public void Kernels_agree_bit_for_bit_on_frappe_shaped_examples_with_rough_values(int k)
+    {
+        var rng = new Random(1234 + k);
+        const int features = 40;
+        for (int fields = 1; fields <= 12; fields++)
+        {
+            float[] factors = Enumerable.Range(0, features * fields * k).Select(_ => (float)(rng.NextDouble() - 0.3)).ToArray();
+            float[] weights = Enumerable.Range(0, features).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+            foreach (FfmNormalization norm in new[] { FfmNormalization.None, FfmNormalization.LibFfm, FfmNormalization.XLearn })
+            {
+                FfmModel model = FfmModel.Create(0.3f, weights, factors, fields, k) with { Normalization = norm };
+                for (int e = 0; e < 20; e++)
+                {
+                    int[] f = Enumerable.Range(0, fields).ToArray();
+                    if (e % 2 == 1)
+                    {
+                        rng.Shuffle(f);
+                    }
+
+                    int[] i = f.Select(_ => rng.Next(features + 2)).ToArray();
+                    float[] v = f.Select(_ => (float)(rng.NextDouble() * 1.7)).ToArray();
+                    var paths = Paths(k).ToList();
+                    float first = paths[0].Score(model, f, i, v);
+                    double exact = Ffm.ScoreNaive(model, f, i, v);
+                    Assert.True(Math.Abs(first - exact) <= FfmCase.Tolerance(model, f, i, v), $"{first} vs {exact}");
+                    foreach ((string name, var score) in paths)
+                    {
+                        float y = score(model, f, i, v);
+                        Assert.True(BitConverter.SingleToInt32Bits(y) == BitConverter.SingleToInt32Bits(first),
+                            $"k={k} fields={fields} {norm}: {name} gave {y}, {paths[0].Name} {first}");
+                    }
+                }
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Ks))]
     public void Score_is_invariant_under_permutation_within_the_bound(int k)

@@ -40,41 +40,20 @@ internal static class XLearnModelFile
     private static ModelFile ReadModel(Stream stream, string sourceName, bool instanceNormalization)
     {
         using var lines = new ByteLineReader(stream, leaveOpen: true, bufferSize: 1 << 16, sourceName: sourceName);
-        var weights = new FloatList { Source = sourceName };
+        var head = new XLearnTextHead(sourceName);
         var factors = new FloatList { Source = sourceName };
-        var one = new FloatList();
-        float bias = 0;
-        bool hasBias = false;
         int k = -1;
         int factorRows = 0;
 
         while (lines.TryReadLine(out ReadOnlySpan<byte> line))
         {
             long lineNumber = lines.LineNumber;
-            if (line.TrimEnd(" \t"u8).IsEmpty)
+            if (line.TrimEnd(" \t"u8).IsEmpty || head.TryRead(line, lineNumber, factorsSeen: factorRows > 0))
             {
                 continue;
             }
 
-            if (line.StartsWith("bias:"u8))
-            {
-                if (hasBias || weights.Count > 0 || factorRows > 0)
-                {
-                    throw Error(sourceName, lineNumber, line, 0, "a second 'bias:' line, or one after the weights");
-                }
-
-                if (ParseNumbers(line, 5, one, sourceName, lineNumber) != 1)
-                {
-                    throw Error(sourceName, lineNumber, line, 5, "'bias:' must be followed by exactly one number");
-                }
-
-                bias = one.Items[0];
-                hasBias = true;
-                continue;
-            }
-
-            bool linear = line.StartsWith("i_"u8);
-            if (!linear && !line.StartsWith("v_"u8))
+            if (!line.StartsWith("v_"u8))
             {
                 throw Error(sourceName, lineNumber, line, 0, "not an xLearn FM model line (expected 'bias:', 'i_<j>:' or 'v_<j>:')");
             }
@@ -87,67 +66,35 @@ internal static class XLearnModelFile
 
             if (end < 0 || end >= line.Length || line[end] != (byte)':')
             {
-                throw Error(sourceName, lineNumber, line, 2, "expected a feature number and ':' after 'i_' or 'v_'");
+                throw Error(sourceName, lineNumber, line, 2, "expected a feature number and ':' after 'v_'");
             }
 
-            if (!hasBias)
+            head.RequireBias(line, lineNumber);
+            if (feature != factorRows)
             {
-                throw Error(sourceName, lineNumber, line, 0, "the 'bias:' line must come first");
+                throw Error(sourceName, lineNumber, line, 2, $"expected v_{factorRows}, found v_{feature} (features must come in order 0, 1, 2, ...)");
             }
 
-            if (linear)
+            int count = ParseNumbers(line, end + 1, factors, sourceName, lineNumber);
+            if (k < 0)
             {
-                if (factorRows > 0)
+                if (count == 0)
                 {
-                    throw Error(sourceName, lineNumber, line, 0, "an 'i_' line after the 'v_' lines");
+                    throw Error(sourceName, lineNumber, line, end + 1, "a 'v_' line without factors");
                 }
 
-                if (feature != weights.Count)
-                {
-                    throw Error(sourceName, lineNumber, line, 2, $"expected i_{weights.Count}, found i_{feature} (features must come in order 0, 1, 2, ...)");
-                }
-
-                if (ParseNumbers(line, end + 1, weights, sourceName, lineNumber) != 1)
-                {
-                    throw Error(sourceName, lineNumber, line, end + 1, "an 'i_' line must hold exactly one number");
-                }
+                k = count;
             }
-            else
+            else if (count != k)
             {
-                if (feature != factorRows)
-                {
-                    throw Error(sourceName, lineNumber, line, 2, $"expected v_{factorRows}, found v_{feature} (features must come in order 0, 1, 2, ...)");
-                }
-
-                int count = ParseNumbers(line, end + 1, factors, sourceName, lineNumber);
-                if (k < 0)
-                {
-                    if (count == 0)
-                    {
-                        throw Error(sourceName, lineNumber, line, end + 1, "a 'v_' line without factors");
-                    }
-
-                    k = count;
-                }
-                else if (count != k)
-                {
-                    throw Error(sourceName, lineNumber, line, end + 1, $"v_{feature} has {count} factors, but v_0 has {k} (a truncated or damaged file?)");
-                }
-
-                factorRows++;
+                throw Error(sourceName, lineNumber, line, end + 1, $"v_{feature} has {count} factors, but v_0 has {k} (a truncated or damaged file?)");
             }
+
+            factorRows++;
         }
 
-        if (!lines.LastLineTerminated)
-        {
-            throw Error(sourceName, lines.LineNumber, "the file ends inside a line (truncated?): xLearn ends every line with a line end");
-        }
-
-        if (!hasBias)
-        {
-            throw new ModelFileException($"{sourceName}: no 'bias:' line; this is not an xLearn model");
-        }
-
+        head.CheckEnd(lines);
+        FloatList weights = head.Weights;
         if (factorRows == 0)
         {
             throw new ModelFileException(weights.Count == 0
@@ -161,7 +108,7 @@ internal static class XLearnModelFile
                 $"{sourceName}: {weights.Count:N0} 'i_' lines but {factorRows:N0} 'v_' lines; an FM model has both for every feature (a truncated or damaged file?)");
         }
 
-        FmModel model = Build(bias, weights.Items, factors.Items, weights.Count, k, sourceName);
+        FmModel model = Build(head.Bias, weights.Items, factors.Items, weights.Count, k, sourceName);
         return new ModelFile(model.WithInstanceNormalization(instanceNormalization)) { Format = ModelFormat.XLearn };
     }
 
@@ -180,18 +127,7 @@ internal static class XLearnModelFile
         }
 
         var output = new Utf8Output(stream);
-        output.Text("bias: ");
-        output.Float(model.Bias);
-        output.Byte((byte)'\n');
-        for (int i = 0; i < model.NumFeatures; i++)
-        {
-            output.Text("i_");
-            output.Int(i);
-            output.Text(": ");
-            output.Float(model.Weight(i));
-            output.Byte((byte)'\n');
-        }
-
+        XLearnTextHead.Write(output, model.Bias, model.NumFeatures, model.Weight);
         for (int i = 0; i < model.NumFeatures; i++)
         {
             output.Text("v_");

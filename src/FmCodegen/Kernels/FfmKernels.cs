@@ -124,17 +124,31 @@ public static class FfmCore
     {
         ArgumentNullException.ThrowIfNull(model);
         CheckKernel<TKernel>(model);
-        CheckExample(fields, indices, values);
         int n = indices.Length;
-        if (n <= StackNonZeros)
+        if (values.Length != n || fields.Length != n)
         {
-            Span<int> rows = stackalloc int[n];
-            Span<int> blocks = stackalloc int[n];
-            Span<float> x = stackalloc float[n];
-            return ScoreCompacting<TKernel>(model, fields, indices, values, rows, blocks, x);
+            FfmErrors.ThrowLengthMismatch(fields.Length, indices.Length, values.Length);
         }
 
-        return ScoreLarge<TKernel>(model, fields, indices, values);
+        if (n > StackNonZeros)
+        {
+            CheckExample(fields, indices, values);
+            return ScoreLarge<TKernel>(model, fields, indices, values);
+        }
+
+        // one pass checks and compacts: a negative field or feature fails the unsigned bounds test, so it is never
+        // kept, and the sign bits OR-ed on the way decide the error after the pass
+        Span<int> rows = stackalloc int[n];
+        Span<int> blocks = stackalloc int[n];
+        Span<float> x = stackalloc float[n];
+        FfmTable table = model.Table;
+        int count = Compact(table, model.WeightsWithZero, fields, indices, values, rows, blocks, x, out float linear, out float sumOfSquares, out int signs);
+        if (signs < 0)
+        {
+            FfmErrors.ThrowNegative(fields, indices);
+        }
+
+        return Finish<TKernel>(model, table, rows, blocks, x, count, linear, sumOfSquares);
     }
 
     private static float ScoreLarge<TKernel>(FfmModel model, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
@@ -202,7 +216,15 @@ public static class FfmCore
         where TKernel : struct, IFfmKernel
     {
         FfmTable table = model.Table;
-        int count = Compact(table, model.WeightsWithZero, fields, indices, values, rows, blocks, x, out float linear, out float sumOfSquares);
+        int count = Compact(table, model.WeightsWithZero, fields, indices, values, rows, blocks, x, out float linear, out float sumOfSquares, out _);
+        return Finish<TKernel>(model, table, rows, blocks, x, count, linear, sumOfSquares);
+    }
+
+    /// <summary>The pair term of a compacted example through the kernel, scaled and added to the rest.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Finish<TKernel>(FfmModel model, FfmTable table, Span<int> rows, Span<int> blocks, Span<float> x, int count, float linear, float sumOfSquares)
+        where TKernel : struct, IFfmKernel
+    {
         float pairs = count < 2 ? 0f : TKernel.PairSum(ref table.Origin, ref MemoryMarshal.GetReference(rows), ref MemoryMarshal.GetReference(blocks), ref MemoryMarshal.GetReference(x), count, table.EmbeddingSize, table.FieldStride);
         (float linearScale, float pairScale) = FfmScaling.Scales(model.Normalization, sumOfSquares);
         return Combine(model.Bias, linearScale, linear, pairScale, pairs);
@@ -214,31 +236,48 @@ public static class FfmCore
         (bias + (linearScale * linear)) + (pairScale * pairs);
 
     /// <summary>Keeps the nonzeros the model knows, as row offsets, block offsets and values; sums the linear term
-    /// and the squares of every value (kept or not). Returns how many were kept.</summary>
+    /// and the squares of every value (kept or not). Returns how many were kept; <paramref name="signs"/> is the OR of
+    /// every field and feature (negative when one is). The spans have one length, rows/blocks/x at least as long.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int Compact(FfmTable table, ReadOnlySpan<float> weights, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values,
-        Span<int> rows, Span<int> blocks, Span<float> x, out float linear, out float sumOfSquares)
+        Span<int> rows, Span<int> blocks, Span<float> x, out float linear, out float sumOfSquares, out int signs)
     {
         int numFeatures = table.NumFeatures, numFields = table.NumFields, rowStride = table.RowStride, blockStride = table.BlockStride;
-        float lin = 0f, squares = 0f;
-        int count = 0;
-        for (int a = 0; a < indices.Length; a++)
+        int n = indices.Length;
+        if (fields.Length < n || values.Length < n || rows.Length < n || blocks.Length < n || x.Length < n || weights.Length < numFeatures)
         {
-            float v = values[a];
+            FfmErrors.ThrowLengthMismatch(fields.Length, indices.Length, values.Length);
+        }
+
+        ref int fieldAt = ref MemoryMarshal.GetReference(fields);
+        ref int indexAt = ref MemoryMarshal.GetReference(indices);
+        ref float valueAt = ref MemoryMarshal.GetReference(values);
+        ref float weightAt = ref MemoryMarshal.GetReference(weights);
+        ref int rowAt = ref MemoryMarshal.GetReference(rows);
+        ref int blockAt = ref MemoryMarshal.GetReference(blocks);
+        ref float xAt = ref MemoryMarshal.GetReference(x);
+        float lin = 0f, squares = 0f;
+        int count = 0, any = 0;
+        for (int a = 0; a < n; a++)
+        {
+            float v = Unsafe.Add(ref valueAt, a);
             squares += v * v;
-            int j = indices[a], f = fields[a];
+            int j = Unsafe.Add(ref indexAt, a), f = Unsafe.Add(ref fieldAt, a);
+            any |= j | f;
             if ((uint)j < (uint)numFeatures && (uint)f < (uint)numFields)
             {
-                lin += weights[j] * v;
-                rows[count] = j * rowStride;
-                blocks[count] = f * blockStride;
-                x[count] = v;
+                // j < numFeatures <= weights.Length and count <= a < n <= the lengths of rows, blocks and x (checked above)
+                lin += Unsafe.Add(ref weightAt, j) * v;
+                Unsafe.Add(ref rowAt, count) = j * rowStride;
+                Unsafe.Add(ref blockAt, count) = f * blockStride;
+                Unsafe.Add(ref xAt, count) = v;
                 count++;
             }
         }
 
         linear = lin;
         sumOfSquares = squares;
+        signs = any;
         return count;
     }
 

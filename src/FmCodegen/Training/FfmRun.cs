@@ -203,51 +203,14 @@ internal sealed class FfmRun
                 return replicas[0].LossSum;
             }
 
-            int threads = replicas.Length;
-            int firstWindow = _window;
-            int chunk = threads * (FmTrainer.WindowPerThread / EpochData.RowsPerBlock);
-            int windows = (blocks.Length + chunk - 1) / chunk;
             int[] mergeStamp = _mergeStamp!;
-            TrainingTeam members = team;
-            members.Run([MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
-            {
-                FfmReplica replica = replicas[t];
-                for (int i = 0; i < windows; i++)
+            int windows = team.RunWindows(blocks.Length, _window,
+                (t, w, first, count) =>
                 {
-                    int from = i * chunk;
-                    int size = Math.Min(chunk, blocks.Length - from);
-                    int w = firstWindow + i;
-                    replica.ResetTouched();
-                    // a member that fails records it and keeps meeting the others, so no one waits forever
-                    try
-                    {
-                        if (!members.Failed)
-                        {
-                            int a = from + (int)((long)size * t / threads), b = from + (int)((long)size * (t + 1) / threads);
-                            replica.Train<TKernel>(rows, blocks.AsSpan(a, b - a), options, w);
-                        }
-                    }
-                    catch (Exception e) when (e is not OutOfMemoryException)
-                    {
-                        members.Record(t, e);
-                    }
-
-                    members.Sync();
-                    try
-                    {
-                        if (!members.Failed)
-                        {
-                            FfmReplicaMerge.Merge(replicas, mergeStamp, w, t);
-                        }
-                    }
-                    catch (Exception e) when (e is not OutOfMemoryException)
-                    {
-                        members.Record(t, e);
-                    }
-
-                    members.Sync();
-                }
-            });
+                    replicas[t].ResetTouched();
+                    replicas[t].Train<TKernel>(rows, blocks.AsSpan(first, count), options, w);
+                },
+                (t, w) => FfmReplicaMerge.Merge(replicas, mergeStamp, w, t));
             _window += windows;
             double loss = 0;
             foreach (FfmReplica replica in replicas)

@@ -262,52 +262,16 @@ internal sealed class EpochRunner<TRule, TKernel>(Replica[] replicas, TrainingTe
             return;
         }
 
-        int threads = replicas.Length;
-        int firstWindow = _window;
-        int chunk = threads * (FmTrainer.WindowPerThread / EpochData.RowsPerBlock);
-        int windows = (blocks.Length + chunk - 1) / chunk;
         int[] mergeStamp = _mergeStamp!;
-        TrainingTeam members = team;
-        members.Run([MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
-        {
-            Replica replica = replicas[t];
-            for (int i = 0; i < windows; i++)
+        int windows = team.RunWindows(blocks.Length, _window,
+            (t, w, first, count) =>
             {
-                int from = i * chunk;
-                int size = Math.Min(chunk, blocks.Length - from);
-                int w = firstWindow + i;
+                Replica replica = replicas[t];
                 replica.ResetTouched();
                 replica.Examples = 0;
-                // a member that fails records it and keeps meeting the others, so no one waits forever
-                try
-                {
-                    if (!members.Failed)
-                    {
-                        int a = from + (int)((long)size * t / threads), b = from + (int)((long)size * (t + 1) / threads);
-                        replica.Run<TRule, TKernel>(data, blocks.AsSpan(a, b - a), task, hyper, biasL2, w, useBias);
-                    }
-                }
-                catch (Exception e) when (e is not OutOfMemoryException)
-                {
-                    members.Record(t, e);
-                }
-
-                members.Sync();
-                try
-                {
-                    if (!members.Failed)
-                    {
-                        ReplicaMerge.Merge(replicas, mergeStamp, w, t);
-                    }
-                }
-                catch (Exception e) when (e is not OutOfMemoryException)
-                {
-                    members.Record(t, e);
-                }
-
-                members.Sync();
-            }
-        });
+                replica.Run<TRule, TKernel>(data, blocks.AsSpan(first, count), task, hyper, biasL2, w, useBias);
+            },
+            (t, w) => ReplicaMerge.Merge(replicas, mergeStamp, w, t));
         _window += windows;
     }
 

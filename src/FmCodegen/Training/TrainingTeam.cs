@@ -77,6 +77,57 @@ internal sealed class TrainingTeam : IDisposable
         }
     }
 
+    /// <summary>
+    /// One epoch's blocks of rows, window by window, on every member (the scheme of FM and FFM training): a window is
+    /// Size x <see cref="FmTrainer.WindowPerThread"/> rows; for each, member t calls <paramref name="train"/>(t,
+    /// window, first block, block count) on the t-th slice of it, all meet, each calls <paramref name="merge"/>(t,
+    /// window) for its share of the merge, all meet again. A member that fails records it and keeps meeting the
+    /// others, so no one waits forever; <see cref="Run"/> rethrows. Returns the number of windows.
+    /// </summary>
+    public int RunWindows(int blockCount, int firstWindow, Action<int, int, int, int> train, Action<int, int> merge)
+    {
+        int chunk = Size * (FmTrainer.WindowPerThread / EpochData.RowsPerBlock);
+        int windows = (blockCount + chunk - 1) / chunk;
+        int threads = Size;
+        Run([MethodImpl(MethodImplOptions.AggressiveOptimization)] (t) =>
+        {
+            for (int i = 0; i < windows; i++)
+            {
+                int from = i * chunk;
+                int size = Math.Min(chunk, blockCount - from);
+                int w = firstWindow + i;
+                try
+                {
+                    if (!Failed)
+                    {
+                        int a = from + (int)((long)size * t / threads), b = from + (int)((long)size * (t + 1) / threads);
+                        train(t, w, a, b - a);
+                    }
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    Record(t, e);
+                }
+
+                Sync();
+                try
+                {
+                    if (!Failed)
+                    {
+                        merge(t, w);
+                    }
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    Record(t, e);
+                }
+
+                Sync();
+            }
+        });
+        return windows;
+    }
+
     /// <summary>A barrier for all members (sense-reversing): spins for a few microseconds, then waits on a monitor.
     /// Optimised at once, as every method on the hot path: tiered compilation would run it unoptimised for the
     /// first epochs.</summary>

@@ -42,12 +42,18 @@ namespace Shop.Ranking
             public static int EmbeddingSize => 4;
 
             public static string ActivePath =>
+                global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 256 ? "Vector256" :
                 global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 128 ? "Vector128" :
                 "Scalar";
 
             [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public static float PairSum(ref float table, ref int rows, ref int blocks, ref float x, int count, int k, int fieldStride)
             {
+                if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 256)
+                {
+                    return global::FmCodegen.Kernels.FfmPairs.PairSumTwoRows4(ref table, ref rows, ref blocks, ref x, count, 4);
+                }
+
                 if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 128)
                 {
                     return PairSumVector128(ref table, ref rows, ref blocks, ref x, count);

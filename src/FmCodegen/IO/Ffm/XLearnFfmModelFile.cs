@@ -41,76 +41,26 @@ public static class XLearnFfmModelFile
     public static FfmModelFile Read(Stream stream, string sourceName, bool instanceNormalization = false)
     {
         using var lines = new ByteLineReader(stream, leaveOpen: true, bufferSize: 1 << 16);
-        var weights = new FloatList { Source = sourceName };
+        var head = new XLearnTextHead(sourceName);
         var factors = new FloatList { Source = sourceName };
-        var one = new FloatList();
-        float bias = 0;
-        bool hasBias = false;
         int k = -1, fields = -1;
         long blocks = 0;
 
         while (lines.TryReadLine(out ReadOnlySpan<byte> line))
         {
             long lineNumber = lines.LineNumber;
-            if (line.TrimEnd(" \t"u8).IsEmpty)
+            if (line.TrimEnd(" \t"u8).IsEmpty || head.TryRead(line, lineNumber, factorsSeen: blocks > 0))
             {
                 continue;
             }
 
-            if (line.StartsWith("bias:"u8))
-            {
-                if (hasBias || weights.Count > 0 || blocks > 0)
-                {
-                    throw Error(sourceName, lineNumber, line, 0, "a second 'bias:' line, or one after the weights");
-                }
-
-                if (ParseNumbers(line, 5, one, sourceName, lineNumber) != 1)
-                {
-                    throw Error(sourceName, lineNumber, line, 5, "'bias:' must be followed by exactly one number");
-                }
-
-                bias = one.Items[0];
-                hasBias = true;
-                continue;
-            }
-
-            bool linear = line.StartsWith("i_"u8);
-            if (!linear && !line.StartsWith("v_"u8))
+            if (!line.StartsWith("v_"u8))
             {
                 throw Error(sourceName, lineNumber, line, 0, "not an xLearn FFM model line (expected 'bias:', 'i_<j>:' or 'v_<j>_<f>:')");
             }
 
-            if (!hasBias)
-            {
-                throw Error(sourceName, lineNumber, line, 0, "the 'bias:' line must come first");
-            }
-
+            head.RequireBias(line, lineNumber);
             int end = NumberText.ParseIndex(line, 2, out int feature);
-            if (linear)
-            {
-                if (end < 0 || end >= line.Length || line[end] != (byte)':')
-                {
-                    throw Error(sourceName, lineNumber, line, 2, "expected a feature number and ':' after 'i_'");
-                }
-
-                if (blocks > 0)
-                {
-                    throw Error(sourceName, lineNumber, line, 0, "an 'i_' line after the 'v_' lines");
-                }
-
-                if (feature != weights.Count)
-                {
-                    throw Error(sourceName, lineNumber, line, 2, $"expected i_{weights.Count}, found i_{feature} (features must come in order 0, 1, 2, ...)");
-                }
-
-                if (ParseNumbers(line, end + 1, weights, sourceName, lineNumber) != 1)
-                {
-                    throw Error(sourceName, lineNumber, line, end + 1, "an 'i_' line must hold exactly one number");
-                }
-
-                continue;
-            }
-
             if (end < 0 || end >= line.Length || line[end] != (byte)'_')
             {
                 throw Error(sourceName, lineNumber, line, 2, end >= 0 && end < line.Length && line[end] == (byte)':'
@@ -157,16 +107,7 @@ public static class XLearnFfmModelFile
             blocks++;
         }
 
-        if (!lines.LastLineTerminated)
-        {
-            throw Error(sourceName, lines.LineNumber, "the file ends inside a line (truncated?): xLearn ends every line with a line end");
-        }
-
-        if (!hasBias)
-        {
-            throw new ModelFileException($"{sourceName}: no 'bias:' line; this is not an xLearn model");
-        }
-
+        head.CheckEnd(lines);
         if (blocks == 0)
         {
             throw new ModelFileException($"{sourceName}: no 'v_<feature>_<field>:' lines; this is not an xLearn FFM model (a linear xLearn model reads as FM)");
@@ -177,6 +118,7 @@ public static class XLearnFfmModelFile
             fields = (int)blocks; // one feature
         }
 
+        FloatList weights = head.Weights;
         int n = weights.Count;
         if (blocks != (long)n * fields)
         {
@@ -197,7 +139,7 @@ public static class XLearnFfmModelFile
 
         var w = new float[n + 1];
         weights.Items.CopyTo(w);
-        FfmModel model = FfmModel.FromParts(bias, w, table, instanceNormalization ? FfmNormalization.XLearn : FfmNormalization.None, sourceName);
+        FfmModel model = FfmModel.FromParts(head.Bias, w, table, instanceNormalization ? FfmNormalization.XLearn : FfmNormalization.None, sourceName);
         return new FfmModelFile(model, FfmModelFormat.XLearn);
     }
 
@@ -211,18 +153,7 @@ public static class XLearnFfmModelFile
         ArgumentNullException.ThrowIfNull(stream);
         FfmModel model = file.Model;
         var output = new Utf8Output(stream);
-        output.Text("bias: ");
-        output.Float(model.Bias);
-        output.Byte((byte)'\n');
-        for (int j = 0; j < model.NumFeatures; j++)
-        {
-            output.Text("i_");
-            output.Int(j);
-            output.Text(": ");
-            output.Float(model.Weight(j));
-            output.Byte((byte)'\n');
-        }
-
+        XLearnTextHead.Write(output, model.Bias, model.NumFeatures, model.Weight);
         for (int j = 0; j < model.NumFeatures; j++)
         {
             for (int f = 0; f < model.NumFields; f++)
