@@ -33,17 +33,18 @@ public sealed class BayesianTests
             Bytes(FmBayesTrainer.Train(labels, classification), FmTask.BinaryClassification));
     }
 
-    /// <summary>Enough rows that every block is cut into several parts (partial sums added in part order, the rows'
-    /// caches updated part by part on different threads): 1, 2 and 3 threads give the same bits, for regression and
-    /// for probit classification (whose latent draws stay on one thread).</summary>
+    /// <summary>Enough rows that every block's features are shared among the threads and the per-row passes (latent
+    /// targets, residual sums) run in several chunks on different threads: 1, 2, 3 and all threads give the same bits,
+    /// for regression and for probit classification.</summary>
     [Theory]
-    [InlineData(FmTask.Regression)]
-    [InlineData(FmTask.BinaryClassification)]
-    public void Mcmc_gives_the_same_bits_on_any_thread_count(FmTask task)
+    [InlineData(FmTask.Regression, 3)]
+    [InlineData(FmTask.BinaryClassification, 3)]
+    [InlineData(FmTask.BinaryClassification, 8)]
+    public void Mcmc_gives_the_same_bits_on_any_thread_count(FmTask task, int k)
     {
         (SparseDataset train, _) = SyntheticFm.Generate(task, 140_000, fields: 3, valuesPerField: 300, embeddingSize: 3, seed: 11);
         (SparseDataset test, _) = SyntheticFm.Generate(task, 2_000, fields: 3, valuesPerField: 300, embeddingSize: 3, seed: 12);
-        var options = new FmBayesOptions { Task = task, EmbeddingSize = 3, Iterations = 3, Seed = 4, Threads = 1 };
+        var options = new FmBayesOptions { Task = task, EmbeddingSize = k, Iterations = 3, Seed = 4, Threads = 1 };
         FmBayesResult one = FmBayesTrainer.Train(train, options, test);
         byte[] reference = Bytes(one, task);
         foreach (int threads in new[] { 2, 3, 0 })
@@ -52,6 +53,32 @@ public sealed class BayesianTests
             Assert.Equal(reference, Bytes(other, task));
             Assert.Equal(one.TestPredictions, other.TestPredictions);
         }
+    }
+
+    /// <summary>k = 8 has a 512-bit path where the hardware has it: the same bits as the 256-bit one, for MCMC (joint
+    /// draws) and ALS (one coordinate after the other), with values other than 1.</summary>
+    [Theory]
+    [InlineData(FmBayesMethod.Mcmc)]
+    [InlineData(FmBayesMethod.Als)]
+    public void The_wide_and_narrow_vector_paths_give_the_same_bits(FmBayesMethod method)
+    {
+        (SparseDataset train, _) = SyntheticFm.Generate(FmTask.Regression, 3_000, fields: 4, valuesPerField: 20, embeddingSize: 3, seed: 21);
+        var values = train.Values.ToArray();
+        for (int p = 0; p < values.Length; p++)
+        {
+            values[p] = 0.5f + (p % 7) * 0.25f;
+        }
+
+        SparseDataset scaled = SparseDataset.Create(train.Labels.ToArray(), train.Offsets.ToArray(), train.Indices.ToArray(), values);
+        var options = new FmBayesOptions
+        {
+            Task = FmTask.Regression, Method = method, EmbeddingSize = 8, Iterations = 5, Seed = 3,
+            Regularization = FmBayesRegularization.Uniform(0, 1, 1),
+        };
+        FmBayesResult wide = FmBayesTrainer.Train(scaled, options, scaled);
+        FmBayesResult narrow = FmBayesTrainer.Train(scaled, options with { NarrowVectors = true }, scaled);
+        Assert.Equal(wide.TestPredictions, narrow.TestPredictions);
+        Assert.Equal(wide.History[^1].Alpha, narrow.History[^1].Alpha);
     }
 
     /// <summary>y = 1 + 2 x0 - 3 x1 + 0.5 x2 + small noise, dense features: the posterior mean of w must be the truth.</summary>

@@ -45,11 +45,7 @@ public static class EvalCommand
                 throw new CliUserException($"--threads must be 0 (all cores) or more; got {maxThreads}.");
             }
 
-            // a sample set (MCMC) predicts the average of its members' predictions, as fm predict and training do
-            FmSampleSet? samples = file.Samples;
-            SparseScorer[] scorers = samples is null
-                ? [new SparseScorer(file.Model, maxThreads)]
-                : samples.Samples.Select(m => new SparseScorer(m, maxThreads)).ToArray();
+            var scorer = new SparseScorer(file.Model, maxThreads);
             var scores = new List<float>();
             var labels = new List<float>();
             SparseFormat dataFormat = CliOptions.ParseDataFormat(parse.GetValue(inputFormat));
@@ -57,27 +53,18 @@ public static class EvalCommand
             {
                 var block = new SparseBlock();
                 var buffer = new float[RowsPerBlock];
-                var memberScores = new float[RowsPerBlock];
-                var sums = new double[RowsPerBlock];
                 DataHints.Read(dataFormat, () =>
                 {
                     while (reader.ReadBlock(block, RowsPerBlock))
                     {
-                        if (samples is null)
+                        if (file.Samples is { } samples)
                         {
-                            scorers[0].Score(block, buffer);
+                            // an MCMC sample set: the average of its members' predictions, as fm predict makes them
+                            samples.PredictBatch(block.Offsets, block.Indices, block.Values, buffer.AsSpan(0, block.Count), maxThreads);
                         }
                         else
                         {
-                            Span<double> blockSums = sums.AsSpan(0, block.Count);
-                            blockSums.Clear();
-                            foreach (SparseScorer member in scorers)
-                            {
-                                member.Score(block, memberScores);
-                                samples.Accumulate(memberScores.AsSpan(0, block.Count), blockSums);
-                            }
-
-                            samples.Finish(blockSums, buffer.AsSpan(0, block.Count));
+                            scorer.Score(block, buffer);
                         }
 
                         scores.AddRange(buffer.AsSpan(0, block.Count));
@@ -93,11 +80,10 @@ public static class EvalCommand
 
             FmTask kind = parse.GetValue(task) is { } given ? TrainCommand.ParseTask(given, "--task")
                 : file.Task ?? (labels.TrueForAll(l => l is 0f or 1f or -1f) ? FmTask.BinaryClassification : FmTask.Regression);
-            float[] predicted = scores.ToArray(), truth = labels.ToArray();
-            FmEvaluation evaluation = kind == FmTask.BinaryClassification && samples?.Link == FmSampleLink.Probit
-                ? new FmEvaluation(kind, predicted.Length, FmMetrics.LogLossOfProbabilities(predicted, truth), FmMetrics.Auc(predicted, truth),
-                    FmMetrics.Accuracy(predicted, truth, 0.5f), double.NaN, double.NaN)
-                : FmMetrics.Evaluate(kind, predicted, truth, range?.Min ?? float.NegativeInfinity, range?.Max ?? float.PositiveInfinity);
+            FmEvaluation evaluation = file.Samples is { Link: FmSampleLink.Probit } && kind == FmTask.BinaryClassification
+                ? new FmEvaluation(kind, scores.Count, FmMetrics.LogLossOfProbabilities(scores.ToArray(), labels.ToArray()),
+                    FmMetrics.Auc(scores.ToArray(), labels.ToArray()), FmMetrics.Accuracy(scores.ToArray(), labels.ToArray(), 0.5f), double.NaN, double.NaN)
+                : FmMetrics.Evaluate(kind, scores.ToArray(), labels.ToArray(), range?.Min ?? float.NegativeInfinity, range?.Max ?? float.PositiveInfinity);
             context.Output.WriteLine($"{scores.Count.ToString("N0", CultureInfo.InvariantCulture)} rows, {(kind == FmTask.BinaryClassification ? "classification" : "regression")}: {Format(evaluation)}");
             return 0;
         });

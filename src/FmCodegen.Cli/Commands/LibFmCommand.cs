@@ -280,6 +280,10 @@ public static class LibFmCommand
             Regularization = Optional("regular") is { } reg ? ParseBayesRegular(reg, groups) : null,
             StoreSamples = Optional("save_model") is not null,
 
+            // libFM's per-sweep lines show accuracy and logloss only; the test AUC (a sort per sweep) is computed after
+            // every sweep only when -rlog records it, otherwise after the last
+            AucEverySweep = Optional("rlog") is not null,
+
             // the sampler gives the same bits on any thread count, so it takes every core unless -threads says otherwise
             Threads = Optional("threads") is null ? 0 : Int("threads", 1, 1),
         };

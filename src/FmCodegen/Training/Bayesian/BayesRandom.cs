@@ -3,16 +3,38 @@ namespace FmCodegen.Training.Bayesian;
 /// <summary>
 /// The random draws of the Gibbs sampler, from a seeded SplitMix64 stream and this code alone (no runtime generator),
 /// so a seed gives the same samples on every .NET version: uniform, standard normal (Marsaglia's polar method),
-/// gamma (Marsaglia and Tsang 2000) and the one-sided truncated normal (Robert 1995).
+/// gamma (Marsaglia and Tsang 2000) and the one-sided truncated normal (Robert 1995). A value type: the sampler keeps
+/// one main stream and opens a short independent stream per parameter or row and sweep (<see cref="For"/>), so the
+/// draws of different parameters do not depend on the order, or the thread, they are made in.
 /// </summary>
-internal sealed class BayesRandom(ulong seed)
+internal struct BayesRandom(ulong seed)
 {
-    private readonly SplitMix64 _bits = new(seed);
+    private ulong _state = seed;
     private double _spare;
     private bool _hasSpare;
 
-    /// <summary>Uniform in (0, 1].</summary>
-    public double Uniform() => _bits.NextDouble();
+    /// <summary>The stream of one (key, sweep, index): the three numbers hashed into a seed (SplitMix64's finaliser
+    /// on each step), so neighbouring indices get unrelated streams.</summary>
+    public static BayesRandom For(ulong key, int sweep, long index) =>
+        new(Mix(Mix(key ^ Mix((ulong)(uint)sweep + 0x632BE59BD9B4E019UL)) + (ulong)index));
+
+    private static ulong Mix(ulong z)
+    {
+        z += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>Uniform in (0, 1]: 53 random bits of the next SplitMix64 value.</summary>
+    public double Uniform()
+    {
+        ulong z = _state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        return ((z >> 11) + 1) * (1.0 / (1UL << 53));
+    }
 
     /// <summary>A standard normal. The polar method makes two per acceptance; the second is kept for the next call.</summary>
     public double Normal()

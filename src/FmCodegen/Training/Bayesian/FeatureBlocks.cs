@@ -4,48 +4,57 @@ using FmCodegen.Data;
 namespace FmCodegen.Training.Bayesian;
 
 /// <summary>
-/// The training data by blocks of features that never share a row. Given everything else, the parameters of such
-/// features are independent (a draw for one changes the residuals of rows the others are not in), so a whole block is
-/// drawn from one streaming pass over its nonzeros in row order: the per-row caches are read in ascending order
-/// instead of by random access per feature column, and the result is the same Gibbs sampler. Blocks come from a
+/// The training data by column (feature), and the features by blocks that never share a row. Given everything else,
+/// the parameters of such features are independent (a draw for one changes the residuals of rows the others are not
+/// in), so the features of one block can be drawn on any number of threads in any order with the same result. Blocks come from a
 /// greedy colouring in feature order with a 64-bit mask per row; a feature that finds all 64 colours taken in its rows
 /// becomes a block of its own. One-hot fields (users, items, the categories of CTR data) make one block each.
 /// </summary>
 internal sealed class FeatureBlocks
 {
-    private FeatureBlocks(int[] entryStart, BlockEntry[] entries, int[] featureStart, int[] features, int[] empty)
+    private FeatureBlocks(int[] columnStart, int[] rows, float[] values, int[] blockStart, int[] features, int[] empty)
     {
-        EntryStart = entryStart;
-        Entries = entries;
-        FeatureStart = featureStart;
+        ColumnStart = columnStart;
+        Rows = rows;
+        Values = values;
+        BlockStart = blockStart;
         Features = features;
         Empty = empty;
-        for (int b = 0; b < Count; b++)
-        {
-            MaxEntries = Math.Max(MaxEntries, entryStart[b + 1] - entryStart[b]);
-            MaxFeatures = Math.Max(MaxFeatures, featureStart[b + 1] - featureStart[b]);
-        }
+        Binary = Array.TrueForAll(values, x => x == 1f);
     }
 
-    /// <summary>The nonzeros of block b are Entries[EntryStart[b] .. EntryStart[b + 1]), in ascending row order.</summary>
-    public int[] EntryStart { get; }
+    /// <summary>The nonzeros of feature j (column form) are Rows/Values[ColumnStart[j] .. ColumnStart[j + 1]), in
+    /// ascending row order.</summary>
+    public int[] ColumnStart { get; }
 
-    public BlockEntry[] Entries { get; }
+    public int[] Rows { get; }
 
-    /// <summary>The features of block b are Features[FeatureStart[b] .. FeatureStart[b + 1]), ascending; an entry's
-    /// Local is the position within that range.</summary>
-    public int[] FeatureStart { get; }
+    public float[] Values { get; }
+
+    /// <summary>Every value is 1 (one-hot or binary data): the products with x can be left out.</summary>
+    public bool Binary { get; }
+
+    /// <summary>The features of block b are Features[BlockStart[b] .. BlockStart[b + 1]), ascending.</summary>
+    public int[] BlockStart { get; }
 
     public int[] Features { get; }
 
     /// <summary>Features without a training nonzero (drawn from their prior).</summary>
     public int[] Empty { get; }
 
-    public int Count => EntryStart.Length - 1;
+    public int Count => BlockStart.Length - 1;
 
-    public int MaxEntries { get; }
+    /// <summary>The nonzeros of the features of block b.</summary>
+    public long Entries(int b)
+    {
+        long sum = 0;
+        for (int i = BlockStart[b]; i < BlockStart[b + 1]; i++)
+        {
+            sum += ColumnStart[Features[i] + 1] - ColumnStart[Features[i]];
+        }
 
-    public int MaxFeatures { get; }
+        return sum;
+    }
 
     public static FeatureBlocks Build(SparseDataset train, int numFeatures)
     {
@@ -67,12 +76,15 @@ internal sealed class FeatureBlocks
         }
 
         var columnRows = new int[indices.Length];
+        var columnValues = new float[indices.Length];
         var fill = columnStart[..^1].ToArray();
         for (int r = 0; r < rows; r++)
         {
             for (int p = offsets[r]; p < offsets[r + 1]; p++)
             {
-                columnRows[fill[indices[p]]++] = r;
+                int at = fill[indices[p]]++;
+                columnRows[at] = r;
+                columnValues[at] = values[p];
             }
         }
 
@@ -131,56 +143,30 @@ internal sealed class FeatureBlocks
             }
         }
 
-        var featureStart = new int[blocks + 1];
-        var entryStart = new int[blocks + 1];
-        var block = new int[numFeatures];
+        var blockStart = new int[blocks + 1];
         for (int j = 0; j < numFeatures; j++)
         {
-            if (colour[j] < 0)
+            if (colour[j] >= 0)
             {
-                block[j] = -1;
-                continue;
+                blockStart[blockOf[colour[j]] + 1]++;
             }
-
-            int b = blockOf[colour[j]];
-            block[j] = b;
-            featureStart[b + 1]++;
-            entryStart[b + 1] += columnStart[j + 1] - columnStart[j];
         }
 
         for (int b = 0; b < blocks; b++)
         {
-            featureStart[b + 1] += featureStart[b];
-            entryStart[b + 1] += entryStart[b];
+            blockStart[b + 1] += blockStart[b];
         }
 
-        var features = new int[featureStart[blocks]];
-        var local = new int[numFeatures];
-        var featureFill = featureStart[..^1].ToArray();
+        var features = new int[blockStart[blocks]];
+        var blockFill = blockStart[..^1].ToArray();
         for (int j = 0; j < numFeatures; j++)
         {
-            if (block[j] >= 0)
+            if (colour[j] >= 0)
             {
-                int at = featureFill[block[j]]++;
-                features[at] = j;
-                local[j] = at - featureStart[block[j]];
+                features[blockFill[blockOf[colour[j]]]++] = j;
             }
         }
 
-        var entries = new BlockEntry[indices.Length];
-        var entryFill = entryStart[..^1].ToArray();
-        for (int r = 0; r < rows; r++)
-        {
-            for (int p = offsets[r]; p < offsets[r + 1]; p++)
-            {
-                int j = indices[p];
-                entries[entryFill[block[j]]++] = new BlockEntry(r, local[j], values[p]);
-            }
-        }
-
-        return new FeatureBlocks(entryStart, entries, featureStart, features, [.. empty]);
+        return new FeatureBlocks(columnStart, columnRows, columnValues, blockStart, features, [.. empty]);
     }
 }
-
-/// <summary>One nonzero of a block: its row, its feature's position in the block and its value.</summary>
-internal readonly record struct BlockEntry(int Row, int Local, float X);

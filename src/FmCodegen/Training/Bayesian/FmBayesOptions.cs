@@ -82,6 +82,14 @@ public sealed record FmBayesOptions
     /// memory when only the test predictions are wanted.</summary>
     public bool StoreSamples { get; init; } = true;
 
+    /// <summary>Classification with a test set: compute the test AUC after every sweep (a sort of the test
+    /// predictions each time). Off: only after the last sweep (the other sweeps report NaN), as libFM's per-iteration
+    /// lines do not show it.</summary>
+    public bool AucEverySweep { get; init; } = true;
+
+    /// <summary>For tests: never take the 512-bit path for k = 8 (it must give the same bits as the 256-bit one).</summary>
+    internal bool NarrowVectors { get; init; }
+
     /// <summary>The group of each feature from libffm fields: a feature takes the field of its first occurrence
     /// (features that never occur go to group 0).</summary>
     public static int[] GroupsFromFields(SparseDataset data)

@@ -1,6 +1,10 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using FmCodegen.Data;
+using FmCodegen.Kernels;
 using FmCodegen.Metrics;
 
 namespace FmCodegen.Training.Bayesian;
@@ -116,12 +120,14 @@ public static class FmBayesTrainer
     {
         private const double Alpha0 = 1, Gamma0 = 1, Beta0 = 1, Mu0 = 0;
 
-        // The work of a block is cut into at most MaxParts parts of at least PartEntries nonzeros (more when the block
-        // has many features, whose partial sums are added at the end); the cut depends on the data alone, never on
-        // the thread count, so every thread count adds in the same order and gives the same bits.
-        private const int MaxParts = 8;
-        private const int PartEntries = 8_192;
-        private const int PartRows = 16_384;
+        // The per-row passes (latent targets, residual sums) work in chunks of RowChunk rows whose partial sums are
+        // added in chunk order: the cut depends on the data alone, never on the thread count.
+        private const int RowChunk = 4_096;
+
+        // A block is shared among the threads when it has at least this many nonzeros.
+        private const int ParallelEntries = 16_384;
+
+        private const int PrefetchAhead = 12;
 
         private readonly FmBayesOptions _o;
         private readonly SparseDataset _train;
@@ -130,15 +136,14 @@ public static class FmBayesTrainer
         private readonly bool _classification;
         private readonly int _n;
         private readonly int _k;
+        private readonly int _kp;
         private readonly int _rows;
         private readonly FeatureBlocks _blocks;
-        private readonly double[] _mean;
-        private readonly double[] _precision;
-        private readonly double[] _change;
-        private readonly double[] _target;
-        private readonly RowState[] _state;
-        private readonly double[] _factorSums;
-        private readonly double[] _scratch;
+        private readonly float[] _labels;
+        private readonly double[] _z;
+        private readonly double[] _e;
+        private readonly double[] _q;
+        private readonly int _q0;
         private readonly int[] _group;
         private readonly int _groups;
         private readonly int[] _groupCount;
@@ -146,15 +151,19 @@ public static class FmBayesTrainer
         private readonly double[] _v;
         private readonly double[] _wMu, _wLambda, _vMu, _vLambda;
         private readonly double _reg0;
-        private readonly BayesRandom _random;
+        private readonly ulong _featureKey, _rowKey;
         private readonly float _min, _max;
         private readonly int _threads;
         private readonly ParallelOptions _parallel;
-        private readonly double[][] _partMean;
-        private readonly double[][] _partPrecision;
-        private readonly double[] _vt;
+        private readonly Scratch[] _scratch;
+        private readonly int[][] _cuts;
+        private readonly double[] _chunkSums;
+        private BayesRandom _random;
+        private AlignedTable? _table;
+        private int _sweep;
         private double _w0;
         private double _alpha = Alpha0;
+        private double _sse, _sumE;
 
         public GibbsSampler(SparseDataset train, FmBayesOptions o, SparseDataset? test)
         {
@@ -165,42 +174,73 @@ public static class FmBayesTrainer
             _classification = o.Task == FmTask.BinaryClassification;
             _n = Math.Max(Math.Max(train.NumFeatures, o.NumFeatures), test?.NumFeatures ?? 0);
             _k = o.EmbeddingSize;
+            _kp = (_k + 3) & ~3;
             _rows = train.Count;
-            _random = new BayesRandom(unchecked((ulong)o.Seed * 0x9E3779B97F4A7C15UL + 0xB5AD4ECEDA1CE2A9UL));
+            ulong seed = unchecked((ulong)o.Seed * 0x9E3779B97F4A7C15UL + 0xB5AD4ECEDA1CE2A9UL);
+            _random = new BayesRandom(seed);
+            _featureKey = seed ^ 0x5851F42D4C957F2DUL;
+            _rowKey = seed ^ 0x14057B7EF767814FUL;
 
             _blocks = FeatureBlocks.Build(train, _n);
-            _scratch = new double[_blocks.MaxEntries];
-            _mean = new double[_blocks.MaxFeatures];
-            _precision = new double[_blocks.MaxFeatures];
-            _change = new double[_blocks.MaxFeatures];
             _threads = o.Threads > 0 ? o.Threads : Environment.ProcessorCount;
             _parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads };
-            int maxParts = 1;
-            for (int b = 0; b < _blocks.Count; b++)
+            _scratch = new Scratch[_threads];
+            for (int t = 0; t < _threads; t++)
             {
-                maxParts = Math.Max(maxParts, Parts(_blocks.EntryStart[b + 1] - _blocks.EntryStart[b], _blocks.FeatureStart[b + 1] - _blocks.FeatureStart[b]));
+                _scratch[t] = new Scratch(_kp);
             }
 
-            _partMean = new double[maxParts > 1 ? maxParts : 0][];
-            _partPrecision = new double[_partMean.Length][];
-            for (int p = 0; p < _partMean.Length; p++)
+            // each block's features cut into parts of about equal nonzeros, one per thread (the result does not
+            // depend on the cut: the features of a block share no row and each draws from its own stream)
+            _cuts = new int[_blocks.Count][];
+            for (int b = 0; b < _blocks.Count; b++)
             {
-                _partMean[p] = new double[_blocks.MaxFeatures];
-                _partPrecision[p] = new double[_blocks.MaxFeatures];
+                long entries = _blocks.Entries(b);
+                int features = _blocks.BlockStart[b + 1] - _blocks.BlockStart[b];
+                int parts = entries < ParallelEntries ? 1 : (int)Math.Min(_threads, features);
+                var cut = new int[parts + 1];
+                long seen = 0;
+                int part = 1;
+                for (int i = _blocks.BlockStart[b]; i < _blocks.BlockStart[b + 1] && part < parts; i++)
+                {
+                    int j = _blocks.Features[i];
+                    seen += _blocks.ColumnStart[j + 1] - _blocks.ColumnStart[j];
+                    if (seen * parts >= entries * part)
+                    {
+                        cut[part++] = i + 1 - _blocks.BlockStart[b];
+                    }
+                }
+
+                for (; part <= parts; part++)
+                {
+                    cut[part] = features;
+                }
+
+                _cuts[b] = cut;
             }
-            ReadOnlySpan<float> labels = train.Labels;
-            _target = new double[_rows];
+
+            _chunkSums = new double[3 * ((_rows + RowChunk - 1) / RowChunk)];
+            _labels = train.Labels.ToArray();
+            _z = new double[_rows];
             _min = float.PositiveInfinity;
             _max = float.NegativeInfinity;
             for (int r = 0; r < _rows; r++)
             {
-                _target[r] = _classification ? (labels[r] > 0 ? 1.0 : -1.0) : labels[r];
-                _min = Math.Min(_min, labels[r]);
-                _max = Math.Max(_max, labels[r]);
+                _z[r] = _classification ? (_labels[r] > 0 ? 1.0 : -1.0) : _labels[r];
+                _min = Math.Min(_min, _labels[r]);
+                _max = Math.Max(_max, _labels[r]);
             }
 
-            _state = new RowState[_rows];
-            _factorSums = new double[(long)_k * _rows];
+            _e = GC.AllocateArray<double>(_rows, pinned: true);
+            // pinned and cut so that each row's q starts on a 64-byte line (k = 8: one line per row)
+            _q = GC.AllocateArray<double>((int)((long)_kp * _rows) + 8, pinned: true);
+            unsafe
+            {
+                fixed (double* q = _q)
+                {
+                    _q0 = (int)((64 - ((nuint)q & 63)) & 63) / sizeof(double);
+                }
+            }
 
             _group = new int[_n];
             if (o.Groups is { } groups)
@@ -224,8 +264,7 @@ public static class FmBayesTrainer
             }
 
             _w = new double[_n];
-            _v = new double[(long)_k * _n];
-            _vt = new double[(long)_k * _n];
+            _v = new double[(long)_kp * _n];
             _wMu = new double[_groups];
             _wLambda = new double[_groups];
             _vMu = new double[_groups * _k];
@@ -241,7 +280,7 @@ public static class FmBayesTrainer
                 }
             }
 
-            // libFM starts w and V from N(0, init_stdev) (w only when it is used)
+            // libFM starts w and V from N(0, init_stdev) (w only when it is used), V factor by factor
             if (o.UseLinear)
             {
                 for (int j = 0; j < _n; j++)
@@ -254,7 +293,7 @@ public static class FmBayesTrainer
             {
                 for (int j = 0; j < _n; j++)
                 {
-                    _v[(long)f * _n + j] = _random.Normal(0, o.InitStdev);
+                    _v[((long)j * _kp) + f] = _random.Normal(0, o.InitStdev);
                 }
             }
         }
@@ -276,19 +315,22 @@ public static class FmBayesTrainer
             FmModel? last = null;
             int averaged = 0;
 
-            RefreshPredictions(drawLatent: false);
+            RunParts((_rows + RowChunk - 1) / RowChunk, c => Predict(c * RowChunk, Math.Min(_rows, (c + 1) * RowChunk)));
+            RowPass(drawLatent: false);
             for (int i = 0; i < iterations; i++)
             {
                 long start = Stopwatch.GetTimestamp();
+                _sweep = i;
                 DrawAll();
-                double trainMetric = RefreshPredictions(drawLatent: true);
+                double trainMetric = RowPass(drawLatent: true);
 
                 bool keep = _sample ? i >= averageFrom : i == iterations - 1;
                 bool snapshot = _test is not null || (keep && _o.StoreSamples) || i == iterations - 1;
                 FmEvaluation? testEvaluation = null;
                 if (snapshot)
                 {
-                    last = Snapshot();
+                    // a kept sample needs its own table; a snapshot only scored on the test set reuses one
+                    last = Snapshot(reuse: !(keep && _sample && _o.StoreSamples) && i < iterations - 1);
                     if (keep && _sample && _o.StoreSamples)
                     {
                         samples.Add(last);
@@ -303,21 +345,26 @@ public static class FmBayesTrainer
                             averaged++;
                         }
 
-                        for (int r = 0; r < testScores!.Length; r++)
+                        // each row alone, in chunks on the threads
+                        int count = averaged;
+                        RunParts((testScores!.Length + RowChunk - 1) / RowChunk, c =>
                         {
-                            double p = Link(testScores[r], link, clipMin, clipMax);
-                            if (accumulate)
+                            for (int r = c * RowChunk; r < Math.Min(testScores.Length, (c + 1) * RowChunk); r++)
                             {
-                                testSums![r] += p;
-                                testPredictions![r] = (float)(testSums[r] / averaged);
+                                double p = Link(testScores[r], link, clipMin, clipMax);
+                                if (accumulate)
+                                {
+                                    testSums![r] += p;
+                                    testPredictions![r] = (float)(testSums[r] / count);
+                                }
+                                else
+                                {
+                                    testPredictions![r] = (float)p;
+                                }
                             }
-                            else
-                            {
-                                testPredictions![r] = (float)p;
-                            }
-                        }
+                        });
 
-                        testEvaluation = Evaluate(testPredictions!, _test.Labels);
+                        testEvaluation = Evaluate(testPredictions!, _test.Labels, auc: _o.AucEverySweep || i == iterations - 1);
                     }
                 }
 
@@ -335,117 +382,136 @@ public static class FmBayesTrainer
         private static double Link(float score, FmSampleLink link, float min, float max) =>
             link == FmSampleLink.Probit ? FmSampleSet.NormalCdf(score) : Math.Clamp(score, min, max);
 
-        private FmEvaluation Evaluate(float[] predictions, ReadOnlySpan<float> labels)
+        private FmEvaluation Evaluate(float[] predictions, ReadOnlySpan<float> labels, bool auc)
         {
             if (_classification)
             {
                 return new FmEvaluation(FmTask.BinaryClassification, predictions.Length, FmMetrics.LogLossOfProbabilities(predictions, labels),
-                    FmMetrics.Auc(predictions, labels), FmMetrics.Accuracy(predictions, labels, 0.5f), double.NaN, double.NaN);
+                    auc ? FmMetrics.Auc(predictions, labels) : double.NaN, FmMetrics.Accuracy(predictions, labels, 0.5f), double.NaN, double.NaN);
             }
 
             return new FmEvaluation(FmTask.Regression, predictions.Length, double.NaN, double.NaN, double.NaN,
                 FmMetrics.Rmse(predictions, labels), FmMetrics.Mae(predictions, labels));
         }
 
-        /// <summary>The current parameters as a float model for the kernels (k = 0 becomes one zero factor).</summary>
-        private FmModel Snapshot()
+        /// <summary>The current parameters as a float model for the kernels (k = 0 becomes one zero factor), written
+        /// straight into the kernels' table; with <paramref name="reuse"/> into the same table each time (the model
+        /// before is no longer used).</summary>
+        private FmModel Snapshot(bool reuse)
         {
             int k = Math.Max(_k, 1);
-            var weights = new float[_n];
-            var factors = new float[(long)_n * k];
-            if (_o.UseLinear)
+            AlignedTable table = reuse ? _table ??= new AlignedTable(_n, k) : new AlignedTable(_n, k);
+            for (int j = 0; j < _n; j++)
             {
-                for (int j = 0; j < _n; j++)
+                Span<float> row = table.Row(j);
+                ReadOnlySpan<double> factors = _v.AsSpan((int)((long)j * _kp), _k);
+                for (int f = 0; f < factors.Length; f++)
                 {
-                    weights[j] = (float)_w[j];
+                    row[f] = (float)factors[f];
                 }
+
+                row[k] = _o.UseLinear ? (float)_w[j] : 0f;
             }
 
-            for (int f = 0; f < _k; f++)
-            {
-                long row = (long)f * _n;
-                for (int j = 0; j < _n; j++)
-                {
-                    factors[(long)j * k + f] = (float)_v[row + j];
-                }
-            }
-
-            return FmModel.Create(_o.UseBias ? (float)_w0 : 0f, weights, factors, k);
+            return FmModel.FromTable(_o.UseBias ? (float)_w0 : 0f, table, "the MCMC sampler");
         }
 
-        /// <summary>Recomputes every training prediction from the parameters (no drift from the incremental updates),
-        /// sets the residuals e = y_hat - target, and for classification draws the latent targets first. Returns the
-        /// training RMSE (clipped) or accuracy. The predictions are made in parallel parts (each row alone); the draws
-        /// and the metric follow in one pass in row order.</summary>
-        private double RefreshPredictions(bool drawLatent)
+        /// <summary>Once per sweep, per training row in chunks: y_hat = e + z; the training metric's term; for
+        /// classification the latent target z drawn anew (MCMC; its mean for ALS) from the row's own stream and
+        /// e = y_hat - z; the sums of e and e^2 for the next draws of alpha and w0. Returns the training RMSE
+        /// (clipped) or accuracy.</summary>
+        private double RowPass(bool drawLatent)
         {
-            int k = _k;
-            for (int f = 0; f < k; f++)
+            int chunks = (_rows + RowChunk - 1) / RowChunk;
+            RunParts(chunks, c => RowChunkPass(c, drawLatent));
+            double metric = 0, sse = 0, sum = 0;
+            for (int c = 0; c < chunks; c++)
             {
-                for (int j = 0; j < _n; j++)
-                {
-                    _vt[(long)j * k + f] = _v[(long)f * _n + j];
-                }
+                metric += _chunkSums[3 * c];
+                sse += _chunkSums[(3 * c) + 1];
+                sum += _chunkSums[(3 * c) + 2];
             }
 
-            int parts = Math.Clamp(_rows / PartRows, 1, MaxParts);
-            RunParts(parts, p => Predict((int)((long)_rows * p / parts), (int)((long)_rows * (p + 1) / parts)));
-
-            double metric = 0;
-            Span<RowState> state = _state;
-            for (int r = 0; r < _rows; r++)
-            {
-                double y = state[r].E; // the prediction, as Predict left it
-                double target = _target[r];
-                if (!_classification)
-                {
-                    double clipped = Math.Clamp(y, _min, _max);
-                    metric += (clipped - target) * (clipped - target);
-                    state[r].E = y - target;
-                    continue;
-                }
-
-                if ((y >= 0) == (target > 0))
-                {
-                    metric++;
-                }
-
-                if (drawLatent)
-                {
-                    if (_sample)
-                    {
-                        // z ~ N(y, 1) truncated to z > 0 for positives, z < 0 for negatives
-                        target = target > 0 ? y + _random.LeftTruncatedNormal(-y) : y - _random.LeftTruncatedNormal(y);
-                    }
-                    else
-                    {
-                        // the truncated normal's mean: y + phi(y) / Phi(y) above 0, y - phi(y) / Phi(-y) below
-                        double density = Math.Exp(-0.5 * y * y) / Math.Sqrt(2 * Math.PI);
-                        target = target > 0 ? y + density / Math.Max(FmSampleSet.NormalCdf(y), 1e-300)
-                            : y - density / Math.Max(FmSampleSet.NormalCdf(-y), 1e-300);
-                    }
-                }
-
-                state[r].E = y - target;
-            }
-
+            _sse = sse;
+            _sumE = sum;
             return _classification ? metric / _rows : Math.Sqrt(metric / _rows);
         }
 
-        /// <summary>The predictions of rows [from, to) into their residual slots, and their factor sums.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void RowChunkPass(int c, bool drawLatent)
+        {
+            int from = c * RowChunk, to = Math.Min(_rows, from + RowChunk);
+            double metric = 0, sse = 0, sum = 0;
+            Span<double> e = _e.AsSpan(from, to - from);
+            Span<double> z = _z.AsSpan(from, to - from);
+            ReadOnlySpan<float> labels = _labels.AsSpan(from, to - from);
+            if (!_classification)
+            {
+                for (int r = 0; r < e.Length; r++)
+                {
+                    double target = labels[r];
+                    double clipped = Math.Clamp(e[r] + z[r], _min, _max);
+                    metric += (clipped - target) * (clipped - target);
+                    sse += e[r] * e[r];
+                    sum += e[r];
+                }
+            }
+            else
+            {
+                for (int r = 0; r < e.Length; r++)
+                {
+                    double y = e[r] + z[r];
+                    bool positive = labels[r] > 0;
+                    if ((y >= 0) == positive)
+                    {
+                        metric++;
+                    }
+
+                    if (drawLatent)
+                    {
+                        double target;
+                        if (_sample)
+                        {
+                            // z ~ N(y, 1) truncated to z > 0 for positives, z < 0 for negatives
+                            var random = BayesRandom.For(_rowKey, _sweep, from + r);
+                            target = positive ? y + random.LeftTruncatedNormal(-y) : y - random.LeftTruncatedNormal(y);
+                        }
+                        else
+                        {
+                            // the truncated normal's mean: y + phi(y) / Phi(y) above 0, y - phi(y) / Phi(-y) below
+                            double density = Math.Exp(-0.5 * y * y) / Math.Sqrt(2 * Math.PI);
+                            target = positive ? y + density / Math.Max(FmSampleSet.NormalCdf(y), 1e-300)
+                                : y - density / Math.Max(FmSampleSet.NormalCdf(-y), 1e-300);
+                        }
+
+                        z[r] = target;
+                        e[r] = y - target;
+                    }
+
+                    sse += e[r] * e[r];
+                    sum += e[r];
+                }
+            }
+
+            _chunkSums[3 * c] = metric;
+            _chunkSums[(3 * c) + 1] = sse;
+            _chunkSums[(3 * c) + 2] = sum;
+        }
+
+        /// <summary>The predictions of rows [from, to) minus nothing yet (e = y_hat; the first row pass subtracts
+        /// the targets), and their factor sums q.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Predict(int from, int to)
         {
             ReadOnlySpan<int> offsets = _train.Offsets;
             ReadOnlySpan<int> indices = _train.Indices;
             ReadOnlySpan<float> values = _train.Values;
-            ReadOnlySpan<double> vt = _vt;
-            int k = _k;
-            Span<double> sum = stackalloc double[Math.Max(k, 1)];
+            int k = _k, kp = _kp;
             Span<double> squares = stackalloc double[Math.Max(k, 1)];
             for (int r = from; r < to; r++)
             {
                 double y = _o.UseBias ? _w0 : 0;
+                Span<double> sum = _q.AsSpan(_q0 + (r * kp), kp);
                 sum.Clear();
                 squares.Clear();
                 for (int p = offsets[r]; p < offsets[r + 1]; p++)
@@ -457,7 +523,7 @@ public static class FmBayesTrainer
                         y += _w[j] * x;
                     }
 
-                    ReadOnlySpan<double> row = vt.Slice((int)((long)j * k), k);
+                    ReadOnlySpan<double> row = _v.AsSpan((int)((long)j * kp), k);
                     for (int f = 0; f < k; f++)
                     {
                         double t = row[f] * x;
@@ -469,39 +535,10 @@ public static class FmBayesTrainer
                 for (int f = 0; f < k; f++)
                 {
                     y += 0.5 * (sum[f] * sum[f] - squares[f]);
-                    _factorSums[((long)f * _rows) + r] = sum[f];
                 }
 
-                _state[r].E = y;
+                _e[r] = y - _z[r];
             }
-        }
-
-        /// <summary>How many parts the work of a block of <paramref name="entries"/> nonzeros over
-        /// <paramref name="features"/> features is cut into (from the data alone).</summary>
-        private static int Parts(int entries, int features) => Math.Clamp(entries / (PartEntries + (2 * features)), 1, MaxParts);
-
-        /// <summary>Where part p of a block's entries starts: an even cut moved forward to a row's first entry, so
-        /// that no row (a repeated feature) is split between two parts.</summary>
-        private int PartStart(int entryStart, int count, int parts, int p)
-        {
-            if (p == 0)
-            {
-                return 0;
-            }
-
-            if (p == parts)
-            {
-                return count;
-            }
-
-            int at = (int)((long)count * p / parts);
-            ReadOnlySpan<BlockEntry> entries = _blocks.Entries.AsSpan(entryStart, count);
-            while (at < count && entries[at].Row == entries[at - 1].Row)
-            {
-                at++;
-            }
-
-            return at;
         }
 
         private void RunParts(int parts, Action<int> body)
@@ -519,120 +556,11 @@ public static class FmBayesTrainer
             Parallel.For(0, parts, _parallel, body);
         }
 
-        /// <summary>sum h e and sum h^2 per feature of one block, over the block's parts, added in part order.</summary>
-        private void BlockSums(int b, int features, bool linear)
-        {
-            int entryStart = _blocks.EntryStart[b];
-            int count = _blocks.EntryStart[b + 1] - entryStart;
-            int parts = Parts(count, features);
-            if (parts == 1)
-            {
-                PartSums(entryStart, 0, count, _mean, _precision, features, linear);
-                return;
-            }
-
-            RunParts(parts, p => PartSums(entryStart, PartStart(entryStart, count, parts, p), PartStart(entryStart, count, parts, p + 1),
-                _partMean[p], _partPrecision[p], features, linear));
-            Span<double> mean = _mean.AsSpan(0, features);
-            Span<double> precision = _precision.AsSpan(0, features);
-            _partMean[0].AsSpan(0, features).CopyTo(mean);
-            _partPrecision[0].AsSpan(0, features).CopyTo(precision);
-            for (int p = 1; p < parts; p++)
-            {
-                ReadOnlySpan<double> partMean = _partMean[p].AsSpan(0, features);
-                ReadOnlySpan<double> partPrecision = _partPrecision[p].AsSpan(0, features);
-                for (int l = 0; l < features; l++)
-                {
-                    mean[l] += partMean[l];
-                    precision[l] += partPrecision[l];
-                }
-            }
-        }
-
-        /// <summary>Applies the changes of one block's parameters to the rows' caches, part by part (each row is in
-        /// one part only).</summary>
-        private void BlockUpdate(int b, int features, bool linear)
-        {
-            int entryStart = _blocks.EntryStart[b];
-            int count = _blocks.EntryStart[b + 1] - entryStart;
-            int parts = Parts(count, features);
-            RunParts(parts, p => PartUpdate(entryStart, PartStart(entryStart, count, parts, p), PartStart(entryStart, count, parts, p + 1), linear));
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void PartSums(int entryStart, int from, int to, double[] meanArray, double[] precisionArray, int features, bool linear)
-        {
-            ReadOnlySpan<BlockEntry> entries = _blocks.Entries.AsSpan(entryStart + from, to - from);
-            Span<double> mean = meanArray.AsSpan(0, features);
-            Span<double> precision = precisionArray.AsSpan(0, features);
-            ReadOnlySpan<RowState> state = _state;
-            mean.Clear();
-            precision.Clear();
-            if (linear)
-            {
-                foreach (BlockEntry entry in entries)
-                {
-                    double x = entry.X;
-                    mean[entry.Local] += x * state[entry.Row].E;
-                    precision[entry.Local] += x * x;
-                }
-
-                return;
-            }
-
-            ReadOnlySpan<double> old = _change.AsSpan(0, features);
-            Span<double> h = _scratch.AsSpan(from, to - from);
-            for (int p = 0; p < entries.Length; p++)
-            {
-                BlockEntry entry = entries[p];
-                ref readonly RowState row = ref state[entry.Row];
-                double x = entry.X;
-                double hp = x * (row.Q - x * old[entry.Local]);
-                h[p] = hp;
-                mean[entry.Local] += hp * row.E;
-                precision[entry.Local] += hp * hp;
-            }
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void PartUpdate(int entryStart, int from, int to, bool linear)
-        {
-            ReadOnlySpan<BlockEntry> entries = _blocks.Entries.AsSpan(entryStart + from, to - from);
-            ReadOnlySpan<double> change = _change;
-            Span<RowState> state = _state;
-            if (linear)
-            {
-                foreach (BlockEntry entry in entries)
-                {
-                    state[entry.Row].E += entry.X * change[entry.Local];
-                }
-
-                return;
-            }
-
-            ReadOnlySpan<double> h = _scratch.AsSpan(from, to - from);
-            for (int p = 0; p < entries.Length; p++)
-            {
-                BlockEntry entry = entries[p];
-                ref RowState row = ref state[entry.Row];
-                double delta = change[entry.Local];
-                row.Q += entry.X * delta;
-                row.E += h[p] * delta;
-            }
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void DrawAll()
         {
             if (_sample)
             {
-                double sse = 0;
-                foreach (ref readonly RowState row in _state.AsSpan())
-                {
-                    sse += row.E * row.E;
-                }
-
-                double alpha = _random.Gamma((Alpha0 + _rows) / 2, (Gamma0 + sse) / 2);
+                double alpha = _random.Gamma((Alpha0 + _rows) / 2, (Gamma0 + _sse) / 2);
                 if (double.IsFinite(alpha))
                 {
                     _alpha = alpha;
@@ -647,63 +575,63 @@ public static class FmBayesTrainer
             if (_o.UseLinear)
             {
                 DrawHyper(_w, 0, 1, _wMu, _wLambda, 0);
-                for (int b = 0; b < _blocks.Count; b++)
-                {
-                    DrawLinearBlock(b);
-                }
-
-                foreach (int j in _blocks.Empty)
-                {
-                    _w[j] = DrawFromPrior(_w[j], _wMu[_group[j]], _wLambda[_group[j]]);
-                }
             }
 
-            if (_k == 0)
+            for (int f = 0; f < _k; f++)
+            {
+                DrawHyper(_v, f, _kp, _vMu, _vLambda, f);
+            }
+
+            if (!_o.UseLinear && _k == 0)
             {
                 return;
             }
 
-            for (int f = 0; f < _k; f++)
-            {
-                DrawHyper(_v, (long)f * _n, _k, _vMu, _vLambda, f);
-            }
-
-            for (int f = 0; f < _k; f++)
-            {
-                // q_f of every row, as the last refresh left it: only this factor's draws change it
-                int parts = Math.Clamp(_rows / PartRows, 1, MaxParts);
-                int factor = f;
-                RunParts(parts, p => LoadFactorSums(factor, (int)((long)_rows * p / parts), (int)((long)_rows * (p + 1) / parts)));
-
-                DrawFactorColumn(f);
-            }
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void DrawFactorColumn(int f)
-        {
-            Span<double> v = _v.AsSpan((int)((long)f * _n), _n);
             for (int b = 0; b < _blocks.Count; b++)
             {
-                DrawFactorBlock(v, f, b);
+                int first = _blocks.BlockStart[b];
+                int[] cut = _cuts[b];
+                if (cut.Length == 2 || _threads == 1)
+                {
+                    Scratch scratch = _scratch[0];
+                    for (int i = first; i < _blocks.BlockStart[b + 1]; i++)
+                    {
+                        DrawFeature(_blocks.Features[i], scratch);
+                    }
+
+                    continue;
+                }
+
+                Parallel.For(0, cut.Length - 1, _parallel, p =>
+                {
+                    Scratch scratch = _scratch[p];
+                    for (int i = first + cut[p]; i < first + cut[p + 1]; i++)
+                    {
+                        DrawFeature(_blocks.Features[i], scratch);
+                    }
+                });
             }
 
             foreach (int j in _blocks.Empty)
             {
+                var random = BayesRandom.For(_featureKey, _sweep, j);
                 int g = _group[j];
-                v[j] = DrawFromPrior(v[j], _vMu[g * _k + f], _vLambda[g * _k + f]);
+                if (_o.UseLinear)
+                {
+                    _w[j] = DrawFromPrior(_w[j], _wMu[g], _wLambda[g], ref random);
+                }
+
+                for (int f = 0; f < _k; f++)
+                {
+                    long at = ((long)j * _kp) + f;
+                    _v[at] = DrawFromPrior(_v[at], _vMu[(g * _k) + f], _vLambda[(g * _k) + f], ref random);
+                }
             }
         }
 
         private void DrawBias()
         {
-            double sum = 0;
-            foreach (ref readonly RowState row in _state.AsSpan())
-            {
-                sum += row.E;
-            }
-
-            sum -= _w0 * _rows;
+            double sum = _sumE - (_w0 * _rows);
             double variance = 1.0 / (_reg0 + _alpha * _rows);
             double mean = -variance * _alpha * sum;
             double next = _sample ? _random.Normal(mean, Math.Sqrt(variance)) : mean;
@@ -713,20 +641,20 @@ public static class FmBayesTrainer
             }
 
             double change = next - _w0;
-            Span<RowState> state = _state;
-            for (int r = 0; r < state.Length; r++)
+            Span<double> e = _e;
+            for (int r = 0; r < e.Length; r++)
             {
-                state[r].E += change;
+                e[r] += change;
             }
 
             _w0 = next;
         }
 
         /// <summary>A parameter without data: its prior N(mu, 1 / lambda) (0 when lambda is 0, as libFM).</summary>
-        private double DrawFromPrior(double old, double mu, double lambda)
+        private double DrawFromPrior(double old, double mu, double lambda, ref BayesRandom random)
         {
             double variance = 1.0 / lambda;
-            double next = !double.IsFinite(variance) ? 0 : _sample ? _random.Normal(mu, Math.Sqrt(variance)) : mu;
+            double next = !double.IsFinite(variance) ? 0 : _sample ? random.Normal(mu, Math.Sqrt(variance)) : mu;
             return double.IsFinite(next) ? next : old;
         }
 
@@ -734,84 +662,423 @@ public static class FmBayesTrainer
         /// <paramref name="mean"/> = sum h e with e the residual including the parameter's own part, and
         /// <paramref name="precision"/> = sum h^2.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private double Draw(double old, double mean, double precision, double mu, double lambda)
+        private double Draw(double old, double mean, double precision, double mu, double lambda, ref BayesRandom random)
         {
             mean -= old * precision;
             double variance = 1.0 / (lambda + _alpha * precision);
             mean = variance * (mu * lambda - _alpha * mean);
-            double next = !double.IsFinite(variance) ? 0 : _sample ? _random.Normal(mean, Math.Sqrt(variance)) : mean;
+            double next = !double.IsFinite(variance) ? 0 : _sample ? random.Normal(mean, Math.Sqrt(variance)) : mean;
             return double.IsFinite(next) ? next : old;
         }
 
-        private void LoadFactorSums(int f, int from, int to)
+        /// <summary>
+        /// Draws the parameters of feature j from two passes over its column. The first gathers, over the feature's
+        /// rows, sum x e and sum x^2 (for w_j) and for the factors h_f = x (q_f - x v_jf) (the part of the prediction
+        /// that v_jf multiplies; it does not change while v_j is drawn), sum h_f e, sum x h_f and the Gram matrix
+        /// sum h_f h_g. MCMC draws (w_j, v_j) jointly from these (<see cref="DrawJoint"/>); ALS (and MCMC when the
+        /// joint precision is singular) takes w_j, then v_j1 .. v_jk one after the other, each given those before:
+        /// a change moves the residuals of the feature's rows by x dw or h_f dv_f, so the later sums follow exactly
+        /// (sum h_g e grows by dv_f sum h_f h_g). The second pass applies the changes to the rows' residuals e and
+        /// factor sums q. Works on the feature's rows only, so the features of one block (no shared row) can run on
+        /// any threads; the draws come from the feature's own stream for this sweep.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void DrawFeature(int j, Scratch s)
         {
-            ReadOnlySpan<double> sums = _factorSums.AsSpan((int)((long)f * _rows) + from, to - from);
-            Span<RowState> state = _state.AsSpan(from, to - from);
-            for (int r = 0; r < state.Length; r++)
+            int start = _blocks.ColumnStart[j], end = _blocks.ColumnStart[j + 1];
+            ReadOnlySpan<int> rows = _blocks.Rows.AsSpan(start, end - start);
+            ReadOnlySpan<float> xs = _blocks.Values.AsSpan(start, end - start);
+            var random = BayesRandom.For(_featureKey, _sweep, j);
+            int g = _group[j];
+            int k = _k, kp = _kp, chunks = kp / 4;
+            Span<double> e = _e;
+            double sx = 0, sxx = 0;
+            if (kp == 0)
             {
-                state[r].Q = sums[r];
+                for (int p = 0; p < rows.Length; p++)
+                {
+                    double x = xs[p];
+                    sx += x * e[rows[p]];
+                    sxx += x * x;
+                }
+
+                double old0 = _w[j];
+                double next0 = Draw(old0, sx, sxx, _wMu[g], _wLambda[g], ref random);
+                double dw0 = next0 - old0;
+                _w[j] = next0;
+                for (int p = 0; p < rows.Length; p++)
+                {
+                    e[rows[p]] += xs[p] * dw0;
+                }
+
+                return;
+            }
+
+            Span<double> v = _v.AsSpan(j * kp, kp);
+            Span<Vector256<double>> old = s.Old;
+            Span<Vector256<double>> h = s.H;
+            Span<Vector256<double>> hSum = s.HE;
+            Span<Vector256<double>> xh = s.XH;
+            Span<Vector256<double>> gram = s.Gram;
+            Span<Vector256<double>> delta = s.Delta;
+            ReadOnlySpan<Vector256<double>> vv = MemoryMarshal.Cast<double, Vector256<double>>(v);
+            vv.CopyTo(old);
+            hSum.Clear();
+            xh.Clear();
+            gram.Clear();
+            Span<double> hs = MemoryMarshal.Cast<Vector256<double>, double>(h);
+            bool wide = kp == 8 && Vector512.IsHardwareAccelerated && !_o.NarrowVectors;
+            if (wide)
+            {
+                (sx, sxx) = GatherWide(rows, xs, s);
+            }
+
+            for (int p = 0; !wide && p < rows.Length; p++)
+            {
+                int r = rows[p];
+                double x = xs[p];
+                double er = e[r];
+                sx += x * er;
+                sxx += x * x;
+                ReadOnlySpan<Vector256<double>> q = MemoryMarshal.Cast<double, Vector256<double>>(_q.AsSpan(_q0 + (r * kp), kp));
+                var xv = Vector256.Create(x);
+                var ev = Vector256.Create(er);
+                for (int c = 0; c < chunks; c++)
+                {
+                    Vector256<double> hc = xv * (q[c] - (xv * old[c]));
+                    h[c] = hc;
+                    hSum[c] += hc * ev;
+                    xh[c] += xv * hc;
+                }
+
+                for (int f = 0; f < k; f++)
+                {
+                    var hf = Vector256.Create(hs[f]);
+                    int row = f * chunks;
+                    for (int c = f >> 2; c < chunks; c++)
+                    {
+                        gram[row + c] += hf * h[c];
+                    }
+                }
+            }
+
+            Span<double> b = MemoryMarshal.Cast<Vector256<double>, double>(hSum);
+            ReadOnlySpan<double> cross = MemoryMarshal.Cast<Vector256<double>, double>(xh);
+            ReadOnlySpan<double> gramValues = MemoryMarshal.Cast<Vector256<double>, double>(gram);
+            Span<double> change = MemoryMarshal.Cast<Vector256<double>, double>(delta);
+            change.Clear();
+            double dw = 0;
+            if (!_sample || !DrawJoint(j, g, sx, sxx, b, cross, gramValues, v, change, ref dw, ref random, s))
+            {
+                if (_o.UseLinear)
+                {
+                    double oldW = _w[j];
+                    double nextW = Draw(oldW, sx, sxx, _wMu[g], _wLambda[g], ref random);
+                    dw = nextW - oldW;
+                    _w[j] = nextW;
+                    for (int f = 0; f < k; f++)
+                    {
+                        b[f] += dw * cross[f];
+                    }
+                }
+
+                for (int f = 0; f < k; f++)
+                {
+                    ReadOnlySpan<double> gramRow = gramValues.Slice(f * kp, kp);
+                    double oldV = v[f];
+                    double nextV = Draw(oldV, b[f], gramRow[f], _vMu[(g * k) + f], _vLambda[(g * k) + f], ref random);
+                    double d = nextV - oldV;
+                    change[f] = d;
+                    v[f] = nextV;
+                    for (int f2 = f + 1; f2 < k; f2++)
+                    {
+                        b[f2] += d * gramRow[f2];
+                    }
+                }
+            }
+
+            if (wide)
+            {
+                ApplyWide(rows, xs, dw, s);
+                return;
+            }
+
+            for (int p = 0; p < rows.Length; p++)
+            {
+                int r = rows[p];
+                double x = xs[p];
+                Span<Vector256<double>> q = MemoryMarshal.Cast<double, Vector256<double>>(_q.AsSpan(_q0 + (r * kp), kp));
+                var xv = Vector256.Create(x);
+                Vector256<double> qc = q[0];
+                Vector256<double> dot = xv * (qc - (xv * old[0])) * delta[0];
+                q[0] = qc + (xv * delta[0]);
+                for (int c = 1; c < chunks; c++)
+                {
+                    qc = q[c];
+                    dot += xv * (qc - (xv * old[c])) * delta[c];
+                    q[c] = qc + (xv * delta[c]);
+                }
+
+                e[r] += (x * dw) + Vector256.Sum(dot);
             }
         }
 
-        /// <summary>Draws the linear weights of one block: one pass for the sums, the draws, one pass for the residuals.</summary>
-        private void DrawLinearBlock(int b)
+        /// <summary>The first pass of <see cref="DrawFeature"/> for k = 8 with 512-bit vectors (one per row's q):
+        /// the same sums in the same order, the whole Gram matrix instead of its upper half.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private (double Sx, double Sxx) GatherWide(ReadOnlySpan<int> rows, ReadOnlySpan<float> xs, Scratch s)
         {
-            ReadOnlySpan<int> features = _blocks.Features.AsSpan(_blocks.FeatureStart[b], _blocks.FeatureStart[b + 1] - _blocks.FeatureStart[b]);
-            BlockSums(b, features.Length, linear: true);
-            Span<double> change = _change.AsSpan(0, features.Length);
-            for (int l = 0; l < features.Length; l++)
+            ref double q0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_q), _q0);
+            ref double e0 = ref MemoryMarshal.GetArrayDataReference(_e);
+            Vector512<double> old = Vector512.Create(s.Old[0], s.Old[1]);
+            Vector512<double> he = default, xh = default, g0 = default, g1 = default, g2 = default, g3 = default,
+                g4 = default, g5 = default, g6 = default, g7 = default;
+            double sx = 0, sxx = 0;
+            for (int p = 0; p < rows.Length; p++)
             {
-                int j = features[l];
-                int g = _group[j];
-                double old = _w[j];
-                double next = Draw(old, _mean[l], _precision[l], _wMu[g], _wLambda[g]);
-                change[l] = next - old;
-                _w[j] = next;
+                int r = rows[p];
+                double x = xs[p];
+                Prefetch(rows, p, ref q0, ref e0);
+                double er = Unsafe.Add(ref e0, r);
+                sx += x * er;
+                sxx += x * x;
+                var xv = Vector512.Create(x);
+                Vector512<double> h = xv * (Vector512.LoadUnsafe(ref q0, (nuint)r * 8) - (xv * old));
+                he += h * Vector512.Create(er);
+                xh += xv * h;
+                g0 += Vector512.Create(h.GetElement(0)) * h;
+                g1 += Vector512.Create(h.GetElement(1)) * h;
+                g2 += Vector512.Create(h.GetElement(2)) * h;
+                g3 += Vector512.Create(h.GetElement(3)) * h;
+                g4 += Vector512.Create(h.GetElement(4)) * h;
+                g5 += Vector512.Create(h.GetElement(5)) * h;
+                g6 += Vector512.Create(h.GetElement(6)) * h;
+                g7 += Vector512.Create(h.GetElement(7)) * h;
             }
 
-            BlockUpdate(b, features.Length, linear: true);
+            (s.HE[0], s.HE[1]) = (he.GetLower(), he.GetUpper());
+            (s.XH[0], s.XH[1]) = (xh.GetLower(), xh.GetUpper());
+            Span<Vector256<double>> gram = s.Gram;
+            (gram[0], gram[1]) = (g0.GetLower(), g0.GetUpper());
+            (gram[2], gram[3]) = (g1.GetLower(), g1.GetUpper());
+            (gram[4], gram[5]) = (g2.GetLower(), g2.GetUpper());
+            (gram[6], gram[7]) = (g3.GetLower(), g3.GetUpper());
+            (gram[8], gram[9]) = (g4.GetLower(), g4.GetUpper());
+            (gram[10], gram[11]) = (g5.GetLower(), g5.GetUpper());
+            (gram[12], gram[13]) = (g6.GetLower(), g6.GetUpper());
+            (gram[14], gram[15]) = (g7.GetLower(), g7.GetUpper());
+            return (sx, sxx);
         }
 
-        /// <summary>Draws factor f of one block's features.</summary>
-        private void DrawFactorBlock(Span<double> v, int f, int b)
+        /// <summary>Asks for the caches of the row PrefetchAhead entries on (a feature's rows are mostly far apart,
+        /// so waiting for each row's line one after the other is what the passes would otherwise spend their time on).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static unsafe void Prefetch(ReadOnlySpan<int> rows, int p, ref double q0, ref double e0)
         {
-            ReadOnlySpan<int> features = _blocks.Features.AsSpan(_blocks.FeatureStart[b], _blocks.FeatureStart[b + 1] - _blocks.FeatureStart[b]);
-            Span<double> change = _change.AsSpan(0, features.Length);
-            for (int l = 0; l < features.Length; l++)
+            if (Sse.IsSupported && p + PrefetchAhead < rows.Length)
             {
-                change[l] = v[features[l]];
+                int ahead = rows[p + PrefetchAhead];
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref q0, (nuint)ahead * 8)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref e0, ahead)));
+            }
+        }
+
+        /// <summary>The second pass of <see cref="DrawFeature"/> for k = 8 with 512-bit vectors (the same bits).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void ApplyWide(ReadOnlySpan<int> rows, ReadOnlySpan<float> xs, double dw, Scratch s)
+        {
+            ref double q0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_q), _q0);
+            ref double e0 = ref MemoryMarshal.GetArrayDataReference(_e);
+            Vector512<double> old = Vector512.Create(s.Old[0], s.Old[1]);
+            Vector512<double> delta = Vector512.Create(s.Delta[0], s.Delta[1]);
+            for (int p = 0; p < rows.Length; p++)
+            {
+                int r = rows[p];
+                double x = xs[p];
+                var xv = Vector512.Create(x);
+                Prefetch(rows, p, ref q0, ref e0);
+                ref double qr = ref Unsafe.Add(ref q0, (nuint)r * 8);
+                Vector512<double> q = Vector512.LoadUnsafe(ref qr);
+                Vector512<double> t = xv * (q - (xv * old)) * delta;
+                (q + (xv * delta)).StoreUnsafe(ref qr);
+                Unsafe.Add(ref e0, r) += (x * dw) + Vector256.Sum(t.GetLower() + t.GetUpper());
+            }
+        }
+
+        /// <summary>
+        /// MCMC: draws (w_j, v_j1 .. v_jk) jointly from their Gaussian conditional (a blocked Gibbs step; the same
+        /// posterior as one coordinate after the other, but the feature's parameters move together, which mixes
+        /// faster). Precision P = diag(lambda) + alpha A with A = sum a a' over the feature's rows, a = (x, h_1 .. h_k);
+        /// mean P^-1 (lambda mu - alpha (sum a e - A theta_old)); the draw adds L^-T z (P = L L', z standard normal).
+        /// Returns false, drawing nothing, when P is not positive definite (then the coordinate draws run).
+        /// </summary>
+        private unsafe bool DrawJoint(int j, int g, double sx, double sxx, ReadOnlySpan<double> b, ReadOnlySpan<double> cross,
+            ReadOnlySpan<double> gram, Span<double> v, Span<double> change, ref double dw, ref BayesRandom random, Scratch s)
+        {
+            int k = _k, kp = _kp;
+            int lin = _o.UseLinear ? 1 : 0;
+            int m = lin + k;
+            double alpha = _alpha;
+            fixed (double* p = s.Joint, rhs = s.Rhs, theta = s.Theta, prior = s.Prior, mean = s.Mean)
+            fixed (double* gr = gram, hb = b, xh = cross, vj = v, dv = change)
+            {
+                // A (symmetric; the Gram matrix holds the upper half) and sum a e
+                if (lin == 1)
+                {
+                    p[0] = sxx;
+                    rhs[0] = sx;
+                    theta[0] = _w[j];
+                    prior[0] = _wLambda[g];
+                    mean[0] = _wMu[g];
+                    for (int f = 0; f < k; f++)
+                    {
+                        p[1 + f] = xh[f];
+                        p[(1 + f) * m] = xh[f];
+                    }
+                }
+
+                for (int f = 0; f < k; f++)
+                {
+                    rhs[lin + f] = hb[f];
+                    theta[lin + f] = vj[f];
+                    prior[lin + f] = _vLambda[(g * k) + f];
+                    mean[lin + f] = _vMu[(g * k) + f];
+                    for (int f2 = f; f2 < k; f2++)
+                    {
+                        double a = gr[(f * kp) + f2];
+                        p[((lin + f) * m) + lin + f2] = a;
+                        p[((lin + f2) * m) + lin + f] = a;
+                    }
+                }
+
+                // rhs = lambda mu - alpha (sum a e - A theta_old); P = alpha A + diag(lambda)
+                for (int i = 0; i < m; i++)
+                {
+                    double at = 0;
+                    double* row = p + (i * m);
+                    for (int c = 0; c < m; c++)
+                    {
+                        at += row[c] * theta[c];
+                    }
+
+                    rhs[i] = (prior[i] * mean[i]) - (alpha * (rhs[i] - at));
+                }
+
+                for (int i = 0; i < m * m; i++)
+                {
+                    p[i] *= alpha;
+                }
+
+                for (int i = 0; i < m; i++)
+                {
+                    p[(i * m) + i] += prior[i];
+                }
+
+                // Cholesky P = L L' (L in the lower half of p)
+                for (int c = 0; c < m; c++)
+                {
+                    double* rowC = p + (c * m);
+                    double d = rowC[c];
+                    for (int t = 0; t < c; t++)
+                    {
+                        d -= rowC[t] * rowC[t];
+                    }
+
+                    if (!(d > 0) || !double.IsFinite(d))
+                    {
+                        return false;
+                    }
+
+                    d = Math.Sqrt(d);
+                    rowC[c] = d;
+                    for (int i = c + 1; i < m; i++)
+                    {
+                        double* rowI = p + (i * m);
+                        double x = rowI[c];
+                        for (int t = 0; t < c; t++)
+                        {
+                            x -= rowI[t] * rowC[t];
+                        }
+
+                        rowI[c] = x / d;
+                    }
+                }
+
+                // mean = P^-1 rhs (L y = rhs, then L' mean = y), plus a standard normal through L'^-1: solve L' u = y + z
+                for (int i = 0; i < m; i++)
+                {
+                    double* rowI = p + (i * m);
+                    double x = rhs[i];
+                    for (int t = 0; t < i; t++)
+                    {
+                        x -= rowI[t] * rhs[t];
+                    }
+
+                    rhs[i] = x / rowI[i];
+                }
+
+                for (int i = 0; i < m; i++)
+                {
+                    rhs[i] += random.Normal();
+                }
+
+                for (int i = m - 1; i >= 0; i--)
+                {
+                    double x = rhs[i];
+                    for (int t = i + 1; t < m; t++)
+                    {
+                        x -= p[(t * m) + i] * rhs[t];
+                    }
+
+                    rhs[i] = x / p[(i * m) + i];
+                    if (!double.IsFinite(rhs[i]))
+                    {
+                        return false;
+                    }
+                }
+
+                if (lin == 1)
+                {
+                    dw = rhs[0] - theta[0];
+                    _w[j] = rhs[0];
+                }
+
+                for (int f = 0; f < k; f++)
+                {
+                    dv[f] = rhs[lin + f] - theta[lin + f];
+                    vj[f] = rhs[lin + f];
+                }
             }
 
-            BlockSums(b, features.Length, linear: false);
-            for (int l = 0; l < features.Length; l++)
-            {
-                int j = features[l];
-                int g = _group[j];
-                double old = v[j];
-                double next = Draw(old, _mean[l], _precision[l], _vMu[g * _k + f], _vLambda[g * _k + f]);
-                change[l] = next - old;
-                v[j] = next;
-            }
-
-            BlockUpdate(b, features.Length, linear: false);
+            return true;
         }
 
-        /// <summary>Per training row: the residual e = y_hat - target and q_f = sum_j v_jf x_j of the factor being drawn.</summary>
-        private struct RowState
+        /// <summary>One thread's buffers for <see cref="DrawFeature"/>, in vectors of 4 of the padded k.</summary>
+        private sealed class Scratch(int kp)
         {
-            public double E;
-            public double Q;
+            public readonly Vector256<double>[] Old = new Vector256<double>[kp / 4];
+            public readonly Vector256<double>[] H = new Vector256<double>[kp / 4];
+            public readonly Vector256<double>[] HE = new Vector256<double>[kp / 4];
+            public readonly Vector256<double>[] XH = new Vector256<double>[kp / 4];
+            public readonly Vector256<double>[] Delta = new Vector256<double>[kp / 4];
+            public readonly Vector256<double>[] Gram = new Vector256<double>[kp * kp / 4];
+            public readonly double[] Joint = new double[(kp + 1) * (kp + 1)];
+            public readonly double[] Rhs = new double[kp + 1];
+            public readonly double[] Theta = new double[kp + 1];
+            public readonly double[] Prior = new double[kp + 1];
+            public readonly double[] Mean = new double[kp + 1];
         }
 
-        /// <summary>Draws (MCMC) each group's precision then mean for one block of parameters (w, or factor f of V);
-        /// ALS keeps the precision and sets the mean to mu0.</summary>
-        private void DrawHyper(double[] parameters, long offset, int stride, double[] mu, double[] lambda, int f)
+        /// <summary>Draws (MCMC) each group's precision then mean for one block of parameters (w, or factor f of V:
+        /// the values at j * stride + offset); ALS keeps the precision and sets the mean to mu0.</summary>
+        private void DrawHyper(double[] parameters, int offset, int stride, double[] mu, double[] lambda, int f)
         {
+            int muStride = parameters == _w ? 1 : _k;
             if (!_sample)
             {
                 for (int g = 0; g < _groups; g++)
                 {
-                    mu[g * stride + f] = Mu0;
+                    mu[(g * muStride) + f] = Mu0;
                 }
 
                 return;
@@ -821,17 +1088,17 @@ public static class FmBayesTrainer
             Span<double> sums = _groups <= 64 ? stackalloc double[_groups] : new double[_groups];
             for (int g = 0; g < _groups; g++)
             {
-                double m = mu[g * stride + f] - Mu0;
+                double m = mu[(g * muStride) + f] - Mu0;
                 squares[g] = Beta0 * m * m + Gamma0;
             }
 
-            ReadOnlySpan<double> values = parameters.AsSpan((int)offset, _n);
             for (int j = 0; j < _n; j++)
             {
                 int g = _group[j];
-                double d = values[j] - mu[g * stride + f];
+                double value = parameters[((long)j * stride) + offset];
+                double d = value - mu[(g * muStride) + f];
                 squares[g] += d * d;
-                sums[g] += values[j];
+                sums[g] += value;
             }
 
             for (int g = 0; g < _groups; g++)
@@ -839,7 +1106,7 @@ public static class FmBayesTrainer
                 double next = _random.Gamma((Alpha0 + _groupCount[g] + 1) / 2, squares[g] / 2);
                 if (double.IsFinite(next))
                 {
-                    lambda[g * stride + f] = next;
+                    lambda[(g * muStride) + f] = next;
                 }
             }
 
@@ -847,10 +1114,10 @@ public static class FmBayesTrainer
             {
                 double count = _groupCount[g] + Beta0;
                 double mean = (sums[g] + Beta0 * Mu0) / count;
-                double next = _random.Normal(mean, Math.Sqrt(1.0 / (count * lambda[g * stride + f])));
+                double next = _random.Normal(mean, Math.Sqrt(1.0 / (count * lambda[(g * muStride) + f])));
                 if (double.IsFinite(next))
                 {
-                    mu[g * stride + f] = next;
+                    mu[(g * muStride) + f] = next;
                 }
             }
         }
