@@ -56,6 +56,10 @@ public class AutoTrainerTests
             Assert.Equal(predictions[r], Math.Clamp(score, result.TargetMin, result.TargetMax));
         }
 
+        // a regression model records the training targets' range for fm predict
+        Assert.Equal((result.TargetMin, result.TargetMax), result.File.TargetRange);
+        Assert.Contains("single trainings in all", result.Choice, StringComparison.Ordinal);
+
         // deterministic: the same data, options and seed give the same model
         FmAutoResult again = FmAutoTrainer.Train(train, options);
         Assert.Equal(result.File.Model, again.File.Model);
@@ -69,7 +73,7 @@ public class AutoTrainerTests
         FmAutoResult result = FmAutoTrainer.Train(train, new FmAutoOptions { Task = FmTask.BinaryClassification, EmbeddingSize = 4, Seed = 1 });
         Assert.Contains(result.Trials, t => t.Name.StartsWith("MCMC", StringComparison.Ordinal));
         Assert.Contains(result.Trials, t => t.Name.Contains("instance-normalised", StringComparison.Ordinal));
-        Assert.Contains("vs", result.Choice, StringComparison.Ordinal);
+        Assert.Contains(result.Choice.StartsWith("chose MCMC", StringComparison.Ordinal) ? "best SGD-family" : "; MCMC ", result.Choice, StringComparison.Ordinal);
         Assert.Equal(result.Choice.StartsWith("chose MCMC", StringComparison.Ordinal), result.File.Samples is not null);
         var p = new float[train.Count];
         result.Predict(train, p);
@@ -91,5 +95,29 @@ public class AutoTrainerTests
         ArgumentException e = Assert.Throws<ArgumentException>(() =>
             FmAutoTrainer.Train(four, new FmAutoOptions { Task = FmTask.BinaryClassification, Solver = FmSolver.Sgd }));
         Assert.Contains("none to hold out", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_candidate_is_within_noise_only_when_its_excess_loss_is_at_most_one_standard_error()
+    {
+        var rng = new Random(4);
+        double[] reference = Enumerable.Range(0, 400).Select(_ => rng.NextDouble()).ToArray();
+        var best = new FmAutoTrainer.Outcome(reference.Average(), 5, reference);
+        Assert.True(FmAutoTrainer.WithinNoise(best, best));
+
+        // the same rows with differences of mean 0 (each pair of rows +e, -e): within; a clear shift on every row: not
+        double[] noisy = reference.Select((v, i) => v + (i % 2 == 0 ? 0.1 : -0.1)).ToArray();
+        double[] shifted = reference.Select(v => v + 0.05 + ((rng.NextDouble() - 0.5) * 0.02)).ToArray();
+        Assert.True(FmAutoTrainer.WithinNoise(new(noisy.Average(), 5, noisy), best));
+        Assert.False(FmAutoTrainer.WithinNoise(new(shifted.Average(), 5, shifted), best));
+
+        // a quarter of the rows far worse: not within noise; a lower loss is always within
+        double[] manyBad = reference.Select((v, i) => i % 4 == 0 ? v + 3 : v).ToArray();
+        Assert.False(FmAutoTrainer.WithinNoise(new(manyBad.Average(), 5, manyBad), best));
+        double[] better = reference.Select(v => v - 0.01).ToArray();
+        Assert.True(FmAutoTrainer.WithinNoise(new(better.Average(), 5, better), best));
+
+        // a diverged candidate (no rows) is never within noise
+        Assert.False(FmAutoTrainer.WithinNoise(new(double.PositiveInfinity, 0, null), best));
     }
 }

@@ -161,7 +161,10 @@ internal static class BayesRun
             }
             else
             {
-                file = new ModelFile(result.Model, task, options.UseBias, options.UseLinear);
+                file = new ModelFile(result.Model, task, options.UseBias, options.UseLinear)
+                {
+                    TargetRange = task == FmTask.Regression ? (result.TargetMin, result.TargetMax) : null,
+                };
                 format = request.ModelFormat;
             }
 

@@ -18,12 +18,13 @@ public static class EvalCommand
         Option<string> input = new("--input", "-i") { Description = "Labelled data (libFM/libSVM or libffm text; .gz read transparently).", Required = true, HelpName = "FILE" };
         Option<string> inputFormat = CliOptions.InputFormat();
         Option<string?> task = new("--task") { Description = "r or c (default: from the model file when it says, else c when every label is 0/1 or -1/+1).", HelpName = "r|c" };
-        Option<string?> clip = new("--clip") { Description = "Regression: clamp predictions to [MIN, MAX] first, as libFM does (e.g. --clip 1,5).", HelpName = "MIN,MAX" };
+        Option<string?> clip = new("--clip") { Description = "Regression: clamp predictions to [MIN, MAX] first, as libFM does (e.g. --clip 1,5); overrides the range a native regression model records.", HelpName = "MIN,MAX" };
+        Option<bool> noClip = new("--no-clip") { Description = "Regression: do not clamp to the training targets' range the native model records (the default clamps, as fm predict does)." };
         Option<bool> xlearnNorm = new("--xlearn-norm") { Description = "Score with xLearn's instance normalisation." };
         Option<int> threads = CliOptions.Threads();
         var command = new Command("eval", "Print a model's metrics on labelled data: logloss, AUC and accuracy (c) or RMSE and MAE (r).")
         {
-            model, modelFormat, input, inputFormat, task, clip, xlearnNorm, threads,
+            model, modelFormat, input, inputFormat, task, clip, noClip, xlearnNorm, threads,
         };
 
         CliRunner.SetAction(command, (parse, context) =>
@@ -32,6 +33,12 @@ public static class EvalCommand
             CliOptions.RequireFile(inputPath, "The input file");
             ModelFile file = CliOptions.LoadModel(parse.GetRequiredValue(model), CliOptions.ParseModelFormat(parse.GetValue(modelFormat)), parse.GetValue(xlearnNorm));
             (float Min, float Max)? range = parse.GetValue(clip) is { } text ? CliOptions.ParseRange(text, "--clip") : null;
+            if (range.HasValue && parse.GetValue(noClip))
+            {
+                throw new CliUserException("--clip and --no-clip contradict each other; give one (a regression model's recorded training range is the default).");
+            }
+
+            range ??= parse.GetValue(noClip) ? null : file.TargetRange;
             int maxThreads = parse.GetValue(threads);
             if (maxThreads < 0)
             {

@@ -58,6 +58,10 @@ public static class InfoCommand
         if (file.Format == ModelFormat.Native)
         {
             Line("scoring", file.InstanceNormalization ? "xLearn instance normalisation" : "plain FM");
+            if (file.TargetRange is { } range)
+            {
+                Line("target range", string.Create(CultureInfo.InvariantCulture, $"[{range.Min:G9}, {range.Max:G9}] (the training targets; fm predict clamps to it unless --no-clip)"));
+            }
         }
 
         Line("kernel", model.Order == 3 ? FmOrder3Kernels.For(model.EmbeddingSize).ToString() : FmKernels.For(model.EmbeddingSize).ToString());

@@ -25,14 +25,15 @@ public static class PredictCommand
         Option<string> output = CliOptions.Output("Where to write the predictions, one per line ('-': stdout).");
         Option<bool> probability = new("--probability", "-p") { Description = "Write the logistic 1/(1+e^-y) of the score, the probability of the positive class (the default for a classification model; needed for libFM and xLearn files, which do not record the task)." };
         Option<bool> raw = new("--raw") { Description = "Write the raw score y, even for a classification model." };
-        Option<string?> clip = new("--clip") { Description = "Clamp every prediction to [MIN, MAX], as libFM does for regression (e.g. --clip 1,5).", HelpName = "MIN,MAX" };
+        Option<string?> clip = new("--clip") { Description = "Clamp every prediction to [MIN, MAX], as libFM does for regression (e.g. --clip 1,5); overrides the range a native regression model records.", HelpName = "MIN,MAX" };
+        Option<bool> noClip = new("--no-clip") { Description = "Do not clamp a regression model's predictions to the training targets' range its native file records (the default clamps them, as libFM does)." };
         Option<bool> xlearnNorm = new("--xlearn-norm") { Description = "Score with xLearn's instance normalisation (xLearn's default; its model file does not record it)." };
         Option<int> threads = CliOptions.Threads();
         Option<bool> timings = new("--timings") { Description = "Also report on stderr where the time went (model load, parse, score, format and write)." };
 
         var command = new Command("predict", "Score a data file with a model: one prediction per line.")
         {
-            model, modelFormat, input, inputFormat, output, probability, raw, clip, xlearnNorm, threads, timings,
+            model, modelFormat, input, inputFormat, output, probability, raw, clip, noClip, xlearnNorm, threads, timings,
         };
 
         CliRunner.SetAction(command, (parse, context) =>
@@ -49,7 +50,8 @@ public static class PredictCommand
                 parse.GetValue(xlearnNorm),
                 parse.GetValue(threads),
                 parse.GetValue(timings),
-                parse.GetValue(raw));
+                parse.GetValue(raw),
+                parse.GetValue(noClip));
             return fieldAware is { } ffm ? FfmCli.Predict(options, ffm, context) : Run(options, context);
         });
         return command;
@@ -59,8 +61,11 @@ public static class PredictCommand
     /// <param name="Probability">Write probabilities (--probability).</param>
     /// <param name="Raw">Write raw scores (--raw). With neither, a classification model writes probabilities and
     /// any other model raw scores, as libFM does for -task c.</param>
+    /// <param name="Clip">Clamp every prediction to this range (--clip); null: a regression model's recorded training
+    /// targets' range (<see cref="ModelFile.TargetRange"/>) when its file has one, else no clamping.</param>
+    /// <param name="NoClip">Do not clamp to the recorded range (--no-clip).</param>
     public sealed record PredictOptions(string Model, ModelFormat? ModelFormat, string Input, SparseFormat InputFormat, string Output,
-        bool Probability, (float Min, float Max)? Clip, bool XLearnNorm, int Threads, bool Timings = false, bool Raw = false);
+        bool Probability, (float Min, float Max)? Clip, bool XLearnNorm, int Threads, bool Timings = false, bool Raw = false, bool NoClip = false);
 
     public static int Run(PredictOptions options, CliContext context)
     {
@@ -76,6 +81,11 @@ public static class PredictCommand
             throw new CliUserException("--probability and --raw contradict each other; give one (a classification model writes probabilities by default).");
         }
 
+        if (options.Clip.HasValue && options.NoClip)
+        {
+            throw new CliUserException("--clip and --no-clip contradict each other; give one (a regression model's recorded training range is the default).");
+        }
+
         var clock = Stopwatch.StartNew();
         CliOptions.RequireFile(options.Input, "The input file");
         CliOptions.CheckOutputs([("--output", options.Output)], [("--model", options.Model), ("--input", options.Input)]);
@@ -86,6 +96,14 @@ public static class PredictCommand
             ? options.Probability ? "probabilities" : "probabilities (a classification model; --raw for raw scores)"
             : options.Raw || file.Task == FmTask.Regression ? "raw scores"
             : $"raw scores (the {ModelFiles.Name(file.Format)} file does not record the task; --probability for probabilities)";
+        // a regression model's recorded training range clamps its predictions unless --clip or --no-clip says otherwise
+        (float Min, float Max)? clipRange = options.Clip;
+        if (clipRange is null && !options.NoClip && !probabilities && file.Samples is null && file.TargetRange is { } range)
+        {
+            clipRange = range;
+            written += string.Create(CultureInfo.InvariantCulture, $", clamped to the training targets' range [{range.Min:G9}, {range.Max:G9}] the model records (--no-clip: unclamped)");
+        }
+
         TimeSpan loadTime = clock.Elapsed;
         var scorer = new SparseScorer(model, options.Threads);
         FmSampleSet? samples = file.Samples;
@@ -99,7 +117,7 @@ public static class PredictCommand
         bool toStdout = options.Output == "-";
         using AtomicFileStream? target = toStdout ? null : AtomicFile.Create(options.Output, durable: false);
         var stages = new StageTimes();
-        DataHints.Read(options.InputFormat, () => Stream(reader, scorer, samples, members, options with { Probability = probabilities }, target?.Stream, context.Output, stages));
+        DataHints.Read(options.InputFormat, () => Stream(reader, scorer, samples, members, options with { Probability = probabilities, Clip = clipRange }, target?.Stream, context.Output, stages));
         long commitStart = Stopwatch.GetTimestamp();
         target?.Commit();
         TimeSpan commitTime = Stopwatch.GetElapsedTime(commitStart);

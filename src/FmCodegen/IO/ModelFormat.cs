@@ -45,4 +45,10 @@ public sealed record ModelFile(
     /// (<see cref="FmSampleSet"/>); <see cref="Model"/> is then their parameter mean, for inspection only. Null for
     /// one ordinary model. Only the native format stores sample sets.</summary>
     public FmSampleSet? Samples { get; init; }
+
+    /// <summary>For a regression model: the smallest and largest target it was trained on, to which its predictions
+    /// are clamped by default (as libFM clamps regression predictions); null when the file does not record it (text
+    /// formats, classification, native files written before version 4). The native format stores it for one model
+    /// (version 4); a sample set records its own clamp range (<see cref="FmSampleSet.ClipMin"/>).</summary>
+    public (float Min, float Max)? TargetRange { get; init; }
 }

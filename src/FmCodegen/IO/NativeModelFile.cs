@@ -7,12 +7,13 @@ using FmCodegen.Kernels;
 namespace FmCodegen.IO;
 
 /// <summary>
-/// FmCodegen's binary model format, versions 1, 2 and 3. Every number is little-endian.
+/// FmCodegen's binary model format, versions 1 to 4. Every number is little-endian.
 /// <code>
 /// offset size  field
 ///      0    8  magic: 'F' 'M' 'C' 'G' 0x0D 0x0A 0x1A 0x0A (a text-mode transfer or a truncation at byte 6 shows)
 ///      8    4  format version: 1, or 2 when flag bit 3 (sparse rows) is set, or 3 when flag bit 4 (order 3) is set,
-///              so an older reader refuses such a file by its version instead of misreading it
+///              or 4 when flag bit 5 (target range) is set (with or without bits 3 and 4), so an older reader refuses
+///              such a file by its version instead of misreading it
 ///     12    4  header size in bytes (64)
 ///     16    4  task: 0 unknown, 1 regression, 2 classification
 ///     20    4  k, the embedding size (1 .. FmModel.MaxEmbeddingSize = 1024)
@@ -20,18 +21,21 @@ namespace FmCodegen.IO;
 ///     32    4  flags: bit 0 has a bias, bit 1 has linear weights, bit 2 score with xLearn instance normalisation;
 ///              bit 3 (version 2) sparse rows: only the m features with a nonzero parameter are stored, each row
 ///              preceded by its feature id; bit 4 (version 3) order 3: each row also holds the k order-3 factors
-///              (<see cref="FmModel.Order"/>); other bits must be 0
+///              (<see cref="FmModel.Order"/>); bit 5 (version 4, one model only) the data ends with the training
+///              targets' range; other bits must be 0
 ///     36    4  bias w0 (float32)
 ///     40    4  floats per feature row in the data (k + 1; order 3: 2k + 1)
 ///     44    4  kind (version 2; reserved 0 in version 1): 0 one model, 1 a sample set (Bayesian FM, MCMC); a
 ///              version-2 file of kind 1 never has sparse rows
-///     48    8  data size in bytes: n (k + 1) 4; with sparse rows m (4 + (k + 1) 4); kind 1: 16 + S (4 + n (k + 1) 4)
+///     48    8  data size in bytes: n (k + 1) 4; with sparse rows m (4 + (k + 1) 4); kind 1: 16 + S (4 + n (k + 1) 4);
+///              with the target range 8 more
 ///     56    4  kind 0: reserved, 0; kind 1: S, the number of samples (1 .. 1,000,000)
 ///     60    4  CRC-32 (IEEE) of bytes 0 .. 59, so a damaged header is named before its sizes are trusted
 ///     64       data: n rows, each k factors v_i,0 .. v_i,k-1 then the linear weight w_i (float32), the order of the
 ///              in-memory row table (<see cref="FmLayout"/>) without its padding; order 3: then the k order-3 factors
 ///              u_i,0 .. u_i,k-1. With sparse rows: m rows, each an int32 feature id (strictly rising, below n) then
-///              the row's floats; every feature not stored is zero.
+///              the row's floats; every feature not stored is zero. With flag bit 5, then float32 min and float32 max:
+///              the smallest and largest training target (finite, min &lt;= max; <see cref="ModelFile.TargetRange"/>).
 ///              Kind 1 instead: int32 S again, int32 link (0 identity: average the scores, each clamped to the range
 ///              below; 1 probit: average Phi(score)), float32 clamp min, float32 clamp max (infinities: none), then
 ///              S samples, each its bias (float32) and n dense rows as above. The header's bias is the samples' mean.
@@ -48,8 +52,9 @@ internal static class NativeModelFile
     public static ReadOnlySpan<byte> Magic => [(byte)'F', (byte)'M', (byte)'C', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
     /// <summary>The newest format version this code writes and reads. It writes version 1 for dense rows, so older
-    /// readers keep reading those, version 2 for sparse rows, and version 3 for an order-3 model (dense or sparse).</summary>
-    public const int Version = 3;
+    /// readers keep reading those, version 2 for sparse rows, version 3 for an order-3 model (dense or sparse), and
+    /// version 4 for a model that records its training targets' range (a regression model from training).</summary>
+    public const int Version = 4;
 
     /// <summary>The kind field of version 2: one model.</summary>
     public const int KindModel = 0;
@@ -66,7 +71,9 @@ internal static class NativeModelFile
     private const uint FlagNormalization = 4;
     private const uint FlagSparseRows = 8;
     private const uint FlagOrder3 = 16;
-    private const uint KnownFlags = FlagBias | FlagLinear | FlagNormalization | FlagSparseRows | FlagOrder3;
+    private const uint FlagTargetRange = 32;
+    private const int TargetRangeBytes = 8;
+    private const uint KnownFlags = FlagBias | FlagLinear | FlagNormalization | FlagSparseRows | FlagOrder3 | FlagTargetRange;
     private static ReadOnlySpan<byte> EndMarker => [(byte)'F', (byte)'M', (byte)'C', (byte)'E'];
 
     /// <summary>True when the bytes start like a native model file.</summary>
@@ -102,23 +109,30 @@ internal static class NativeModelFile
             return;
         }
 
+        if (file.TargetRange is { } range && !(float.IsFinite(range.Min) && float.IsFinite(range.Max) && range.Min <= range.Max))
+        {
+            throw new ArgumentException($"The target range must be finite with min <= max; got [{range.Min}, {range.Max}].", nameof(file));
+        }
+
+        bool ranged = file.TargetRange.HasValue;
+
         // sparse rows when they take less room: a hashed model holds a few features of a large index space
         AlignedTable table = model.Table;
         int[]? present = model.PresentRows;
         long stored = CountNonZeroRows(table, present);
         bool sparse = stored * (sizeof(int) + rowBytes) < (long)n * rowBytes;
-        long dataBytes = sparse ? stored * (sizeof(int) + rowBytes) : (long)n * rowBytes;
+        long dataBytes = (sparse ? stored * (sizeof(int) + rowBytes) : (long)n * rowBytes) + (ranged ? TargetRangeBytes : 0);
 
         Span<byte> header = stackalloc byte[HeaderSize];
         header.Clear();
         Magic.CopyTo(header);
-        BinaryPrimitives.WriteInt32LittleEndian(header[8..], order3 ? 3 : sparse ? 2 : 1);
+        BinaryPrimitives.WriteInt32LittleEndian(header[8..], ranged ? 4 : order3 ? 3 : sparse ? 2 : 1);
         BinaryPrimitives.WriteInt32LittleEndian(header[12..], HeaderSize);
         BinaryPrimitives.WriteInt32LittleEndian(header[16..], (int)(file.Task ?? 0));
         BinaryPrimitives.WriteInt32LittleEndian(header[20..], k);
         BinaryPrimitives.WriteInt64LittleEndian(header[24..], n);
         uint flags = (file.HasBias ? FlagBias : 0) | (file.HasLinear ? FlagLinear : 0) | (file.InstanceNormalization ? FlagNormalization : 0)
-            | (sparse ? FlagSparseRows : 0) | (order3 ? FlagOrder3 : 0);
+            | (sparse ? FlagSparseRows : 0) | (order3 ? FlagOrder3 : 0) | (ranged ? FlagTargetRange : 0);
         BinaryPrimitives.WriteUInt32LittleEndian(header[32..], flags);
         BinaryPrimitives.WriteSingleLittleEndian(header[36..], model.Bias);
         BinaryPrimitives.WriteInt32LittleEndian(header[40..], rowFloats);
@@ -164,6 +178,14 @@ internal static class NativeModelFile
 
         crc.Append(buffer.AsSpan(0, used));
         stream.Write(buffer, 0, used);
+        if (file.TargetRange is { } targets)
+        {
+            Span<byte> rangeBytes = stackalloc byte[TargetRangeBytes];
+            BinaryPrimitives.WriteSingleLittleEndian(rangeBytes, targets.Min);
+            BinaryPrimitives.WriteSingleLittleEndian(rangeBytes[4..], targets.Max);
+            crc.Append(rangeBytes);
+            stream.Write(rangeBytes);
+        }
 
         Span<byte> trailer = stackalloc byte[TrailerSize];
         BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
@@ -300,6 +322,8 @@ internal static class NativeModelFile
         long dataBytes = BinaryPrimitives.ReadInt64LittleEndian(header[48..]);
         bool sparse = (flags & FlagSparseRows) != 0;
         bool order3 = (flags & FlagOrder3) != 0;
+        bool ranged = (flags & FlagTargetRange) != 0;
+        long rowDataBytes = dataBytes - (ranged ? TargetRangeBytes : 0);
         long entryBytes = (rowFloats * (long)sizeof(float)) + (sparse ? sizeof(int) : 0);
         int kind = version >= 2 ? BinaryPrimitives.ReadInt32LittleEndian(header[44..]) : KindModel;
         if (kind is not KindModel and not KindSampleSet)
@@ -312,7 +336,7 @@ internal static class NativeModelFile
             int sampleCount = BinaryPrimitives.ReadInt32LittleEndian(header[56..]);
             long modelBytes = n * rowFloats * (long)sizeof(float);
             if (headerSize != HeaderSize || task is < 0 or > 2 || k < 1 || k > FmModel.MaxEmbeddingSize || n < 0 || n >= int.MaxValue
-                || (flags & ~KnownFlags) != 0 || sparse || order3 || rowFloats != k + 1 || sampleCount is < 1 or > MaxSamples
+                || (flags & ~KnownFlags) != 0 || sparse || order3 || ranged || rowFloats != k + 1 || sampleCount is < 1 or > MaxSamples
                 || dataBytes != SampleSetPreamble + sampleCount * (sizeof(float) + modelBytes))
             {
                 throw Fail(sourceName, $"the header of the sample set is inconsistent (header size {headerSize}, task {task}, k {k}, features {n}, flags 0x{flags:x}, row floats {rowFloats}, samples {sampleCount} (1 .. {MaxSamples:N0}), data bytes {dataBytes})");
@@ -322,9 +346,9 @@ internal static class NativeModelFile
         }
 
         if (headerSize != HeaderSize || task is < 0 or > 2 || k < 1 || k > FmModel.MaxEmbeddingSize || n < 0 || n >= int.MaxValue
-            || (flags & ~KnownFlags) != 0 || (sparse && version < 2) || order3 != (version == 3)
+            || (flags & ~KnownFlags) != 0 || (sparse && version < 2) || (order3 ? version < 3 : version == 3) || ranged != (version == 4)
             || rowFloats != (order3 ? (2L * k) + 1 : k + 1) || (order3 && (flags & FlagNormalization) != 0)
-            || (sparse ? dataBytes < 0 || dataBytes % entryBytes != 0 || dataBytes / entryBytes > n : dataBytes != n * rowFloats * sizeof(float)))
+            || (sparse ? rowDataBytes < 0 || rowDataBytes % entryBytes != 0 || rowDataBytes / entryBytes > n : rowDataBytes != n * rowFloats * sizeof(float)))
         {
             throw Fail(sourceName, $"the header is inconsistent (version {version}, header size {headerSize}, task {task}, k {k}, features {n}, flags 0x{flags:x}, row floats {rowFloats}, data bytes {dataBytes})");
         }
@@ -358,11 +382,24 @@ internal static class NativeModelFile
         int[]? presentRows = null;
         if (sparse)
         {
-            presentRows = ReadSparseRows(stream, table, (int)(dataBytes / entryBytes), crc, sourceName);
+            presentRows = ReadSparseRows(stream, table, (int)(rowDataBytes / entryBytes), crc, sourceName);
         }
         else
         {
             ReadRows(stream, table, crc, sourceName);
+        }
+
+        (float Min, float Max)? targetRange = null;
+        if (ranged)
+        {
+            Span<byte> rangeBytes = stackalloc byte[TargetRangeBytes];
+            if (stream.ReadAtLeast(rangeBytes, TargetRangeBytes, throwOnEndOfStream: false) < TargetRangeBytes)
+            {
+                throw Fail(sourceName, "the file is truncated: it ends inside the target range");
+            }
+
+            crc.Append(rangeBytes);
+            targetRange = (BinaryPrimitives.ReadSingleLittleEndian(rangeBytes), BinaryPrimitives.ReadSingleLittleEndian(rangeBytes[4..]));
         }
 
         Span<byte> trailer = stackalloc byte[TrailerSize];
@@ -387,6 +424,11 @@ internal static class NativeModelFile
             throw Fail(sourceName, "the file has garbage after the model");
         }
 
+        if (targetRange is { } r && !(float.IsFinite(r.Min) && float.IsFinite(r.Max) && r.Min <= r.Max))
+        {
+            throw Fail(sourceName, $"the target range [{r.Min}, {r.Max}] is not finite with min <= max");
+        }
+
         FmModel model;
         try
         {
@@ -402,6 +444,7 @@ internal static class NativeModelFile
         {
             Format = ModelFormat.Native,
             ChecksumVerified = true,
+            TargetRange = targetRange,
         };
     }
 

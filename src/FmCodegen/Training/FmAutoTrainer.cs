@@ -92,9 +92,13 @@ public sealed record FmAutoResult(ModelFile File, string Choice, IReadOnlyList<F
 /// </summary>
 /// <remarks>
 /// <para>A seeded fraction of the training rows (10%) is held out. Every candidate trains on the rest (SGD family:
-/// up to 100 epochs, early stopping with patience 10) and is scored on the held-out rows; the lowest logloss
-/// (classification) or RMSE (regression) wins, and the winner is trained again on all rows (the SGD family for its
-/// best number of epochs). The search is deterministic for a seed and a thread count.</para>
+/// up to 100 epochs, early stopping with patience 10, the best epoch kept) and is scored row by row on the held-out
+/// rows (logloss, or squared error). The lowest mean is the reference; every candidate above it by at most one
+/// standard error of the paired per-row differences is as good as those rows can tell, and among them MCMC is
+/// preferred, then the SGD-family candidate tried first (closest to the tuned defaults). An SGD-family choice is
+/// trained again on all rows for its best number of epochs; when that run does worse on the held-out rows (which it
+/// has now seen) than the validated model did, the refit undid the choice, and the validated model is kept instead.
+/// The search is deterministic for a seed and a thread count.</para>
 /// <para>Candidates, in order (a coordinate search, at most 9 SGD-family trainings plus one MCMC run):
 /// (1) the representation: today's tuned defaults on the raw values; xLearn's instance normalisation with its
 /// settings (lr 0.2, L2 2e-5); and each feature divided by its largest absolute value on the training rows
@@ -186,7 +190,11 @@ public static class FmAutoTrainer
             return Search(sample, options, log, (chosen, why, trials) =>
             {
                 FmTrainingResult result = FmTrainer.TrainOutOfCore(trainPath, format, chosen, final, onEpoch, cancellationToken);
-                return new FmAutoResult(new ModelFile(result.Model, options.Task, options.UseBias, options.UseLinear),
+                var saved = new ModelFile(result.Model, options.Task, options.UseBias, options.UseLinear)
+                {
+                    TargetRange = options.Task == FmTask.BinaryClassification ? null : (result.TargetMin, result.TargetMax),
+                };
+                return new FmAutoResult(saved,
                     string.Create(CultureInfo.InvariantCulture, $"{why}, chosen on every {(stride == 1 ? "row" : Ordinal(stride) + " row")} ({sample.Count:N0} of {rows:N0}), then trained on all {result.TrainExamples:N0} rows out of core"),
                     trials, result.TargetMin, result.TargetMax, chosen);
             }, cancellationToken);
@@ -284,11 +292,50 @@ public static class FmAutoTrainer
 
         FmSolver solver = options.Solver ?? FmSolver.AdaGrad;
         FmTrainingOptions defaults = FmTrainer.Defaults(new FmTrainingOptions { Task = task, Solver = solver });
-        var cache = new Dictionary<Candidate, (double Loss, int Epochs)>();
+        var cache = new Dictionary<Candidate, Outcome>();
+        var order = new List<Candidate>();
+        SparseDataset heldRaw = Subset(rawAll, heldRows);
+        SparseDataset heldScaled = scalingChanges ? Subset(scaledAll, heldRows) : heldRaw;
+        float lowest = targetMin / targetScale, highest = targetMax / targetScale;
 
-        (double Loss, int Epochs) Try(Candidate c)
+        // the loss of each held-out row (logloss, or the squared error in the targets' own units)
+        double[] RowLosses(ReadOnlySpan<float> predictions, ReadOnlySpan<float> labels)
         {
-            if (cache.TryGetValue(c, out var known))
+            var losses = new double[predictions.Length];
+            for (int i = 0; i < losses.Length; i++)
+            {
+                losses[i] = classification ? RowLogLoss(predictions[i], labels[i] > 0) : Square((predictions[i] - labels[i]) * (double)targetScale);
+            }
+
+            return losses;
+        }
+
+        double[] ModelRowLosses(FmModel model, SparseDataset held)
+        {
+            var p = new float[held.Count];
+            Fm.ScoreBatch(model, held.Offsets, held.Indices, held.Values, p);
+            for (int i = 0; i < p.Length; i++)
+            {
+                p[i] = classification ? Fm.Sigmoid(p[i]) : Math.Clamp(p[i], lowest, highest);
+            }
+
+            return RowLosses(p, held.Labels);
+        }
+
+        // the model a candidate trains on the search rows, stopped at its best epoch on the held-out rows
+        FmTrainingResult Validated(Candidate c) =>
+            FmTrainer.Train(c.Representation == Representation.ColumnScaled ? scaledAll : rawAll, TrialOptions(c) with
+            {
+                Epochs = SearchEpochs,
+                Patience = SearchPatience,
+                ValidationFraction = options.ValidationFraction,
+                Refit = false,
+                RestoreBest = true,
+            }, cancellationToken: cancellationToken);
+
+        Outcome Try(Candidate c)
+        {
+            if (cache.TryGetValue(c, out Outcome? known))
             {
                 return known;
             }
@@ -296,38 +343,26 @@ public static class FmAutoTrainer
             cancellationToken.ThrowIfCancellationRequested();
             bool scaled = c.Representation == Representation.ColumnScaled;
             var clock = Stopwatch.StartNew();
-            double loss;
-            int epochs;
+            double[]? rows = null;
+            int epochs = 0;
             try
             {
-                FmTrainingResult r = FmTrainer.Train(scaled ? scaledAll : rawAll, TrialOptions(c) with
-                {
-                    Epochs = SearchEpochs,
-                    Patience = SearchPatience,
-                    ValidationFraction = options.ValidationFraction,
-                    Refit = false,
-                }, cancellationToken: cancellationToken);
-                FmEvaluation? best = r.History.Where(e => e.Epoch == r.BestEpoch && !e.Refit).Select(e => e.Validation).FirstOrDefault();
-                loss = best is null ? double.PositiveInfinity : classification ? best.LogLoss : best.Rmse * targetScale;
+                FmTrainingResult r = Validated(c);
                 epochs = r.BestEpoch;
+                rows = ModelRowLosses(r.Model, scaled ? heldScaled : heldRaw);
             }
             catch (InvalidOperationException)
             {
                 // diverged: this candidate loses
-                loss = double.PositiveInfinity;
-                epochs = 0;
             }
 
-            if (double.IsNaN(loss))
-            {
-                loss = double.PositiveInfinity;
-            }
-
-            cache[c] = (loss, epochs);
-            var trial = new FmAutoTrial(Describe(c, solver), loss, epochs, clock.Elapsed.TotalSeconds);
+            var outcome = new Outcome(rows is null ? double.PositiveInfinity : Loss(rows, classification), epochs, rows);
+            cache[c] = outcome;
+            order.Add(c);
+            var trial = new FmAutoTrial(Describe(c, solver), outcome.Loss, epochs, clock.Elapsed.TotalSeconds);
             trials.Add(trial);
             log?.Invoke(Line(trial, classification));
-            return (loss, epochs);
+            return outcome;
         }
 
         FmTrainingOptions TrialOptions(Candidate c) => new()
@@ -393,44 +428,55 @@ public static class FmAutoTrainer
             return Try(further).Loss < Try(next).Loss ? further : next;
         }
 
-        (double sgdLoss, int sgdEpochs) = Try(best);
-
+        Outcome? mcmc = null;
         if (mcmcFits)
         {
             var clock = Stopwatch.StartNew();
             SparseDataset held = Subset(scaledAll, heldRows);
             FmBayesResult r = FmBayesTrainer.Train(Subset(scaledAll, searchRows), bayes with { NumFeatures = scaledAll.NumFeatures }, held);
-            float[] p = r.TestPredictions!;
-            mcmcLoss = classification ? FmMetrics.LogLossOfProbabilities(p, held.Labels) : FmMetrics.Rmse(p, held.Labels) * targetScale;
-            if (double.IsNaN(mcmcLoss))
-            {
-                mcmcLoss = double.PositiveInfinity;
-            }
+            double[] rows = RowLosses(r.TestPredictions!, held.Labels);
+            mcmcLoss = Loss(rows, classification);
+            mcmc = new Outcome(mcmcLoss, 100, double.IsFinite(mcmcLoss) ? rows : null);
 
             var trial = new FmAutoTrial("MCMC 100 sweeps" + (scalingChanges ? ", columns scaled" : ""), mcmcLoss, 100, clock.Elapsed.TotalSeconds);
             trials.Add(trial);
             log?.Invoke(Line(trial, classification));
         }
 
+        // the choice, robust to the noise of a held-out tenth: the lowest validation loss is the reference, and every
+        // candidate whose loss is above it by at most one standard error of the paired per-row difference is as good as
+        // far as these rows can tell; among those MCMC is preferred (nothing tuned, its samples averaged), then the
+        // SGD-family candidate tried first (the search starts at the tuned defaults and moves away from them)
+        Outcome reference = cache.Values.Append(mcmc ?? Outcome.Diverged).MinBy(o => o.Loss)!;
+        bool mcmcChosen = mcmc is not null && WithinNoise(mcmc, reference);
+        Candidate chosenCandidate = mcmcChosen ? best : order.FirstOrDefault(c => WithinNoise(cache[c], reference)) ?? best;
+        Outcome sgd = cache[chosenCandidate];
         string lossName = classification ? "logloss" : "RMSE";
         string searched = string.Create(CultureInfo.InvariantCulture,
             $"{trials.Count} trials on {searchRows.Length:N0} rows, validated on {heldRows.Length:N0} held-out training rows");
         string mcmcNote = options.Solver is not null ? "" : mcmcFits ? "" : sampled ? "; MCMC not tried (it needs every row in memory)" : string.Create(CultureInfo.InvariantCulture,
             $"; MCMC not tried (estimated {mcmcSeconds:F0} s > {options.McmcSeconds:F0} s budget)");
-        if (mcmcFits && mcmcLoss < sgdLoss)
+        string noise = ReferenceEquals(reference, mcmcChosen ? mcmc : sgd) ? "" : string.Create(CultureInfo.InvariantCulture,
+            $", within one standard error of the lowest, {reference.Loss:F4}, and preferred as the more conservative");
+        if (mcmcChosen)
         {
             return FinalMcmc(string.Create(CultureInfo.InvariantCulture,
-                $"chose MCMC (validation {lossName} {mcmcLoss:F4} vs {sgdLoss:F4} for the best {Describe(best, solver)}; {searched}), then trained on all {train.Count:N0} rows"));
+                $"chose MCMC (validation {lossName} {mcmcLoss:F4}{noise}; best SGD-family {Describe(best, solver)}: {cache[best].Loss:F4}; {searched}), then trained on all {train.Count:N0} rows"));
         }
 
-        if (double.IsPositiveInfinity(sgdLoss))
+        if (double.IsPositiveInfinity(sgd.Loss))
         {
             throw new InvalidOperationException($"Every candidate diverged ({searched}); scale the data's values or the targets.");
         }
 
-        FmTrainingOptions chosen = TrialOptions(best) with
+        // the final run on all rows for the best epoch count; it has now seen the held-out rows, so it must do at least
+        // as well on them as the validated model that never saw them: when it does worse (an unstable trajectory, e.g.
+        // a high learning rate stopped after an epoch or two, or large raw values), the refit undid the choice and the
+        // validated model (trained on the search rows) is kept instead
+        SparseDataset data = chosenCandidate.Representation == Representation.ColumnScaled ? scaledAll : rawAll;
+        FmTrainingOptions chosen = TrialOptions(chosenCandidate) with
         {
-            Epochs = Math.Max(1, sgdEpochs),
+            Epochs = Math.Max(1, sgd.Epochs),
             ValidationFraction = 0,
             Patience = 0,
             Refit = false,
@@ -438,15 +484,85 @@ public static class FmAutoTrainer
         if (finalRun is not null)
         {
             return finalRun(chosen, string.Create(CultureInfo.InvariantCulture,
-                $"chose {Describe(best, solver)}, {sgdEpochs} epochs (validation {lossName} {sgdLoss:F4}; {searched}{mcmcNote})"), trials);
+                $"chose {Describe(chosenCandidate, solver)}, {sgd.Epochs} epochs (validation {lossName} {sgd.Loss:F4}{noise}; {searched}{mcmcNote})"), trials);
         }
 
-        FmTrainingResult result = FmTrainer.Train(best.Representation == Representation.ColumnScaled ? scaledAll : rawAll, chosen, cancellationToken: cancellationToken);
-        FmModel model = Fold(result.Model, best.Representation == Representation.ColumnScaled ? columnScale : null, targetScale);
+        FmModel? refit = null;
+        try
+        {
+            refit = FmTrainer.Train(data, chosen, cancellationToken: cancellationToken).Model;
+        }
+        catch (InvalidOperationException)
+        {
+            // diverged on all rows: keep the validated model
+        }
+
+        double refitLoss = refit is null ? double.PositiveInfinity
+            : Loss(ModelRowLosses(refit, chosenCandidate.Representation == Representation.ColumnScaled ? heldScaled : heldRaw), classification);
+        bool keepRefit = refitLoss <= sgd.Loss;
+        FmModel trained = keepRefit ? refit! : Validated(chosenCandidate).Model;
+        FmModel model = Fold(trained, chosenCandidate.Representation == Representation.ColumnScaled ? columnScale : null, targetScale);
+        string how = keepRefit
+            ? string.Create(CultureInfo.InvariantCulture, $"then trained on all {train.Count:N0} rows (its {lossName} on the held-out rows: {refitLoss:G4})")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"kept the model trained on the {searchRows.Length:N0} search rows: the run on all {train.Count:N0} rows did worse on the held-out rows it had seen ({lossName} {refitLoss:G4} vs {sgd.Loss:G4})");
         string why = string.Create(CultureInfo.InvariantCulture,
-            $"chose {Describe(best, solver)}, {sgdEpochs} epochs (validation {lossName} {sgdLoss:F4}{(mcmcFits ? $" vs MCMC {mcmcLoss:F4}" : "")}; {searched}{mcmcNote}), then trained on all {train.Count:N0} rows");
-        return new FmAutoResult(new ModelFile(model, task, options.UseBias, options.UseLinear), why, trials, targetMin, targetMax, chosen);
+            $"chose {Describe(chosenCandidate, solver)}, {sgd.Epochs} epochs (validation {lossName} {sgd.Loss:F4}{noise}{(mcmcFits ? $"; MCMC {mcmcLoss:F4}" : "")}; {searched}{mcmcNote}; {trials.Count + 2 - (keepRefit ? 1 : 0)} single trainings in all), {how}");
+        var saved = new ModelFile(model, task, options.UseBias, options.UseLinear) { TargetRange = classification ? null : (targetMin, targetMax) };
+        return new FmAutoResult(saved, why, trials, targetMin, targetMax,
+            keepRefit ? chosen : TrialOptions(chosenCandidate) with { Epochs = SearchEpochs, Patience = SearchPatience, ValidationFraction = options.ValidationFraction, Refit = false });
     }
+
+    /// <summary>What a candidate scored on the held-out rows: the mean loss (logloss, or RMSE in the targets' units),
+    /// its best epoch, and each row's loss (logloss or squared error; null when it diverged).</summary>
+    internal sealed record Outcome(double Loss, int Epochs, double[]? Rows)
+    {
+        public static readonly Outcome Diverged = new(double.PositiveInfinity, 0, null);
+    }
+
+    /// <summary>True when <paramref name="candidate"/>'s mean row loss is above the reference's by at most one standard
+    /// error of the paired per-row differences (the reference itself is within noise of itself).</summary>
+    internal static bool WithinNoise(Outcome candidate, Outcome reference)
+    {
+        if (ReferenceEquals(candidate, reference))
+        {
+            return true;
+        }
+
+        if (candidate.Rows is not { } a || reference.Rows is not { } b || a.Length != b.Length || a.Length < 2)
+        {
+            return false;
+        }
+
+        double sum = 0, squares = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            double d = a[i] - b[i];
+            sum += d;
+            squares += d * d;
+        }
+
+        double mean = sum / a.Length;
+        double variance = Math.Max(0, (squares / a.Length) - (mean * mean)) * a.Length / (a.Length - 1);
+        return double.IsFinite(mean) && mean <= Math.Sqrt(variance / a.Length);
+    }
+
+    /// <summary>The mean of the row losses: logloss, or the RMSE (square root of the mean squared error); infinity for
+    /// NaN.</summary>
+    private static double Loss(double[] rows, bool classification)
+    {
+        double mean = rows.Length == 0 ? 0 : rows.Sum() / rows.Length;
+        double loss = classification ? mean : Math.Sqrt(mean);
+        return double.IsNaN(loss) ? double.PositiveInfinity : loss;
+    }
+
+    private static double RowLogLoss(float probability, bool positive)
+    {
+        double p = Math.Clamp((double)probability, 1e-15, 1 - 1e-15);
+        return -Math.Log(positive ? p : 1 - p);
+    }
+
+    private static double Square(double x) => x * x;
 
     private static string Line(FmAutoTrial t, bool classification) => string.Create(CultureInfo.InvariantCulture,
         $"{t.Name}: validation {(classification ? "logloss" : "RMSE")} {t.ValidationLoss:F4} (best epoch {t.Epochs}, {t.Seconds:F2} s)");

@@ -142,9 +142,17 @@ public sealed record FmTrainingResult(FmModel Model, FmTask Task, IReadOnlyList<
     float TargetMin, float TargetMax, FmTrainingOptions Options, int TrainExamples, int ValidationExamples)
 {
     /// <summary>Saves the model with its task recorded, atomically: native format unless the name ends in .libfm or
-    /// .xlearn or <paramref name="format"/> says otherwise (<see cref="ModelFiles.Save(FmModel, string, FmTask?, ModelFormat?)"/>).</summary>
-    public void Save(string path, ModelFormat? format = null) =>
-        ModelFiles.Save(new ModelFile(Model, Task, HasBias: Options.UseBias, HasLinear: Options.UseLinear), path, format);
+    /// .xlearn or <paramref name="format"/> says otherwise (<see cref="ModelFiles.Save(FmModel, string, FmTask?, ModelFormat?)"/>).
+    /// A regression model's native file also records the training targets' range (<see cref="File"/>).</summary>
+    public void Save(string path, ModelFormat? format = null) => ModelFiles.Save(File, path, format);
+
+    /// <summary>The model as it is saved: the task, the sections, and for regression the training targets' range
+    /// (<see cref="ModelFile.TargetRange"/>), to which <c>fm predict</c> clamps its predictions by default.</summary>
+    public ModelFile File => new(Model, Task, HasBias: Options.UseBias, HasLinear: Options.UseLinear)
+    {
+        TargetRange = Task == FmTask.Regression && float.IsFinite(TargetMin) && float.IsFinite(TargetMax) && TargetMin <= TargetMax
+            ? (TargetMin, TargetMax) : null,
+    };
 
     /// <summary>Total training seconds over all epochs (validation excluded).</summary>
     public double TrainingSeconds => History.Sum(e => e.Seconds);
