@@ -83,22 +83,7 @@ internal static class AutoRun
         TrainingRun.WarnIfOneClass("train", o.Task, train, context.Error);
         output.WriteLine(string.Create(Invariant,
             $"fm train: {train.Count:N0} training rows, {train.NumFeatures:N0} features ({clock.Elapsed.TotalSeconds:F2} s to read); {(o.Task == FmTask.BinaryClassification ? "classification" : "regression")}, k={o.EmbeddingSize}, seed {o.Seed}: choosing the solver and its settings on {o.ValidationFraction * 100:G3}% of the training rows held out"));
-        FmAutoResult result;
-        try
-        {
-            result = FmAutoTrainer.Train(train, o, line => output.WriteLine("  tried " + line));
-        }
-        catch (ArgumentException e)
-        {
-            throw new CliUserException(e.Message, e);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new CliUserException(e.Message, e);
-        }
-
-        output.WriteLine("fm train: " + result.Choice + ".");
-        return Finish(request, output, clock, result, test);
+        return ChooseAndFinish(request, output, clock, test, () => FmAutoTrainer.Train(train, o, line => output.WriteLine("  tried " + line)));
     }
 
     /// <summary>The training file does not fit (or --out-of-core/--cache asked): the settings are chosen on a sample of
@@ -112,12 +97,19 @@ internal static class AutoRun
             $"fm train: training rows stay on disk ({reason}); {(o.Task == FmTask.BinaryClassification ? "classification" : "regression")}, k={o.EmbeddingSize}, seed {o.Seed}: choosing the solver and its settings on a sample of the rows in memory (every s-th row: at most {FmAutoTrainer.MaxSampleRows:N0} rows and {MemoryBudget.Size(sampleBytes)}), {o.ValidationFraction * 100:G3}% of it held out, then training on all rows out of core"));
         var passes = new TrainingRun.PassPrinter(output);
         var progress = new TrainingRun.ProgressPrinter(output, new FmTrainingOptions { Task = o.Task, Patience = 0 });
+        return ChooseAndFinish(request, output, clock, test, () => DataHints.Read(request.InputFormat, () => FmAutoTrainer.TrainOutOfCore(request.Train, request.InputFormat, o, sampleBytes,
+            new FmOutOfCoreOptions { CachePath = request.Cache, OnPass = passes.Report },
+            line => output.WriteLine((line.StartsWith("sample:", StringComparison.Ordinal) ? "  " : "  tried ") + line), progress.Report)));
+    }
+
+    /// <summary>Runs the choice (a misuse the trainer finds becomes the user's error), says what was chosen, and
+    /// finishes the run (test scoring, the model file).</summary>
+    private static int ChooseAndFinish(Request request, TextWriter output, Stopwatch clock, SparseDataset? test, Func<FmAutoResult> choose)
+    {
         FmAutoResult result;
         try
         {
-            result = DataHints.Read(request.InputFormat, () => FmAutoTrainer.TrainOutOfCore(request.Train, request.InputFormat, o, sampleBytes,
-                new FmOutOfCoreOptions { CachePath = request.Cache, OnPass = passes.Report },
-                line => output.WriteLine((line.StartsWith("sample:", StringComparison.Ordinal) ? "  " : "  tried ") + line), progress.Report));
+            result = choose();
         }
         catch (ArgumentException e)
         {
