@@ -166,19 +166,7 @@ internal static class OutOfCoreTraining
             trainExamples = count;
         }
 
-        if (!o.UseLinear)
-        {
-            // as in memory: FTRL's closed form writes -0 to the weights no gradient reached; store plain zeros
-            for (int i = 0; i < table.NumFeatures; i++)
-            {
-                table.Weight(i) = 0f;
-            }
-        }
-
-        FmModel model = compaction is null
-            ? FmModel.FromTable(bias, table, "training")
-            : FmModel.FromTable(bias, compaction.Expand(table), "training", compaction.Ids);
-        model = model.WithInstanceNormalization(o.InstanceNormalization == true);
+        FmModel model = StochasticTraining.ModelOf(table, bias, compaction, o);
         return new FmTrainingResult(model, o.Task, context.History, bestEpoch, scan.TargetMin, scan.TargetMax, asked, trainExamples, validationRows.Length);
     }
 

@@ -87,9 +87,17 @@ internal static class StochasticTraining
             trainExamples = split.AllRows.Length;
         }
 
+        FmModel model = ModelOf(table, bias, compaction, o);
+        return new FmTrainingResult(model, o.Task, context.History, bestEpoch, targetMin, targetMax, asked, trainExamples, split.ValidationRows.Length);
+    }
+
+    /// <summary>The trained table as the model (in memory and out of core): the ids spread back from compact ids,
+    /// the instance normalisation recorded, and without linear terms the weights stored as plain zeros (no gradient
+    /// ever reached them, but FTRL's closed form writes -0).</summary>
+    internal static FmModel ModelOf(AlignedTable table, float bias, FeatureCompaction? compaction, FmTrainingOptions o)
+    {
         if (!o.UseLinear)
         {
-            // no gradient ever reached them, but FTRL's closed form writes -0: store plain zeros
             for (int i = 0; i < table.NumFeatures; i++)
             {
                 table.Weight(i) = 0f;
@@ -99,7 +107,6 @@ internal static class StochasticTraining
         FmModel model = compaction is null
             ? FmModel.FromTable(bias, table, "training")
             : FmModel.FromTable(bias, compaction.Expand(table), "training", compaction.Ids);
-        model = model.WithInstanceNormalization(o.InstanceNormalization == true);
-        return new FmTrainingResult(model, o.Task, context.History, bestEpoch, targetMin, targetMax, asked, trainExamples, split.ValidationRows.Length);
+        return model.WithInstanceNormalization(o.InstanceNormalization == true);
     }
 }
