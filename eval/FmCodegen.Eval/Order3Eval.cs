@@ -184,23 +184,6 @@ internal static class Order3Eval
         var rng = new Random(seed);
         int[] order = Enumerable.Range(0, data.Count).OrderBy(_ => rng.Next()).ToArray();
         int validation = data.Count / 5;
-        return (Subset(data, order[validation..].Order().ToArray()), Subset(data, order[..validation].Order().ToArray()));
-    }
-
-    private static SparseDataset Subset(SparseDataset data, int[] rows)
-    {
-        var labels = new float[rows.Length];
-        var offsets = new int[rows.Length + 1];
-        var indices = new List<int>();
-        var values = new List<float>();
-        for (int i = 0; i < rows.Length; i++)
-        {
-            labels[i] = data.Labels[rows[i]];
-            indices.AddRange(data.RowIndices(rows[i]));
-            values.AddRange(data.RowValues(rows[i]));
-            offsets[i + 1] = indices.Count;
-        }
-
-        return SparseDataset.Create(labels, offsets, indices.ToArray(), values.ToArray());
+        return (Program.Subset(data, order[validation..].Order().ToArray()), Program.Subset(data, order[..validation].Order().ToArray()));
     }
 }

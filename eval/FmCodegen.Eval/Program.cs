@@ -278,7 +278,7 @@ internal static class Program
         return SparseDataset.Create(labels, offsets, indices, values);
     }
 
-    private static SparseDataset Subset(SparseDataset data, int[] rows)
+    internal static SparseDataset Subset(SparseDataset data, int[] rows)
     {
         var labels = new float[rows.Length];
         var offsets = new int[rows.Length + 1];
