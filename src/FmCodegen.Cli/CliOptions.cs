@@ -111,7 +111,7 @@ public static class CliOptions
         }
     }
 
-    private static bool SameFile(string a, string b) =>
+    internal static bool SameFile(string a, string b) =>
         FileIdentity.Same(a, b) || string.Equals(FileIdentity.Resolved(a), FileIdentity.Resolved(b), StringComparison.Ordinal);
 
     /// <summary>Loads a model, naming the format in errors. A directory with metadata/ is a Spark model.</summary>

@@ -277,6 +277,15 @@ public sealed class OutOfCoreTests : IDisposable
         Assert.Equal(1, code);
         Assert.Contains("choose another cache path", error, StringComparison.Ordinal);
 
+        // another name for the training file (a link), with only the task given: the automatic choice refuses it too
+        string link = At("link-to-train.libfm");
+        File.CreateSymbolicLink(link, text);
+        byte[] before = File.ReadAllBytes(text);
+        (code, _, error) = Fm("train", "--train", text, "--task", "c", "--cache", link);
+        Assert.Equal(1, code);
+        Assert.Contains("is also given as another input or output; choose another cache path", error, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(text));
+
         (code, _, error) = Fm("train", "--train", text, "--task", "c", "--epochs", "1", "--memory-limit", "lots");
         Assert.Equal(1, code);
         Assert.Contains("--memory-limit must be a size such as 800M or 2G", error, StringComparison.Ordinal);

@@ -56,17 +56,7 @@ internal static class AutoRun
             throw new CliUserException($"Cannot write '{request.Model}': the folder '{folder}' does not exist.");
         }
 
-        if (request.Cache is { } cachePath)
-        {
-            foreach (string? other in new[] { request.Train, request.Test, request.Model })
-            {
-                if (other is not null && string.Equals(Path.GetFullPath(other), Path.GetFullPath(cachePath), StringComparison.Ordinal))
-                {
-                    throw new CliUserException($"--cache '{cachePath}' is also given as another input or output; choose another cache path.");
-                }
-            }
-        }
-
+        TrainingRun.CheckCache(request.Cache, request.Train, request.Test, request.Model);
         SparseDataset Read(string path) => DataHints.Read(request.InputFormat, () => SparseTextReader.ReadFile(path, request.InputFormat));
         if (TrainingRun.OutOfCoreReason(request.Train, request.OutOfCore, request.MemoryLimit, request.Cache) is { } reason)
         {

@@ -184,20 +184,20 @@ internal static class TrainingRun
             : null;
     }
 
+    /// <summary>Refuses a --cache that is one of the run's other files (by device and inode, or by path): the cache is
+    /// read and written, so it must be a file of its own.</summary>
+    internal static void CheckCache(string? cache, params string?[] others)
+    {
+        if (cache is not null && others.Any(other => other is not null && CliOptions.SameFile(other, cache)))
+        {
+            throw new CliUserException($"--cache '{cache}' is also given as another input or output; choose another cache path.");
+        }
+    }
+
     private static int RunOutOfCore(string verb, TrainingRequest request, CliContext context, Stopwatch clock, string reason, Func<string, SparseDataset> read)
     {
         TextWriter output = context.Output;
-        if (request.Cache is { } cachePath)
-        {
-            foreach (string? other in new[] { request.Train, request.Validation, request.Test, request.Model, request.History, request.Plot, request.Predictions, request.LoadModel })
-            {
-                if (other is not null && string.Equals(Path.GetFullPath(other), Path.GetFullPath(cachePath), StringComparison.Ordinal))
-                {
-                    throw new CliUserException($"--cache '{cachePath}' is also given as another input or output; choose another cache path.");
-                }
-            }
-        }
-
+        CheckCache(request.Cache, request.Train, request.Validation, request.Test, request.Model, request.History, request.Plot, request.Predictions, request.LoadModel);
         SparseDataset? validation = request.Validation is null ? null : read(request.Validation);
         SparseDataset? test = request.Test is null ? null : read(request.Test);
         FmTrainingOptions options = FmTrainer.Defaults(request.Options with { Validation = validation });
