@@ -182,7 +182,7 @@ internal sealed class FfmRun
 
     /// <summary>One epoch over every block, compiled per kernel struct: on one thread the blocks in order; on T
     /// threads window after window, each member training its slice, all meeting, each merging its share of the
-    /// features (<see cref="FfmReplicaMerge"/>), all meeting again.</summary>
+    /// features (<see cref="ReplicaMerge"/>), all meeting again.</summary>
     private sealed class EpochVisitor(FfmRun run, FfmEpochData rows, int[] blocks, TrainingTeam? team) : IFfmKernelVisitor<double>
     {
         private readonly int[]? _mergeStamp = team is null ? null : NewStamp(run._replicas[0].Table.NumFeatures);
@@ -207,10 +207,11 @@ internal sealed class FfmRun
             int windows = team.RunWindows(blocks.Length, _window,
                 (t, w, first, count) =>
                 {
+                    replicas[t].Examples = 0;
                     replicas[t].ResetTouched();
                     replicas[t].Train<TKernel>(rows, blocks.AsSpan(first, count), options, w);
                 },
-                (t, w) => FfmReplicaMerge.Merge(replicas, mergeStamp, w, t));
+                (t, w) => ReplicaMerge.Merge(replicas, mergeStamp, w, t));
             _window += windows;
             double loss = 0;
             foreach (FfmReplica replica in replicas)
@@ -330,29 +331,21 @@ internal sealed class FfmEpochData
 
 /// <summary>One thread's copy of a field-aware model being trained (factor blocks with their AdaGrad sums right
 /// after the weights, linear weights and sums, bias) and the loop that trains it on blocks of rows.</summary>
-internal class FfmReplica
+internal class FfmReplica : MergedReplica
 {
     private int[] _rows;
 
     public FfmReplica(FfmTable table, int team)
+        : base(table.NumFeatures, team)
     {
         Table = table;
         int n = table.NumFeatures;
-        Weights = new float[n + 1];
-        WeightSums = new float[n + 1];
+
+        // pinned, as the table is: the merge of multi-threaded training reads them by address
+        Weights = GC.AllocateArray<float>(n + 1, pinned: true);
+        WeightSums = GC.AllocateArray<float>(n + 1, pinned: true);
         Array.Fill(WeightSums, 1f);
         _rows = new int[16];
-        if (team > 1)
-        {
-            Stamp = new int[n];
-            Array.Fill(Stamp, -1);
-            Touched = new int[team][];
-            TouchedCounts = new int[team];
-            for (int t = 0; t < team; t++)
-            {
-                Touched[t] = new int[Math.Max(1, Math.Min(n, 1024))];
-            }
-        }
     }
 
     private FfmReplica(FfmReplica source)
@@ -374,26 +367,31 @@ internal class FfmReplica
     /// <summary>The training loss summed over this epoch's rows.</summary>
     public double LossSum;
 
-    /// <summary>Rows trained in the current window.</summary>
-    public int Examples;
-
-    /// <summary>The window in which each feature was last updated (multi-threaded training only).</summary>
-    public int[]? Stamp { get; }
-
-    /// <summary>The features updated in the current window, one list per member that merges them.</summary>
-    public int[][]? Touched { get; }
-
-    public int[]? TouchedCounts { get; }
-
     public FfmReplica Clone() => new(this);
 
-    public void ResetTouched()
+    /// <inheritdoc/>
+    public override int MergeTables => 3;
+
+    /// <inheritdoc/>
+    public override unsafe (nint Base, int Stride) MergeTable(int table) => table switch
     {
-        Examples = 0;
-        if (TouchedCounts is not null)
+        0 => ((nint)Unsafe.AsPointer(ref Table.Origin), Table.RowStride),
+        1 => ((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Weights)), 1),
+        _ => ((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(WeightSums)), 1),
+    };
+
+    /// <inheritdoc/>
+    public override int BiasValues => 2;
+
+    /// <inheritdoc/>
+    public override ref float BiasValue(int index)
+    {
+        if (index == 0)
         {
-            Array.Clear(TouchedCounts);
+            return ref Bias;
         }
+
+        return ref BiasSum;
     }
 
     /// <summary>Trains on the given blocks of rows, in that order.</summary>
@@ -417,9 +415,6 @@ internal class FfmReplica
         int[] offsets = data.Offsets, features = data.Features, fieldBlocks = data.Blocks;
         float[] values = data.Values, labels = data.Labels, linearScales = data.LinearScales, pairScales = data.PairScales;
         int[]? stamp = Stamp;
-        int[][]? touched = Touched;
-        int[]? touchedCounts = TouchedCounts;
-        int team = touched?.Length ?? 1;
         float bias = Bias, biasSum = BiasSum;
         double totalLoss = 0;
         int trained = 0;
@@ -474,12 +469,7 @@ internal class FfmReplica
                 {
                     for (int a = 0; a < count; a++)
                     {
-                        int j = features[start + a];
-                        if (stamp[j] != window)
-                        {
-                            stamp[j] = window;
-                            Touch(touched!, touchedCounts!, j, team, stamp.Length);
-                        }
+                        Touch(features[start + a], window);
                     }
                 }
 
@@ -520,117 +510,5 @@ internal class FfmReplica
         BiasSum = biasSum;
         LossSum += totalLoss;
         Examples += trained;
-    }
-
-    private static void Touch(int[][] touched, int[] counts, int feature, int team, int features)
-    {
-        int owner = Replica.MergeOwner(feature, team);
-        int[] list = touched[owner];
-        int n = counts[owner];
-        if (n == list.Length)
-        {
-            Array.Resize(ref touched[owner], Math.Min(features, list.Length * 2));
-            list = touched[owner];
-        }
-
-        list[n] = feature;
-        counts[owner] = n + 1;
-    }
-}
-
-/// <summary>
-/// The merge at the end of a window of multi-threaded field-aware training, as <see cref="ReplicaMerge"/> does it
-/// for FM: every feature updated by at least one replica gets, in every replica, the mean of its row (factor blocks
-/// and AdaGrad sums), linear weight and sum over the replicas that updated it, summed in replica order; the bias and
-/// its sum are averaged over the replicas that trained.
-/// </summary>
-internal static class FfmReplicaMerge
-{
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Merge(FfmReplica[] replicas, int[] mergeStamp, int window, int part)
-    {
-        int threads = replicas.Length;
-        if (part == 0)
-        {
-            float b = 0, s = 0;
-            int trained = 0;
-            foreach (FfmReplica r in replicas)
-            {
-                if (r.Examples > 0)
-                {
-                    b += r.Bias;
-                    s += r.BiasSum;
-                    trained++;
-                }
-            }
-
-            if (trained > 0)
-            {
-                float scale = 1f / trained;
-                b *= scale;
-                s *= scale;
-                foreach (FfmReplica r in replicas)
-                {
-                    r.Bias = b;
-                    r.BiasSum = s;
-                }
-            }
-        }
-
-        int rowStride = replicas[0].Table.RowStride;
-        Span<nint> bases = stackalloc nint[threads];
-        for (int r = 0; r < threads; r++)
-        {
-            bases[r] = Address(replicas[r].Table);
-        }
-
-        Span<int> updaters = stackalloc int[threads];
-        for (int source = 0; source < threads; source++)
-        {
-            FfmReplica owner = replicas[source];
-            ReadOnlySpan<int> touched = owner.Touched![part].AsSpan(0, owner.TouchedCounts![part]);
-            foreach (int feature in touched)
-            {
-                if (mergeStamp[feature] == window)
-                {
-                    continue;
-                }
-
-                mergeStamp[feature] = window;
-                int count = 0;
-                for (int r = 0; r < threads; r++)
-                {
-                    if (replicas[r].Stamp![feature] == window)
-                    {
-                        updaters[count++] = r;
-                    }
-                }
-
-                ReplicaMerge.MergeRow(bases, 1, 0, (nint)feature * rowStride * sizeof(float), rowStride, updaters[..count]);
-                MergeScalar(replicas, feature, updaters[..count], weights: true);
-                MergeScalar(replicas, feature, updaters[..count], weights: false);
-            }
-        }
-    }
-
-    private static unsafe nint Address(FfmTable table) => (nint)Unsafe.AsPointer(ref table.Origin);
-
-    private static void MergeScalar(FfmReplica[] replicas, int feature, ReadOnlySpan<int> updaters, bool weights)
-    {
-        float value = (weights ? replicas[updaters[0]].Weights : replicas[updaters[0]].WeightSums)[feature];
-        if (updaters.Length > 1)
-        {
-            for (int u = 1; u < updaters.Length; u++)
-            {
-                value += (weights ? replicas[updaters[u]].Weights : replicas[updaters[u]].WeightSums)[feature];
-            }
-
-            value *= 1f / updaters.Length;
-        }
-
-        foreach (FfmReplica r in replicas)
-        {
-            (weights ? r.Weights : r.WeightSums)[feature] = value;
-        }
     }
 }

@@ -10,7 +10,7 @@ namespace FmCodegen.Training;
 /// One thread's copy of the parameters and the optimiser state, in the kernels' row layout (state tables have the
 /// same layout as the parameters, lane for lane), and the loop that trains it on a range of examples.
 /// </summary>
-internal sealed class Replica
+internal sealed class Replica : MergedReplica
 {
     private readonly float[] _sums;      // the kernel's s_f, k lanes, then room up to the stride
     private readonly float[] _mask;      // 1 for factor lanes (f < k), 0 for the weight and padding lanes
@@ -30,6 +30,7 @@ internal sealed class Replica
     /// replicas train together. With <paramref name="useLinear"/> false the linear weights get no gradient and no L2,
     /// so they stay 0.</summary>
     public Replica(AlignedTable parameters, FmSolver solver, FmRegularization l2, int team, bool useLinear = true)
+        : base(parameters.NumFeatures, team)
     {
         Parameters = parameters;
         int k = parameters.EmbeddingSize;
@@ -65,18 +66,6 @@ internal sealed class Replica
                 _l2[third + f] = l2.Factors;
             }
         }
-
-        if (team > 1)
-        {
-            Stamp = new int[parameters.NumFeatures];
-            Array.Fill(Stamp, -1);
-            Touched = new int[team][];
-            TouchedCounts = new int[team];
-            for (int t = 0; t < team; t++)
-            {
-                Touched[t] = new int[Math.Min(parameters.NumFeatures, 1024)];
-            }
-        }
     }
 
     public AlignedTable Parameters { get; }
@@ -86,31 +75,29 @@ internal sealed class Replica
     public float BiasState1;
     public float BiasState2;
 
-    /// <summary>The window in which each feature was last updated (multi-threaded training only).</summary>
-    public int[]? Stamp { get; }
+    /// <inheritdoc/>
+    public override int MergeTables => State2 is not null ? 3 : State1 is not null ? 2 : 1;
 
-    /// <summary>The features updated in the current window, one list per team member that will merge them
-    /// (<see cref="MergeOwner"/>), <see cref="TouchedCounts"/> of each.</summary>
-    public int[][]? Touched { get; }
+    /// <inheritdoc/>
+    public override (nint Base, int Stride) MergeTable(int table) =>
+        (Address(table == 0 ? Parameters : table == 1 ? State1! : State2!), Parameters.Stride);
 
-    public int[]? TouchedCounts { get; }
+    /// <inheritdoc/>
+    public override int BiasValues => 3;
 
-    /// <summary>The team member that merges a feature: a multiplicative hash scaled to [0, team) (no division).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int MergeOwner(int feature, int team) => (int)(((ulong)((uint)feature * 2654435769u) * (uint)team) >> 32);
-
-    /// <summary>Forgets the features of the last window.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void ResetTouched()
+    /// <inheritdoc/>
+    public override ref float BiasValue(int index)
     {
-        if (TouchedCounts is not null)
+        if (index == 0)
         {
-            Array.Clear(TouchedCounts);
+            return ref Bias;
         }
+
+        return ref index == 1 ? ref BiasState1 : ref BiasState2;
     }
 
-    /// <summary>Examples trained in the current window.</summary>
-    public int Examples;
+    // AlignedTable lives on the pinned object heap
+    private static unsafe nint Address(AlignedTable table) => (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(table.Span));
 
     // progressive statistics of the epoch
     public double LossSum;
@@ -162,9 +149,6 @@ internal sealed class Replica
         bool classification = task == FmTask.BinaryClassification;
         int[]? stamp = Stamp;
         float[]? regScale = RegularizationScale;
-        int[][]? touched = Touched;
-        int[]? touchedCounts = TouchedCounts;
-        int team = touched?.Length ?? 1;
         double lossSum = 0;
         double metricSum = 0;
 
@@ -246,20 +230,9 @@ internal sealed class Replica
                         continue;
                     }
 
-                    if (stamp is not null && stamp[feature] != window)
+                    if (stamp is not null)
                     {
-                        stamp[feature] = window;
-                        int owner = MergeOwner(feature, team);
-                        int[] list = touched![owner];
-                        int n = touchedCounts![owner];
-                        if (n == list.Length)
-                        {
-                            Array.Resize(ref touched[owner], Math.Min(Stamp!.Length, list.Length * 2));
-                            list = touched[owner];
-                        }
-
-                        list[n] = feature;
-                        touchedCounts[owner] = n + 1;
+                        Touch(feature, window);
                     }
 
                     float x = val[j];
