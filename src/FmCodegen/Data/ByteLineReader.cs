@@ -45,7 +45,6 @@ internal sealed class ByteLineReader : IDisposable
     public int MaxLineLength { get; set; } = DefaultMaxLineLength;
 
     /// <summary>The next line, or false at the end of the stream.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryReadLine(out ReadOnlySpan<byte> line)
     {
         while (true)

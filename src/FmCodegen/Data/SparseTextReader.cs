@@ -76,7 +76,6 @@ public sealed class SparseTextReader : IDisposable
     /// Fills <paramref name="block"/> with up to <paramref name="maxRows"/> next examples (its previous content is
     /// dropped). Returns false when the file has no more examples.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool ReadBlock(SparseBlock block, int maxRows = 65536)
     {
         ArgumentNullException.ThrowIfNull(block);
@@ -256,7 +255,6 @@ public sealed class SparseTextReader : IDisposable
     }
 
     /// <summary>Parses one line; returns false for a line without an example (empty or comment).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool ParseLine(ReadOnlySpan<byte> line, SparseBlock block, ref int maxIndex, ref int maxField)
     {
         int p = 0;
@@ -366,7 +364,6 @@ public sealed class SparseTextReader : IDisposable
     /// committed) for a line the checked parser must handle. The caller has made room for every token the line can
     /// hold. <paramref name="fields"/> is null for libFM data.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe int ParseFeaturesFast(ReadOnlySpan<byte> line, int start, int[]? fields, int[] indices, float[] values, int nnz, ref int maxIndex, ref int maxField)
     {
         int maxI = maxIndex;

@@ -256,7 +256,6 @@ internal sealed class FfmEpochData
 
     /// <summary>The copy; rows are read in a random order, so each would be a cache miss: the row 16 ahead has its
     /// offset prefetched and the row 8 ahead its nonzeros (about 1.7x faster on frappe x20). Returns the longest row.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe int Copy(SparseDataset data, int[] order, int numFeatures, int numFields, int blockStride, FfmNormalization normalization)
     {
         ReadOnlySpan<int> offsets = data.Offsets, fields = data.Fields, indices = data.Indices;
