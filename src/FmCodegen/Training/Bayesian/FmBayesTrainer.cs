@@ -129,6 +129,13 @@ public static class FmBayesTrainer
 
         private const int PrefetchAhead = 12;
 
+        // FM_MCMC_PROFILE=1: where the sweeps' time goes, on stderr at the end (wall ticks per phase; the feature
+        // passes summed over the threads)
+        private static readonly bool Profile = Environment.GetEnvironmentVariable("FM_MCMC_PROFILE") == "1";
+        private readonly long[] _blockTicks = new long[4];
+        private long _lastBlock;
+        private readonly long[] _phase = new long[(int)Phase.Count];
+
         private readonly FmBayesOptions _o;
         private readonly SparseDataset _train;
         private readonly SparseDataset? _test;
@@ -321,8 +328,10 @@ public static class FmBayesTrainer
             {
                 long start = Stopwatch.GetTimestamp();
                 _sweep = i;
-                DrawAll();
+                long t = start;
+                DrawAll(ref t);
                 double trainMetric = RowPass(drawLatent: true);
+                Mark(Phase.RowPass, ref t);
 
                 bool keep = _sample ? i >= averageFrom : i == iterations - 1;
                 bool snapshot = _test is not null || (keep && _o.StoreSamples) || i == iterations - 1;
@@ -331,6 +340,7 @@ public static class FmBayesTrainer
                 {
                     // a kept sample needs its own table; a snapshot only scored on the test set reuses one
                     last = Snapshot(reuse: !(keep && _sample && _o.StoreSamples) && i < iterations - 1);
+                    Mark(Phase.Snapshot, ref t);
                     if (keep && _sample && _o.StoreSamples)
                     {
                         samples.Add(last);
@@ -339,6 +349,7 @@ public static class FmBayesTrainer
                     if (_test is not null)
                     {
                         Fm.ScoreBatch(last, _test.Offsets, _test.Indices, _test.Values, testScores, maxThreads: _threads);
+                        Mark(Phase.TestScore, ref t);
                         bool accumulate = _sample && i >= averageFrom;
                         if (accumulate)
                         {
@@ -365,6 +376,7 @@ public static class FmBayesTrainer
                         });
 
                         testEvaluation = Evaluate(testPredictions!, _test.Labels, auc: _o.AucEverySweep || i == iterations - 1);
+                        Mark(Phase.TestEval, ref t);
                     }
                 }
 
@@ -373,6 +385,12 @@ public static class FmBayesTrainer
                     (double[])_wMu.Clone(), (double[])_wLambda.Clone(), (double[])_vMu.Clone(), (double[])_vLambda.Clone());
                 history.Add(sweep);
                 progress?.Invoke(sweep);
+                Mark(Phase.Report, ref t);
+            }
+
+            if (Profile)
+            {
+                PrintProfile(iterations);
             }
 
             FmSampleSet? set = _sample && _o.StoreSamples ? FmSampleSet.Create(samples, link, clipMin, clipMax) : null;
@@ -556,7 +574,7 @@ public static class FmBayesTrainer
             Parallel.For(0, parts, _parallel, body);
         }
 
-        private void DrawAll()
+        private void DrawAll(ref long t)
         {
             if (_sample)
             {
@@ -572,6 +590,8 @@ public static class FmBayesTrainer
                 DrawBias();
             }
 
+            Mark(Phase.Bias, ref t);
+
             if (_o.UseLinear)
             {
                 DrawHyper(_w, 0, 1, _wMu, _wLambda, 0);
@@ -582,6 +602,7 @@ public static class FmBayesTrainer
                 DrawHyper(_v, f, _kp, _vMu, _vLambda, f);
             }
 
+            Mark(Phase.Hyper, ref t);
             if (!_o.UseLinear && _k == 0)
             {
                 return;
@@ -589,6 +610,13 @@ public static class FmBayesTrainer
 
             for (int b = 0; b < _blocks.Count; b++)
             {
+                long tb = Profile ? Stopwatch.GetTimestamp() : 0;
+                if (Profile && b > 0)
+                {
+                    _blockTicks[Math.Min(b - 1, 3)] += tb - _lastBlock;
+                }
+
+                _lastBlock = tb;
                 int first = _blocks.BlockStart[b];
                 int[] cut = _cuts[b];
                 if (cut.Length == 2 || _threads == 1)
@@ -612,6 +640,12 @@ public static class FmBayesTrainer
                 });
             }
 
+            if (Profile && _blocks.Count > 0)
+            {
+                _blockTicks[Math.Min(_blocks.Count - 1, 3)] += Stopwatch.GetTimestamp() - _lastBlock;
+            }
+
+            Mark(Phase.Blocks, ref t);
             foreach (int j in _blocks.Empty)
             {
                 var random = BayesRandom.For(_featureKey, _sweep, j);
@@ -627,6 +661,8 @@ public static class FmBayesTrainer
                     _v[at] = DrawFromPrior(_v[at], _vMu[(g * _k) + f], _vLambda[(g * _k) + f], ref random);
                 }
             }
+
+            Mark(Phase.Empty, ref t);
         }
 
         private void DrawBias()
@@ -687,7 +723,7 @@ public static class FmBayesTrainer
         {
             int start = _blocks.ColumnStart[j], end = _blocks.ColumnStart[j + 1];
             ReadOnlySpan<int> rows = _blocks.Rows.AsSpan(start, end - start);
-            ReadOnlySpan<float> xs = _blocks.Values.AsSpan(start, end - start);
+            ReadOnlySpan<double> xs = _blocks.Values.AsSpan(start, end - start);
             var random = BayesRandom.For(_featureKey, _sweep, j);
             int g = _group[j];
             int k = _k, kp = _kp, chunks = kp / 4;
@@ -728,6 +764,7 @@ public static class FmBayesTrainer
             gram.Clear();
             Span<double> hs = MemoryMarshal.Cast<Vector256<double>, double>(h);
             bool wide = kp == 8 && Vector512.IsHardwareAccelerated && !_o.NarrowVectors;
+            long t0 = Profile ? Stopwatch.GetTimestamp() : 0;
             if (wide)
             {
                 (sx, sxx) = GatherWide(rows, xs, s);
@@ -738,8 +775,8 @@ public static class FmBayesTrainer
                 int r = rows[p];
                 double x = xs[p];
                 double er = e[r];
-                sx += x * er;
-                sxx += x * x;
+                sx = Math.FusedMultiplyAdd(x, er, sx);
+                sxx = Math.FusedMultiplyAdd(x, x, sxx);
                 ReadOnlySpan<Vector256<double>> q = MemoryMarshal.Cast<double, Vector256<double>>(_q.AsSpan(_q0 + (r * kp), kp));
                 var xv = Vector256.Create(x);
                 var ev = Vector256.Create(er);
@@ -747,17 +784,18 @@ public static class FmBayesTrainer
                 {
                     Vector256<double> hc = xv * (q[c] - (xv * old[c]));
                     h[c] = hc;
-                    hSum[c] += hc * ev;
-                    xh[c] += xv * hc;
+                    hSum[c] = Vector256.FusedMultiplyAdd(hc, ev, hSum[c]);
+                    xh[c] = Vector256.FusedMultiplyAdd(xv, hc, xh[c]);
                 }
 
+                // the upper half of the Gram matrix (by chunks of 4), each entry one fused multiply-add per row
                 for (int f = 0; f < k; f++)
                 {
                     var hf = Vector256.Create(hs[f]);
                     int row = f * chunks;
                     for (int c = f >> 2; c < chunks; c++)
                     {
-                        gram[row + c] += hf * h[c];
+                        gram[row + c] = Vector256.FusedMultiplyAdd(hf, h[c], gram[row + c]);
                     }
                 }
             }
@@ -766,6 +804,7 @@ public static class FmBayesTrainer
             ReadOnlySpan<double> cross = MemoryMarshal.Cast<Vector256<double>, double>(xh);
             ReadOnlySpan<double> gramValues = MemoryMarshal.Cast<Vector256<double>, double>(gram);
             Span<double> change = MemoryMarshal.Cast<Vector256<double>, double>(delta);
+            long t1 = Profile ? Stopwatch.GetTimestamp() : 0;
             change.Clear();
             double dw = 0;
             if (!_sample || !DrawJoint(j, g, sx, sxx, b, cross, gramValues, v, change, ref dw, ref random, s))
@@ -797,9 +836,22 @@ public static class FmBayesTrainer
                 }
             }
 
+            long t2 = 0;
+            if (Profile)
+            {
+                t2 = Stopwatch.GetTimestamp();
+                s.Ticks[0] += t1 - t0;
+                s.Ticks[1] += t2 - t1;
+            }
+
             if (wide)
             {
                 ApplyWide(rows, xs, dw, s);
+                if (Profile)
+                {
+                    s.Ticks[2] += Stopwatch.GetTimestamp() - t2;
+                }
+
                 return;
             }
 
@@ -811,12 +863,12 @@ public static class FmBayesTrainer
                 var xv = Vector256.Create(x);
                 Vector256<double> qc = q[0];
                 Vector256<double> dot = xv * (qc - (xv * old[0])) * delta[0];
-                q[0] = qc + (xv * delta[0]);
+                q[0] = Vector256.FusedMultiplyAdd(xv, delta[0], qc);
                 for (int c = 1; c < chunks; c++)
                 {
                     qc = q[c];
                     dot += xv * (qc - (xv * old[c])) * delta[c];
-                    q[c] = qc + (xv * delta[c]);
+                    q[c] = Vector256.FusedMultiplyAdd(xv, delta[c], qc);
                 }
 
                 e[r] += (x * dw) + Vector256.Sum(dot);
@@ -824,15 +876,18 @@ public static class FmBayesTrainer
         }
 
         /// <summary>The first pass of <see cref="DrawFeature"/> for k = 8 with 512-bit vectors (one per row's q):
-        /// the same sums in the same order, the whole Gram matrix instead of its upper half.</summary>
+        /// the same fused multiply-adds in the same order as the 256-bit loop, so the same bits; of the Gram matrix the
+        /// rows 0-3 whole and the rows 4-7 from column 4 (the upper half, all the draws read).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private (double Sx, double Sxx) GatherWide(ReadOnlySpan<int> rows, ReadOnlySpan<float> xs, Scratch s)
+        private (double Sx, double Sxx) GatherWide(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, Scratch s)
         {
             ref double q0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_q), _q0);
             ref double e0 = ref MemoryMarshal.GetArrayDataReference(_e);
             Vector512<double> old = Vector512.Create(s.Old[0], s.Old[1]);
-            Vector512<double> he = default, xh = default, g0 = default, g1 = default, g2 = default, g3 = default,
-                g4 = default, g5 = default, g6 = default, g7 = default;
+            Vector512<double> he = default, xh = default, g0 = default, g1 = default, g2 = default, g3 = default;
+            Vector256<double> g4 = default, g5 = default, g6 = default, g7 = default;
+            Vector512<double> hm = default;
+            ref double hr = ref Unsafe.As<Vector512<double>, double>(ref hm);
             double sx = 0, sxx = 0;
             for (int p = 0; p < rows.Length; p++)
             {
@@ -840,20 +895,22 @@ public static class FmBayesTrainer
                 double x = xs[p];
                 Prefetch(rows, p, ref q0, ref e0);
                 double er = Unsafe.Add(ref e0, r);
-                sx += x * er;
-                sxx += x * x;
+                sx = Math.FusedMultiplyAdd(x, er, sx);
+                sxx = Math.FusedMultiplyAdd(x, x, sxx);
                 var xv = Vector512.Create(x);
                 Vector512<double> h = xv * (Vector512.LoadUnsafe(ref q0, (nuint)r * 8) - (xv * old));
-                he += h * Vector512.Create(er);
-                xh += xv * h;
-                g0 += Vector512.Create(h.GetElement(0)) * h;
-                g1 += Vector512.Create(h.GetElement(1)) * h;
-                g2 += Vector512.Create(h.GetElement(2)) * h;
-                g3 += Vector512.Create(h.GetElement(3)) * h;
-                g4 += Vector512.Create(h.GetElement(4)) * h;
-                g5 += Vector512.Create(h.GetElement(5)) * h;
-                g6 += Vector512.Create(h.GetElement(6)) * h;
-                g7 += Vector512.Create(h.GetElement(7)) * h;
+                he = Vector512.FusedMultiplyAdd(h, Vector512.Create(er), he);
+                xh = Vector512.FusedMultiplyAdd(xv, h, xh);
+                hm = h;
+                g0 = Vector512.FusedMultiplyAdd(Vector512.Create(hr), h, g0);
+                g1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref hr, 1)), h, g1);
+                g2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref hr, 2)), h, g2);
+                g3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref hr, 3)), h, g3);
+                Vector256<double> upper = h.GetUpper();
+                g4 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 4)), upper, g4);
+                g5 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 5)), upper, g5);
+                g6 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 6)), upper, g6);
+                g7 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 7)), upper, g7);
             }
 
             (s.HE[0], s.HE[1]) = (he.GetLower(), he.GetUpper());
@@ -863,10 +920,7 @@ public static class FmBayesTrainer
             (gram[2], gram[3]) = (g1.GetLower(), g1.GetUpper());
             (gram[4], gram[5]) = (g2.GetLower(), g2.GetUpper());
             (gram[6], gram[7]) = (g3.GetLower(), g3.GetUpper());
-            (gram[8], gram[9]) = (g4.GetLower(), g4.GetUpper());
-            (gram[10], gram[11]) = (g5.GetLower(), g5.GetUpper());
-            (gram[12], gram[13]) = (g6.GetLower(), g6.GetUpper());
-            (gram[14], gram[15]) = (g7.GetLower(), g7.GetUpper());
+            (gram[9], gram[11], gram[13], gram[15]) = (g4, g5, g6, g7);
             return (sx, sxx);
         }
 
@@ -885,7 +939,7 @@ public static class FmBayesTrainer
 
         /// <summary>The second pass of <see cref="DrawFeature"/> for k = 8 with 512-bit vectors (the same bits).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void ApplyWide(ReadOnlySpan<int> rows, ReadOnlySpan<float> xs, double dw, Scratch s)
+        private void ApplyWide(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, double dw, Scratch s)
         {
             ref double q0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_q), _q0);
             ref double e0 = ref MemoryMarshal.GetArrayDataReference(_e);
@@ -900,7 +954,7 @@ public static class FmBayesTrainer
                 ref double qr = ref Unsafe.Add(ref q0, (nuint)r * 8);
                 Vector512<double> q = Vector512.LoadUnsafe(ref qr);
                 Vector512<double> t = xv * (q - (xv * old)) * delta;
-                (q + (xv * delta)).StoreUnsafe(ref qr);
+                Vector512.FusedMultiplyAdd(xv, delta, q).StoreUnsafe(ref qr);
                 Unsafe.Add(ref e0, r) += (x * dw) + Vector256.Sum(t.GetLower() + t.GetUpper());
             }
         }
@@ -919,21 +973,18 @@ public static class FmBayesTrainer
             int lin = _o.UseLinear ? 1 : 0;
             int m = lin + k;
             double alpha = _alpha;
-            fixed (double* p = s.Joint, rhs = s.Rhs, theta = s.Theta, prior = s.Prior, mean = s.Mean)
+            fixed (double* l = s.Joint, rhs = s.Rhs, theta = s.Theta, inverse = s.Inverse)
             fixed (double* gr = gram, hb = b, xh = cross, vj = v, dv = change)
             {
-                // A (symmetric; the Gram matrix holds the upper half) and sum a e
+                // A = sum a a' (a = (x, h_1 .. h_k)) in the lower half of l (row i at i * m); sum a e in rhs
                 if (lin == 1)
                 {
-                    p[0] = sxx;
+                    l[0] = sxx;
                     rhs[0] = sx;
                     theta[0] = _w[j];
-                    prior[0] = _wLambda[g];
-                    mean[0] = _wMu[g];
                     for (int f = 0; f < k; f++)
                     {
-                        p[1 + f] = xh[f];
-                        p[(1 + f) * m] = xh[f];
+                        l[(1 + f) * m] = xh[f];
                     }
                 }
 
@@ -941,47 +992,53 @@ public static class FmBayesTrainer
                 {
                     rhs[lin + f] = hb[f];
                     theta[lin + f] = vj[f];
-                    prior[lin + f] = _vLambda[(g * k) + f];
-                    mean[lin + f] = _vMu[(g * k) + f];
-                    for (int f2 = f; f2 < k; f2++)
+                    double* row = l + ((lin + f) * m) + lin;
+                    for (int f2 = 0; f2 <= f; f2++)
                     {
-                        double a = gr[(f * kp) + f2];
-                        p[((lin + f) * m) + lin + f2] = a;
-                        p[((lin + f2) * m) + lin + f] = a;
+                        row[f2] = gr[(f2 * kp) + f];
                     }
                 }
 
-                // rhs = lambda mu - alpha (sum a e - A theta_old); P = alpha A + diag(lambda)
+                // rhs = lambda mu - alpha (sum a e - A theta_old), A theta from the lower half
                 for (int i = 0; i < m; i++)
                 {
+                    double* row = l + (i * m);
                     double at = 0;
-                    double* row = p + (i * m);
-                    for (int c = 0; c < m; c++)
+                    for (int c = 0; c <= i; c++)
                     {
-                        at += row[c] * theta[c];
+                        at = Math.FusedMultiplyAdd(row[c], theta[c], at);
                     }
 
-                    rhs[i] = (prior[i] * mean[i]) - (alpha * (rhs[i] - at));
+                    for (int c = i + 1; c < m; c++)
+                    {
+                        at = Math.FusedMultiplyAdd(l[(c * m) + i], theta[c], at);
+                    }
+
+                    (double lambda, double mu) = lin == 1 && i == 0 ? (_wLambda[g], _wMu[g]) : (_vLambda[(g * k) + i - lin], _vMu[(g * k) + i - lin]);
+                    rhs[i] = (lambda * mu) - (alpha * (rhs[i] - at));
+                    inverse[i] = lambda;
                 }
 
-                for (int i = 0; i < m * m; i++)
-                {
-                    p[i] *= alpha;
-                }
-
+                // P = alpha A + diag(lambda) = L L' (Cholesky, row by row, in place); inverse holds 1 / L_ii
                 for (int i = 0; i < m; i++)
                 {
-                    p[(i * m) + i] += prior[i];
-                }
-
-                // Cholesky P = L L' (L in the lower half of p)
-                for (int c = 0; c < m; c++)
-                {
-                    double* rowC = p + (c * m);
-                    double d = rowC[c];
-                    for (int t = 0; t < c; t++)
+                    double* rowI = l + (i * m);
+                    for (int c = 0; c < i; c++)
                     {
-                        d -= rowC[t] * rowC[t];
+                        double* rowC = l + (c * m);
+                        double x = alpha * rowI[c];
+                        for (int t = 0; t < c; t++)
+                        {
+                            x = Math.FusedMultiplyAdd(-rowI[t], rowC[t], x);
+                        }
+
+                        rowI[c] = x * inverse[c];
+                    }
+
+                    double d = Math.FusedMultiplyAdd(alpha, rowI[i], inverse[i]);
+                    for (int t = 0; t < i; t++)
+                    {
+                        d = Math.FusedMultiplyAdd(-rowI[t], rowI[t], d);
                     }
 
                     if (!(d > 0) || !double.IsFinite(d))
@@ -990,31 +1047,21 @@ public static class FmBayesTrainer
                     }
 
                     d = Math.Sqrt(d);
-                    rowC[c] = d;
-                    for (int i = c + 1; i < m; i++)
-                    {
-                        double* rowI = p + (i * m);
-                        double x = rowI[c];
-                        for (int t = 0; t < c; t++)
-                        {
-                            x -= rowI[t] * rowC[t];
-                        }
-
-                        rowI[c] = x / d;
-                    }
+                    rowI[i] = d;
+                    inverse[i] = 1.0 / d;
                 }
 
                 // mean = P^-1 rhs (L y = rhs, then L' mean = y), plus a standard normal through L'^-1: solve L' u = y + z
                 for (int i = 0; i < m; i++)
                 {
-                    double* rowI = p + (i * m);
+                    double* rowI = l + (i * m);
                     double x = rhs[i];
                     for (int t = 0; t < i; t++)
                     {
-                        x -= rowI[t] * rhs[t];
+                        x = Math.FusedMultiplyAdd(-rowI[t], rhs[t], x);
                     }
 
-                    rhs[i] = x / rowI[i];
+                    rhs[i] = x * inverse[i];
                 }
 
                 for (int i = 0; i < m; i++)
@@ -1027,10 +1074,10 @@ public static class FmBayesTrainer
                     double x = rhs[i];
                     for (int t = i + 1; t < m; t++)
                     {
-                        x -= p[(t * m) + i] * rhs[t];
+                        x = Math.FusedMultiplyAdd(-l[(t * m) + i], rhs[t], x);
                     }
 
-                    rhs[i] = x / p[(i * m) + i];
+                    rhs[i] = x * inverse[i];
                     if (!double.IsFinite(rhs[i]))
                     {
                         return false;
@@ -1053,6 +1100,42 @@ public static class FmBayesTrainer
             return true;
         }
 
+        private enum Phase
+        {
+            Hyper, Bias, Blocks, Empty, RowPass, Snapshot, TestScore, TestEval, Report, Gather, Draw, Apply, Count,
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Mark(Phase phase, ref long t)
+        {
+            if (Profile)
+            {
+                long now = Stopwatch.GetTimestamp();
+                _phase[(int)phase] += now - t;
+                t = now;
+            }
+        }
+
+        private void PrintProfile(int sweeps)
+        {
+            foreach (Scratch s in _scratch)
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    _phase[(int)Phase.Gather + i] += s.Ticks[i];
+                }
+            }
+
+            var text = new System.Text.StringBuilder($"FM_MCMC_PROFILE: {sweeps} sweeps, {_threads} thread(s), {_blocks.Count} blocks; ms per sweep:");
+            for (int i = 0; i < (int)Phase.Count; i++)
+            {
+                text.Append(System.Globalization.CultureInfo.InvariantCulture, $" {(Phase)i} {_phase[i] * 1000.0 / Stopwatch.Frequency / sweeps:F3}");
+            }
+
+            text.Append(System.Globalization.CultureInfo.InvariantCulture, $" | blocks 0,1,2,3+: {string.Join(' ', _blockTicks.Select(x => (x * 1000.0 / Stopwatch.Frequency / sweeps).ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))}");
+            Console.Error.WriteLine(text.ToString());
+        }
+
         /// <summary>One thread's buffers for <see cref="DrawFeature"/>, in vectors of 4 of the padded k.</summary>
         private sealed class Scratch(int kp)
         {
@@ -1065,8 +1148,8 @@ public static class FmBayesTrainer
             public readonly double[] Joint = new double[(kp + 1) * (kp + 1)];
             public readonly double[] Rhs = new double[kp + 1];
             public readonly double[] Theta = new double[kp + 1];
-            public readonly double[] Prior = new double[kp + 1];
-            public readonly double[] Mean = new double[kp + 1];
+            public readonly double[] Inverse = new double[kp + 1];
+            public readonly long[] Ticks = new long[3];
         }
 
         /// <summary>Draws (MCMC) each group's precision then mean for one block of parameters (w, or factor f of V:
