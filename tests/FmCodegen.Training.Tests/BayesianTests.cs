@@ -79,6 +79,14 @@ public sealed class BayesianTests
         FmBayesResult narrow = FmBayesTrainer.Train(scaled, options with { NarrowVectors = true }, scaled);
         Assert.Equal(wide.TestPredictions, narrow.TestPredictions);
         Assert.Equal(wide.History[^1].Alpha, narrow.History[^1].Alpha);
+
+        // one-hot values (all 1): the wide path leaves the products with x out, with the same bits
+        Assert.True(train.Values.ToArray().All(x => x == 1f));
+        FmBayesResult wideOnes = FmBayesTrainer.Train(train, options, train);
+        FmBayesResult narrowOnes = FmBayesTrainer.Train(train, options with { NarrowVectors = true }, train);
+        Assert.Equal(wideOnes.TestPredictions, narrowOnes.TestPredictions);
+        Assert.Equal(wideOnes.History[^1].Alpha, narrowOnes.History[^1].Alpha);
+        Assert.NotEqual(wide.TestPredictions, wideOnes.TestPredictions);
     }
 
     /// <summary>y = 1 + 2 x0 - 3 x1 + 0.5 x2 + small noise, dense features: the posterior mean of w must be the truth.</summary>

@@ -767,7 +767,7 @@ public static class FmBayesTrainer
             long t0 = Profile ? Stopwatch.GetTimestamp() : 0;
             if (wide)
             {
-                (sx, sxx) = GatherWide(rows, xs, s);
+                (sx, sxx) = _blocks.Binary ? GatherWide<Ones>(rows, xs, s) : GatherWide<AnyValues>(rows, xs, s);
             }
 
             for (int p = 0; !wide && p < rows.Length; p++)
@@ -846,7 +846,15 @@ public static class FmBayesTrainer
 
             if (wide)
             {
-                ApplyWide(rows, xs, dw, s);
+                if (_blocks.Binary)
+                {
+                    ApplyWide<Ones>(rows, xs, dw, s);
+                }
+                else
+                {
+                    ApplyWide<AnyValues>(rows, xs, dw, s);
+                }
+
                 if (Profile)
                 {
                     s.Ticks[2] += Stopwatch.GetTimestamp() - t2;
@@ -879,7 +887,8 @@ public static class FmBayesTrainer
         /// the same fused multiply-adds in the same order as the 256-bit loop, so the same bits; of the Gram matrix the
         /// rows 0-3 whole and the rows 4-7 from column 4 (the upper half, all the draws read).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private (double Sx, double Sxx) GatherWide(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, Scratch s)
+        private (double Sx, double Sxx) GatherWide<TX>(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, Scratch s)
+            where TX : struct, IColumnValues
         {
             ref double q0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_q), _q0);
             ref double e0 = ref MemoryMarshal.GetArrayDataReference(_e);
@@ -892,15 +901,15 @@ public static class FmBayesTrainer
             for (int p = 0; p < rows.Length; p++)
             {
                 int r = rows[p];
-                double x = xs[p];
+                double x = TX.AllOne ? 1.0 : xs[p];
                 Prefetch(rows, p, ref q0, ref e0);
                 double er = Unsafe.Add(ref e0, r);
-                sx = Math.FusedMultiplyAdd(x, er, sx);
-                sxx = Math.FusedMultiplyAdd(x, x, sxx);
+                sx = TX.AllOne ? sx + er : Math.FusedMultiplyAdd(x, er, sx);
+                sxx = TX.AllOne ? sxx + 1.0 : Math.FusedMultiplyAdd(x, x, sxx);
                 var xv = Vector512.Create(x);
-                Vector512<double> h = xv * (Vector512.LoadUnsafe(ref q0, (nuint)r * 8) - (xv * old));
+                Vector512<double> h = TX.AllOne ? Vector512.LoadUnsafe(ref q0, (nuint)r * 8) - old : xv * (Vector512.LoadUnsafe(ref q0, (nuint)r * 8) - (xv * old));
                 he = Vector512.FusedMultiplyAdd(h, Vector512.Create(er), he);
-                xh = Vector512.FusedMultiplyAdd(xv, h, xh);
+                xh = TX.AllOne ? xh + h : Vector512.FusedMultiplyAdd(xv, h, xh);
                 hm = h;
                 g0 = Vector512.FusedMultiplyAdd(Vector512.Create(hr), h, g0);
                 g1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref hr, 1)), h, g1);
@@ -939,7 +948,8 @@ public static class FmBayesTrainer
 
         /// <summary>The second pass of <see cref="DrawFeature"/> for k = 8 with 512-bit vectors (the same bits).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void ApplyWide(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, double dw, Scratch s)
+        private void ApplyWide<TX>(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, double dw, Scratch s)
+            where TX : struct, IColumnValues
         {
             ref double q0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_q), _q0);
             ref double e0 = ref MemoryMarshal.GetArrayDataReference(_e);
@@ -948,14 +958,14 @@ public static class FmBayesTrainer
             for (int p = 0; p < rows.Length; p++)
             {
                 int r = rows[p];
-                double x = xs[p];
+                double x = TX.AllOne ? 1.0 : xs[p];
                 var xv = Vector512.Create(x);
                 Prefetch(rows, p, ref q0, ref e0);
                 ref double qr = ref Unsafe.Add(ref q0, (nuint)r * 8);
                 Vector512<double> q = Vector512.LoadUnsafe(ref qr);
-                Vector512<double> t = xv * (q - (xv * old)) * delta;
-                Vector512.FusedMultiplyAdd(xv, delta, q).StoreUnsafe(ref qr);
-                Unsafe.Add(ref e0, r) += (x * dw) + Vector256.Sum(t.GetLower() + t.GetUpper());
+                Vector512<double> t = TX.AllOne ? (q - old) * delta : xv * (q - (xv * old)) * delta;
+                (TX.AllOne ? q + delta : Vector512.FusedMultiplyAdd(xv, delta, q)).StoreUnsafe(ref qr);
+                Unsafe.Add(ref e0, r) += (TX.AllOne ? dw : x * dw) + Vector256.Sum(t.GetLower() + t.GetUpper());
             }
         }
 
@@ -1098,6 +1108,23 @@ public static class FmBayesTrainer
             }
 
             return true;
+        }
+
+        /// <summary>What the column passes know of the values: with every value 1 (one-hot or binary data) the products
+        /// with x are left out, which gives the same bits (x = 1 makes each of them exact).</summary>
+        private interface IColumnValues
+        {
+            static abstract bool AllOne { get; }
+        }
+
+        private struct Ones : IColumnValues
+        {
+            public static bool AllOne => true;
+        }
+
+        private struct AnyValues : IColumnValues
+        {
+            public static bool AllOne => false;
         }
 
         private enum Phase
