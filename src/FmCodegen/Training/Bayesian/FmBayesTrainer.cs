@@ -124,8 +124,16 @@ public static class FmBayesTrainer
         // added in chunk order: the cut depends on the data alone, never on the thread count.
         private const int RowChunk = 4_096;
 
-        // A block is shared among the threads when it has at least this many nonzeros.
+        // A block is shared among the threads when it has at least this much work (nonzeros plus FeatureWeight per
+        // feature, for its draw).
         private const int ParallelEntries = 16_384;
+        private const int FeatureWeight = 64;
+
+        // A feature with more nonzeros than this is gathered and applied in parts of this many, on any threads, its
+        // sums added in part order; the other features of a block go to the threads in groups of about GroupWeight of
+        // work. Both cuts depend on the data alone, never on the thread count.
+        private const int SegmentEntries = 4_096;
+        private const int GroupWeight = 8_192;
 
         private const int PrefetchAhead = 12;
 
@@ -163,9 +171,14 @@ public static class FmBayesTrainer
         private readonly int _threads;
         private readonly ParallelOptions _parallel;
         private readonly Scratch[] _scratch;
-        private readonly int[][] _cuts;
+        private readonly BlockPlan[] _plans;
+        private readonly Scratch[] _segmentScratch;
+        private readonly double[] _bigChange;
         private readonly double[] _chunkSums;
         private BayesRandom _random;
+
+        /// <summary>k = 8 on 512-bit vectors: one vector per row's q.</summary>
+        private bool Wide => _kp == 8 && Vector512.IsHardwareAccelerated && !_o.NarrowVectors;
         private AlignedTable? _table;
         private int _sweep;
         private double _w0;
@@ -197,34 +210,22 @@ public static class FmBayesTrainer
                 _scratch[t] = new Scratch(_kp);
             }
 
-            // each block's features cut into parts of about equal nonzeros, one per thread (the result does not
-            // depend on the cut: the features of a block share no row and each draws from its own stream)
-            _cuts = new int[_blocks.Count][];
+            _plans = new BlockPlan[_blocks.Count];
+            int segmentsAtMost = 0, bigAtMost = 0;
             for (int b = 0; b < _blocks.Count; b++)
             {
-                long entries = _blocks.Entries(b);
-                int features = _blocks.BlockStart[b + 1] - _blocks.BlockStart[b];
-                int parts = entries < ParallelEntries ? 1 : (int)Math.Min(_threads, features);
-                var cut = new int[parts + 1];
-                long seen = 0;
-                int part = 1;
-                for (int i = _blocks.BlockStart[b]; i < _blocks.BlockStart[b + 1] && part < parts; i++)
-                {
-                    int j = _blocks.Features[i];
-                    seen += _blocks.ColumnStart[j + 1] - _blocks.ColumnStart[j];
-                    if (seen * parts >= entries * part)
-                    {
-                        cut[part++] = i + 1 - _blocks.BlockStart[b];
-                    }
-                }
-
-                for (; part <= parts; part++)
-                {
-                    cut[part] = features;
-                }
-
-                _cuts[b] = cut;
+                _plans[b] = BlockPlan.Of(_blocks, b);
+                segmentsAtMost = Math.Max(segmentsAtMost, _plans[b].SegmentStart.Length);
+                bigAtMost = Math.Max(bigAtMost, _plans[b].Big.Length);
             }
+
+            _segmentScratch = new Scratch[segmentsAtMost];
+            for (int i = 0; i < segmentsAtMost; i++)
+            {
+                _segmentScratch[i] = new Scratch(_kp);
+            }
+
+            _bigChange = new double[bigAtMost];
 
             _chunkSums = new double[3 * ((_rows + RowChunk - 1) / RowChunk)];
             _labels = train.Labels.ToArray();
@@ -617,27 +618,7 @@ public static class FmBayesTrainer
                 }
 
                 _lastBlock = tb;
-                int first = _blocks.BlockStart[b];
-                int[] cut = _cuts[b];
-                if (cut.Length == 2 || _threads == 1)
-                {
-                    Scratch scratch = _scratch[0];
-                    for (int i = first; i < _blocks.BlockStart[b + 1]; i++)
-                    {
-                        DrawFeature(_blocks.Features[i], scratch);
-                    }
-
-                    continue;
-                }
-
-                Parallel.For(0, cut.Length - 1, _parallel, p =>
-                {
-                    Scratch scratch = _scratch[p];
-                    for (int i = first + cut[p]; i < first + cut[p + 1]; i++)
-                    {
-                        DrawFeature(_blocks.Features[i], scratch);
-                    }
-                });
+                DrawBlock(_plans[b]);
             }
 
             if (Profile && _blocks.Count > 0)
@@ -663,6 +644,76 @@ public static class FmBayesTrainer
             }
 
             Mark(Phase.Empty, ref t);
+        }
+
+        /// <summary>The features of one block: the small ones whole (in groups), the large ones' sums by parts on the
+        /// threads, added in part order, then their draws, then their second passes by parts.</summary>
+        private void DrawBlock(BlockPlan plan)
+        {
+            int groups = plan.GroupStart.Length - 1, segments = plan.SegmentStart.Length;
+            bool parallel = _threads > 1 && plan.Weight >= ParallelEntries;
+            ForEach(groups + segments, parallel, (i, scratch) =>
+            {
+                if (i < groups)
+                {
+                    for (int f = plan.GroupStart[i]; f < plan.GroupStart[i + 1]; f++)
+                    {
+                        DrawFeature(plan.Small[f], scratch);
+                    }
+                }
+                else
+                {
+                    int part = i - groups;
+                    Gather(plan.Big[plan.SegmentOwner[part]], plan.SegmentStart[part], plan.SegmentLength[part], _segmentScratch[part]);
+                }
+            });
+
+            if (segments == 0)
+            {
+                return;
+            }
+
+            for (int i = 0; i < plan.Big.Length; i++)
+            {
+                Scratch first = _segmentScratch[plan.BigSegment[i]];
+                for (int part = plan.BigSegment[i] + 1; part < plan.BigSegment[i + 1]; part++)
+                {
+                    AddSums(first, _segmentScratch[part]);
+                }
+
+                _bigChange[i] = DrawFromSums(plan.Big[i], first);
+            }
+
+            ForEach(segments, parallel, (part, _) =>
+            {
+                int i = plan.SegmentOwner[part];
+                Apply(plan.SegmentStart[part], plan.SegmentLength[part], _bigChange[i], _segmentScratch[plan.BigSegment[i]]);
+            });
+        }
+
+        /// <summary>body(i, a thread's scratch) for i in [0, count), on the threads that come first to take the next i
+        /// (each i must not depend on which thread or in which order).</summary>
+        private void ForEach(int count, bool parallel, Action<int, Scratch> body)
+        {
+            if (!parallel || count < 2)
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    body(i, _scratch[0]);
+                }
+
+                return;
+            }
+
+            int next = -1;
+            Parallel.For(0, Math.Min(_threads, count), _parallel, t =>
+            {
+                Scratch scratch = _scratch[t];
+                for (int i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
+                {
+                    body(i, scratch);
+                }
+            });
         }
 
         private void DrawBias()
@@ -708,24 +759,41 @@ public static class FmBayesTrainer
         }
 
         /// <summary>
-        /// Draws the parameters of feature j from two passes over its column. The first gathers, over the feature's
-        /// rows, sum x e and sum x^2 (for w_j) and for the factors h_f = x (q_f - x v_jf) (the part of the prediction
-        /// that v_jf multiplies; it does not change while v_j is drawn), sum h_f e, sum x h_f and the Gram matrix
-        /// sum h_f h_g. MCMC draws (w_j, v_j) jointly from these (<see cref="DrawJoint"/>); ALS (and MCMC when the
-        /// joint precision is singular) takes w_j, then v_j1 .. v_jk one after the other, each given those before:
-        /// a change moves the residuals of the feature's rows by x dw or h_f dv_f, so the later sums follow exactly
-        /// (sum h_g e grows by dv_f sum h_f h_g). The second pass applies the changes to the rows' residuals e and
-        /// factor sums q. Works on the feature's rows only, so the features of one block (no shared row) can run on
-        /// any threads; the draws come from the feature's own stream for this sweep.
+        /// Draws the parameters of feature j from two passes over its column. The first (<see cref="Gather"/>)
+        /// collects, over the feature's rows, sum x e and sum x^2 (for w_j) and for the factors h_f = x (q_f - x v_jf)
+        /// (the part of the prediction that v_jf multiplies; it does not change while v_j is drawn), sum h_f e, sum x h_f
+        /// and the Gram matrix sum h_f h_g. MCMC draws (w_j, v_j) jointly from these (<see cref="DrawJoint"/>); ALS (and
+        /// MCMC when the joint precision is singular) takes w_j, then v_j1 .. v_jk one after the other, each given those
+        /// before: a change moves the residuals of the feature's rows by x dw or h_f dv_f, so the later sums follow
+        /// exactly (sum h_g e grows by dv_f sum h_f h_g) (<see cref="DrawFromSums"/>). The second pass
+        /// (<see cref="Apply"/>) applies the changes to the rows' residuals e and factor sums q. Works on the feature's
+        /// rows only, so the features of one block (no shared row) can run on any threads; the draws come from the
+        /// feature's own stream for this sweep.
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void DrawFeature(int j, Scratch s)
         {
-            int start = _blocks.ColumnStart[j], end = _blocks.ColumnStart[j + 1];
-            ReadOnlySpan<int> rows = _blocks.Rows.AsSpan(start, end - start);
-            ReadOnlySpan<double> xs = _blocks.Values.AsSpan(start, end - start);
-            var random = BayesRandom.For(_featureKey, _sweep, j);
-            int g = _group[j];
+            int start = _blocks.ColumnStart[j], length = _blocks.ColumnStart[j + 1] - start;
+            long t0 = Profile ? Stopwatch.GetTimestamp() : 0;
+            Gather(j, start, length, s);
+            long t1 = Profile ? Stopwatch.GetTimestamp() : 0;
+            double dw = DrawFromSums(j, s);
+            long t2 = Profile ? Stopwatch.GetTimestamp() : 0;
+            Apply(start, length, dw, s);
+            if (Profile)
+            {
+                s.Ticks[0] += t1 - t0;
+                s.Ticks[1] += t2 - t1;
+                s.Ticks[2] += Stopwatch.GetTimestamp() - t2;
+            }
+        }
+
+        /// <summary>The sums of feature j over the nonzeros [start, start + length) of the column form, into s
+        /// (with v_j as it is now in s.Old).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Gather(int j, int start, int length, Scratch s)
+        {
+            ReadOnlySpan<int> rows = _blocks.Rows.AsSpan(start, length);
+            ReadOnlySpan<double> xs = _blocks.Values.AsSpan(start, length);
             int k = _k, kp = _kp, chunks = kp / 4;
             Span<double> e = _e;
             double sx = 0, sxx = 0;
@@ -734,43 +802,31 @@ public static class FmBayesTrainer
                 for (int p = 0; p < rows.Length; p++)
                 {
                     double x = xs[p];
-                    sx += x * e[rows[p]];
-                    sxx += x * x;
+                    sx = Math.FusedMultiplyAdd(x, e[rows[p]], sx);
+                    sxx = Math.FusedMultiplyAdd(x, x, sxx);
                 }
 
-                double old0 = _w[j];
-                double next0 = Draw(old0, sx, sxx, _wMu[g], _wLambda[g], ref random);
-                double dw0 = next0 - old0;
-                _w[j] = next0;
-                for (int p = 0; p < rows.Length; p++)
-                {
-                    e[rows[p]] += xs[p] * dw0;
-                }
-
+                (s.Sx, s.Sxx) = (sx, sxx);
                 return;
             }
 
-            Span<double> v = _v.AsSpan(j * kp, kp);
             Span<Vector256<double>> old = s.Old;
             Span<Vector256<double>> h = s.H;
             Span<Vector256<double>> hSum = s.HE;
             Span<Vector256<double>> xh = s.XH;
             Span<Vector256<double>> gram = s.Gram;
-            Span<Vector256<double>> delta = s.Delta;
-            ReadOnlySpan<Vector256<double>> vv = MemoryMarshal.Cast<double, Vector256<double>>(v);
-            vv.CopyTo(old);
+            MemoryMarshal.Cast<double, Vector256<double>>(_v.AsSpan(j * kp, kp)).CopyTo(old);
             hSum.Clear();
             xh.Clear();
             gram.Clear();
             Span<double> hs = MemoryMarshal.Cast<Vector256<double>, double>(h);
-            bool wide = kp == 8 && Vector512.IsHardwareAccelerated && !_o.NarrowVectors;
-            long t0 = Profile ? Stopwatch.GetTimestamp() : 0;
-            if (wide)
+            if (Wide)
             {
-                (sx, sxx) = _blocks.Binary ? GatherWide<Ones>(rows, xs, s) : GatherWide<AnyValues>(rows, xs, s);
+                (s.Sx, s.Sxx) = _blocks.Binary ? GatherWide<Ones>(rows, xs, s) : GatherWide<AnyValues>(rows, xs, s);
+                return;
             }
 
-            for (int p = 0; !wide && p < rows.Length; p++)
+            for (int p = 0; p < rows.Length; p++)
             {
                 int r = rows[p];
                 double x = xs[p];
@@ -800,11 +856,47 @@ public static class FmBayesTrainer
                 }
             }
 
-            Span<double> b = MemoryMarshal.Cast<Vector256<double>, double>(hSum);
-            ReadOnlySpan<double> cross = MemoryMarshal.Cast<Vector256<double>, double>(xh);
-            ReadOnlySpan<double> gramValues = MemoryMarshal.Cast<Vector256<double>, double>(gram);
-            Span<double> change = MemoryMarshal.Cast<Vector256<double>, double>(delta);
-            long t1 = Profile ? Stopwatch.GetTimestamp() : 0;
+            (s.Sx, s.Sxx) = (sx, sxx);
+        }
+
+        /// <summary>Adds the sums of a later part of a column (<paramref name="other"/>) to those of s.</summary>
+        private static void AddSums(Scratch s, Scratch other)
+        {
+            s.Sx += other.Sx;
+            s.Sxx += other.Sxx;
+            for (int c = 0; c < s.HE.Length; c++)
+            {
+                s.HE[c] += other.HE[c];
+                s.XH[c] += other.XH[c];
+            }
+
+            for (int c = 0; c < s.Gram.Length; c++)
+            {
+                s.Gram[c] += other.Gram[c];
+            }
+        }
+
+        /// <summary>Draws (MCMC) or sets (ALS) w_j and v_j from the sums in s; returns the change of w_j and leaves
+        /// those of v_j in s.Delta.</summary>
+        private double DrawFromSums(int j, Scratch s)
+        {
+            var random = BayesRandom.For(_featureKey, _sweep, j);
+            int g = _group[j];
+            int k = _k, kp = _kp;
+            double sx = s.Sx, sxx = s.Sxx;
+            if (kp == 0)
+            {
+                double old0 = _w[j];
+                double next0 = Draw(old0, sx, sxx, _wMu[g], _wLambda[g], ref random);
+                _w[j] = next0;
+                return next0 - old0;
+            }
+
+            Span<double> v = _v.AsSpan(j * kp, kp);
+            Span<double> b = MemoryMarshal.Cast<Vector256<double>, double>(s.HE.AsSpan());
+            ReadOnlySpan<double> cross = MemoryMarshal.Cast<Vector256<double>, double>(s.XH.AsSpan());
+            ReadOnlySpan<double> gramValues = MemoryMarshal.Cast<Vector256<double>, double>(s.Gram.AsSpan());
+            Span<double> change = MemoryMarshal.Cast<Vector256<double>, double>(s.Delta.AsSpan());
             change.Clear();
             double dw = 0;
             if (!_sample || !DrawJoint(j, g, sx, sxx, b, cross, gramValues, v, change, ref dw, ref random, s))
@@ -836,15 +928,29 @@ public static class FmBayesTrainer
                 }
             }
 
-            long t2 = 0;
-            if (Profile)
+            return dw;
+        }
+
+        /// <summary>The second pass over the nonzeros [start, start + length): the rows' residuals and factor sums
+        /// follow the changes (dw, and s.Delta from s.Old).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Apply(int start, int length, double dw, Scratch s)
+        {
+            ReadOnlySpan<int> rows = _blocks.Rows.AsSpan(start, length);
+            ReadOnlySpan<double> xs = _blocks.Values.AsSpan(start, length);
+            int kp = _kp, chunks = kp / 4;
+            Span<double> e = _e;
+            if (kp == 0)
             {
-                t2 = Stopwatch.GetTimestamp();
-                s.Ticks[0] += t1 - t0;
-                s.Ticks[1] += t2 - t1;
+                for (int p = 0; p < rows.Length; p++)
+                {
+                    e[rows[p]] += xs[p] * dw;
+                }
+
+                return;
             }
 
-            if (wide)
+            if (Wide)
             {
                 if (_blocks.Binary)
                 {
@@ -855,14 +961,11 @@ public static class FmBayesTrainer
                     ApplyWide<AnyValues>(rows, xs, dw, s);
                 }
 
-                if (Profile)
-                {
-                    s.Ticks[2] += Stopwatch.GetTimestamp() - t2;
-                }
-
                 return;
             }
 
+            ReadOnlySpan<Vector256<double>> old = s.Old;
+            ReadOnlySpan<Vector256<double>> delta = s.Delta;
             for (int p = 0; p < rows.Length; p++)
             {
                 int r = rows[p];
@@ -1163,6 +1266,80 @@ public static class FmBayesTrainer
             Console.Error.WriteLine(text.ToString());
         }
 
+        /// <summary>How the features of one block are shared among the threads (fixed by the data).</summary>
+        private sealed class BlockPlan
+        {
+            /// <summary>The features of at most SegmentEntries nonzeros, in groups [GroupStart[g], GroupStart[g + 1]).</summary>
+            public required int[] Small { get; init; }
+
+            public required int[] GroupStart { get; init; }
+
+            /// <summary>The larger features; the parts of Big[i] are [BigSegment[i], BigSegment[i + 1]).</summary>
+            public required int[] Big { get; init; }
+
+            public required int[] BigSegment { get; init; }
+
+            /// <summary>Per part: its first nonzero (column form), its length and its feature (an index into Big).</summary>
+            public required int[] SegmentStart { get; init; }
+
+            public required int[] SegmentLength { get; init; }
+
+            public required int[] SegmentOwner { get; init; }
+
+            public long Weight { get; init; }
+
+            public static BlockPlan Of(FeatureBlocks blocks, int b)
+            {
+                var small = new List<int>();
+                var groupStart = new List<int> { 0 };
+                var big = new List<int>();
+                var bigSegment = new List<int> { 0 };
+                var segmentStart = new List<int>();
+                var segmentLength = new List<int>();
+                var segmentOwner = new List<int>();
+                long weight = 0, group = 0;
+                for (int i = blocks.BlockStart[b]; i < blocks.BlockStart[b + 1]; i++)
+                {
+                    int j = blocks.Features[i];
+                    int start = blocks.ColumnStart[j], length = blocks.ColumnStart[j + 1] - start;
+                    weight += length + FeatureWeight;
+                    if (length <= SegmentEntries)
+                    {
+                        small.Add(j);
+                        group += length + FeatureWeight;
+                        if (group >= GroupWeight)
+                        {
+                            groupStart.Add(small.Count);
+                            group = 0;
+                        }
+
+                        continue;
+                    }
+
+                    for (int at = 0; at < length; at += SegmentEntries)
+                    {
+                        segmentStart.Add(start + at);
+                        segmentLength.Add(Math.Min(SegmentEntries, length - at));
+                        segmentOwner.Add(big.Count);
+                    }
+
+                    big.Add(j);
+                    bigSegment.Add(segmentStart.Count);
+                }
+
+                if (groupStart[^1] != small.Count)
+                {
+                    groupStart.Add(small.Count);
+                }
+
+                return new BlockPlan
+                {
+                    Small = [.. small], GroupStart = [.. groupStart], Big = [.. big], BigSegment = [.. bigSegment],
+                    SegmentStart = [.. segmentStart], SegmentLength = [.. segmentLength], SegmentOwner = [.. segmentOwner], Weight = weight,
+                };
+            }
+        }
+
         /// <summary>One thread's buffers for <see cref="DrawFeature"/>, in vectors of 4 of the padded k.</summary>
         private sealed class Scratch(int kp)
         {
@@ -1177,6 +1354,7 @@ public static class FmBayesTrainer
             public readonly double[] Theta = new double[kp + 1];
             public readonly double[] Inverse = new double[kp + 1];
             public readonly long[] Ticks = new long[3];
+            public double Sx, Sxx;
         }
 
         /// <summary>Draws (MCMC) each group's precision then mean for one block of parameters (w, or factor f of V:
