@@ -140,6 +140,31 @@ public class FfmCompatibilityTests
             bytes[70] ^= 1;
             File.WriteAllBytes(path, bytes);
             Assert.Contains("checksum", Assert.Throws<ModelFileException>(() => NativeFfmModelFile.Load(path)).Message, StringComparison.Ordinal);
+            bytes[70] ^= 1;
+
+            // the frame's other checks, shared with the FM format (NativeFrame), each named
+            string Refusal(byte[] damaged)
+            {
+                File.WriteAllBytes(path, damaged);
+                string message = Assert.Throws<ModelFileException>(() => NativeFfmModelFile.Load(path)).Message;
+                Assert.StartsWith(path + ": ", message, StringComparison.Ordinal);
+                return message;
+            }
+
+            byte[] marker = (byte[])bytes.Clone();
+            marker[^1] ^= 1;
+            Assert.Contains("end marker", Refusal(marker), StringComparison.Ordinal);
+            Assert.Contains("garbage after the model", Refusal([.. bytes, 0]), StringComparison.Ordinal);
+            byte[] header = (byte[])bytes.Clone();
+            header[20] ^= 1; // k, under the header checksum
+            Assert.Contains("header is damaged", Refusal(header), StringComparison.Ordinal);
+            byte[] version = (byte[])bytes.Clone();
+            version[8] = 2;
+            Assert.Contains("format version 2 is not supported", Refusal(version), StringComparison.Ordinal);
+            Assert.Contains("truncated", Refusal(bytes[..40]), StringComparison.Ordinal);
+            Assert.Contains("not an FmCodegen native FFM model", Refusal([.. "FMCG"u8]), StringComparison.Ordinal);
+            File.WriteAllBytes(path, bytes);
+            Assert.Equal(model, NativeFfmModelFile.Load(path).Model);
         }
         finally
         {

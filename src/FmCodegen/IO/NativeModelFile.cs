@@ -64,8 +64,8 @@ internal static class NativeModelFile
 
     private const int MaxSamples = 1_000_000;
     private const int SampleSetPreamble = 16;
-    private const int HeaderSize = 64;
-    private const int TrailerSize = 8;
+    private const int HeaderSize = NativeFrame.HeaderSize;
+    private const int TrailerSize = NativeFrame.TrailerSize;
     private const uint FlagBias = 1;
     private const uint FlagLinear = 2;
     private const uint FlagNormalization = 4;
@@ -137,9 +137,7 @@ internal static class NativeModelFile
         BinaryPrimitives.WriteSingleLittleEndian(header[36..], model.Bias);
         BinaryPrimitives.WriteInt32LittleEndian(header[40..], rowFloats);
         BinaryPrimitives.WriteInt64LittleEndian(header[48..], dataBytes);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[60..], Crc32.HashToUInt32(header[..60]));
-        crc.Append(header);
-        stream.Write(header);
+        NativeFrame.WriteHeader(header, crc, stream);
 
         int entryBytes = rowBytes + (sparse ? sizeof(int) : 0);
         byte[] buffer = new byte[Math.Max(1 << 16, entryBytes)];
@@ -187,10 +185,7 @@ internal static class NativeModelFile
             stream.Write(rangeBytes);
         }
 
-        Span<byte> trailer = stackalloc byte[TrailerSize];
-        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
-        EndMarker.CopyTo(trailer[4..]);
-        stream.Write(trailer);
+        NativeFrame.WriteTrailer(crc, EndMarker, stream);
     }
 
     private static void WriteSampleSet(ModelFile file, FmSampleSet samples, Stream stream)
@@ -220,9 +215,7 @@ internal static class NativeModelFile
         BinaryPrimitives.WriteInt32LittleEndian(header[44..], KindSampleSet);
         BinaryPrimitives.WriteInt64LittleEndian(header[48..], SampleSetPreamble + samples.Samples.Count * (sizeof(float) + modelBytes));
         BinaryPrimitives.WriteInt32LittleEndian(header[56..], samples.Samples.Count);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[60..], Crc32.HashToUInt32(header[..60]));
-        crc.Append(header);
-        stream.Write(header);
+        NativeFrame.WriteHeader(header, crc, stream);
 
         Span<byte> preamble = stackalloc byte[SampleSetPreamble];
         BinaryPrimitives.WriteInt32LittleEndian(preamble, samples.Samples.Count);
@@ -255,10 +248,7 @@ internal static class NativeModelFile
             stream.Write(buffer, 0, used);
         }
 
-        Span<byte> trailer = stackalloc byte[TrailerSize];
-        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
-        EndMarker.CopyTo(trailer[4..]);
-        stream.Write(trailer);
+        NativeFrame.WriteTrailer(crc, EndMarker, stream);
     }
 
     /// <summary>Loads a native model file, verifying its structure and checksums.</summary>
@@ -289,29 +279,7 @@ internal static class NativeModelFile
     {
         ArgumentNullException.ThrowIfNull(stream);
         Span<byte> header = stackalloc byte[HeaderSize];
-        int got = stream.ReadAtLeast(header, HeaderSize, throwOnEndOfStream: false);
-        if (got >= 8 && !HasMagic(header) || got < 8 && !header[..got].SequenceEqual(Magic[..got]))
-        {
-            throw Fail(sourceName, "not an FmCodegen native model (the first bytes are not the magic 'FMCG\\r\\n\\x1a\\n')");
-        }
-
-        if (got < HeaderSize)
-        {
-            throw Fail(sourceName, $"the file is truncated: it ends after {got} bytes, inside the {HeaderSize}-byte header");
-        }
-
-        int version = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
-        if (version is < 1 or > Version)
-        {
-            throw Fail(sourceName, $"format version {version} is not supported (this build reads versions 1 to {Version})");
-        }
-
-        uint headerCrc = BinaryPrimitives.ReadUInt32LittleEndian(header[60..]);
-        if (Crc32.HashToUInt32(header[..60]) != headerCrc)
-        {
-            throw Fail(sourceName, "the header is damaged (its CRC-32 does not match)");
-        }
-
+        int version = NativeFrame.ReadHeader(stream, header, Magic, "an FmCodegen native model", "FMCG\\r\\n\\x1a\\n", 1, Version, sourceName);
         int headerSize = BinaryPrimitives.ReadInt32LittleEndian(header[12..]);
         int task = BinaryPrimitives.ReadInt32LittleEndian(header[16..]);
         int k = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
@@ -356,12 +324,7 @@ internal static class NativeModelFile
         int order = order3 ? 3 : 2;
 
         long expected = HeaderSize + dataBytes + TrailerSize;
-        if (length >= 0 && length != expected)
-        {
-            throw Fail(sourceName, length < expected
-                ? $"the file is truncated: {length:N0} bytes, but a model of {n:N0} features with k = {k} takes {expected:N0}"
-                : $"the file has {length - expected:N0} bytes of garbage after the model ({length:N0} bytes, expected {expected:N0})");
-        }
+        NativeFrame.CheckLength(length, expected, $"a model of {n:N0} features with k = {k} takes", sourceName);
 
         if (length < 0 && expected > maxLength)
         {
@@ -402,27 +365,7 @@ internal static class NativeModelFile
             targetRange = (BinaryPrimitives.ReadSingleLittleEndian(rangeBytes), BinaryPrimitives.ReadSingleLittleEndian(rangeBytes[4..]));
         }
 
-        Span<byte> trailer = stackalloc byte[TrailerSize];
-        int trailerRead = stream.ReadAtLeast(trailer, TrailerSize, throwOnEndOfStream: false);
-        if (trailerRead < TrailerSize)
-        {
-            throw Fail(sourceName, "the file is truncated: the checksum at its end is missing");
-        }
-
-        if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != crc.GetCurrentHashAsUInt32())
-        {
-            throw Fail(sourceName, "the file is damaged: the CRC-32 of its content does not match the stored one");
-        }
-
-        if (!trailer[4..].SequenceEqual(EndMarker))
-        {
-            throw Fail(sourceName, "the file is damaged: the end marker is wrong");
-        }
-
-        if (length < 0 && stream.ReadByte() >= 0)
-        {
-            throw Fail(sourceName, "the file has garbage after the model");
-        }
+        NativeFrame.ReadTrailer(stream, crc, EndMarker, length >= 0, sourceName);
 
         if (targetRange is { } r && !(float.IsFinite(r.Min) && float.IsFinite(r.Max) && r.Min <= r.Max))
         {
@@ -451,13 +394,7 @@ internal static class NativeModelFile
     private static ModelFile ReadSampleSet(Stream stream, ReadOnlySpan<byte> header, string sourceName, long length, int n, int k,
         int sampleCount, long dataBytes, int task, uint flags)
     {
-        long expected = HeaderSize + dataBytes + TrailerSize;
-        if (length >= 0 && length != expected)
-        {
-            throw Fail(sourceName, length < expected
-                ? $"the file is truncated: {length:N0} bytes, but {sampleCount} samples of {n:N0} features with k = {k} take {expected:N0}"
-                : $"the file has {length - expected:N0} bytes of garbage after the model ({length:N0} bytes, expected {expected:N0})");
-        }
+        NativeFrame.CheckLength(length, HeaderSize + dataBytes + TrailerSize, $"{sampleCount} samples of {n:N0} features with k = {k} take", sourceName);
 
         var crc = new Crc32();
         crc.Append(header);
@@ -492,26 +429,7 @@ internal static class NativeModelFile
             tables.Add((BinaryPrimitives.ReadSingleLittleEndian(biasBytes), table));
         }
 
-        Span<byte> trailer = stackalloc byte[TrailerSize];
-        if (stream.ReadAtLeast(trailer, TrailerSize, throwOnEndOfStream: false) < TrailerSize)
-        {
-            throw Fail(sourceName, "the file is truncated: the checksum at its end is missing");
-        }
-
-        if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != crc.GetCurrentHashAsUInt32())
-        {
-            throw Fail(sourceName, "the file is damaged: the CRC-32 of its content does not match the stored one");
-        }
-
-        if (!trailer[4..].SequenceEqual(EndMarker))
-        {
-            throw Fail(sourceName, "the file is damaged: the end marker is wrong");
-        }
-
-        if (length < 0 && stream.ReadByte() >= 0)
-        {
-            throw Fail(sourceName, "the file has garbage after the model");
-        }
+        NativeFrame.ReadTrailer(stream, crc, EndMarker, length >= 0, sourceName);
 
         bool normalized = (flags & FlagNormalization) != 0;
         var members = new List<FmModel>(tables.Count);
@@ -664,5 +582,5 @@ internal static class NativeModelFile
         }
     }
 
-    private static ModelFileException Fail(string source, string what) => new($"{source}: {what}.");
+    private static ModelFileException Fail(string source, string what) => NativeFrame.Fail(source, what);
 }

@@ -37,8 +37,8 @@ public static class NativeFfmModelFile
     /// <summary>The format version this code writes and reads.</summary>
     public const int Version = 1;
 
-    private const int HeaderSize = 64;
-    private const int TrailerSize = 8;
+    private const int HeaderSize = NativeFrame.HeaderSize;
+    private const int TrailerSize = NativeFrame.TrailerSize;
     private const uint FlagBias = 1;
     private const uint FlagLinear = 2;
     private static ReadOnlySpan<byte> EndMarker => [(byte)'F', (byte)'F', (byte)'M', (byte)'E'];
@@ -74,9 +74,7 @@ public static class NativeFfmModelFile
         BinaryPrimitives.WriteInt32LittleEndian(header[40..], (int)model.Normalization);
         BinaryPrimitives.WriteSingleLittleEndian(header[44..], model.Bias);
         BinaryPrimitives.WriteInt64LittleEndian(header[48..], DataSize(n, m, k));
-        BinaryPrimitives.WriteUInt32LittleEndian(header[60..], Crc32.HashToUInt32(header[..60]));
-        crc.Append(header);
-        stream.Write(header);
+        NativeFrame.WriteHeader(header, crc, stream);
 
         var buffer = new byte[1 << 16];
         int used = 0;
@@ -111,10 +109,7 @@ public static class NativeFfmModelFile
 
         crc.Append(buffer.AsSpan(0, used));
         stream.Write(buffer, 0, used);
-        Span<byte> trailer = stackalloc byte[TrailerSize];
-        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
-        EndMarker.CopyTo(trailer[4..]);
-        stream.Write(trailer);
+        NativeFrame.WriteTrailer(crc, EndMarker, stream);
     }
 
     /// <summary>Loads a native FFM model file, verifying its structure and checksums.</summary>
@@ -125,32 +120,14 @@ public static class NativeFfmModelFile
         return Read(stream, stream.Length, path);
     }
 
-    /// <summary>Reads a native FFM model of <paramref name="length"/> bytes.</summary>
+    /// <summary>Reads a native FFM model of <paramref name="length"/> bytes (the stream's length, checked against the
+    /// header before anything is allocated).</summary>
     public static FfmModelFile Read(Stream stream, long length, string source)
     {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
         Span<byte> header = stackalloc byte[HeaderSize];
-        int got = stream.ReadAtLeast(header, HeaderSize, throwOnEndOfStream: false);
-        if (got < 8 || !HasMagic(header))
-        {
-            throw new ModelFileException($"{source}: not a native FFM model (the first 8 bytes are not the FFMC magic)");
-        }
-
-        if (got < HeaderSize)
-        {
-            throw new ModelFileException($"{source}: truncated: {got} bytes, less than the 64-byte header");
-        }
-
-        int version = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
-        if (version != Version)
-        {
-            throw new ModelFileException($"{source}: native FFM format version {version}; this FmCodegen reads version {Version}");
-        }
-
-        if (BinaryPrimitives.ReadUInt32LittleEndian(header[60..]) != Crc32.HashToUInt32(header[..60]))
-        {
-            throw new ModelFileException($"{source}: the header checksum does not match; the header is damaged");
-        }
-
+        NativeFrame.ReadHeader(stream, header, Magic, "an FmCodegen native FFM model", "FFMC\\r\\n\\x1a\\n", Version, Version, source);
         int task = BinaryPrimitives.ReadInt32LittleEndian(header[16..]);
         int k = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
         long n = BinaryPrimitives.ReadInt64LittleEndian(header[24..]);
@@ -162,16 +139,10 @@ public static class NativeFfmModelFile
         if (BinaryPrimitives.ReadInt32LittleEndian(header[12..]) != HeaderSize || task is < 0 or > 2 || k < 1 || k > FfmLayout.MaxEmbeddingSize
             || n < 0 || n >= int.MaxValue || m < 1 || (flags & ~(FlagBias | FlagLinear)) != 0 || normalization is < 0 or > 3 || dataSize != DataSize((int)n, m, k))
         {
-            throw new ModelFileException($"{source}: inconsistent header (task {task}, k {k}, features {n}, fields {m}, flags {flags}, normalisation {normalization}, data size {dataSize})");
+            throw NativeFrame.Fail(source, $"the header is inconsistent (task {task}, k {k}, features {n}, fields {m}, flags 0x{flags:x}, normalisation {normalization}, data bytes {dataSize})");
         }
 
-        long expected = HeaderSize + dataSize + TrailerSize;
-        if (length != expected)
-        {
-            throw new ModelFileException(length < expected
-                ? $"{source}: truncated: {length:N0} bytes, but the header announces {expected:N0}"
-                : $"{source}: {length - expected:N0} unexpected bytes after the model ({expected:N0} bytes announced)");
-        }
+        NativeFrame.CheckLength(length, HeaderSize + dataSize + TrailerSize, $"a model of {n:N0} features, {m:N0} fields and k = {k} takes", source);
 
         ModelLimits.CheckFfmTable(n, m, k, source);
         var crc = new Crc32();
@@ -191,14 +162,18 @@ public static class NativeFfmModelFile
                 int extra = filled % 4;
                 if (extra != 0)
                 {
-                    stream.ReadExactly(buffer.AsSpan(filled, 4 - extra));
-                    filled += 4 - extra;
+                    filled += stream.ReadAtLeast(buffer.AsSpan(filled, 4 - extra), 4 - extra, throwOnEndOfStream: false);
+                }
+
+                if (filled % 4 != 0)
+                {
+                    filled = 0;
                 }
 
                 dataLeft -= filled;
                 if (filled == 0)
                 {
-                    throw new ModelFileException($"{source}: truncated inside the data");
+                    throw NativeFrame.Fail(source, "the file is truncated: it ends inside the data");
                 }
 
                 crc.Append(buffer.AsSpan(0, filled));
@@ -227,17 +202,7 @@ public static class NativeFfmModelFile
             }
         }
 
-        Span<byte> trailer = stackalloc byte[TrailerSize];
-        stream.ReadExactly(trailer);
-        if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != crc.GetCurrentHashAsUInt32())
-        {
-            throw new ModelFileException($"{source}: the data checksum does not match; the file is damaged");
-        }
-
-        if (!trailer[4..].SequenceEqual(EndMarker))
-        {
-            throw new ModelFileException($"{source}: the end marker is missing; the file is damaged");
-        }
+        NativeFrame.ReadTrailer(stream, crc, EndMarker, lengthKnown: true, source);
 
         FfmModel model = FfmModel.FromParts(bias, weights, table, (FfmNormalization)normalization, source);
         return new FfmModelFile(model, FfmModelFormat.Native, task == 0 ? null : (FmTask)task, (flags & FlagBias) != 0, (flags & FlagLinear) != 0, ChecksumVerified: true);
