@@ -90,7 +90,6 @@ public static class FfmCli
         return 0;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static long Stream(SparseTextReader reader, FfmModelFile file, PredictCommand.PredictOptions options, Stream? target, TextWriter stdout)
     {
         var block = new SparseBlock();

@@ -152,7 +152,6 @@ public static class PredictCommand
 
     /// <summary>The loop: parse a block, score it, format and write it. Kept apart from <see cref="Run"/> so that
     /// only this small method is compiled optimised up front; the rest runs fine unoptimised.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Stream(SparseTextReader reader, SparseScorer scorer, FmSampleSet? samples, SparseScorer[]? members,
         PredictOptions options, Stream? target, TextWriter stdout, StageTimes stages)
     {

@@ -21,6 +21,7 @@ internal sealed class ByteLineReader : IDisposable
     private int _start;
     private int _end;
     private bool _eof;
+    private long _bufferOffset;
 
     public ByteLineReader(Stream stream, bool leaveOpen = false, int bufferSize = 1 << 20, string sourceName = "(stream)")
     {
@@ -37,11 +38,13 @@ internal sealed class ByteLineReader : IDisposable
     /// <summary>False when the last line returned had no '\n' after it (the stream ended inside it).</summary>
     public bool LastLineTerminated { get; private set; } = true;
 
+    /// <summary>The bytes of the stream taken up by the lines returned so far, terminators included.</summary>
+    public long Position => _bufferOffset + _start;
+
     /// <summary>The longest line accepted, in bytes (tests lower it).</summary>
     public int MaxLineLength { get; set; } = DefaultMaxLineLength;
 
     /// <summary>The next line, or false at the end of the stream.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryReadLine(out ReadOnlySpan<byte> line)
     {
         while (true)
@@ -109,6 +112,7 @@ internal sealed class ByteLineReader : IDisposable
         int remaining = _end - _start;
         if (_start > 0)
         {
+            _bufferOffset += _start;
             Buffer.BlockCopy(_buffer, _start, _buffer, 0, remaining);
             _start = 0;
             _end = remaining;

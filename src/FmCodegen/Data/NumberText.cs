@@ -177,7 +177,6 @@ internal static class NumberText
     /// candidate is taken only when it lies inside the float's rounding interval with a safety margin far above the
     /// double error; otherwise (never seen in practice) the runtime's shortest round-trip formatter writes it.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int FormatFloat(float value, Span<byte> destination)
     {
         // small integers (labels, one-hot values) are the common case of data files
@@ -251,7 +250,6 @@ internal static class NumberText
     private static double Pow10(int exponent) => DoublePowersOf10[exponent + 70];
 
     /// <summary>Writes +-d.ddd x 10^exponent from <paramref name="digits"/> significant digits in m.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int WriteDecimal(bool negative, long m, int digits, int exponent, Span<byte> destination)
     {
         while (digits > 1 && m % 10 == 0)

@@ -16,6 +16,8 @@ public sealed class SparseDataset
     private readonly int[] _offsets;
     private readonly int[] _indices;
     private readonly int[]? _fields;
+    private readonly int _count;
+    private readonly int _nonZeros;
 
     // null when every value is 1; the ones are then made only if a caller asks for the whole Values span
     private float[]? _values;
@@ -23,8 +25,13 @@ public sealed class SparseDataset
 
     static SparseDataset() => s_ones.AsSpan().Fill(1f);
 
-    private SparseDataset(float[] labels, int[] offsets, int[] indices, float[]? values, int[]? fields, int numFeatures, int numFields)
+    // the arrays may be longer than the data (a reader's arrays, sized from an estimate, are not copied to trim
+    // them): every span below is cut to the rows and nonzeros held
+    private SparseDataset(float[] labels, int[] offsets, int[] indices, float[]? values, int[]? fields, int numFeatures, int numFields,
+        int count, int nonZeros)
     {
+        _count = count;
+        _nonZeros = nonZeros;
         _labels = labels;
         _offsets = offsets;
         _indices = indices;
@@ -36,7 +43,7 @@ public sealed class SparseDataset
     }
 
     /// <summary>The number of examples.</summary>
-    public int Count => _labels.Length;
+    public int Count => _count;
 
     /// <summary>The largest feature index + 1 (0 when there are no nonzeros).</summary>
     public int NumFeatures { get; }
@@ -47,9 +54,9 @@ public sealed class SparseDataset
     /// <summary>True when the data came with fields (libffm).</summary>
     public bool HasFields => _fields is not null;
 
-    public ReadOnlySpan<float> Labels => _labels;
-    public ReadOnlySpan<int> Offsets => _offsets;
-    public ReadOnlySpan<int> Indices => _indices;
+    public ReadOnlySpan<float> Labels => _labels.AsSpan(0, _count);
+    public ReadOnlySpan<int> Offsets => _offsets.AsSpan(0, _count + 1);
+    public ReadOnlySpan<int> Indices => _indices.AsSpan(0, _nonZeros);
 
     /// <summary>The value of every nonzero. When <see cref="UnitValues"/> is true the dataset stores no values and the
     /// first call makes (and keeps) an array of ones; <see cref="RowValues"/> never does.</summary>
@@ -59,12 +66,12 @@ public sealed class SparseDataset
         {
             if (_values is null)
             {
-                var ones = new float[_indices.Length];
+                var ones = new float[_nonZeros];
                 ones.AsSpan().Fill(1f);
                 Interlocked.CompareExchange(ref _values, ones, null);
             }
 
-            return _values;
+            return _values.AsSpan(0, _nonZeros);
         }
     }
 
@@ -72,15 +79,22 @@ public sealed class SparseDataset
     public bool UnitValues { get; }
 
     /// <summary>The field of every nonzero; empty when <see cref="HasFields"/> is false.</summary>
-    public ReadOnlySpan<int> Fields => _fields;
+    public ReadOnlySpan<int> Fields => _fields is null ? default : _fields.AsSpan(0, _nonZeros);
 
     /// <summary>The total number of nonzeros.</summary>
-    public int NonZeros => _indices.Length;
+    public int NonZeros => _nonZeros;
 
-    public ReadOnlySpan<int> RowIndices(int row) => _indices.AsSpan(_offsets[row], _offsets[row + 1] - _offsets[row]);
+    public ReadOnlySpan<int> RowIndices(int row)
+    {
+        ReadOnlySpan<int> offsets = Offsets;
+        return _indices.AsSpan(offsets[row], offsets[row + 1] - offsets[row]);
+    }
 
-    public ReadOnlySpan<float> RowValues(int row) =>
-        UnitValues ? Ones(_offsets[row + 1] - _offsets[row]) : _values.AsSpan(_offsets[row], _offsets[row + 1] - _offsets[row]);
+    public ReadOnlySpan<float> RowValues(int row)
+    {
+        ReadOnlySpan<int> offsets = Offsets;
+        return UnitValues ? Ones(offsets[row + 1] - offsets[row]) : _values.AsSpan(offsets[row], offsets[row + 1] - offsets[row]);
+    }
 
     /// <summary>A read-only run of <paramref name="count"/> ones (shared).</summary>
     internal static ReadOnlySpan<float> Ones(int count)
@@ -101,7 +115,7 @@ public sealed class SparseDataset
         System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(values).IndexOfAnyExcept(0x3F800000) < 0;
 
     public ReadOnlySpan<int> RowFields(int row) =>
-        _fields is null ? default : _fields.AsSpan(_offsets[row], _offsets[row + 1] - _offsets[row]);
+        _fields is null ? default : _fields.AsSpan(Offsets[row], Offsets[row + 1] - Offsets[row]);
 
     /// <summary>Builds a dataset from CSR arrays, copying them and checking their shape.</summary>
     public static SparseDataset Create(ReadOnlySpan<float> labels, ReadOnlySpan<int> offsets, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, ReadOnlySpan<int> fields = default)
@@ -152,7 +166,7 @@ public sealed class SparseDataset
         }
 
         return new SparseDataset(labels.ToArray(), offsets.ToArray(), indices.ToArray(), AllOnes(values) ? null : values.ToArray(),
-            fields.IsEmpty ? null : fields.ToArray(), maxIndex + 1, maxField + 1);
+            fields.IsEmpty ? null : fields.ToArray(), maxIndex + 1, maxField + 1, labels.Length, indices.Length);
     }
 
     /// <summary>Reads a libFM/libSVM or libffm text file (gzip detected from its content). Errors name file, line and column.</summary>
@@ -178,10 +192,16 @@ public sealed class SparseDataset
     /// <summary>The same rows with other feature indices (every one below <paramref name="numFeatures"/>): labels,
     /// offsets, values and fields are shared, not copied.</summary>
     internal SparseDataset WithIndices(int[] indices, int numFeatures) =>
-        new(_labels, _offsets, indices, UnitValues ? null : _values, _fields, numFeatures, NumFields);
+        new(_labels, _offsets, indices, UnitValues ? null : _values, _fields, numFeatures, NumFields, _count, _nonZeros);
 
     /// <summary>Takes ownership of arrays a reader filled (no copy; null values: every value is 1). The caller
     /// guarantees the CSR shape.</summary>
     internal static SparseDataset FromTrustedArrays(float[] labels, int[] offsets, int[] indices, float[]? values, int[]? fields, int numFeatures, int numFields) =>
-        new(labels, offsets, indices, values, fields, numFeatures, numFields);
+        new(labels, offsets, indices, values, fields, numFeatures, numFields, labels.Length, indices.Length);
+
+    /// <summary>As <see cref="FromTrustedArrays(float[], int[], int[], float[], int[], int, int)"/> for arrays that
+    /// may be longer than the data: <paramref name="count"/> rows (labels, and offsets up to row count) and the
+    /// nonzeros up to offsets[count]; elements past those are never read.</summary>
+    internal static SparseDataset FromTrustedArrays(float[] labels, int[] offsets, int[] indices, float[]? values, int[]? fields, int numFeatures, int numFields, int count) =>
+        new(labels, offsets, indices, values, fields, numFeatures, numFields, count, offsets[count]);
 }

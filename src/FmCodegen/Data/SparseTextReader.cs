@@ -38,10 +38,14 @@ public sealed class SparseTextReader : IDisposable
             throw new DataFormatException(path, 1, 0, string.Empty, reason, e);
         }
 
-        return new(stream, format, path);
+        return new(stream, format, path) { KnownLength = stream is FileStream { CanSeek: true } file ? file.Length : null };
     }
 
     public SparseFormat Format { get; }
+
+    /// <summary>The length of the text when it is a plain file, else null (gzip, pipes): sizes the arrays of
+    /// <see cref="ReadToEnd"/>.</summary>
+    private long? KnownLength { get; init; }
 
     /// <summary>For tests: parse every line with the checked span parser only (no pointer fast path).</summary>
     internal bool CheckedParserOnly { get; init; }
@@ -72,7 +76,6 @@ public sealed class SparseTextReader : IDisposable
     /// Fills <paramref name="block"/> with up to <paramref name="maxRows"/> next examples (its previous content is
     /// dropped). Returns false when the file has no more examples.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool ReadBlock(SparseBlock block, int maxRows = 65536)
     {
         ArgumentNullException.ThrowIfNull(block);
@@ -101,103 +104,147 @@ public sealed class SparseTextReader : IDisposable
     /// <exception cref="InsufficientMemoryException">The dataset would not fit in the memory the process may use.</exception>
     public SparseDataset ReadToEnd()
     {
-        // parse into one cache-sized block at a time and keep exact-size copies; the final arrays are then built one
-        // at a time, each part dropped once copied, so the peak is the data plus its largest array (growing
-        // whole-file arrays by doubling would copy and touch twice the memory)
+        // parse one cache-sized block at a time and append it to the dataset's own arrays, which are sized once
+        // from the first block and the length of the file (so a plain file is read without growing them) and grow
+        // by half when the estimate falls short (gzip, pipes, rows that lengthen); they are not trimmed afterwards,
+        // since the dataset reads them up to its counts and the pages past the end are never touched
         var block = new SparseBlock();
-        var labelParts = new List<float[]>();
-        var offsetParts = new List<int[]>();
-        var indexParts = new List<int[]>();
-        var valueParts = new List<float[]?>();   // null: a block whose values are all 1
-        var partNonZeros = new List<int>();
-        bool unitValues = true;
-        var fieldParts = new List<int[]>();
-        long rows = 0, nonZeros = 0;
+        var all = new WholeFile(this);
         while (ReadBlock(block, 32768))
         {
-            rows += block.Count;
-            nonZeros += block.NonZeros;
+            all.Append(block);
+        }
+
+        return all.ToDataset();
+    }
+
+    /// <summary>The growing arrays of <see cref="ReadToEnd"/>: values are kept only once a block has a value other
+    /// than 1 (the earlier ones then become ones), fields only for libffm data.</summary>
+    private sealed class WholeFile(SparseTextReader reader)
+    {
+        private float[] _labels = [];
+        private int[] _offsets = [0];
+        private int[] _indices = [];
+        private int[] _fieldIds = [];
+        private float[]? _values;
+        private int _rows;
+        private int _nonZeros;
+
+        public void Append(SparseBlock block)
+        {
+            int rows = block.Count, nonZeros = block.NonZeros;
+            long needRows = (long)_rows + rows, needNonZeros = (long)_nonZeros + nonZeros;
+            if (needRows >= int.MaxValue || needNonZeros > Array.MaxLength)
+            {
+                throw new InsufficientMemoryException($"{reader.SourceName}: {needRows:N0} rows with {needNonZeros:N0} nonzeros do not fit one in-memory dataset; stream it in blocks (SparseTextReader.ReadBlock) instead.");
+            }
+
             bool unitBlock = SparseDataset.AllOnes(block.Values);
-            unitValues &= unitBlock;
-            long held = (rows * 8) + (nonZeros * (_fields ? 8 : 4)) + (unitValues ? 0 : nonZeros * 4);
-            MemoryBudget.Ensure(held + (held >> 1),
-                $"{SourceName}: reading {rows:N0} rows with {nonZeros:N0} nonzeros (up to line {LineNumber:N0}) into memory",
-                "stream the file in blocks (SparseTextReader.ReadBlock) or use a machine with more memory");
-            labelParts.Add(block.Labels.ToArray());
-            offsetParts.Add(block.Offsets.ToArray());
-            indexParts.Add(block.Indices.ToArray());
-            valueParts.Add(unitBlock ? null : block.Values.ToArray());
-            partNonZeros.Add(block.NonZeros);
-            if (_fields)
+            if (needRows >= _labels.Length || needNonZeros > _indices.Length || (!unitBlock && (_values is null || _values.Length < _indices.Length)))
             {
-                fieldParts.Add(block.Fields.ToArray());
-            }
-        }
-
-        if (rows >= int.MaxValue || nonZeros > Array.MaxLength)
-        {
-            throw new InsufficientMemoryException($"{SourceName}: {rows:N0} rows with {nonZeros:N0} nonzeros do not fit one in-memory dataset; stream it in blocks (SparseTextReader.ReadBlock) instead.");
-        }
-
-        float[] labels = Join(labelParts, rows);
-        int[] offsets = new int[rows + 1];
-        int row = 0, at = 0;
-        for (int p = 0; p < offsetParts.Count; p++)
-        {
-            int[] part = offsetParts[p];
-            for (int r = 1; r < part.Length; r++)
-            {
-                offsets[row + r] = at + part[r];
+                Grow(needRows, needNonZeros, unitBlock);
             }
 
-            row += part.Length - 1;
-            at += part[^1];
-            offsetParts[p] = [];
-        }
-
-        int[] indices = Join(indexParts, nonZeros);
-        float[]? values = unitValues ? null : JoinValues(valueParts, partNonZeros, nonZeros);
-        int[]? fields = _fields ? Join(fieldParts, nonZeros) : null;
-        return SparseDataset.FromTrustedArrays(labels, offsets, indices, values, fields, MaxIndex + 1, MaxField + 1);
-    }
-
-    /// <summary>Concatenates the parts into one array, dropping each part once copied.</summary>
-    private static T[] Join<T>(List<T[]> parts, long length)
-    {
-        var all = new T[length];
-        int at = 0;
-        for (int p = 0; p < parts.Count; p++)
-        {
-            parts[p].CopyTo(all, at);
-            at += parts[p].Length;
-            parts[p] = [];
-        }
-
-        return all;
-    }
-
-    /// <summary>Concatenates value parts (null: a part of ones), dropping each part once copied.</summary>
-    private static float[] JoinValues(List<float[]?> parts, List<int> counts, long length)
-    {
-        var all = new float[length];
-        int at = 0;
-        for (int p = 0; p < parts.Count; p++)
-        {
-            int count = counts[p];
-            if (parts[p] is { } part)
+            block.Labels.CopyTo(_labels.AsSpan(_rows));
+            ReadOnlySpan<int> offsets = block.Offsets;
+            Span<int> to = _offsets.AsSpan(_rows + 1, rows);
+            for (int r = 0; r < rows; r++)
             {
-                part.CopyTo(all, at);
+                to[r] = _nonZeros + offsets[r + 1];
+            }
+
+            block.Indices.CopyTo(_indices.AsSpan(_nonZeros));
+            if (_values is not null)
+            {
+                block.Values.CopyTo(_values.AsSpan(_nonZeros));
+            }
+
+            if (reader._fields)
+            {
+                block.Fields.CopyTo(_fieldIds.AsSpan(_nonZeros));
+            }
+
+            _rows += rows;
+            _nonZeros += nonZeros;
+        }
+
+        /// <summary>New arrays for at least the rows and nonzeros needed: on the first block, the block scaled up
+        /// to the whole file (when its length is known) with 5% to spare; later half as much again as now.</summary>
+        private void Grow(long needRows, long needNonZeros, bool unitBlock)
+        {
+            long rows = needRows + 1, nonZeros = needNonZeros;
+            if (_rows == 0 && reader.KnownLength is long length && reader._lines.Position > 0)
+            {
+                double scale = 1.05 * length / reader._lines.Position;
+                rows = Math.Max(rows, (long)Math.Min(needRows * scale, length / 2.0) + 2);
+                nonZeros = Math.Max(nonZeros, (long)Math.Min(needNonZeros * scale, length / 4.0) + 1);
+            }
+            else if (needRows >= _labels.Length || needNonZeros > _indices.Length)
+            {
+                rows = Math.Max(rows, _labels.Length + (_labels.Length >> 1));
+                nonZeros = Math.Max(nonZeros, _indices.Length + (_indices.Length >> 1));
             }
             else
             {
-                all.AsSpan(at, count).Fill(1f);
+                rows = _labels.Length;
+                nonZeros = _indices.Length;
             }
 
-            at += count;
-            parts[p] = null;
+            rows = Math.Min(rows, int.MaxValue - 1);
+            nonZeros = Math.Min(nonZeros, Array.MaxLength);
+            bool values = _values is not null || !unitBlock;
+            long bytes = (rows * 8) + (nonZeros * ((reader._fields ? 8 : 4) + (values ? 4 : 0)));
+            MemoryBudget.Ensure(bytes,
+                $"{reader.SourceName}: reading {needRows:N0} rows with {needNonZeros:N0} nonzeros (up to line {reader.LineNumber:N0}) into memory",
+                "stream the file in blocks (SparseTextReader.ReadBlock) or use a machine with more memory");
+            if (rows != _labels.Length)
+            {
+                _labels = Resized(_labels, (int)rows, _rows);
+                _offsets = Resized(_offsets, (int)rows + 1, _rows + 1);
+            }
+
+            if (nonZeros != _indices.Length)
+            {
+                _indices = Resized(_indices, (int)nonZeros, _nonZeros);
+                if (reader._fields)
+                {
+                    _fieldIds = Resized(_fieldIds, (int)nonZeros, _nonZeros);
+                }
+            }
+
+            if (values && (_values is null || _values.Length != _indices.Length))
+            {
+                float[]? old = _values;
+                _values = LargeArrays.Uninitialized<float>(_indices.Length);
+                if (old is null)
+                {
+                    _values.AsSpan(0, _nonZeros).Fill(1f);
+                }
+                else
+                {
+                    old.AsSpan(0, _nonZeros).CopyTo(_values);
+                }
+            }
         }
 
-        return all;
+        private static T[] Resized<T>(T[] array, int length, int used)
+            where T : unmanaged
+        {
+            T[] grown = LargeArrays.Uninitialized<T>(length);
+            array.AsSpan(0, used).CopyTo(grown);
+            return grown;
+        }
+
+        public SparseDataset ToDataset()
+        {
+            if (_labels.Length == 0)
+            {
+                return SparseDataset.FromTrustedArrays([], [0], [], null, reader._fields ? [] : null, 0, 0);
+            }
+
+            return SparseDataset.FromTrustedArrays(_labels, _offsets, _indices, _values, reader._fields ? _fieldIds : null,
+                reader.MaxIndex + 1, reader.MaxField + 1, _rows);
+        }
     }
 
     /// <summary>Reads a whole file (gzip detected) into a dataset.</summary>
@@ -208,7 +255,6 @@ public sealed class SparseTextReader : IDisposable
     }
 
     /// <summary>Parses one line; returns false for a line without an example (empty or comment).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool ParseLine(ReadOnlySpan<byte> line, SparseBlock block, ref int maxIndex, ref int maxField)
     {
         int p = 0;
@@ -318,7 +364,6 @@ public sealed class SparseTextReader : IDisposable
     /// committed) for a line the checked parser must handle. The caller has made room for every token the line can
     /// hold. <paramref name="fields"/> is null for libFM data.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe int ParseFeaturesFast(ReadOnlySpan<byte> line, int start, int[]? fields, int[] indices, float[] values, int nnz, ref int maxIndex, ref int maxField)
     {
         int maxI = maxIndex;

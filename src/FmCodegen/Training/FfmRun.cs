@@ -240,24 +240,31 @@ internal sealed class FfmEpochData
 {
     public FfmEpochData(SparseDataset data, int[] order, int numFeatures, int numFields, int blockStride, FfmNormalization normalization)
     {
+        // every element up to each array's length is written by the copy below (the nonzeros past the kept ones
+        // are zeroed there), so the arrays start uninitialised: with huge pages where the system offers them
+        // (LargeArrays), which the writes below and each epoch's reads hit far less often than 4 KB pages
         int nonZeros = data.Offsets[data.Count];
-        Labels = new float[order.Length];
-        LinearScales = new float[order.Length];
-        PairScales = new float[order.Length];
-        Offsets = new int[order.Length + 1];
-        Features = new int[nonZeros];
-        Blocks = new int[nonZeros];
-        Values = new float[nonZeros];
+        Labels = LargeArrays.Uninitialized<float>(order.Length);
+        LinearScales = LargeArrays.Uninitialized<float>(order.Length);
+        PairScales = LargeArrays.Uninitialized<float>(order.Length);
+        Offsets = LargeArrays.Uninitialized<int>(order.Length + 1);
+        Features = LargeArrays.Uninitialized<int>(nonZeros);
+        Blocks = LargeArrays.Uninitialized<int>(nonZeros);
+        Values = LargeArrays.Uninitialized<float>(nonZeros);
         Longest = Copy(data, order, numFeatures, numFields, blockStride, normalization);
     }
 
     /// <summary>The copy; rows are read in a random order, so each would be a cache miss: the row 16 ahead has its
     /// offset prefetched and the row 8 ahead its nonzeros (about 1.7x faster on frappe x20). Returns the longest row.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe int Copy(SparseDataset data, int[] order, int numFeatures, int numFields, int blockStride, FfmNormalization normalization)
     {
         ReadOnlySpan<int> offsets = data.Offsets, fields = data.Fields, indices = data.Indices;
-        ReadOnlySpan<float> values = data.Values, labels = data.Labels;
+        ReadOnlySpan<float> labels = data.Labels;
+
+        // data whose values are all 1 has no value array (SparseDataset.UnitValues): asking for one would make and
+        // touch an array of ones as large as the indices; each row's ones come from the shared run instead
+        bool unit = data.UnitValues;
+        ReadOnlySpan<float> values = unit ? SparseDataset.Ones(1) : data.Values;
         int nonZeros = offsets[data.Count];
         int at = 0, longest = 0;
         fixed (int* offsetsAt = offsets, fieldsAt = fields, indicesAt = indices)
@@ -279,7 +286,11 @@ internal sealed class FfmEpochData
                         if (first < nonZeros)
                         {
                             Sse.Prefetch0(indicesAt + first);
-                            Sse.Prefetch0(valuesAt + first);
+                            if (!unit)
+                            {
+                                Sse.Prefetch0(valuesAt + first);
+                            }
+
                             Sse.Prefetch0(fieldsAt + first);
                         }
                     }
@@ -290,7 +301,7 @@ internal sealed class FfmEpochData
                 float squares = 0f;
                 for (int a = offsets[r]; a < offsets[r + 1]; a++)
                 {
-                    float v = values[a];
+                    float v = unit ? 1f : values[a];
                     squares += v * v;
                     int j = indices[a], f = fields[a];
                     if ((uint)j < (uint)numFeatures && (uint)f < (uint)numFields)
@@ -309,6 +320,9 @@ internal sealed class FfmEpochData
         }
 
         Offsets[order.Length] = at;
+        Features.AsSpan(at).Clear();
+        Blocks.AsSpan(at).Clear();
+        Values.AsSpan(at).Clear();
         return longest;
     }
 
