@@ -12,7 +12,7 @@ namespace FmCodegen.Training.Bayesian;
 /// </summary>
 internal sealed class FeatureBlocks
 {
-    private FeatureBlocks(int[] columnStart, int[] rows, float[] values, int[] blockStart, int[] features, int[] empty)
+    private FeatureBlocks(int[] columnStart, int[] rows, double[] values, int[] blockStart, int[] features, int[] empty)
     {
         ColumnStart = columnStart;
         Rows = rows;
@@ -20,7 +20,7 @@ internal sealed class FeatureBlocks
         BlockStart = blockStart;
         Features = features;
         Empty = empty;
-        Binary = Array.TrueForAll(values, x => x == 1f);
+        Binary = Array.TrueForAll(values, x => x == 1.0);
     }
 
     /// <summary>The nonzeros of feature j (column form) are Rows/Values[ColumnStart[j] .. ColumnStart[j + 1]), in
@@ -29,7 +29,9 @@ internal sealed class FeatureBlocks
 
     public int[] Rows { get; }
 
-    public float[] Values { get; }
+    /// <summary>As doubles: the sweeps compute in double, and converting a float in their loops ties each row's
+    /// work to the row before (the conversion keeps the upper bits of its register).</summary>
+    public double[] Values { get; }
 
     /// <summary>Every value is 1 (one-hot or binary data): the products with x can be left out.</summary>
     public bool Binary { get; }
@@ -76,7 +78,7 @@ internal sealed class FeatureBlocks
         }
 
         var columnRows = new int[indices.Length];
-        var columnValues = new float[indices.Length];
+        var columnValues = new double[indices.Length];
         var fill = columnStart[..^1].ToArray();
         for (int r = 0; r < rows; r++)
         {

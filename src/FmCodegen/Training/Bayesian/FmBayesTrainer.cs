@@ -124,10 +124,25 @@ public static class FmBayesTrainer
         // added in chunk order: the cut depends on the data alone, never on the thread count.
         private const int RowChunk = 4_096;
 
-        // A block is shared among the threads when it has at least this many nonzeros.
+        // A block is shared among the threads when it has at least this much work (nonzeros plus FeatureWeight per
+        // feature, for its draw).
         private const int ParallelEntries = 16_384;
+        private const int FeatureWeight = 64;
+
+        // A feature with more nonzeros than this is gathered and applied in parts of this many, on any threads, its
+        // sums added in part order; the other features of a block go to the threads in groups of about GroupWeight of
+        // work. Both cuts depend on the data alone, never on the thread count.
+        private const int SegmentEntries = 4_096;
+        private const int GroupWeight = 8_192;
 
         private const int PrefetchAhead = 12;
+
+        // FM_MCMC_PROFILE=1: where the sweeps' time goes, on stderr at the end (wall ticks per phase; the feature
+        // passes summed over the threads)
+        private static readonly bool Profile = Environment.GetEnvironmentVariable("FM_MCMC_PROFILE") == "1";
+        private readonly long[] _blockTicks = new long[4];
+        private long _lastBlock;
+        private readonly long[] _phase = new long[(int)Phase.Count];
 
         private readonly FmBayesOptions _o;
         private readonly SparseDataset _train;
@@ -156,9 +171,14 @@ public static class FmBayesTrainer
         private readonly int _threads;
         private readonly ParallelOptions _parallel;
         private readonly Scratch[] _scratch;
-        private readonly int[][] _cuts;
+        private readonly BlockPlan[] _plans;
+        private readonly Scratch[] _segmentScratch;
+        private readonly double[] _bigChange;
         private readonly double[] _chunkSums;
         private BayesRandom _random;
+
+        /// <summary>k = 8 on 512-bit vectors: one vector per row's q.</summary>
+        private bool Wide => _kp == 8 && Vector512.IsHardwareAccelerated && !_o.NarrowVectors;
         private AlignedTable? _table;
         private int _sweep;
         private double _w0;
@@ -190,34 +210,22 @@ public static class FmBayesTrainer
                 _scratch[t] = new Scratch(_kp);
             }
 
-            // each block's features cut into parts of about equal nonzeros, one per thread (the result does not
-            // depend on the cut: the features of a block share no row and each draws from its own stream)
-            _cuts = new int[_blocks.Count][];
+            _plans = new BlockPlan[_blocks.Count];
+            int segmentsAtMost = 0, bigAtMost = 0;
             for (int b = 0; b < _blocks.Count; b++)
             {
-                long entries = _blocks.Entries(b);
-                int features = _blocks.BlockStart[b + 1] - _blocks.BlockStart[b];
-                int parts = entries < ParallelEntries ? 1 : (int)Math.Min(_threads, features);
-                var cut = new int[parts + 1];
-                long seen = 0;
-                int part = 1;
-                for (int i = _blocks.BlockStart[b]; i < _blocks.BlockStart[b + 1] && part < parts; i++)
-                {
-                    int j = _blocks.Features[i];
-                    seen += _blocks.ColumnStart[j + 1] - _blocks.ColumnStart[j];
-                    if (seen * parts >= entries * part)
-                    {
-                        cut[part++] = i + 1 - _blocks.BlockStart[b];
-                    }
-                }
-
-                for (; part <= parts; part++)
-                {
-                    cut[part] = features;
-                }
-
-                _cuts[b] = cut;
+                _plans[b] = BlockPlan.Of(_blocks, b);
+                segmentsAtMost = Math.Max(segmentsAtMost, _plans[b].SegmentStart.Length);
+                bigAtMost = Math.Max(bigAtMost, _plans[b].Big.Length);
             }
+
+            _segmentScratch = new Scratch[segmentsAtMost];
+            for (int i = 0; i < segmentsAtMost; i++)
+            {
+                _segmentScratch[i] = new Scratch(_kp);
+            }
+
+            _bigChange = new double[bigAtMost];
 
             _chunkSums = new double[3 * ((_rows + RowChunk - 1) / RowChunk)];
             _labels = train.Labels.ToArray();
@@ -321,8 +329,10 @@ public static class FmBayesTrainer
             {
                 long start = Stopwatch.GetTimestamp();
                 _sweep = i;
-                DrawAll();
+                long t = start;
+                DrawAll(ref t);
                 double trainMetric = RowPass(drawLatent: true);
+                Mark(Phase.RowPass, ref t);
 
                 bool keep = _sample ? i >= averageFrom : i == iterations - 1;
                 bool snapshot = _test is not null || (keep && _o.StoreSamples) || i == iterations - 1;
@@ -331,6 +341,7 @@ public static class FmBayesTrainer
                 {
                     // a kept sample needs its own table; a snapshot only scored on the test set reuses one
                     last = Snapshot(reuse: !(keep && _sample && _o.StoreSamples) && i < iterations - 1);
+                    Mark(Phase.Snapshot, ref t);
                     if (keep && _sample && _o.StoreSamples)
                     {
                         samples.Add(last);
@@ -339,6 +350,7 @@ public static class FmBayesTrainer
                     if (_test is not null)
                     {
                         Fm.ScoreBatch(last, _test.Offsets, _test.Indices, _test.Values, testScores, maxThreads: _threads);
+                        Mark(Phase.TestScore, ref t);
                         bool accumulate = _sample && i >= averageFrom;
                         if (accumulate)
                         {
@@ -365,6 +377,7 @@ public static class FmBayesTrainer
                         });
 
                         testEvaluation = Evaluate(testPredictions!, _test.Labels, auc: _o.AucEverySweep || i == iterations - 1);
+                        Mark(Phase.TestEval, ref t);
                     }
                 }
 
@@ -373,6 +386,12 @@ public static class FmBayesTrainer
                     (double[])_wMu.Clone(), (double[])_wLambda.Clone(), (double[])_vMu.Clone(), (double[])_vLambda.Clone());
                 history.Add(sweep);
                 progress?.Invoke(sweep);
+                Mark(Phase.Report, ref t);
+            }
+
+            if (Profile)
+            {
+                PrintProfile(iterations);
             }
 
             FmSampleSet? set = _sample && _o.StoreSamples ? FmSampleSet.Create(samples, link, clipMin, clipMax) : null;
@@ -556,7 +575,7 @@ public static class FmBayesTrainer
             Parallel.For(0, parts, _parallel, body);
         }
 
-        private void DrawAll()
+        private void DrawAll(ref long t)
         {
             if (_sample)
             {
@@ -572,6 +591,8 @@ public static class FmBayesTrainer
                 DrawBias();
             }
 
+            Mark(Phase.Bias, ref t);
+
             if (_o.UseLinear)
             {
                 DrawHyper(_w, 0, 1, _wMu, _wLambda, 0);
@@ -582,6 +603,7 @@ public static class FmBayesTrainer
                 DrawHyper(_v, f, _kp, _vMu, _vLambda, f);
             }
 
+            Mark(Phase.Hyper, ref t);
             if (!_o.UseLinear && _k == 0)
             {
                 return;
@@ -589,29 +611,22 @@ public static class FmBayesTrainer
 
             for (int b = 0; b < _blocks.Count; b++)
             {
-                int first = _blocks.BlockStart[b];
-                int[] cut = _cuts[b];
-                if (cut.Length == 2 || _threads == 1)
+                long tb = Profile ? Stopwatch.GetTimestamp() : 0;
+                if (Profile && b > 0)
                 {
-                    Scratch scratch = _scratch[0];
-                    for (int i = first; i < _blocks.BlockStart[b + 1]; i++)
-                    {
-                        DrawFeature(_blocks.Features[i], scratch);
-                    }
-
-                    continue;
+                    _blockTicks[Math.Min(b - 1, 3)] += tb - _lastBlock;
                 }
 
-                Parallel.For(0, cut.Length - 1, _parallel, p =>
-                {
-                    Scratch scratch = _scratch[p];
-                    for (int i = first + cut[p]; i < first + cut[p + 1]; i++)
-                    {
-                        DrawFeature(_blocks.Features[i], scratch);
-                    }
-                });
+                _lastBlock = tb;
+                DrawBlock(_plans[b]);
             }
 
+            if (Profile && _blocks.Count > 0)
+            {
+                _blockTicks[Math.Min(_blocks.Count - 1, 3)] += Stopwatch.GetTimestamp() - _lastBlock;
+            }
+
+            Mark(Phase.Blocks, ref t);
             foreach (int j in _blocks.Empty)
             {
                 var random = BayesRandom.For(_featureKey, _sweep, j);
@@ -627,6 +642,78 @@ public static class FmBayesTrainer
                     _v[at] = DrawFromPrior(_v[at], _vMu[(g * _k) + f], _vLambda[(g * _k) + f], ref random);
                 }
             }
+
+            Mark(Phase.Empty, ref t);
+        }
+
+        /// <summary>The features of one block: the small ones whole (in groups), the large ones' sums by parts on the
+        /// threads, added in part order, then their draws, then their second passes by parts.</summary>
+        private void DrawBlock(BlockPlan plan)
+        {
+            int groups = plan.GroupStart.Length - 1, segments = plan.SegmentStart.Length;
+            bool parallel = _threads > 1 && plan.Weight >= ParallelEntries;
+            ForEach(groups + segments, parallel, (i, scratch) =>
+            {
+                if (i < groups)
+                {
+                    for (int f = plan.GroupStart[i]; f < plan.GroupStart[i + 1]; f++)
+                    {
+                        DrawFeature(plan.Small[f], scratch);
+                    }
+                }
+                else
+                {
+                    int part = i - groups;
+                    Gather(plan.Big[plan.SegmentOwner[part]], plan.SegmentStart[part], plan.SegmentLength[part], _segmentScratch[part]);
+                }
+            });
+
+            if (segments == 0)
+            {
+                return;
+            }
+
+            for (int i = 0; i < plan.Big.Length; i++)
+            {
+                Scratch first = _segmentScratch[plan.BigSegment[i]];
+                for (int part = plan.BigSegment[i] + 1; part < plan.BigSegment[i + 1]; part++)
+                {
+                    AddSums(first, _segmentScratch[part]);
+                }
+
+                _bigChange[i] = DrawFromSums(plan.Big[i], first);
+            }
+
+            ForEach(segments, parallel, (part, _) =>
+            {
+                int i = plan.SegmentOwner[part];
+                Apply(plan.SegmentStart[part], plan.SegmentLength[part], _bigChange[i], _segmentScratch[plan.BigSegment[i]]);
+            });
+        }
+
+        /// <summary>body(i, a thread's scratch) for i in [0, count), on the threads that come first to take the next i
+        /// (each i must not depend on which thread or in which order).</summary>
+        private void ForEach(int count, bool parallel, Action<int, Scratch> body)
+        {
+            if (!parallel || count < 2)
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    body(i, _scratch[0]);
+                }
+
+                return;
+            }
+
+            int next = -1;
+            Parallel.For(0, Math.Min(_threads, count), _parallel, t =>
+            {
+                Scratch scratch = _scratch[t];
+                for (int i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
+                {
+                    body(i, scratch);
+                }
+            });
         }
 
         private void DrawBias()
@@ -672,24 +759,41 @@ public static class FmBayesTrainer
         }
 
         /// <summary>
-        /// Draws the parameters of feature j from two passes over its column. The first gathers, over the feature's
-        /// rows, sum x e and sum x^2 (for w_j) and for the factors h_f = x (q_f - x v_jf) (the part of the prediction
-        /// that v_jf multiplies; it does not change while v_j is drawn), sum h_f e, sum x h_f and the Gram matrix
-        /// sum h_f h_g. MCMC draws (w_j, v_j) jointly from these (<see cref="DrawJoint"/>); ALS (and MCMC when the
-        /// joint precision is singular) takes w_j, then v_j1 .. v_jk one after the other, each given those before:
-        /// a change moves the residuals of the feature's rows by x dw or h_f dv_f, so the later sums follow exactly
-        /// (sum h_g e grows by dv_f sum h_f h_g). The second pass applies the changes to the rows' residuals e and
-        /// factor sums q. Works on the feature's rows only, so the features of one block (no shared row) can run on
-        /// any threads; the draws come from the feature's own stream for this sweep.
+        /// Draws the parameters of feature j from two passes over its column. The first (<see cref="Gather"/>)
+        /// collects, over the feature's rows, sum x e and sum x^2 (for w_j) and for the factors h_f = x (q_f - x v_jf)
+        /// (the part of the prediction that v_jf multiplies; it does not change while v_j is drawn), sum h_f e, sum x h_f
+        /// and the Gram matrix sum h_f h_g. MCMC draws (w_j, v_j) jointly from these (<see cref="DrawJoint"/>); ALS (and
+        /// MCMC when the joint precision is singular) takes w_j, then v_j1 .. v_jk one after the other, each given those
+        /// before: a change moves the residuals of the feature's rows by x dw or h_f dv_f, so the later sums follow
+        /// exactly (sum h_g e grows by dv_f sum h_f h_g) (<see cref="DrawFromSums"/>). The second pass
+        /// (<see cref="Apply"/>) applies the changes to the rows' residuals e and factor sums q. Works on the feature's
+        /// rows only, so the features of one block (no shared row) can run on any threads; the draws come from the
+        /// feature's own stream for this sweep.
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void DrawFeature(int j, Scratch s)
         {
-            int start = _blocks.ColumnStart[j], end = _blocks.ColumnStart[j + 1];
-            ReadOnlySpan<int> rows = _blocks.Rows.AsSpan(start, end - start);
-            ReadOnlySpan<float> xs = _blocks.Values.AsSpan(start, end - start);
-            var random = BayesRandom.For(_featureKey, _sweep, j);
-            int g = _group[j];
+            int start = _blocks.ColumnStart[j], length = _blocks.ColumnStart[j + 1] - start;
+            long t0 = Profile ? Stopwatch.GetTimestamp() : 0;
+            Gather(j, start, length, s);
+            long t1 = Profile ? Stopwatch.GetTimestamp() : 0;
+            double dw = DrawFromSums(j, s);
+            long t2 = Profile ? Stopwatch.GetTimestamp() : 0;
+            Apply(start, length, dw, s);
+            if (Profile)
+            {
+                s.Ticks[0] += t1 - t0;
+                s.Ticks[1] += t2 - t1;
+                s.Ticks[2] += Stopwatch.GetTimestamp() - t2;
+            }
+        }
+
+        /// <summary>The sums of feature j over the nonzeros [start, start + length) of the column form, into s
+        /// (with v_j as it is now in s.Old).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Gather(int j, int start, int length, Scratch s)
+        {
+            ReadOnlySpan<int> rows = _blocks.Rows.AsSpan(start, length);
+            ReadOnlySpan<double> xs = _blocks.Values.AsSpan(start, length);
             int k = _k, kp = _kp, chunks = kp / 4;
             Span<double> e = _e;
             double sx = 0, sxx = 0;
@@ -698,48 +802,37 @@ public static class FmBayesTrainer
                 for (int p = 0; p < rows.Length; p++)
                 {
                     double x = xs[p];
-                    sx += x * e[rows[p]];
-                    sxx += x * x;
+                    sx = Math.FusedMultiplyAdd(x, e[rows[p]], sx);
+                    sxx = Math.FusedMultiplyAdd(x, x, sxx);
                 }
 
-                double old0 = _w[j];
-                double next0 = Draw(old0, sx, sxx, _wMu[g], _wLambda[g], ref random);
-                double dw0 = next0 - old0;
-                _w[j] = next0;
-                for (int p = 0; p < rows.Length; p++)
-                {
-                    e[rows[p]] += xs[p] * dw0;
-                }
-
+                (s.Sx, s.Sxx) = (sx, sxx);
                 return;
             }
 
-            Span<double> v = _v.AsSpan(j * kp, kp);
             Span<Vector256<double>> old = s.Old;
             Span<Vector256<double>> h = s.H;
             Span<Vector256<double>> hSum = s.HE;
             Span<Vector256<double>> xh = s.XH;
             Span<Vector256<double>> gram = s.Gram;
-            Span<Vector256<double>> delta = s.Delta;
-            ReadOnlySpan<Vector256<double>> vv = MemoryMarshal.Cast<double, Vector256<double>>(v);
-            vv.CopyTo(old);
+            MemoryMarshal.Cast<double, Vector256<double>>(_v.AsSpan(j * kp, kp)).CopyTo(old);
             hSum.Clear();
             xh.Clear();
             gram.Clear();
             Span<double> hs = MemoryMarshal.Cast<Vector256<double>, double>(h);
-            bool wide = kp == 8 && Vector512.IsHardwareAccelerated && !_o.NarrowVectors;
-            if (wide)
+            if (Wide)
             {
-                (sx, sxx) = GatherWide(rows, xs, s);
+                (s.Sx, s.Sxx) = _blocks.Binary ? GatherWide<Ones>(rows, xs, s) : GatherWide<AnyValues>(rows, xs, s);
+                return;
             }
 
-            for (int p = 0; !wide && p < rows.Length; p++)
+            for (int p = 0; p < rows.Length; p++)
             {
                 int r = rows[p];
                 double x = xs[p];
                 double er = e[r];
-                sx += x * er;
-                sxx += x * x;
+                sx = Math.FusedMultiplyAdd(x, er, sx);
+                sxx = Math.FusedMultiplyAdd(x, x, sxx);
                 ReadOnlySpan<Vector256<double>> q = MemoryMarshal.Cast<double, Vector256<double>>(_q.AsSpan(_q0 + (r * kp), kp));
                 var xv = Vector256.Create(x);
                 var ev = Vector256.Create(er);
@@ -747,25 +840,63 @@ public static class FmBayesTrainer
                 {
                     Vector256<double> hc = xv * (q[c] - (xv * old[c]));
                     h[c] = hc;
-                    hSum[c] += hc * ev;
-                    xh[c] += xv * hc;
+                    hSum[c] = Vector256.FusedMultiplyAdd(hc, ev, hSum[c]);
+                    xh[c] = Vector256.FusedMultiplyAdd(xv, hc, xh[c]);
                 }
 
+                // the upper half of the Gram matrix (by chunks of 4), each entry one fused multiply-add per row
                 for (int f = 0; f < k; f++)
                 {
                     var hf = Vector256.Create(hs[f]);
                     int row = f * chunks;
                     for (int c = f >> 2; c < chunks; c++)
                     {
-                        gram[row + c] += hf * h[c];
+                        gram[row + c] = Vector256.FusedMultiplyAdd(hf, h[c], gram[row + c]);
                     }
                 }
             }
 
-            Span<double> b = MemoryMarshal.Cast<Vector256<double>, double>(hSum);
-            ReadOnlySpan<double> cross = MemoryMarshal.Cast<Vector256<double>, double>(xh);
-            ReadOnlySpan<double> gramValues = MemoryMarshal.Cast<Vector256<double>, double>(gram);
-            Span<double> change = MemoryMarshal.Cast<Vector256<double>, double>(delta);
+            (s.Sx, s.Sxx) = (sx, sxx);
+        }
+
+        /// <summary>Adds the sums of a later part of a column (<paramref name="other"/>) to those of s.</summary>
+        private static void AddSums(Scratch s, Scratch other)
+        {
+            s.Sx += other.Sx;
+            s.Sxx += other.Sxx;
+            for (int c = 0; c < s.HE.Length; c++)
+            {
+                s.HE[c] += other.HE[c];
+                s.XH[c] += other.XH[c];
+            }
+
+            for (int c = 0; c < s.Gram.Length; c++)
+            {
+                s.Gram[c] += other.Gram[c];
+            }
+        }
+
+        /// <summary>Draws (MCMC) or sets (ALS) w_j and v_j from the sums in s; returns the change of w_j and leaves
+        /// those of v_j in s.Delta.</summary>
+        private double DrawFromSums(int j, Scratch s)
+        {
+            var random = BayesRandom.For(_featureKey, _sweep, j);
+            int g = _group[j];
+            int k = _k, kp = _kp;
+            double sx = s.Sx, sxx = s.Sxx;
+            if (kp == 0)
+            {
+                double old0 = _w[j];
+                double next0 = Draw(old0, sx, sxx, _wMu[g], _wLambda[g], ref random);
+                _w[j] = next0;
+                return next0 - old0;
+            }
+
+            Span<double> v = _v.AsSpan(j * kp, kp);
+            Span<double> b = MemoryMarshal.Cast<Vector256<double>, double>(s.HE.AsSpan());
+            ReadOnlySpan<double> cross = MemoryMarshal.Cast<Vector256<double>, double>(s.XH.AsSpan());
+            ReadOnlySpan<double> gramValues = MemoryMarshal.Cast<Vector256<double>, double>(s.Gram.AsSpan());
+            Span<double> change = MemoryMarshal.Cast<Vector256<double>, double>(s.Delta.AsSpan());
             change.Clear();
             double dw = 0;
             if (!_sample || !DrawJoint(j, g, sx, sxx, b, cross, gramValues, v, change, ref dw, ref random, s))
@@ -797,12 +928,44 @@ public static class FmBayesTrainer
                 }
             }
 
-            if (wide)
+            return dw;
+        }
+
+        /// <summary>The second pass over the nonzeros [start, start + length): the rows' residuals and factor sums
+        /// follow the changes (dw, and s.Delta from s.Old).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Apply(int start, int length, double dw, Scratch s)
+        {
+            ReadOnlySpan<int> rows = _blocks.Rows.AsSpan(start, length);
+            ReadOnlySpan<double> xs = _blocks.Values.AsSpan(start, length);
+            int kp = _kp, chunks = kp / 4;
+            Span<double> e = _e;
+            if (kp == 0)
             {
-                ApplyWide(rows, xs, dw, s);
+                for (int p = 0; p < rows.Length; p++)
+                {
+                    e[rows[p]] += xs[p] * dw;
+                }
+
                 return;
             }
 
+            if (Wide)
+            {
+                if (_blocks.Binary)
+                {
+                    ApplyWide<Ones>(rows, xs, dw, s);
+                }
+                else
+                {
+                    ApplyWide<AnyValues>(rows, xs, dw, s);
+                }
+
+                return;
+            }
+
+            ReadOnlySpan<Vector256<double>> old = s.Old;
+            ReadOnlySpan<Vector256<double>> delta = s.Delta;
             for (int p = 0; p < rows.Length; p++)
             {
                 int r = rows[p];
@@ -811,12 +974,12 @@ public static class FmBayesTrainer
                 var xv = Vector256.Create(x);
                 Vector256<double> qc = q[0];
                 Vector256<double> dot = xv * (qc - (xv * old[0])) * delta[0];
-                q[0] = qc + (xv * delta[0]);
+                q[0] = Vector256.FusedMultiplyAdd(xv, delta[0], qc);
                 for (int c = 1; c < chunks; c++)
                 {
                     qc = q[c];
                     dot += xv * (qc - (xv * old[c])) * delta[c];
-                    q[c] = qc + (xv * delta[c]);
+                    q[c] = Vector256.FusedMultiplyAdd(xv, delta[c], qc);
                 }
 
                 e[r] += (x * dw) + Vector256.Sum(dot);
@@ -824,36 +987,42 @@ public static class FmBayesTrainer
         }
 
         /// <summary>The first pass of <see cref="DrawFeature"/> for k = 8 with 512-bit vectors (one per row's q):
-        /// the same sums in the same order, the whole Gram matrix instead of its upper half.</summary>
+        /// the same fused multiply-adds in the same order as the 256-bit loop, so the same bits; of the Gram matrix the
+        /// rows 0-3 whole and the rows 4-7 from column 4 (the upper half, all the draws read).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private (double Sx, double Sxx) GatherWide(ReadOnlySpan<int> rows, ReadOnlySpan<float> xs, Scratch s)
+        private (double Sx, double Sxx) GatherWide<TX>(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, Scratch s)
+            where TX : struct, IColumnValues
         {
             ref double q0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_q), _q0);
             ref double e0 = ref MemoryMarshal.GetArrayDataReference(_e);
             Vector512<double> old = Vector512.Create(s.Old[0], s.Old[1]);
-            Vector512<double> he = default, xh = default, g0 = default, g1 = default, g2 = default, g3 = default,
-                g4 = default, g5 = default, g6 = default, g7 = default;
+            Vector512<double> he = default, xh = default, g0 = default, g1 = default, g2 = default, g3 = default;
+            Vector256<double> g4 = default, g5 = default, g6 = default, g7 = default;
+            Vector512<double> hm = default;
+            ref double hr = ref Unsafe.As<Vector512<double>, double>(ref hm);
             double sx = 0, sxx = 0;
             for (int p = 0; p < rows.Length; p++)
             {
                 int r = rows[p];
-                double x = xs[p];
+                double x = TX.AllOne ? 1.0 : xs[p];
                 Prefetch(rows, p, ref q0, ref e0);
                 double er = Unsafe.Add(ref e0, r);
-                sx += x * er;
-                sxx += x * x;
+                sx = TX.AllOne ? sx + er : Math.FusedMultiplyAdd(x, er, sx);
+                sxx = TX.AllOne ? sxx + 1.0 : Math.FusedMultiplyAdd(x, x, sxx);
                 var xv = Vector512.Create(x);
-                Vector512<double> h = xv * (Vector512.LoadUnsafe(ref q0, (nuint)r * 8) - (xv * old));
-                he += h * Vector512.Create(er);
-                xh += xv * h;
-                g0 += Vector512.Create(h.GetElement(0)) * h;
-                g1 += Vector512.Create(h.GetElement(1)) * h;
-                g2 += Vector512.Create(h.GetElement(2)) * h;
-                g3 += Vector512.Create(h.GetElement(3)) * h;
-                g4 += Vector512.Create(h.GetElement(4)) * h;
-                g5 += Vector512.Create(h.GetElement(5)) * h;
-                g6 += Vector512.Create(h.GetElement(6)) * h;
-                g7 += Vector512.Create(h.GetElement(7)) * h;
+                Vector512<double> h = TX.AllOne ? Vector512.LoadUnsafe(ref q0, (nuint)r * 8) - old : xv * (Vector512.LoadUnsafe(ref q0, (nuint)r * 8) - (xv * old));
+                he = Vector512.FusedMultiplyAdd(h, Vector512.Create(er), he);
+                xh = TX.AllOne ? xh + h : Vector512.FusedMultiplyAdd(xv, h, xh);
+                hm = h;
+                g0 = Vector512.FusedMultiplyAdd(Vector512.Create(hr), h, g0);
+                g1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref hr, 1)), h, g1);
+                g2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref hr, 2)), h, g2);
+                g3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref hr, 3)), h, g3);
+                Vector256<double> upper = h.GetUpper();
+                g4 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 4)), upper, g4);
+                g5 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 5)), upper, g5);
+                g6 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 6)), upper, g6);
+                g7 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 7)), upper, g7);
             }
 
             (s.HE[0], s.HE[1]) = (he.GetLower(), he.GetUpper());
@@ -863,10 +1032,7 @@ public static class FmBayesTrainer
             (gram[2], gram[3]) = (g1.GetLower(), g1.GetUpper());
             (gram[4], gram[5]) = (g2.GetLower(), g2.GetUpper());
             (gram[6], gram[7]) = (g3.GetLower(), g3.GetUpper());
-            (gram[8], gram[9]) = (g4.GetLower(), g4.GetUpper());
-            (gram[10], gram[11]) = (g5.GetLower(), g5.GetUpper());
-            (gram[12], gram[13]) = (g6.GetLower(), g6.GetUpper());
-            (gram[14], gram[15]) = (g7.GetLower(), g7.GetUpper());
+            (gram[9], gram[11], gram[13], gram[15]) = (g4, g5, g6, g7);
             return (sx, sxx);
         }
 
@@ -885,7 +1051,8 @@ public static class FmBayesTrainer
 
         /// <summary>The second pass of <see cref="DrawFeature"/> for k = 8 with 512-bit vectors (the same bits).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void ApplyWide(ReadOnlySpan<int> rows, ReadOnlySpan<float> xs, double dw, Scratch s)
+        private void ApplyWide<TX>(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, double dw, Scratch s)
+            where TX : struct, IColumnValues
         {
             ref double q0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_q), _q0);
             ref double e0 = ref MemoryMarshal.GetArrayDataReference(_e);
@@ -894,14 +1061,14 @@ public static class FmBayesTrainer
             for (int p = 0; p < rows.Length; p++)
             {
                 int r = rows[p];
-                double x = xs[p];
+                double x = TX.AllOne ? 1.0 : xs[p];
                 var xv = Vector512.Create(x);
                 Prefetch(rows, p, ref q0, ref e0);
                 ref double qr = ref Unsafe.Add(ref q0, (nuint)r * 8);
                 Vector512<double> q = Vector512.LoadUnsafe(ref qr);
-                Vector512<double> t = xv * (q - (xv * old)) * delta;
-                (q + (xv * delta)).StoreUnsafe(ref qr);
-                Unsafe.Add(ref e0, r) += (x * dw) + Vector256.Sum(t.GetLower() + t.GetUpper());
+                Vector512<double> t = TX.AllOne ? (q - old) * delta : xv * (q - (xv * old)) * delta;
+                (TX.AllOne ? q + delta : Vector512.FusedMultiplyAdd(xv, delta, q)).StoreUnsafe(ref qr);
+                Unsafe.Add(ref e0, r) += (TX.AllOne ? dw : x * dw) + Vector256.Sum(t.GetLower() + t.GetUpper());
             }
         }
 
@@ -919,21 +1086,18 @@ public static class FmBayesTrainer
             int lin = _o.UseLinear ? 1 : 0;
             int m = lin + k;
             double alpha = _alpha;
-            fixed (double* p = s.Joint, rhs = s.Rhs, theta = s.Theta, prior = s.Prior, mean = s.Mean)
+            fixed (double* l = s.Joint, rhs = s.Rhs, theta = s.Theta, inverse = s.Inverse)
             fixed (double* gr = gram, hb = b, xh = cross, vj = v, dv = change)
             {
-                // A (symmetric; the Gram matrix holds the upper half) and sum a e
+                // A = sum a a' (a = (x, h_1 .. h_k)) in the lower half of l (row i at i * m); sum a e in rhs
                 if (lin == 1)
                 {
-                    p[0] = sxx;
+                    l[0] = sxx;
                     rhs[0] = sx;
                     theta[0] = _w[j];
-                    prior[0] = _wLambda[g];
-                    mean[0] = _wMu[g];
                     for (int f = 0; f < k; f++)
                     {
-                        p[1 + f] = xh[f];
-                        p[(1 + f) * m] = xh[f];
+                        l[(1 + f) * m] = xh[f];
                     }
                 }
 
@@ -941,47 +1105,53 @@ public static class FmBayesTrainer
                 {
                     rhs[lin + f] = hb[f];
                     theta[lin + f] = vj[f];
-                    prior[lin + f] = _vLambda[(g * k) + f];
-                    mean[lin + f] = _vMu[(g * k) + f];
-                    for (int f2 = f; f2 < k; f2++)
+                    double* row = l + ((lin + f) * m) + lin;
+                    for (int f2 = 0; f2 <= f; f2++)
                     {
-                        double a = gr[(f * kp) + f2];
-                        p[((lin + f) * m) + lin + f2] = a;
-                        p[((lin + f2) * m) + lin + f] = a;
+                        row[f2] = gr[(f2 * kp) + f];
                     }
                 }
 
-                // rhs = lambda mu - alpha (sum a e - A theta_old); P = alpha A + diag(lambda)
+                // rhs = lambda mu - alpha (sum a e - A theta_old), A theta from the lower half
                 for (int i = 0; i < m; i++)
                 {
+                    double* row = l + (i * m);
                     double at = 0;
-                    double* row = p + (i * m);
-                    for (int c = 0; c < m; c++)
+                    for (int c = 0; c <= i; c++)
                     {
-                        at += row[c] * theta[c];
+                        at = Math.FusedMultiplyAdd(row[c], theta[c], at);
                     }
 
-                    rhs[i] = (prior[i] * mean[i]) - (alpha * (rhs[i] - at));
+                    for (int c = i + 1; c < m; c++)
+                    {
+                        at = Math.FusedMultiplyAdd(l[(c * m) + i], theta[c], at);
+                    }
+
+                    (double lambda, double mu) = lin == 1 && i == 0 ? (_wLambda[g], _wMu[g]) : (_vLambda[(g * k) + i - lin], _vMu[(g * k) + i - lin]);
+                    rhs[i] = (lambda * mu) - (alpha * (rhs[i] - at));
+                    inverse[i] = lambda;
                 }
 
-                for (int i = 0; i < m * m; i++)
-                {
-                    p[i] *= alpha;
-                }
-
+                // P = alpha A + diag(lambda) = L L' (Cholesky, row by row, in place); inverse holds 1 / L_ii
                 for (int i = 0; i < m; i++)
                 {
-                    p[(i * m) + i] += prior[i];
-                }
-
-                // Cholesky P = L L' (L in the lower half of p)
-                for (int c = 0; c < m; c++)
-                {
-                    double* rowC = p + (c * m);
-                    double d = rowC[c];
-                    for (int t = 0; t < c; t++)
+                    double* rowI = l + (i * m);
+                    for (int c = 0; c < i; c++)
                     {
-                        d -= rowC[t] * rowC[t];
+                        double* rowC = l + (c * m);
+                        double x = alpha * rowI[c];
+                        for (int t = 0; t < c; t++)
+                        {
+                            x = Math.FusedMultiplyAdd(-rowI[t], rowC[t], x);
+                        }
+
+                        rowI[c] = x * inverse[c];
+                    }
+
+                    double d = Math.FusedMultiplyAdd(alpha, rowI[i], inverse[i]);
+                    for (int t = 0; t < i; t++)
+                    {
+                        d = Math.FusedMultiplyAdd(-rowI[t], rowI[t], d);
                     }
 
                     if (!(d > 0) || !double.IsFinite(d))
@@ -990,31 +1160,21 @@ public static class FmBayesTrainer
                     }
 
                     d = Math.Sqrt(d);
-                    rowC[c] = d;
-                    for (int i = c + 1; i < m; i++)
-                    {
-                        double* rowI = p + (i * m);
-                        double x = rowI[c];
-                        for (int t = 0; t < c; t++)
-                        {
-                            x -= rowI[t] * rowC[t];
-                        }
-
-                        rowI[c] = x / d;
-                    }
+                    rowI[i] = d;
+                    inverse[i] = 1.0 / d;
                 }
 
                 // mean = P^-1 rhs (L y = rhs, then L' mean = y), plus a standard normal through L'^-1: solve L' u = y + z
                 for (int i = 0; i < m; i++)
                 {
-                    double* rowI = p + (i * m);
+                    double* rowI = l + (i * m);
                     double x = rhs[i];
                     for (int t = 0; t < i; t++)
                     {
-                        x -= rowI[t] * rhs[t];
+                        x = Math.FusedMultiplyAdd(-rowI[t], rhs[t], x);
                     }
 
-                    rhs[i] = x / rowI[i];
+                    rhs[i] = x * inverse[i];
                 }
 
                 for (int i = 0; i < m; i++)
@@ -1027,10 +1187,10 @@ public static class FmBayesTrainer
                     double x = rhs[i];
                     for (int t = i + 1; t < m; t++)
                     {
-                        x -= p[(t * m) + i] * rhs[t];
+                        x = Math.FusedMultiplyAdd(-l[(t * m) + i], rhs[t], x);
                     }
 
-                    rhs[i] = x / p[(i * m) + i];
+                    rhs[i] = x * inverse[i];
                     if (!double.IsFinite(rhs[i]))
                     {
                         return false;
@@ -1053,6 +1213,133 @@ public static class FmBayesTrainer
             return true;
         }
 
+        /// <summary>What the column passes know of the values: with every value 1 (one-hot or binary data) the products
+        /// with x are left out, which gives the same bits (x = 1 makes each of them exact).</summary>
+        private interface IColumnValues
+        {
+            static abstract bool AllOne { get; }
+        }
+
+        private struct Ones : IColumnValues
+        {
+            public static bool AllOne => true;
+        }
+
+        private struct AnyValues : IColumnValues
+        {
+            public static bool AllOne => false;
+        }
+
+        private enum Phase
+        {
+            Hyper, Bias, Blocks, Empty, RowPass, Snapshot, TestScore, TestEval, Report, Gather, Draw, Apply, Count,
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Mark(Phase phase, ref long t)
+        {
+            if (Profile)
+            {
+                long now = Stopwatch.GetTimestamp();
+                _phase[(int)phase] += now - t;
+                t = now;
+            }
+        }
+
+        private void PrintProfile(int sweeps)
+        {
+            foreach (Scratch s in _scratch)
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    _phase[(int)Phase.Gather + i] += s.Ticks[i];
+                }
+            }
+
+            var text = new System.Text.StringBuilder($"FM_MCMC_PROFILE: {sweeps} sweeps, {_threads} thread(s), {_blocks.Count} blocks; ms per sweep:");
+            for (int i = 0; i < (int)Phase.Count; i++)
+            {
+                text.Append(System.Globalization.CultureInfo.InvariantCulture, $" {(Phase)i} {_phase[i] * 1000.0 / Stopwatch.Frequency / sweeps:F3}");
+            }
+
+            text.Append(System.Globalization.CultureInfo.InvariantCulture, $" | blocks 0,1,2,3+: {string.Join(' ', _blockTicks.Select(x => (x * 1000.0 / Stopwatch.Frequency / sweeps).ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))}");
+            Console.Error.WriteLine(text.ToString());
+        }
+
+        /// <summary>How the features of one block are shared among the threads (fixed by the data).</summary>
+        private sealed class BlockPlan
+        {
+            /// <summary>The features of at most SegmentEntries nonzeros, in groups [GroupStart[g], GroupStart[g + 1]).</summary>
+            public required int[] Small { get; init; }
+
+            public required int[] GroupStart { get; init; }
+
+            /// <summary>The larger features; the parts of Big[i] are [BigSegment[i], BigSegment[i + 1]).</summary>
+            public required int[] Big { get; init; }
+
+            public required int[] BigSegment { get; init; }
+
+            /// <summary>Per part: its first nonzero (column form), its length and its feature (an index into Big).</summary>
+            public required int[] SegmentStart { get; init; }
+
+            public required int[] SegmentLength { get; init; }
+
+            public required int[] SegmentOwner { get; init; }
+
+            public long Weight { get; init; }
+
+            public static BlockPlan Of(FeatureBlocks blocks, int b)
+            {
+                var small = new List<int>();
+                var groupStart = new List<int> { 0 };
+                var big = new List<int>();
+                var bigSegment = new List<int> { 0 };
+                var segmentStart = new List<int>();
+                var segmentLength = new List<int>();
+                var segmentOwner = new List<int>();
+                long weight = 0, group = 0;
+                for (int i = blocks.BlockStart[b]; i < blocks.BlockStart[b + 1]; i++)
+                {
+                    int j = blocks.Features[i];
+                    int start = blocks.ColumnStart[j], length = blocks.ColumnStart[j + 1] - start;
+                    weight += length + FeatureWeight;
+                    if (length <= SegmentEntries)
+                    {
+                        small.Add(j);
+                        group += length + FeatureWeight;
+                        if (group >= GroupWeight)
+                        {
+                            groupStart.Add(small.Count);
+                            group = 0;
+                        }
+
+                        continue;
+                    }
+
+                    for (int at = 0; at < length; at += SegmentEntries)
+                    {
+                        segmentStart.Add(start + at);
+                        segmentLength.Add(Math.Min(SegmentEntries, length - at));
+                        segmentOwner.Add(big.Count);
+                    }
+
+                    big.Add(j);
+                    bigSegment.Add(segmentStart.Count);
+                }
+
+                if (groupStart[^1] != small.Count)
+                {
+                    groupStart.Add(small.Count);
+                }
+
+                return new BlockPlan
+                {
+                    Small = [.. small], GroupStart = [.. groupStart], Big = [.. big], BigSegment = [.. bigSegment],
+                    SegmentStart = [.. segmentStart], SegmentLength = [.. segmentLength], SegmentOwner = [.. segmentOwner], Weight = weight,
+                };
+            }
+        }
+
         /// <summary>One thread's buffers for <see cref="DrawFeature"/>, in vectors of 4 of the padded k.</summary>
         private sealed class Scratch(int kp)
         {
@@ -1065,8 +1352,9 @@ public static class FmBayesTrainer
             public readonly double[] Joint = new double[(kp + 1) * (kp + 1)];
             public readonly double[] Rhs = new double[kp + 1];
             public readonly double[] Theta = new double[kp + 1];
-            public readonly double[] Prior = new double[kp + 1];
-            public readonly double[] Mean = new double[kp + 1];
+            public readonly double[] Inverse = new double[kp + 1];
+            public readonly long[] Ticks = new long[3];
+            public double Sx, Sxx;
         }
 
         /// <summary>Draws (MCMC) each group's precision then mean for one block of parameters (w, or factor f of V:
