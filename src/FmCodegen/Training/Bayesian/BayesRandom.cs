@@ -6,7 +6,7 @@ namespace FmCodegen.Training.Bayesian;
 /// The random draws of the Gibbs sampler, from a seeded SplitMix64 stream and this code alone (no runtime generator),
 /// so a seed gives the same samples on every .NET version: uniform, standard normal (Marsaglia's polar method),
 /// gamma (Marsaglia and Tsang 2000) and the one-sided truncated normal (Robert 1995). A value type: the sampler keeps
-/// one main stream and opens a short independent stream per parameter or row and sweep (<see cref="For"/>), so the
+/// one main stream and opens a short independent stream per parameter or chunk of rows and sweep (<see cref="For"/>), so the
 /// draws of different parameters do not depend on the order, or the thread, they are made in.
 /// </summary>
 internal struct BayesRandom(ulong seed)

@@ -441,7 +441,7 @@ public static class FmBayesTrainer
         }
 
         /// <summary>Once per sweep, per training row in chunks: y_hat = e + z; the training metric's term; for
-        /// classification the latent target z drawn anew (MCMC; its mean for ALS) from the row's own stream and
+        /// classification the latent target z drawn anew (MCMC; its mean for ALS) from its chunk's stream and
         /// e = y_hat - z; the sums of e and e^2 for the next draws of alpha and w0. Returns the training RMSE
         /// (clipped) or accuracy.</summary>
         private double RowPass(bool drawLatent)
@@ -470,6 +470,7 @@ public static class FmBayesTrainer
             Span<double> z = _z.AsSpan(from, to - from);
             ReadOnlySpan<double> labels = _labels.AsSpan(from, to - from);
             double min = _min, max = _max;
+            var random = BayesRandom.For(_rowKey, _sweep, c);
             if (!_classification)
             {
                 for (int r = 0; r < e.Length; r++)
@@ -497,8 +498,8 @@ public static class FmBayesTrainer
                         double target;
                         if (_sample)
                         {
-                            // z ~ N(y, 1) truncated to z > 0 for positives, z < 0 for negatives
-                            var random = BayesRandom.For(_rowKey, _sweep, from + r);
+                            // z ~ N(y, 1) truncated to z > 0 for positives, z < 0 for negatives, from the chunk's
+                            // stream row after row (the chunk is fixed by the data, so any thread gives the same draws)
                             target = positive ? y + random.LeftTruncatedNormal(-y) : y - random.LeftTruncatedNormal(y);
                         }
                         else
