@@ -291,6 +291,25 @@ public class CliTests
     }
 
     [Fact]
+    public void FieldAwarePredictReportsItsTimingsOnRequestAndWritesTheSamePredictions()
+    {
+        using var folder = new TempFolder();
+        float[] factors = Enumerable.Range(0, 10 * 3 * 4).Select(i => MathF.Sin(i) / 4).ToArray();
+        FfmModel ffm = FfmModel.Create(0.1f, Enumerable.Range(0, 10).Select(i => i / 20f).ToArray(), factors, numFields: 3, embeddingSize: 4);
+        string model = folder.File("m.ffmb");
+        FfmModelFiles.Save(new FfmModelFile(ffm, FfmModelFormat.Native, FmTask.BinaryClassification), model, FfmModelFormat.Native);
+        string data = folder.Write("d.ffm", "1 0:3:1 1:5:0.5\n0 0:2:1 2:7:1\n1 1:9:2\n");
+        var plain = Fm("predict", "--model", model, "--input", data, "--input-format", "libffm", "--output", folder.File("p.txt"));
+        var timed = Fm("predict", "--model", model, "--input", data, "--input-format", "libffm", "--output", folder.File("q.txt"), "--timings");
+        Assert.Equal(0, plain.Code);
+        Assert.Equal(0, timed.Code);
+        Assert.DoesNotContain("timings", plain.Error, StringComparison.Ordinal);
+        Assert.Matches(@"fm predict: timings \(ms\): model load [0-9.]+, parse [0-9.]+, score [0-9.]+, format\+write [0-9.]+, commit [0-9.]+, since process start [0-9.]+", timed.Error);
+        Assert.Equal(3, File.ReadAllLines(folder.File("p.txt")).Length);
+        Assert.Equal(File.ReadAllText(folder.File("p.txt")), File.ReadAllText(folder.File("q.txt")));
+    }
+
+    [Fact]
     public void PredictWritesProbabilitiesForAClassificationModelUnlessAskedForRawScores()
     {
         using var folder = new TempFolder();

@@ -125,4 +125,23 @@ public class MemoryAccountingTests
         Assert.Equal(indices.Count, d.Values.Length);
         Assert.Throws<IndexOutOfRangeException>(() => d.RowIndices(50_000).Length);
     }
+
+    [Fact]
+    public void AFileTooLargeForTheMemoryIsRefusedFromItsFirstBlockWithTheProjectedSize()
+    {
+        // 100,000 rows of 10 nonzeros (8.8 MB of arrays): the first block, scaled to the file's length, already
+        // shows that the dataset will not fit in 4 MB, so the reader stops there with the projected size
+        using var folder = new TempFolder();
+        string path = folder.Write("big.libfm", BinaryRows(100_000, 10));
+        using (MemoryBudget.WithLimit(4 << 20))
+        {
+            var e = Assert.Throws<InsufficientMemoryException>(() => SparseDataset.Load(path));
+            Assert.Contains("big.libfm: reading about 10", e.Message, StringComparison.Ordinal);
+            Assert.Contains("the first 32,768 rows, up to line 32,768, scaled to the file's length", e.Message, StringComparison.Ordinal);
+            Assert.Contains("stream the file in blocks", e.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(100_000, SparseDataset.Load(path).Count);
+    }
 }
+

@@ -78,19 +78,33 @@ public static class FfmCli
 
         // as for FM models: probabilities for a classification model unless --raw
         options = options with { Probability = options.Probability || (!options.Raw && file.Task == FmTask.BinaryClassification) };
+        TimeSpan loadTime = clock.Elapsed;
         using SparseTextReader reader = SparseTextReader.Open(options.Input, options.InputFormat);
         bool toStdout = options.Output == "-";
         using AtomicFileStream? target = toStdout ? null : AtomicFile.Create(options.Output, durable: false);
-        long rows = Stream(reader, file, options, target?.Stream, context.Output);
+        var stages = new long[3];
+        long rows = Stream(reader, file, options, target?.Stream, context.Output, stages);
+        long commitStart = Stopwatch.GetTimestamp();
         target?.Commit();
+        TimeSpan commitTime = Stopwatch.GetElapsedTime(commitStart);
         clock.Stop();
         FfmModel model = file.Model;
         context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"fm predict: {rows:N0} rows scored in {clock.Elapsed.TotalSeconds:F3} s ({FfmModelFiles.Name(file.Format)} field-aware model, k = {model.EmbeddingSize}, {model.NumFeatures:N0} features x {model.NumFields} fields, normalisation {Describe(model.Normalization)}, kernel {FfmKernels.For(model.EmbeddingSize)})."));
+        if (options.Timings)
+        {
+            // the same line as for FM models (PredictCommand.Run)
+            static string Ms(double seconds) => (seconds * 1000).ToString("F1", CultureInfo.InvariantCulture);
+            double f = Stopwatch.Frequency;
+            context.Error.WriteLine($"fm predict: timings (ms): model load {Ms(loadTime.TotalSeconds)}, parse {Ms(stages[0] / f)}, score {Ms(stages[1] / f)}, format+write {Ms(stages[2] / f)}, commit {Ms(commitTime.TotalSeconds)}, since process start {Ms((DateTime.Now - Process.GetCurrentProcess().StartTime).TotalSeconds)}");
+        }
+
         return 0;
     }
 
-    private static long Stream(SparseTextReader reader, FfmModelFile file, PredictCommand.PredictOptions options, Stream? target, TextWriter stdout)
+    /// <summary>Parses, scores, formats and writes block after block; <paramref name="stages"/> gets the stopwatch
+    /// ticks of each (parse, score, format and write).</summary>
+    private static long Stream(SparseTextReader reader, FfmModelFile file, PredictCommand.PredictOptions options, Stream? target, TextWriter stdout, long[] stages)
     {
         var block = new SparseBlock();
         float[] scores = new float[RowsPerBlock];
@@ -101,8 +115,11 @@ public static class FfmCli
         float min = options.Clip?.Min ?? 0, max = options.Clip?.Max ?? 0;
         FfmKernelEntry kernel = FfmKernels.For(file.Model.EmbeddingSize);
         long rows = 0;
+        long t0 = Stopwatch.GetTimestamp();
         while (reader.ReadBlock(block, RowsPerBlock))
         {
+            long t1 = Stopwatch.GetTimestamp();
+            stages[0] += t1 - t0;
             ReadOnlySpan<int> indices = block.Indices;
             if (file.Columns is not null)
             {
@@ -118,6 +135,8 @@ public static class FfmCli
 
             Span<float> output = scores.AsSpan(0, block.Count);
             FfmBatch.Score(kernel, file.Model, block.Offsets, block.Fields, indices, block.Values, output, options.Threads == 0 ? 0 : options.Threads);
+            long t2 = Stopwatch.GetTimestamp();
+            stages[1] += t2 - t1;
             int used = 0;
             foreach (float score in output)
             {
@@ -141,8 +160,11 @@ public static class FfmCli
             }
 
             rows += block.Count;
+            t0 = Stopwatch.GetTimestamp();
+            stages[2] += t0 - t2;
         }
 
+        stages[0] += Stopwatch.GetTimestamp() - t0;
         return rows;
     }
 

@@ -173,8 +173,10 @@ public sealed class SparseTextReader : IDisposable
         private void Grow(long needRows, long needNonZeros, bool unitBlock)
         {
             long rows = needRows + 1, nonZeros = needNonZeros;
-            if (_rows == 0 && reader.KnownLength is long length && reader._lines.Position > 0)
+            bool projected = false;
+            if (_rows == 0 && reader.KnownLength is long length && reader._lines.Position > 0 && reader._lines.Position < length)
             {
+                projected = true;
                 double scale = 1.05 * length / reader._lines.Position;
                 rows = Math.Max(rows, (long)Math.Min(needRows * scale, length / 2.0) + 2);
                 nonZeros = Math.Max(nonZeros, (long)Math.Min(needNonZeros * scale, length / 4.0) + 1);
@@ -195,7 +197,9 @@ public sealed class SparseTextReader : IDisposable
             bool values = _values is not null || !unitBlock;
             long bytes = (rows * 8) + (nonZeros * ((reader._fields ? 8 : 4) + (values ? 4 : 0)));
             MemoryBudget.Ensure(bytes,
-                $"{reader.SourceName}: reading {needRows:N0} rows with {needNonZeros:N0} nonzeros (up to line {reader.LineNumber:N0}) into memory",
+                projected
+                    ? $"{reader.SourceName}: reading about {rows:N0} rows with {nonZeros:N0} nonzeros (the first {needRows:N0} rows, up to line {reader.LineNumber:N0}, scaled to the file's length) into memory"
+                    : $"{reader.SourceName}: reading {needRows:N0} rows with {needNonZeros:N0} nonzeros (up to line {reader.LineNumber:N0}) into memory",
                 "stream the file in blocks (SparseTextReader.ReadBlock) or use a machine with more memory");
             if (rows != _labels.Length)
             {
