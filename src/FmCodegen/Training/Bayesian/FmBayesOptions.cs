@@ -87,7 +87,8 @@ public sealed record FmBayesOptions
     /// lines do not show it.</summary>
     public bool AucEverySweep { get; init; } = true;
 
-    /// <summary>For tests: never take the 512-bit path for k = 8 (it must give the same bits as the 256-bit one).</summary>
+    /// <summary>For tests: for k = 8 never take the 512-bit column passes nor the written-out joint draw (they must give
+    /// the same bits as the 256-bit passes and the draw's loops).</summary>
     internal bool NarrowVectors { get; init; }
 
     /// <summary>The group of each feature from libffm fields: a feature takes the field of its first occurrence

@@ -154,7 +154,7 @@ public static class FmBayesTrainer
         private readonly int _kp;
         private readonly int _rows;
         private readonly FeatureBlocks _blocks;
-        private readonly float[] _labels;
+        private readonly double[] _labels;
         private readonly double[] _z;
         private readonly double[] _e;
         private readonly double[] _q;
@@ -228,15 +228,20 @@ public static class FmBayesTrainer
             _bigChange = new double[bigAtMost];
 
             _chunkSums = new double[3 * ((_rows + RowChunk - 1) / RowChunk)];
-            _labels = train.Labels.ToArray();
+            _labels = new double[_rows];
+            for (int r = 0; r < _rows; r++)
+            {
+                _labels[r] = train.Labels[r];
+            }
+
             _z = new double[_rows];
             _min = float.PositiveInfinity;
             _max = float.NegativeInfinity;
             for (int r = 0; r < _rows; r++)
             {
                 _z[r] = _classification ? (_labels[r] > 0 ? 1.0 : -1.0) : _labels[r];
-                _min = Math.Min(_min, _labels[r]);
-                _max = Math.Max(_max, _labels[r]);
+                _min = Math.Min(_min, train.Labels[r]);
+                _max = Math.Max(_max, train.Labels[r]);
             }
 
             _e = GC.AllocateArray<double>(_rows, pinned: true);
@@ -436,7 +441,7 @@ public static class FmBayesTrainer
         }
 
         /// <summary>Once per sweep, per training row in chunks: y_hat = e + z; the training metric's term; for
-        /// classification the latent target z drawn anew (MCMC; its mean for ALS) from the row's own stream and
+        /// classification the latent target z drawn anew (MCMC; its mean for ALS) from its chunk's stream and
         /// e = y_hat - z; the sums of e and e^2 for the next draws of alpha and w0. Returns the training RMSE
         /// (clipped) or accuracy.</summary>
         private double RowPass(bool drawLatent)
@@ -463,13 +468,15 @@ public static class FmBayesTrainer
             double metric = 0, sse = 0, sum = 0;
             Span<double> e = _e.AsSpan(from, to - from);
             Span<double> z = _z.AsSpan(from, to - from);
-            ReadOnlySpan<float> labels = _labels.AsSpan(from, to - from);
+            ReadOnlySpan<double> labels = _labels.AsSpan(from, to - from);
+            double min = _min, max = _max;
+            var random = BayesRandom.For(_rowKey, _sweep, c);
             if (!_classification)
             {
                 for (int r = 0; r < e.Length; r++)
                 {
                     double target = labels[r];
-                    double clipped = Math.Clamp(e[r] + z[r], _min, _max);
+                    double clipped = Math.Clamp(e[r] + z[r], min, max);
                     metric += (clipped - target) * (clipped - target);
                     sse += e[r] * e[r];
                     sum += e[r];
@@ -491,8 +498,8 @@ public static class FmBayesTrainer
                         double target;
                         if (_sample)
                         {
-                            // z ~ N(y, 1) truncated to z > 0 for positives, z < 0 for negatives
-                            var random = BayesRandom.For(_rowKey, _sweep, from + r);
+                            // z ~ N(y, 1) truncated to z > 0 for positives, z < 0 for negatives, from the chunk's
+                            // stream row after row (the chunk is fixed by the data, so any thread gives the same draws)
                             target = positive ? y + random.LeftTruncatedNormal(-y) : y - random.LeftTruncatedNormal(y);
                         }
                         else
@@ -1089,6 +1096,11 @@ public static class FmBayesTrainer
             fixed (double* l = s.Joint, rhs = s.Rhs, theta = s.Theta, inverse = s.Inverse)
             fixed (double* gr = gram, hb = b, xh = cross, vj = v, dv = change)
             {
+                if (lin == 1 && k == 8 && !_o.NarrowVectors)
+                {
+                    return DrawJoint9(j, g, sx, sxx, gr, hb, xh, vj, dv, ref dw, ref random);
+                }
+
                 // A = sum a a' (a = (x, h_1 .. h_k)) in the lower half of l (row i at i * m); sum a e in rhs
                 if (lin == 1)
                 {
@@ -1210,6 +1222,252 @@ public static class FmBayesTrainer
                 }
             }
 
+            return true;
+        }
+
+        /// <summary><see cref="DrawJoint"/> for w and k = 8 (9 parameters) written out, the same operations in the same
+        /// order (so the same bits) without the loops, whose short, varying trip counts cost more than the arithmetic.
+        /// Each entry of the lower half is a local: aI_C is row I, column C of A, then of L.</summary>
+        private unsafe bool DrawJoint9(int j, int g, double sx, double sxx, double* gr, double* hb, double* xh, double* vj, double* dv,
+            ref double dw, ref BayesRandom random)
+        {
+            double alpha = _alpha;
+            // A = sum a a' (lower half), sum a e, theta
+            double t0 = _w[j];
+            double t1 = vj[0];
+            double t2 = vj[1];
+            double t3 = vj[2];
+            double t4 = vj[3];
+            double t5 = vj[4];
+            double t6 = vj[5];
+            double t7 = vj[6];
+            double t8 = vj[7];
+            double a0_0 = sxx;
+            double a1_0 = xh[0];
+            double a1_1 = gr[0];
+            double a2_0 = xh[1];
+            double a2_1 = gr[1];
+            double a2_2 = gr[9];
+            double a3_0 = xh[2];
+            double a3_1 = gr[2];
+            double a3_2 = gr[10];
+            double a3_3 = gr[18];
+            double a4_0 = xh[3];
+            double a4_1 = gr[3];
+            double a4_2 = gr[11];
+            double a4_3 = gr[19];
+            double a4_4 = gr[27];
+            double a5_0 = xh[4];
+            double a5_1 = gr[4];
+            double a5_2 = gr[12];
+            double a5_3 = gr[20];
+            double a5_4 = gr[28];
+            double a5_5 = gr[36];
+            double a6_0 = xh[5];
+            double a6_1 = gr[5];
+            double a6_2 = gr[13];
+            double a6_3 = gr[21];
+            double a6_4 = gr[29];
+            double a6_5 = gr[37];
+            double a6_6 = gr[45];
+            double a7_0 = xh[6];
+            double a7_1 = gr[6];
+            double a7_2 = gr[14];
+            double a7_3 = gr[22];
+            double a7_4 = gr[30];
+            double a7_5 = gr[38];
+            double a7_6 = gr[46];
+            double a7_7 = gr[54];
+            double a8_0 = xh[7];
+            double a8_1 = gr[7];
+            double a8_2 = gr[15];
+            double a8_3 = gr[23];
+            double a8_4 = gr[31];
+            double a8_5 = gr[39];
+            double a8_6 = gr[47];
+            double a8_7 = gr[55];
+            double a8_8 = gr[63];
+            double r0 = sx;
+            double r1 = hb[0];
+            double r2 = hb[1];
+            double r3 = hb[2];
+            double r4 = hb[3];
+            double r5 = hb[4];
+            double r6 = hb[5];
+            double r7 = hb[6];
+            double r8 = hb[7];
+            double lw = _wLambda[g], mw = _wMu[g];
+            int gk = g * 8;
+            double l1 = _vLambda[gk + 0], u1 = _vMu[gk + 0];
+            double l2 = _vLambda[gk + 1], u2 = _vMu[gk + 1];
+            double l3 = _vLambda[gk + 2], u3 = _vMu[gk + 2];
+            double l4 = _vLambda[gk + 3], u4 = _vMu[gk + 3];
+            double l5 = _vLambda[gk + 4], u5 = _vMu[gk + 4];
+            double l6 = _vLambda[gk + 5], u6 = _vMu[gk + 5];
+            double l7 = _vLambda[gk + 6], u7 = _vMu[gk + 6];
+            double l8 = _vLambda[gk + 7], u8 = _vMu[gk + 7];
+            r0 = (lw * mw) - (alpha * (r0 - Math.FusedMultiplyAdd(a8_0, t8, Math.FusedMultiplyAdd(a7_0, t7, Math.FusedMultiplyAdd(a6_0, t6, Math.FusedMultiplyAdd(a5_0, t5, Math.FusedMultiplyAdd(a4_0, t4, Math.FusedMultiplyAdd(a3_0, t3, Math.FusedMultiplyAdd(a2_0, t2, Math.FusedMultiplyAdd(a1_0, t1, Math.FusedMultiplyAdd(a0_0, t0, 0.0)))))))))));
+            r1 = (l1 * u1) - (alpha * (r1 - Math.FusedMultiplyAdd(a8_1, t8, Math.FusedMultiplyAdd(a7_1, t7, Math.FusedMultiplyAdd(a6_1, t6, Math.FusedMultiplyAdd(a5_1, t5, Math.FusedMultiplyAdd(a4_1, t4, Math.FusedMultiplyAdd(a3_1, t3, Math.FusedMultiplyAdd(a2_1, t2, Math.FusedMultiplyAdd(a1_1, t1, Math.FusedMultiplyAdd(a1_0, t0, 0.0)))))))))));
+            r2 = (l2 * u2) - (alpha * (r2 - Math.FusedMultiplyAdd(a8_2, t8, Math.FusedMultiplyAdd(a7_2, t7, Math.FusedMultiplyAdd(a6_2, t6, Math.FusedMultiplyAdd(a5_2, t5, Math.FusedMultiplyAdd(a4_2, t4, Math.FusedMultiplyAdd(a3_2, t3, Math.FusedMultiplyAdd(a2_2, t2, Math.FusedMultiplyAdd(a2_1, t1, Math.FusedMultiplyAdd(a2_0, t0, 0.0)))))))))));
+            r3 = (l3 * u3) - (alpha * (r3 - Math.FusedMultiplyAdd(a8_3, t8, Math.FusedMultiplyAdd(a7_3, t7, Math.FusedMultiplyAdd(a6_3, t6, Math.FusedMultiplyAdd(a5_3, t5, Math.FusedMultiplyAdd(a4_3, t4, Math.FusedMultiplyAdd(a3_3, t3, Math.FusedMultiplyAdd(a3_2, t2, Math.FusedMultiplyAdd(a3_1, t1, Math.FusedMultiplyAdd(a3_0, t0, 0.0)))))))))));
+            r4 = (l4 * u4) - (alpha * (r4 - Math.FusedMultiplyAdd(a8_4, t8, Math.FusedMultiplyAdd(a7_4, t7, Math.FusedMultiplyAdd(a6_4, t6, Math.FusedMultiplyAdd(a5_4, t5, Math.FusedMultiplyAdd(a4_4, t4, Math.FusedMultiplyAdd(a4_3, t3, Math.FusedMultiplyAdd(a4_2, t2, Math.FusedMultiplyAdd(a4_1, t1, Math.FusedMultiplyAdd(a4_0, t0, 0.0)))))))))));
+            r5 = (l5 * u5) - (alpha * (r5 - Math.FusedMultiplyAdd(a8_5, t8, Math.FusedMultiplyAdd(a7_5, t7, Math.FusedMultiplyAdd(a6_5, t6, Math.FusedMultiplyAdd(a5_5, t5, Math.FusedMultiplyAdd(a5_4, t4, Math.FusedMultiplyAdd(a5_3, t3, Math.FusedMultiplyAdd(a5_2, t2, Math.FusedMultiplyAdd(a5_1, t1, Math.FusedMultiplyAdd(a5_0, t0, 0.0)))))))))));
+            r6 = (l6 * u6) - (alpha * (r6 - Math.FusedMultiplyAdd(a8_6, t8, Math.FusedMultiplyAdd(a7_6, t7, Math.FusedMultiplyAdd(a6_6, t6, Math.FusedMultiplyAdd(a6_5, t5, Math.FusedMultiplyAdd(a6_4, t4, Math.FusedMultiplyAdd(a6_3, t3, Math.FusedMultiplyAdd(a6_2, t2, Math.FusedMultiplyAdd(a6_1, t1, Math.FusedMultiplyAdd(a6_0, t0, 0.0)))))))))));
+            r7 = (l7 * u7) - (alpha * (r7 - Math.FusedMultiplyAdd(a8_7, t8, Math.FusedMultiplyAdd(a7_7, t7, Math.FusedMultiplyAdd(a7_6, t6, Math.FusedMultiplyAdd(a7_5, t5, Math.FusedMultiplyAdd(a7_4, t4, Math.FusedMultiplyAdd(a7_3, t3, Math.FusedMultiplyAdd(a7_2, t2, Math.FusedMultiplyAdd(a7_1, t1, Math.FusedMultiplyAdd(a7_0, t0, 0.0)))))))))));
+            r8 = (l8 * u8) - (alpha * (r8 - Math.FusedMultiplyAdd(a8_8, t8, Math.FusedMultiplyAdd(a8_7, t7, Math.FusedMultiplyAdd(a8_6, t6, Math.FusedMultiplyAdd(a8_5, t5, Math.FusedMultiplyAdd(a8_4, t4, Math.FusedMultiplyAdd(a8_3, t3, Math.FusedMultiplyAdd(a8_2, t2, Math.FusedMultiplyAdd(a8_1, t1, Math.FusedMultiplyAdd(a8_0, t0, 0.0)))))))))));
+            // Cholesky
+            double d0 = Math.FusedMultiplyAdd(alpha, a0_0, lw);
+            if (!(d0 > 0) || !double.IsFinite(d0))
+            {
+                return false;
+            }
+            
+            double v0 = 1.0 / Math.Sqrt(d0);
+            a1_0 = (alpha * a1_0) * v0;
+            double d1 = Math.FusedMultiplyAdd(-a1_0, a1_0, Math.FusedMultiplyAdd(alpha, a1_1, l1));
+            if (!(d1 > 0) || !double.IsFinite(d1))
+            {
+                return false;
+            }
+            
+            double v1 = 1.0 / Math.Sqrt(d1);
+            a2_0 = (alpha * a2_0) * v0;
+            a2_1 = (Math.FusedMultiplyAdd(-a2_0, a1_0, alpha * a2_1)) * v1;
+            double d2 = Math.FusedMultiplyAdd(-a2_1, a2_1, Math.FusedMultiplyAdd(-a2_0, a2_0, Math.FusedMultiplyAdd(alpha, a2_2, l2)));
+            if (!(d2 > 0) || !double.IsFinite(d2))
+            {
+                return false;
+            }
+            
+            double v2 = 1.0 / Math.Sqrt(d2);
+            a3_0 = (alpha * a3_0) * v0;
+            a3_1 = (Math.FusedMultiplyAdd(-a3_0, a1_0, alpha * a3_1)) * v1;
+            a3_2 = (Math.FusedMultiplyAdd(-a3_1, a2_1, Math.FusedMultiplyAdd(-a3_0, a2_0, alpha * a3_2))) * v2;
+            double d3 = Math.FusedMultiplyAdd(-a3_2, a3_2, Math.FusedMultiplyAdd(-a3_1, a3_1, Math.FusedMultiplyAdd(-a3_0, a3_0, Math.FusedMultiplyAdd(alpha, a3_3, l3))));
+            if (!(d3 > 0) || !double.IsFinite(d3))
+            {
+                return false;
+            }
+            
+            double v3 = 1.0 / Math.Sqrt(d3);
+            a4_0 = (alpha * a4_0) * v0;
+            a4_1 = (Math.FusedMultiplyAdd(-a4_0, a1_0, alpha * a4_1)) * v1;
+            a4_2 = (Math.FusedMultiplyAdd(-a4_1, a2_1, Math.FusedMultiplyAdd(-a4_0, a2_0, alpha * a4_2))) * v2;
+            a4_3 = (Math.FusedMultiplyAdd(-a4_2, a3_2, Math.FusedMultiplyAdd(-a4_1, a3_1, Math.FusedMultiplyAdd(-a4_0, a3_0, alpha * a4_3)))) * v3;
+            double d4 = Math.FusedMultiplyAdd(-a4_3, a4_3, Math.FusedMultiplyAdd(-a4_2, a4_2, Math.FusedMultiplyAdd(-a4_1, a4_1, Math.FusedMultiplyAdd(-a4_0, a4_0, Math.FusedMultiplyAdd(alpha, a4_4, l4)))));
+            if (!(d4 > 0) || !double.IsFinite(d4))
+            {
+                return false;
+            }
+            
+            double v4 = 1.0 / Math.Sqrt(d4);
+            a5_0 = (alpha * a5_0) * v0;
+            a5_1 = (Math.FusedMultiplyAdd(-a5_0, a1_0, alpha * a5_1)) * v1;
+            a5_2 = (Math.FusedMultiplyAdd(-a5_1, a2_1, Math.FusedMultiplyAdd(-a5_0, a2_0, alpha * a5_2))) * v2;
+            a5_3 = (Math.FusedMultiplyAdd(-a5_2, a3_2, Math.FusedMultiplyAdd(-a5_1, a3_1, Math.FusedMultiplyAdd(-a5_0, a3_0, alpha * a5_3)))) * v3;
+            a5_4 = (Math.FusedMultiplyAdd(-a5_3, a4_3, Math.FusedMultiplyAdd(-a5_2, a4_2, Math.FusedMultiplyAdd(-a5_1, a4_1, Math.FusedMultiplyAdd(-a5_0, a4_0, alpha * a5_4))))) * v4;
+            double d5 = Math.FusedMultiplyAdd(-a5_4, a5_4, Math.FusedMultiplyAdd(-a5_3, a5_3, Math.FusedMultiplyAdd(-a5_2, a5_2, Math.FusedMultiplyAdd(-a5_1, a5_1, Math.FusedMultiplyAdd(-a5_0, a5_0, Math.FusedMultiplyAdd(alpha, a5_5, l5))))));
+            if (!(d5 > 0) || !double.IsFinite(d5))
+            {
+                return false;
+            }
+            
+            double v5 = 1.0 / Math.Sqrt(d5);
+            a6_0 = (alpha * a6_0) * v0;
+            a6_1 = (Math.FusedMultiplyAdd(-a6_0, a1_0, alpha * a6_1)) * v1;
+            a6_2 = (Math.FusedMultiplyAdd(-a6_1, a2_1, Math.FusedMultiplyAdd(-a6_0, a2_0, alpha * a6_2))) * v2;
+            a6_3 = (Math.FusedMultiplyAdd(-a6_2, a3_2, Math.FusedMultiplyAdd(-a6_1, a3_1, Math.FusedMultiplyAdd(-a6_0, a3_0, alpha * a6_3)))) * v3;
+            a6_4 = (Math.FusedMultiplyAdd(-a6_3, a4_3, Math.FusedMultiplyAdd(-a6_2, a4_2, Math.FusedMultiplyAdd(-a6_1, a4_1, Math.FusedMultiplyAdd(-a6_0, a4_0, alpha * a6_4))))) * v4;
+            a6_5 = (Math.FusedMultiplyAdd(-a6_4, a5_4, Math.FusedMultiplyAdd(-a6_3, a5_3, Math.FusedMultiplyAdd(-a6_2, a5_2, Math.FusedMultiplyAdd(-a6_1, a5_1, Math.FusedMultiplyAdd(-a6_0, a5_0, alpha * a6_5)))))) * v5;
+            double d6 = Math.FusedMultiplyAdd(-a6_5, a6_5, Math.FusedMultiplyAdd(-a6_4, a6_4, Math.FusedMultiplyAdd(-a6_3, a6_3, Math.FusedMultiplyAdd(-a6_2, a6_2, Math.FusedMultiplyAdd(-a6_1, a6_1, Math.FusedMultiplyAdd(-a6_0, a6_0, Math.FusedMultiplyAdd(alpha, a6_6, l6)))))));
+            if (!(d6 > 0) || !double.IsFinite(d6))
+            {
+                return false;
+            }
+            
+            double v6 = 1.0 / Math.Sqrt(d6);
+            a7_0 = (alpha * a7_0) * v0;
+            a7_1 = (Math.FusedMultiplyAdd(-a7_0, a1_0, alpha * a7_1)) * v1;
+            a7_2 = (Math.FusedMultiplyAdd(-a7_1, a2_1, Math.FusedMultiplyAdd(-a7_0, a2_0, alpha * a7_2))) * v2;
+            a7_3 = (Math.FusedMultiplyAdd(-a7_2, a3_2, Math.FusedMultiplyAdd(-a7_1, a3_1, Math.FusedMultiplyAdd(-a7_0, a3_0, alpha * a7_3)))) * v3;
+            a7_4 = (Math.FusedMultiplyAdd(-a7_3, a4_3, Math.FusedMultiplyAdd(-a7_2, a4_2, Math.FusedMultiplyAdd(-a7_1, a4_1, Math.FusedMultiplyAdd(-a7_0, a4_0, alpha * a7_4))))) * v4;
+            a7_5 = (Math.FusedMultiplyAdd(-a7_4, a5_4, Math.FusedMultiplyAdd(-a7_3, a5_3, Math.FusedMultiplyAdd(-a7_2, a5_2, Math.FusedMultiplyAdd(-a7_1, a5_1, Math.FusedMultiplyAdd(-a7_0, a5_0, alpha * a7_5)))))) * v5;
+            a7_6 = (Math.FusedMultiplyAdd(-a7_5, a6_5, Math.FusedMultiplyAdd(-a7_4, a6_4, Math.FusedMultiplyAdd(-a7_3, a6_3, Math.FusedMultiplyAdd(-a7_2, a6_2, Math.FusedMultiplyAdd(-a7_1, a6_1, Math.FusedMultiplyAdd(-a7_0, a6_0, alpha * a7_6))))))) * v6;
+            double d7 = Math.FusedMultiplyAdd(-a7_6, a7_6, Math.FusedMultiplyAdd(-a7_5, a7_5, Math.FusedMultiplyAdd(-a7_4, a7_4, Math.FusedMultiplyAdd(-a7_3, a7_3, Math.FusedMultiplyAdd(-a7_2, a7_2, Math.FusedMultiplyAdd(-a7_1, a7_1, Math.FusedMultiplyAdd(-a7_0, a7_0, Math.FusedMultiplyAdd(alpha, a7_7, l7))))))));
+            if (!(d7 > 0) || !double.IsFinite(d7))
+            {
+                return false;
+            }
+            
+            double v7 = 1.0 / Math.Sqrt(d7);
+            a8_0 = (alpha * a8_0) * v0;
+            a8_1 = (Math.FusedMultiplyAdd(-a8_0, a1_0, alpha * a8_1)) * v1;
+            a8_2 = (Math.FusedMultiplyAdd(-a8_1, a2_1, Math.FusedMultiplyAdd(-a8_0, a2_0, alpha * a8_2))) * v2;
+            a8_3 = (Math.FusedMultiplyAdd(-a8_2, a3_2, Math.FusedMultiplyAdd(-a8_1, a3_1, Math.FusedMultiplyAdd(-a8_0, a3_0, alpha * a8_3)))) * v3;
+            a8_4 = (Math.FusedMultiplyAdd(-a8_3, a4_3, Math.FusedMultiplyAdd(-a8_2, a4_2, Math.FusedMultiplyAdd(-a8_1, a4_1, Math.FusedMultiplyAdd(-a8_0, a4_0, alpha * a8_4))))) * v4;
+            a8_5 = (Math.FusedMultiplyAdd(-a8_4, a5_4, Math.FusedMultiplyAdd(-a8_3, a5_3, Math.FusedMultiplyAdd(-a8_2, a5_2, Math.FusedMultiplyAdd(-a8_1, a5_1, Math.FusedMultiplyAdd(-a8_0, a5_0, alpha * a8_5)))))) * v5;
+            a8_6 = (Math.FusedMultiplyAdd(-a8_5, a6_5, Math.FusedMultiplyAdd(-a8_4, a6_4, Math.FusedMultiplyAdd(-a8_3, a6_3, Math.FusedMultiplyAdd(-a8_2, a6_2, Math.FusedMultiplyAdd(-a8_1, a6_1, Math.FusedMultiplyAdd(-a8_0, a6_0, alpha * a8_6))))))) * v6;
+            a8_7 = (Math.FusedMultiplyAdd(-a8_6, a7_6, Math.FusedMultiplyAdd(-a8_5, a7_5, Math.FusedMultiplyAdd(-a8_4, a7_4, Math.FusedMultiplyAdd(-a8_3, a7_3, Math.FusedMultiplyAdd(-a8_2, a7_2, Math.FusedMultiplyAdd(-a8_1, a7_1, Math.FusedMultiplyAdd(-a8_0, a7_0, alpha * a8_7)))))))) * v7;
+            double d8 = Math.FusedMultiplyAdd(-a8_7, a8_7, Math.FusedMultiplyAdd(-a8_6, a8_6, Math.FusedMultiplyAdd(-a8_5, a8_5, Math.FusedMultiplyAdd(-a8_4, a8_4, Math.FusedMultiplyAdd(-a8_3, a8_3, Math.FusedMultiplyAdd(-a8_2, a8_2, Math.FusedMultiplyAdd(-a8_1, a8_1, Math.FusedMultiplyAdd(-a8_0, a8_0, Math.FusedMultiplyAdd(alpha, a8_8, l8)))))))));
+            if (!(d8 > 0) || !double.IsFinite(d8))
+            {
+                return false;
+            }
+            
+            double v8 = 1.0 / Math.Sqrt(d8);
+            // forward
+            r0 = (r0) * v0;
+            r1 = (Math.FusedMultiplyAdd(-a1_0, r0, r1)) * v1;
+            r2 = (Math.FusedMultiplyAdd(-a2_1, r1, Math.FusedMultiplyAdd(-a2_0, r0, r2))) * v2;
+            r3 = (Math.FusedMultiplyAdd(-a3_2, r2, Math.FusedMultiplyAdd(-a3_1, r1, Math.FusedMultiplyAdd(-a3_0, r0, r3)))) * v3;
+            r4 = (Math.FusedMultiplyAdd(-a4_3, r3, Math.FusedMultiplyAdd(-a4_2, r2, Math.FusedMultiplyAdd(-a4_1, r1, Math.FusedMultiplyAdd(-a4_0, r0, r4))))) * v4;
+            r5 = (Math.FusedMultiplyAdd(-a5_4, r4, Math.FusedMultiplyAdd(-a5_3, r3, Math.FusedMultiplyAdd(-a5_2, r2, Math.FusedMultiplyAdd(-a5_1, r1, Math.FusedMultiplyAdd(-a5_0, r0, r5)))))) * v5;
+            r6 = (Math.FusedMultiplyAdd(-a6_5, r5, Math.FusedMultiplyAdd(-a6_4, r4, Math.FusedMultiplyAdd(-a6_3, r3, Math.FusedMultiplyAdd(-a6_2, r2, Math.FusedMultiplyAdd(-a6_1, r1, Math.FusedMultiplyAdd(-a6_0, r0, r6))))))) * v6;
+            r7 = (Math.FusedMultiplyAdd(-a7_6, r6, Math.FusedMultiplyAdd(-a7_5, r5, Math.FusedMultiplyAdd(-a7_4, r4, Math.FusedMultiplyAdd(-a7_3, r3, Math.FusedMultiplyAdd(-a7_2, r2, Math.FusedMultiplyAdd(-a7_1, r1, Math.FusedMultiplyAdd(-a7_0, r0, r7)))))))) * v7;
+            r8 = (Math.FusedMultiplyAdd(-a8_7, r7, Math.FusedMultiplyAdd(-a8_6, r6, Math.FusedMultiplyAdd(-a8_5, r5, Math.FusedMultiplyAdd(-a8_4, r4, Math.FusedMultiplyAdd(-a8_3, r3, Math.FusedMultiplyAdd(-a8_2, r2, Math.FusedMultiplyAdd(-a8_1, r1, Math.FusedMultiplyAdd(-a8_0, r0, r8))))))))) * v8;
+            r0 += random.Normal();
+            r1 += random.Normal();
+            r2 += random.Normal();
+            r3 += random.Normal();
+            r4 += random.Normal();
+            r5 += random.Normal();
+            r6 += random.Normal();
+            r7 += random.Normal();
+            r8 += random.Normal();
+            // back
+            r8 = (r8) * v8;
+            r7 = (Math.FusedMultiplyAdd(-a8_7, r8, r7)) * v7;
+            r6 = (Math.FusedMultiplyAdd(-a8_6, r8, Math.FusedMultiplyAdd(-a7_6, r7, r6))) * v6;
+            r5 = (Math.FusedMultiplyAdd(-a8_5, r8, Math.FusedMultiplyAdd(-a7_5, r7, Math.FusedMultiplyAdd(-a6_5, r6, r5)))) * v5;
+            r4 = (Math.FusedMultiplyAdd(-a8_4, r8, Math.FusedMultiplyAdd(-a7_4, r7, Math.FusedMultiplyAdd(-a6_4, r6, Math.FusedMultiplyAdd(-a5_4, r5, r4))))) * v4;
+            r3 = (Math.FusedMultiplyAdd(-a8_3, r8, Math.FusedMultiplyAdd(-a7_3, r7, Math.FusedMultiplyAdd(-a6_3, r6, Math.FusedMultiplyAdd(-a5_3, r5, Math.FusedMultiplyAdd(-a4_3, r4, r3)))))) * v3;
+            r2 = (Math.FusedMultiplyAdd(-a8_2, r8, Math.FusedMultiplyAdd(-a7_2, r7, Math.FusedMultiplyAdd(-a6_2, r6, Math.FusedMultiplyAdd(-a5_2, r5, Math.FusedMultiplyAdd(-a4_2, r4, Math.FusedMultiplyAdd(-a3_2, r3, r2))))))) * v2;
+            r1 = (Math.FusedMultiplyAdd(-a8_1, r8, Math.FusedMultiplyAdd(-a7_1, r7, Math.FusedMultiplyAdd(-a6_1, r6, Math.FusedMultiplyAdd(-a5_1, r5, Math.FusedMultiplyAdd(-a4_1, r4, Math.FusedMultiplyAdd(-a3_1, r3, Math.FusedMultiplyAdd(-a2_1, r2, r1)))))))) * v1;
+            r0 = (Math.FusedMultiplyAdd(-a8_0, r8, Math.FusedMultiplyAdd(-a7_0, r7, Math.FusedMultiplyAdd(-a6_0, r6, Math.FusedMultiplyAdd(-a5_0, r5, Math.FusedMultiplyAdd(-a4_0, r4, Math.FusedMultiplyAdd(-a3_0, r3, Math.FusedMultiplyAdd(-a2_0, r2, Math.FusedMultiplyAdd(-a1_0, r1, r0))))))))) * v0;
+            if (!double.IsFinite(r0) || !double.IsFinite(r1) || !double.IsFinite(r2) || !double.IsFinite(r3) || !double.IsFinite(r4)
+                || !double.IsFinite(r5) || !double.IsFinite(r6) || !double.IsFinite(r7) || !double.IsFinite(r8))
+            {
+                return false;
+            }
+            
+            dw = r0 - t0;
+            _w[j] = r0;
+            dv[0] = r1 - t1;
+            vj[0] = r1;
+            dv[1] = r2 - t2;
+            vj[1] = r2;
+            dv[2] = r3 - t3;
+            vj[2] = r3;
+            dv[3] = r4 - t4;
+            vj[3] = r4;
+            dv[4] = r5 - t5;
+            vj[4] = r5;
+            dv[5] = r6 - t6;
+            vj[5] = r6;
+            dv[6] = r7 - t7;
+            vj[6] = r7;
+            dv[7] = r8 - t8;
+            vj[7] = r8;
             return true;
         }
 
