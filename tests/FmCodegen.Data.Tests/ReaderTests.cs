@@ -60,6 +60,35 @@ public class ReaderTests
         Assert.Equal(expected, d.Labels[0]);
     }
 
+    [Theory]
+    [InlineData("-0 1:1\n")]
+    [InlineData("+0\t1:1\n")]
+    [InlineData("7\t1:1\n")]
+    [InlineData("-9 1:1\n")]
+    [InlineData("12 1:1\n")]
+    [InlineData("-1")]
+    [InlineData("  +1  \n")]
+    [InlineData("1.0 1:1\n")]
+    public void ReadsOneDigitLabelsWithTheBitsOfTheGeneralParser(string text)
+    {
+        // one-digit labels take a short path; its values must be the general parser's, sign of zero included
+        float expected = float.Parse(text.Trim().Split(' ', '\t')[0], System.Globalization.CultureInfo.InvariantCulture);
+        SparseDataset d = TestFiles.Parse(text);
+        Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(d.Labels[0]));
+        SparseDataset f = TestFiles.Parse(text.Replace("1:1", "0:1:1", StringComparison.Ordinal), SparseFormat.LibFfm);
+        Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(f.Labels[0]));
+    }
+
+    [Theory]
+    [InlineData("- 1:1\n")]
+    [InlineData("1x 1:1\n")]
+    [InlineData("-1: 1:1\n")]
+    [InlineData("+\n")]
+    public void RefusesLabelsThatStartLikeOneDigit(string text)
+    {
+        Assert.Contains("bad label", TestFiles.ParseError(text).Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void AcceptsRowsWithoutFeaturesAndALastLineWithoutNewline()
     {

@@ -273,10 +273,20 @@ public sealed class SparseTextReader : IDisposable
         }
 
         int labelStart = p;
-        p = NumberText.ParseFloat(line, p, colonEnds: false, out float label);
-        if (p < 0 || !float.IsFinite(label))
+        float label;
+        int labelEnd = ShortLabelEnd(line, p, out label);
+        if (labelEnd > 0)
         {
-            throw BadLabel(line, labelStart);
+            // the common labels of classification data: 0, 1, -1, +1, exact as they are
+            p = labelEnd;
+        }
+        else
+        {
+            p = NumberText.ParseFloat(line, p, colonEnds: false, out label);
+            if (p < 0 || !float.IsFinite(label))
+            {
+                throw BadLabel(line, labelStart);
+            }
         }
 
         block.EnsureRoom((line.Length >> 2) + 1);
@@ -360,6 +370,42 @@ public sealed class SparseTextReader : IDisposable
         block.OffsetBuffer[row + 1] = nnz;
         block.Count = row + 1;
         return true;
+    }
+
+    /// <summary>
+    /// A label of one digit, optionally signed (0, 1, -1, +1, ...), that ends at a blank or the end of the line: returns
+    /// the position after it with its value, or -1 for any other label (the general parser reads or refuses it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ShortLabelEnd(ReadOnlySpan<byte> line, int p, out float label)
+    {
+        label = 0;
+        bool negative = false;
+        if ((uint)p < (uint)line.Length && line[p] is (byte)'-' or (byte)'+')
+        {
+            negative = line[p] == (byte)'-';
+            p++;
+        }
+
+        if ((uint)p >= (uint)line.Length)
+        {
+            return -1;
+        }
+
+        uint digit = (uint)(line[p] - '0');
+        if (digit > 9)
+        {
+            return -1;
+        }
+
+        p++;
+        if ((uint)p < (uint)line.Length && line[p] is not ((byte)' ' or (byte)'\t'))
+        {
+            return -1;
+        }
+
+        label = negative ? -(float)digit : digit;
+        return p;
     }
 
     /// <summary>
