@@ -723,6 +723,7 @@ public static class FmBayesTrainer
             });
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void DrawBias()
         {
             double sum = _sumE - (_w0 * _rows);
@@ -777,6 +778,7 @@ public static class FmBayesTrainer
         /// rows only, so the features of one block (no shared row) can run on any threads; the draws come from the
         /// feature's own stream for this sweep.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void DrawFeature(int j, Scratch s)
         {
             int start = _blocks.ColumnStart[j], length = _blocks.ColumnStart[j + 1] - start;
@@ -885,6 +887,7 @@ public static class FmBayesTrainer
 
         /// <summary>Draws (MCMC) or sets (ALS) w_j and v_j from the sums in s; returns the change of w_j and leaves
         /// those of v_j in s.Delta.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private double DrawFromSums(int j, Scratch s)
         {
             var random = BayesRandom.For(_featureKey, _sweep, j);
@@ -1086,6 +1089,7 @@ public static class FmBayesTrainer
         /// mean P^-1 (lambda mu - alpha (sum a e - A theta_old)); the draw adds L^-T z (P = L L', z standard normal).
         /// Returns false, drawing nothing, when P is not positive definite (then the coordinate draws run).
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private unsafe bool DrawJoint(int j, int g, double sx, double sxx, ReadOnlySpan<double> b, ReadOnlySpan<double> cross,
             ReadOnlySpan<double> gram, Span<double> v, Span<double> change, ref double dw, ref BayesRandom random, Scratch s)
         {
@@ -1228,6 +1232,7 @@ public static class FmBayesTrainer
         /// <summary><see cref="DrawJoint"/> for w and k = 8 (9 parameters) written out, the same operations in the same
         /// order (so the same bits) without the loops, whose short, varying trip counts cost more than the arithmetic.
         /// Each entry of the lower half is a local: aI_C is row I, column C of A, then of L.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private unsafe bool DrawJoint9(int j, int g, double sx, double sxx, double* gr, double* hb, double* xh, double* vj, double* dv,
             ref double dw, ref BayesRandom random)
         {
@@ -1617,6 +1622,7 @@ public static class FmBayesTrainer
 
         /// <summary>Draws (MCMC) each group's precision then mean for one block of parameters (w, or factor f of V:
         /// the values at j * stride + offset); ALS keeps the precision and sets the mean to mu0.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void DrawHyper(double[] parameters, int offset, int stride, double[] mu, double[] lambda, int f)
         {
             int muStride = parameters == _w ? 1 : _k;
