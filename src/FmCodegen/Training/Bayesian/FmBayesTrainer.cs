@@ -1326,7 +1326,7 @@ public static class FmBayesTrainer
             {
                 return false;
             }
-            
+
             double v0 = 1.0 / Math.Sqrt(d0);
             a1_0 = (alpha * a1_0) * v0;
             double d1 = Math.FusedMultiplyAdd(-a1_0, a1_0, Math.FusedMultiplyAdd(alpha, a1_1, l1));
@@ -1334,7 +1334,7 @@ public static class FmBayesTrainer
             {
                 return false;
             }
-            
+
             double v1 = 1.0 / Math.Sqrt(d1);
             a2_0 = (alpha * a2_0) * v0;
             a2_1 = (Math.FusedMultiplyAdd(-a2_0, a1_0, alpha * a2_1)) * v1;
@@ -1343,7 +1343,7 @@ public static class FmBayesTrainer
             {
                 return false;
             }
-            
+
             double v2 = 1.0 / Math.Sqrt(d2);
             a3_0 = (alpha * a3_0) * v0;
             a3_1 = (Math.FusedMultiplyAdd(-a3_0, a1_0, alpha * a3_1)) * v1;
@@ -1353,7 +1353,7 @@ public static class FmBayesTrainer
             {
                 return false;
             }
-            
+
             double v3 = 1.0 / Math.Sqrt(d3);
             a4_0 = (alpha * a4_0) * v0;
             a4_1 = (Math.FusedMultiplyAdd(-a4_0, a1_0, alpha * a4_1)) * v1;
@@ -1364,7 +1364,7 @@ public static class FmBayesTrainer
             {
                 return false;
             }
-            
+
             double v4 = 1.0 / Math.Sqrt(d4);
             a5_0 = (alpha * a5_0) * v0;
             a5_1 = (Math.FusedMultiplyAdd(-a5_0, a1_0, alpha * a5_1)) * v1;
@@ -1376,7 +1376,7 @@ public static class FmBayesTrainer
             {
                 return false;
             }
-            
+
             double v5 = 1.0 / Math.Sqrt(d5);
             a6_0 = (alpha * a6_0) * v0;
             a6_1 = (Math.FusedMultiplyAdd(-a6_0, a1_0, alpha * a6_1)) * v1;
@@ -1389,7 +1389,7 @@ public static class FmBayesTrainer
             {
                 return false;
             }
-            
+
             double v6 = 1.0 / Math.Sqrt(d6);
             a7_0 = (alpha * a7_0) * v0;
             a7_1 = (Math.FusedMultiplyAdd(-a7_0, a1_0, alpha * a7_1)) * v1;
@@ -1403,7 +1403,7 @@ public static class FmBayesTrainer
             {
                 return false;
             }
-            
+
             double v7 = 1.0 / Math.Sqrt(d7);
             a8_0 = (alpha * a8_0) * v0;
             a8_1 = (Math.FusedMultiplyAdd(-a8_0, a1_0, alpha * a8_1)) * v1;
@@ -1418,7 +1418,7 @@ public static class FmBayesTrainer
             {
                 return false;
             }
-            
+
             double v8 = 1.0 / Math.Sqrt(d8);
             // forward
             r0 = (r0) * v0;
@@ -1454,7 +1454,7 @@ public static class FmBayesTrainer
             {
                 return false;
             }
-            
+
             dw = r0 - t0;
             _w[j] = r0;
             dv[0] = r1 - t1;
