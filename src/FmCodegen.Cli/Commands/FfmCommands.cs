@@ -82,7 +82,7 @@ public static class FfmCli
         using SparseTextReader reader = SparseTextReader.Open(options.Input, options.InputFormat);
         bool toStdout = options.Output == "-";
         using AtomicFileStream? target = toStdout ? null : AtomicFile.Create(options.Output, durable: false);
-        var stages = new long[3];
+        var stages = new PredictCommand.StageTimes();
         long rows = Stream(reader, file, options, target?.Stream, context.Output, stages);
         long commitStart = Stopwatch.GetTimestamp();
         target?.Commit();
@@ -93,18 +93,15 @@ public static class FfmCli
             $"fm predict: {rows:N0} rows scored in {clock.Elapsed.TotalSeconds:F3} s ({FfmModelFiles.Name(file.Format)} field-aware model, k = {model.EmbeddingSize}, {model.NumFeatures:N0} features x {model.NumFields} fields, normalisation {Describe(model.Normalization)}, kernel {FfmKernels.For(model.EmbeddingSize)})."));
         if (options.Timings)
         {
-            // the same line as for FM models (PredictCommand.Run)
-            static string Ms(double seconds) => (seconds * 1000).ToString("F1", CultureInfo.InvariantCulture);
-            double f = Stopwatch.Frequency;
-            context.Error.WriteLine($"fm predict: timings (ms): model load {Ms(loadTime.TotalSeconds)}, parse {Ms(stages[0] / f)}, score {Ms(stages[1] / f)}, format+write {Ms(stages[2] / f)}, commit {Ms(commitTime.TotalSeconds)}, since process start {Ms((DateTime.Now - Process.GetCurrentProcess().StartTime).TotalSeconds)}");
+            context.Error.WriteLine(stages.Report(loadTime, commitTime));
         }
 
         return 0;
     }
 
     /// <summary>Parses, scores, formats and writes block after block; <paramref name="stages"/> gets the stopwatch
-    /// ticks of each (parse, score, format and write).</summary>
-    private static long Stream(SparseTextReader reader, FfmModelFile file, PredictCommand.PredictOptions options, Stream? target, TextWriter stdout, long[] stages)
+    /// ticks of each.</summary>
+    private static long Stream(SparseTextReader reader, FfmModelFile file, PredictCommand.PredictOptions options, Stream? target, TextWriter stdout, PredictCommand.StageTimes stages)
     {
         var block = new SparseBlock();
         float[] scores = new float[RowsPerBlock];
@@ -119,7 +116,7 @@ public static class FfmCli
         while (reader.ReadBlock(block, RowsPerBlock))
         {
             long t1 = Stopwatch.GetTimestamp();
-            stages[0] += t1 - t0;
+            stages.Parse += t1 - t0;
             ReadOnlySpan<int> indices = block.Indices;
             if (file.Columns is not null)
             {
@@ -136,7 +133,7 @@ public static class FfmCli
             Span<float> output = scores.AsSpan(0, block.Count);
             FfmBatch.Score(kernel, file.Model, block.Offsets, block.Fields, indices, block.Values, output, options.Threads == 0 ? 0 : options.Threads);
             long t2 = Stopwatch.GetTimestamp();
-            stages[1] += t2 - t1;
+            stages.Score += t2 - t1;
             int used = 0;
             foreach (float score in output)
             {
@@ -161,10 +158,10 @@ public static class FfmCli
 
             rows += block.Count;
             t0 = Stopwatch.GetTimestamp();
-            stages[2] += t0 - t2;
+            stages.Write += t0 - t2;
         }
 
-        stages[0] += Stopwatch.GetTimestamp() - t0;
+        stages.Parse += Stopwatch.GetTimestamp() - t0;
         return rows;
     }
 

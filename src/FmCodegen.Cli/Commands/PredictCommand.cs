@@ -131,9 +131,7 @@ public static class PredictCommand
             $"fm predict: {scorer.Rows:N0} rows scored in {clock.Elapsed.TotalSeconds:F3} s ({ModelFiles.Name(file.Format)} model{Describe(samples)}, k = {model.EmbeddingSize}, {model.NumFeatures:N0} features{(file.InstanceNormalization ? ", xLearn instance normalisation" : "")}); wrote {written}; {unknown}."));
         if (options.Timings)
         {
-            static string Ms(double seconds) => (seconds * 1000).ToString("F1", CultureInfo.InvariantCulture);
-            double f = Stopwatch.Frequency;
-            context.Error.WriteLine($"fm predict: timings (ms): model load {Ms(loadTime.TotalSeconds)}, parse {Ms(stages.Parse / f)}, score {Ms(stages.Score / f)}, format+write {Ms(stages.Write / f)}, commit {Ms(commitTime.TotalSeconds)}, since process start {Ms((DateTime.Now - Process.GetCurrentProcess().StartTime).TotalSeconds)}");
+            context.Error.WriteLine(stages.Report(loadTime, commitTime));
         }
 
         return 0;
@@ -142,16 +140,25 @@ public static class PredictCommand
     private static string Describe(FmSampleSet? samples) => samples is null ? ""
         : $" of {samples.Samples.Count} posterior samples, predictions averaged{(samples.Link == FmSampleLink.Probit ? " as probabilities Phi(score)" : "")}";
 
-    /// <summary>Stopwatch ticks spent in each stage.</summary>
-    private sealed class StageTimes
+    /// <summary>Stopwatch ticks spent in each stage of a prediction run (FM and field-aware models alike), and the
+    /// line <c>--timings</c> prints.</summary>
+    internal sealed class StageTimes
     {
         public long Parse;
         public long Score;
         public long Write;
+
+        /// <summary>The <c>--timings</c> line: model load, the three stages, the commit of the output, and the time
+        /// since the process started (milliseconds).</summary>
+        public string Report(TimeSpan load, TimeSpan commit)
+        {
+            static string Ms(double seconds) => (seconds * 1000).ToString("F1", CultureInfo.InvariantCulture);
+            double f = Stopwatch.Frequency;
+            return $"fm predict: timings (ms): model load {Ms(load.TotalSeconds)}, parse {Ms(Parse / f)}, score {Ms(Score / f)}, format+write {Ms(Write / f)}, commit {Ms(commit.TotalSeconds)}, since process start {Ms((DateTime.Now - Process.GetCurrentProcess().StartTime).TotalSeconds)}";
+        }
     }
 
-    /// <summary>The loop: parse a block, score it, format and write it. Kept apart from <see cref="Run"/> so that
-    /// only this small method is compiled optimised up front; the rest runs fine unoptimised.</summary>
+    /// <summary>The loop: parse a block, score it, format and write it.</summary>
     private static void Stream(SparseTextReader reader, SparseScorer scorer, FmSampleSet? samples, SparseScorer[]? members,
         PredictOptions options, Stream? target, TextWriter stdout, StageTimes stages)
     {
