@@ -169,7 +169,7 @@ public static class FmBayesTrainer
         private readonly ulong _featureKey, _rowKey;
         private readonly float _min, _max;
         private readonly int _threads;
-        private readonly ParallelOptions _parallel;
+        private WorkTeam? _team;
         private readonly Scratch[] _scratch;
         private readonly BlockPlan[] _plans;
         private readonly Scratch[] _segmentScratch;
@@ -178,7 +178,7 @@ public static class FmBayesTrainer
         private BayesRandom _random;
 
         /// <summary>k = 8 on 512-bit vectors: one vector per row's q.</summary>
-        private bool Wide => _kp == 8 && Vector512.IsHardwareAccelerated && !_o.NarrowVectors;
+        private bool Wide => _kp == 8 && Vector512.IsHardwareAccelerated && Avx512F.IsSupported && !_o.NarrowVectors;
         private AlignedTable? _table;
         private int _sweep;
         private double _w0;
@@ -203,7 +203,6 @@ public static class FmBayesTrainer
 
             _blocks = FeatureBlocks.Build(train, _n);
             _threads = o.Threads > 0 ? o.Threads : Environment.ProcessorCount;
-            _parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads };
             _scratch = new Scratch[_threads];
             for (int t = 0; t < _threads; t++)
             {
@@ -264,10 +263,18 @@ public static class FmBayesTrainer
                 }
             }
 
-            _groups = _n == 0 ? 1 : Math.Max(1, _group.Max() + 1);
+            _groups = 1;
+            foreach (int g in _group)
+            {
+                _groups = Math.Max(_groups, g + 1);
+            }
+
             if (o.Groups is { Count: > 0 } all)
             {
-                _groups = Math.Max(_groups, all.Max() + 1);
+                for (int j = 0; j < all.Count; j++)
+                {
+                    _groups = Math.Max(_groups, all[j] + 1);
+                }
             }
 
             _groupCount = new int[_groups];
@@ -328,6 +335,7 @@ public static class FmBayesTrainer
             FmModel? last = null;
             int averaged = 0;
 
+            using var team = _team = new WorkTeam(_threads);
             RunParts((_rows + RowChunk - 1) / RowChunk, c => Predict(c * RowChunk, Math.Min(_rows, (c + 1) * RowChunk)));
             RowPass(drawLatent: false);
             for (int i = 0; i < iterations; i++)
@@ -354,19 +362,20 @@ public static class FmBayesTrainer
 
                     if (_test is not null)
                     {
-                        Fm.ScoreBatch(last, _test.Offsets, _test.Indices, _test.Values, testScores, maxThreads: _threads);
-                        Mark(Phase.TestScore, ref t);
                         bool accumulate = _sample && i >= averageFrom;
                         if (accumulate)
                         {
                             averaged++;
                         }
 
-                        // each row alone, in chunks on the threads
+                        // each row alone (scored, then linked and averaged), in chunks on the threads
                         int count = averaged;
+                        FmModel scored = last;
                         RunParts((testScores!.Length + RowChunk - 1) / RowChunk, c =>
                         {
-                            for (int r = c * RowChunk; r < Math.Min(testScores.Length, (c + 1) * RowChunk); r++)
+                            int from = c * RowChunk, to = Math.Min(testScores.Length, from + RowChunk);
+                            Fm.ScoreBatch(scored, _test.Offsets.Slice(from, to - from + 1), _test.Indices, _test.Values, testScores.AsSpan(from, to - from));
+                            for (int r = from; r < to; r++)
                             {
                                 double p = Link(testScores[r], link, clipMin, clipMax);
                                 if (accumulate)
@@ -381,6 +390,7 @@ public static class FmBayesTrainer
                             }
                         });
 
+                        Mark(Phase.TestScore, ref t);
                         testEvaluation = Evaluate(testPredictions!, _test.Labels, auc: _o.AucEverySweep || i == iterations - 1);
                         Mark(Phase.TestEval, ref t);
                     }
@@ -567,20 +577,7 @@ public static class FmBayesTrainer
             }
         }
 
-        private void RunParts(int parts, Action<int> body)
-        {
-            if (parts == 1 || _threads == 1)
-            {
-                for (int p = 0; p < parts; p++)
-                {
-                    body(p);
-                }
-
-                return;
-            }
-
-            Parallel.For(0, parts, _parallel, body);
-        }
+        private void RunParts(int parts, Action<int> body) => _team!.Run(parts, (p, _) => body(p));
 
         private void DrawAll(ref long t)
         {
@@ -712,15 +709,7 @@ public static class FmBayesTrainer
                 return;
             }
 
-            int next = -1;
-            Parallel.For(0, Math.Min(_threads, count), _parallel, t =>
-            {
-                Scratch scratch = _scratch[t];
-                for (int i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
-                {
-                    body(i, scratch);
-                }
-            });
+            _team!.Run(count, (i, thread) => body(i, _scratch[thread]));
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -831,7 +820,8 @@ public static class FmBayesTrainer
             Span<double> hs = MemoryMarshal.Cast<Vector256<double>, double>(h);
             if (Wide)
             {
-                (s.Sx, s.Sxx) = _blocks.Binary ? GatherWide<Ones>(rows, xs, s) : GatherWide<AnyValues>(rows, xs, s);
+                ReadOnlySpan<int> toEnd = _blocks.Rows.AsSpan(start);
+                (s.Sx, s.Sxx) = _blocks.Binary ? GatherWide<Ones>(toEnd, rows.Length, xs, s) : GatherWide<AnyValues>(toEnd, rows.Length, xs, s);
                 return;
             }
 
@@ -964,11 +954,11 @@ public static class FmBayesTrainer
             {
                 if (_blocks.Binary)
                 {
-                    ApplyWide<Ones>(rows, xs, dw, s);
+                    ApplyWide<Ones>(_blocks.Rows.AsSpan(start), rows.Length, xs, dw, s);
                 }
                 else
                 {
-                    ApplyWide<AnyValues>(rows, xs, dw, s);
+                    ApplyWide<AnyValues>(_blocks.Rows.AsSpan(start), rows.Length, xs, dw, s);
                 }
 
                 return;
@@ -1000,7 +990,7 @@ public static class FmBayesTrainer
         /// the same fused multiply-adds in the same order as the 256-bit loop, so the same bits; of the Gram matrix the
         /// rows 0-3 whole and the rows 4-7 from column 4 (the upper half, all the draws read).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private (double Sx, double Sxx) GatherWide<TX>(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, Scratch s)
+        private (double Sx, double Sxx) GatherWide<TX>(ReadOnlySpan<int> rows, int length, ReadOnlySpan<double> xs, Scratch s)
             where TX : struct, IColumnValues
         {
             ref double q0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_q), _q0);
@@ -1008,10 +998,11 @@ public static class FmBayesTrainer
             Vector512<double> old = Vector512.Create(s.Old[0], s.Old[1]);
             Vector512<double> he = default, xh = default, g0 = default, g1 = default, g2 = default, g3 = default;
             Vector256<double> g4 = default, g5 = default, g6 = default, g7 = default;
-            Vector512<double> hm = default;
-            ref double hr = ref Unsafe.As<Vector512<double>, double>(ref hm);
+            // lane f of h to every lane by a permute in registers (a round trip through memory, a 64-byte store then
+            // 8-byte loads from it, stalls on the store's forwarding at every row)
+            Vector512<long> lane0 = Vector512.Create(0L), lane1 = Vector512.Create(1L), lane2 = Vector512.Create(2L), lane3 = Vector512.Create(3L);
             double sx = 0, sxx = 0;
-            for (int p = 0; p < rows.Length; p++)
+            for (int p = 0; p < length; p++)
             {
                 int r = rows[p];
                 double x = TX.AllOne ? 1.0 : xs[p];
@@ -1023,16 +1014,15 @@ public static class FmBayesTrainer
                 Vector512<double> h = TX.AllOne ? Vector512.LoadUnsafe(ref q0, (nuint)r * 8) - old : xv * (Vector512.LoadUnsafe(ref q0, (nuint)r * 8) - (xv * old));
                 he = Vector512.FusedMultiplyAdd(h, Vector512.Create(er), he);
                 xh = TX.AllOne ? xh + h : Vector512.FusedMultiplyAdd(xv, h, xh);
-                hm = h;
-                g0 = Vector512.FusedMultiplyAdd(Vector512.Create(hr), h, g0);
-                g1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref hr, 1)), h, g1);
-                g2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref hr, 2)), h, g2);
-                g3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref hr, 3)), h, g3);
+                g0 = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar8x64(h, lane0), h, g0);
+                g1 = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar8x64(h, lane1), h, g1);
+                g2 = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar8x64(h, lane2), h, g2);
+                g3 = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar8x64(h, lane3), h, g3);
                 Vector256<double> upper = h.GetUpper();
-                g4 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 4)), upper, g4);
-                g5 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 5)), upper, g5);
-                g6 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 6)), upper, g6);
-                g7 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 7)), upper, g7);
+                g4 = Vector256.FusedMultiplyAdd(Avx2.Permute4x64(upper, 0b00_00_00_00), upper, g4);
+                g5 = Vector256.FusedMultiplyAdd(Avx2.Permute4x64(upper, 0b01_01_01_01), upper, g5);
+                g6 = Vector256.FusedMultiplyAdd(Avx2.Permute4x64(upper, 0b10_10_10_10), upper, g6);
+                g7 = Vector256.FusedMultiplyAdd(Avx2.Permute4x64(upper, 0b11_11_11_11), upper, g7);
             }
 
             (s.HE[0], s.HE[1]) = (he.GetLower(), he.GetUpper());
@@ -1061,14 +1051,14 @@ public static class FmBayesTrainer
 
         /// <summary>The second pass of <see cref="DrawFeature"/> for k = 8 with 512-bit vectors (the same bits).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void ApplyWide<TX>(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, double dw, Scratch s)
+        private void ApplyWide<TX>(ReadOnlySpan<int> rows, int length, ReadOnlySpan<double> xs, double dw, Scratch s)
             where TX : struct, IColumnValues
         {
             ref double q0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_q), _q0);
             ref double e0 = ref MemoryMarshal.GetArrayDataReference(_e);
             Vector512<double> old = Vector512.Create(s.Old[0], s.Old[1]);
             Vector512<double> delta = Vector512.Create(s.Delta[0], s.Delta[1]);
-            for (int p = 0; p < rows.Length; p++)
+            for (int p = 0; p < length; p++)
             {
                 int r = rows[p];
                 double x = TX.AllOne ? 1.0 : xs[p];
