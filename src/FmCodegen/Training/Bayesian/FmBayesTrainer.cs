@@ -1092,7 +1092,9 @@ public static class FmBayesTrainer
             {
                 if (lin == 1 && k == 8 && !_o.NarrowVectors)
                 {
-                    return DrawJoint9(j, g, sx, sxx, gr, hb, xh, vj, dv, ref dw, ref random);
+                    return Wide
+                        ? DrawJoint9Wide(j, g, sx, sxx, s, vj, dv, ref dw, ref random)
+                        : DrawJoint9(j, g, sx, sxx, gr, hb, xh, vj, dv, ref dw, ref random);
                 }
 
                 // A = sum a a' (a = (x, h_1 .. h_k)) in the lower half of l (row i at i * m); sum a e in rhs
@@ -1217,6 +1219,147 @@ public static class FmBayesTrainer
             }
 
             return true;
+        }
+
+        /// <summary>
+        /// <see cref="DrawJoint9"/> on 512-bit vectors, one lane per factor (row i of the 9 x 9 system in lane i - 1; row
+        /// 0, w's, in scalars): every entry is the same expression as there, with its fused multiply-adds in the same
+        /// order, so the same bits. The Cholesky factor is made column by column (column c below the diagonal for all
+        /// rows at once: alpha A_ic, minus L_it L_ct for t = 0 .. c-1 in turn, times 1 / L_cc), the diagonal and the
+        /// forward solve follow each column; the backward solve, whose sums run the other way, stays in scalars.
+        /// The Gram matrix is used whole (the lower entries of rows 0-3 and of the block of rows and columns 4-7 are the
+        /// same products summed in the same order as the upper ones, so the same numbers); the rest of rows 4-7 is
+        /// rows 0-3's upper right block turned over.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private unsafe bool DrawJoint9Wide(int j, int g, double sx, double sxx, Scratch s, double* vj, double* dv, ref double dw, ref BayesRandom random)
+        {
+            double alpha = _alpha;
+            Vector512<double> alphas = Vector512.Create(alpha);
+            ReadOnlySpan<Vector256<double>> gram = s.Gram;
+            Vector256<double> b0 = gram[1], b1 = gram[3], b2 = gram[5], b3 = gram[7];
+            Vector256<double> u01 = Avx.UnpackLow(b0, b1), u23 = Avx.UnpackLow(b2, b3), w01 = Avx.UnpackHigh(b0, b1), w23 = Avx.UnpackHigh(b2, b3);
+            Vector512<double> row0 = Vector512.Create(gram[0], b0), row1 = Vector512.Create(gram[2], b1);
+            Vector512<double> row2 = Vector512.Create(gram[4], b2), row3 = Vector512.Create(gram[6], b3);
+            Vector512<double> row4 = Vector512.Create(Avx.Permute2x128(u01, u23, 0x20), gram[9]);
+            Vector512<double> row5 = Vector512.Create(Avx.Permute2x128(w01, w23, 0x20), gram[11]);
+            Vector512<double> row6 = Vector512.Create(Avx.Permute2x128(u01, u23, 0x31), gram[13]);
+            Vector512<double> row7 = Vector512.Create(Avx.Permute2x128(w01, w23, 0x31), gram[15]);
+            Vector512<double> xh = Vector512.Create(s.XH[0], s.XH[1]);
+            Vector512<double> theta = Vector512.Load(vj);
+            double t0 = _w[j];
+            int gk = g * 8;
+            Vector512<double> lambda = Vector512.LoadUnsafe(ref _vLambda[gk]);
+            Vector512<double> mu = Vector512.LoadUnsafe(ref _vMu[gk]);
+            double lw = _wLambda[g], mw = _wMu[g];
+
+            // rhs = lambda mu - alpha (sum a e - A theta), A theta summed over the columns in order
+            double at0 = Math.FusedMultiplyAdd(sxx, t0, 0.0);
+            for (int c = 0; c < 8; c++)
+            {
+                at0 = Math.FusedMultiplyAdd(xh.GetElement(c), theta.GetElement(c), at0);
+            }
+
+            double r0 = (lw * mw) - (alpha * (sx - at0));
+            Vector512<double> at = Vector512.FusedMultiplyAdd(xh, Vector512.Create(t0), Vector512<double>.Zero);
+            at = Vector512.FusedMultiplyAdd(row0, Lane(theta, 0), at);
+            at = Vector512.FusedMultiplyAdd(row1, Lane(theta, 1), at);
+            at = Vector512.FusedMultiplyAdd(row2, Lane(theta, 2), at);
+            at = Vector512.FusedMultiplyAdd(row3, Lane(theta, 3), at);
+            at = Vector512.FusedMultiplyAdd(row4, Lane(theta, 4), at);
+            at = Vector512.FusedMultiplyAdd(row5, Lane(theta, 5), at);
+            at = Vector512.FusedMultiplyAdd(row6, Lane(theta, 6), at);
+            at = Vector512.FusedMultiplyAdd(row7, Lane(theta, 7), at);
+            Vector512<double> rhs = (lambda * mu) - (alphas * (Vector512.Create(s.HE[0], s.HE[1]) - at));
+
+            // Cholesky, column by column; diagonal: alpha A_ii + lambda_i, minus L_it^2 for t = 0 .. i-1 in turn
+            double d0 = Math.FusedMultiplyAdd(alpha, sxx, lw);
+            if (!(d0 > 0) || !double.IsFinite(d0))
+            {
+                return false;
+            }
+
+            Vector512<double>* l = stackalloc Vector512<double>[8];
+            double* inv = stackalloc double[9];
+            inv[0] = 1.0 / Math.Sqrt(d0);
+            Vector512<double> column = (alphas * xh) * Vector512.Create(inv[0]);
+            l[0] = column;
+            Vector512<double> diagonal = Vector512.Create(row0.GetElement(0), row1.GetElement(1), row2.GetElement(2), row3.GetElement(3),
+                row4.GetElement(4), row5.GetElement(5), row6.GetElement(6), row7.GetElement(7));
+            diagonal = Vector512.FusedMultiplyAdd(alphas, diagonal, lambda);
+            diagonal = Vector512.FusedMultiplyAdd(-column, column, diagonal);
+            double y0 = r0 * inv[0];
+            rhs = Vector512.FusedMultiplyAdd(-column, Vector512.Create(y0), rhs);
+            double* y = stackalloc double[9];
+            y[0] = y0;
+            Vector512<double>* rows = stackalloc Vector512<double>[8];
+            (rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], rows[6], rows[7]) = (row0, row1, row2, row3, row4, row5, row6, row7);
+            for (int c = 1; c <= 8; c++)
+            {
+                Vector512<long> lane = Vector512.Create((long)(c - 1));
+                double d = Avx512F.PermuteVar8x64(diagonal, lane).ToScalar();
+                if (!(d > 0) || !double.IsFinite(d))
+                {
+                    return false;
+                }
+
+                double v = 1.0 / Math.Sqrt(d);
+                inv[c] = v;
+                double yc = Avx512F.PermuteVar8x64(rhs, lane).ToScalar() * v;
+                y[c] = yc;
+                if (c == 8)
+                {
+                    break;
+                }
+
+                Vector512<double> x = alphas * rows[c - 1];
+                for (int t = 0; t < c; t++)
+                {
+                    Vector512<double> lt = l[t];
+                    x = Vector512.FusedMultiplyAdd(-lt, Avx512F.PermuteVar8x64(lt, lane), x);
+                }
+
+                column = x * Vector512.Create(v);
+                l[c] = column;
+                diagonal = Vector512.FusedMultiplyAdd(-column, column, diagonal);
+                rhs = Vector512.FusedMultiplyAdd(-column, Vector512.Create(yc), rhs);
+            }
+
+            // plus a standard normal each, then L' x = y from the last row up (L_ti for t = i+1 .. k in turn)
+            for (int i = 0; i <= 8; i++)
+            {
+                y[i] += random.Normal();
+            }
+
+            double* lv = (double*)l;
+            for (int i = 8; i >= 0; i--)
+            {
+                double x = y[i];
+                for (int t = i + 1; t <= 8; t++)
+                {
+                    x = Math.FusedMultiplyAdd(-lv[(i * 8) + t - 1], y[t], x);
+                }
+
+                x *= inv[i];
+                if (!double.IsFinite(x))
+                {
+                    return false;
+                }
+
+                y[i] = x;
+            }
+
+            dw = y[0] - t0;
+            _w[j] = y[0];
+            for (int f = 0; f < 8; f++)
+            {
+                dv[f] = y[f + 1] - vj[f];
+                vj[f] = y[f + 1];
+            }
+
+            return true;
+
+            static Vector512<double> Lane(Vector512<double> v, long i) => Avx512F.PermuteVar8x64(v, Vector512.Create(i));
         }
 
         /// <summary><see cref="DrawJoint"/> for w and k = 8 (9 parameters) written out, the same operations in the same
