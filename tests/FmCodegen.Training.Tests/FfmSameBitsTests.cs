@@ -29,6 +29,49 @@ public class FfmSameBitsTests
         Assert.True(hash == expected, $"{task} {solver} k = {k}, {threads} thread(s), kernel {FfmKernels.For(k)}: hash 0x{hash:x16}, committed 0x{expected:x16}");
     }
 
+    [Fact]
+    public void The_trainers_pair_loop_updates_as_the_kernels_loop_does()
+    {
+        if (!FfmPairUpdates.Available)
+        {
+            // the trainer's own loop runs on x86 with 256-bit vectors only; elsewhere it takes the kernel's loop
+            Assert.False(System.Runtime.Intrinsics.X86.Avx.IsSupported && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && FmSimd.MaxBits >= 256);
+            return;
+        }
+
+        // 6 features x 5 fields of [4 weights | 4 sums]; example rows that repeat a feature, a field, or both
+        const int Fields = 5, RowFloats = Fields * 8;
+        int[][] examples = [[0, 1, 2, 3], [4, 4, 1, 0], [2, 5, 3, 1, 0], [1, 3, 3, 0]];
+        int[][] exampleFields = [[0, 1, 2, 3], [0, 2, 1, 1], [4, 3, 2, 1, 0], [2, 2, 0, 2]];
+        var rng = new Random(7);
+        for (int e = 0; e < examples.Length; e++)
+        {
+            var kernelTable = new float[(7 * RowFloats) + 16];
+            for (int i = 0; i < kernelTable.Length; i++)
+            {
+                kernelTable[i] = (i / 4) % 2 == 0 ? (float)(rng.NextDouble() - 0.5) : 1f + (float)rng.NextDouble();
+            }
+
+            float[] ownTable = (float[])kernelTable.Clone();
+            int[] rows = examples[e].Select(j => j * RowFloats).ToArray();
+            int[] blocks = exampleFields[e].Select(f => f * 8).ToArray();
+            float[] x = rows.Select(_ => 0.25f + (float)rng.NextDouble()).ToArray();
+            float kappa = (float)(rng.NextDouble() - 0.5);
+            FfmKernels.For(4).Accept(new KernelUpdate(kernelTable, rows, blocks, x, kappa));
+            FfmPairUpdates.AdaGrad4(ref ownTable[0], ref rows[0], ref blocks[0], ref x[0], rows.Length, kappa, 0.2f, 2e-5f);
+            Assert.Equal(kernelTable.Select(BitConverter.SingleToUInt32Bits), ownTable.Select(BitConverter.SingleToUInt32Bits));
+        }
+    }
+
+    private sealed class KernelUpdate(float[] table, int[] rows, int[] blocks, float[] x, float kappa) : IFfmKernelVisitor<int>
+    {
+        public int Visit<TKernel>() where TKernel : struct, IFfmKernel
+        {
+            TKernel.UpdatePairsAdaGrad(ref table[0], ref rows[0], ref blocks[0], ref x[0], rows.Length, 4, 4, kappa, 0.2f, 2e-5f);
+            return 0;
+        }
+    }
+
     /// <summary>Up to 8 fields of 30 one-hot values each, values in quarters; about one row in eight repeats a field
     /// (with another feature) or a feature (in another field). The label is a fixed integer function of the row.</summary>
     private static SparseDataset Data(FmTask task, int rows)
