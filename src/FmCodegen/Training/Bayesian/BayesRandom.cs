@@ -29,7 +29,6 @@ internal struct BayesRandom(ulong seed)
     }
 
     /// <summary>Uniform in (0, 1]: 53 random bits of the next SplitMix64 value.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double Uniform()
     {
         ulong z = _state += 0x9E3779B97F4A7C15UL;
@@ -40,7 +39,6 @@ internal struct BayesRandom(ulong seed)
     }
 
     /// <summary>A standard normal. The polar method makes two per acceptance; the second is kept for the next call.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double Normal()
     {
         if (_hasSpare)
@@ -71,7 +69,6 @@ internal struct BayesRandom(ulong seed)
     public double Gamma(double shape, double rate) => Gamma(shape) / rate;
 
     /// <summary>Gamma(shape, 1) by Marsaglia and Tsang's squeeze; shapes below 1 through Gamma(shape + 1) U^(1/shape).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double Gamma(double shape)
     {
         if (!(shape > 0))
@@ -108,7 +105,6 @@ internal struct BayesRandom(ulong seed)
 
     /// <summary>A standard normal conditioned to be at least <paramref name="left"/>: rejection from the normal when
     /// that accepts at least half the time (left &lt;= 0), otherwise Robert's translated-exponential proposal.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double LeftTruncatedNormal(double left)
     {
         if (left <= 0)
@@ -150,7 +146,7 @@ internal static class SamplerMath
 
     /// <summary>ln x: x = 2^e m with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) with s = (m - 1) / (m + 1), |s| below
     /// 0.172, by its series to s^21 (the next term is below 2^-54 of the sum).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double Log(double x)
     {
         long bits = BitConverter.DoubleToInt64Bits(x);
@@ -189,7 +185,6 @@ internal static class SamplerMath
 
     /// <summary>e^x: x = n ln 2 + r with |r| at most ln(2) / 2, e^r by its Taylor series to r^14 (the next term is below
     /// 2^-56), times 2^n.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double Exp(double x)
     {
         if (!(x > -708 && x < 709))
