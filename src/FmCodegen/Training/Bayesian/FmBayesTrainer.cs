@@ -422,7 +422,7 @@ public static class FmBayesTrainer
         }
 
         private static double Link(float score, FmSampleLink link, float min, float max) =>
-            link == FmSampleLink.Probit ? FmSampleSet.NormalCdf(score) : Math.Clamp(score, min, max);
+            link == FmSampleLink.Probit ? FmSampleSet.NormalCdf(score) : score < min ? min : score > max ? max : score;
 
         private FmEvaluation Evaluate(float[] predictions, ReadOnlySpan<float> labels, bool auc)
         {
@@ -493,7 +493,10 @@ public static class FmBayesTrainer
                 for (int r = 0; r < e.Length; r++)
                 {
                     double target = labels[r];
-                    double clipped = Math.Clamp(e[r] + z[r], min, max);
+                    // Math.Clamp's comparisons written out (min <= max here): from the ReadyToRun image, Math.Clamp
+                    // is a call per row
+                    double y = e[r] + z[r];
+                    double clipped = y < min ? min : y > max ? max : y;
                     metric += (clipped - target) * (clipped - target);
                     sse += e[r] * e[r];
                     sum += e[r];
@@ -1344,9 +1347,11 @@ public static class FmBayesTrainer
             }
 
             // plus a standard normal each, then L' x = y from the last row up (L_ti for t = i+1 .. k in turn)
+            Span<double> normals = stackalloc double[9];
+            random.Normals(normals);
             for (int i = 0; i <= 8; i++)
             {
-                y[i] += random.Normal();
+                y[i] += normals[i];
             }
 
             double* lv = (double*)l;
