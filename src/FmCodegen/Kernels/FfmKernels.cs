@@ -169,8 +169,10 @@ public static class FfmCore
     }
 
     /// <summary>Scores a CSR batch on the calling thread (rows checked as one).</summary>
+    /// <remarks>Not AggressiveOptimization and no ArrayPool: the fm tool precompiles this loop (ReadyToRun) for the
+    /// library's kernels, so a run does not spend its first milliseconds compiling it and the pool's generic
+    /// methods.</remarks>
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ScoreBatch<TKernel>(FfmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output)
         where TKernel : struct, IFfmKernel
     {
@@ -185,24 +187,26 @@ public static class FfmCore
             longest = Math.Max(longest, offsets[r + 1] - offsets[r]);
         }
 
-        int[] ints = ArrayPool<int>.Shared.Rent(2 * longest + 2);
-        float[] floats = ArrayPool<float>.Shared.Rent(longest + 1);
-        try
+        if (longest <= StackNonZeros)
         {
-            Span<int> rows = ints.AsSpan(0, longest);
-            Span<int> blocks = ints.AsSpan(longest, longest);
-            Span<float> x = floats.AsSpan(0, longest);
-            for (int r = 0; r < output.Length; r++)
-            {
-                int start = offsets[r];
-                int count = offsets[r + 1] - start;
-                output[r] = ScoreCompacting<TKernel>(model, fields.Slice(start, count), indices.Slice(start, count), values.Slice(start, count), rows, blocks, x);
-            }
+            ScoreRows<TKernel>(model, offsets, fields, indices, values, output, stackalloc int[StackNonZeros], stackalloc int[StackNonZeros], stackalloc float[StackNonZeros]);
         }
-        finally
+        else
         {
-            ArrayPool<int>.Shared.Return(ints);
-            ArrayPool<float>.Shared.Return(floats);
+            ScoreRows<TKernel>(model, offsets, fields, indices, values, output, new int[longest], new int[longest], new float[longest]);
+        }
+    }
+
+    /// <summary>The rows of a checked batch, compacted one after the other into the same buffers.</summary>
+    private static void ScoreRows<TKernel>(FfmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output,
+        Span<int> rows, Span<int> blocks, Span<float> x)
+        where TKernel : struct, IFfmKernel
+    {
+        for (int r = 0; r < output.Length; r++)
+        {
+            int start = offsets[r];
+            int count = offsets[r + 1] - start;
+            output[r] = ScoreCompacting<TKernel>(model, fields.Slice(start, count), indices.Slice(start, count), values.Slice(start, count), rows, blocks, x);
         }
     }
 
