@@ -151,7 +151,17 @@ public static class FfmCore
         // reads the values where they are; the sums in the order Compact adds them
         // (the pair sum first: its chain of dependent fused multiply-adds is the longest part; the sums fill in)
         float pairs = n < 2 ? 0f : TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref MemoryMarshal.GetReference(values), n, table.EmbeddingSize, table.FieldStride);
-        Sums(model.WeightsWithZero, indices, values, out float linear, out float sumOfSquares);
+        float linear, sumOfSquares;
+        if (FfmPairs.AllOnes(ref MemoryMarshal.GetReference(values), n))
+        {
+            // one-hot: w x = w and the n squares add up to n exactly (n <= StackNonZeros), the same bits as Sums
+            linear = LinearOfOnes(model.WeightsWithZero, indices);
+            sumOfSquares = n;
+        }
+        else
+        {
+            Sums(model.WeightsWithZero, indices, values, out linear, out sumOfSquares);
+        }
         (float linearScale, float pairScale) = FfmScaling.Scales(model.Normalization, sumOfSquares);
         return Combine(model.Bias, linearScale, linear, pairScale, pairs);
     }
@@ -232,6 +242,22 @@ public static class FfmCore
         }
 
         return any >= 0;
+    }
+
+    /// <summary>The linear sum of an example whose every value is 1 and every feature known: its weights added in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float LinearOfOnes(ReadOnlySpan<float> weights, ReadOnlySpan<int> indices)
+    {
+        ref float weightAt = ref MemoryMarshal.GetReference(weights);
+        ref int indexAt = ref MemoryMarshal.GetReference(indices);
+        float lin = 0f;
+        for (int a = 0; a < indices.Length; a++)
+        {
+            // every index is below NumFeatures < weights.Length (checked by Offsets)
+            lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a));
+        }
+
+        return lin;
     }
 
     /// <summary>The linear sum and the sum of squares of an example whose every feature the model knows, each added

@@ -28,12 +28,13 @@ public static class FfmPairs
         int a = 0;
         for (; a + 1 < count; a += 2)
         {
-            acc = TwoRows(ref table, ref rows, ref blocks, ref x, a, count, acc);
+            acc = TwoRows<AnyValues>(ref table, ref rows, ref blocks, ref x, a, count, acc);
         }
 
         if (a < count)
         {
-            acc = LastRow(ref x, a, acc);
+            // the last nonzero has no pair after it: its inner sum is zero, added like every other
+            acc = AnyValues.Accumulate(Vector128<float>.Zero, ref x, a, acc);
         }
 
         return SumLanes(acc, k);
@@ -78,12 +79,13 @@ public static class FfmPairs
             }
             else if (a + 1 < count)
             {
-                acc = TwoRows(ref table, ref rows, ref blocks, ref x, a, count, acc);
+                acc = TwoRows<TValues>(ref table, ref rows, ref blocks, ref x, a, count, acc);
                 a += 2;
             }
             else
             {
-                acc = LastRow(ref x, a, acc);
+                // the last nonzero has no pair after it: its inner sum is zero, added like every other
+                acc = TValues.Accumulate(Vector128<float>.Zero, ref x, a, acc);
                 a++;
             }
         }
@@ -146,18 +148,18 @@ public static class FfmPairs
     /// <summary>Rows a and a + 1: every pair (a, b &gt; a) and (a + 1, b &gt; a + 1), then the two inner sums into
     /// <paramref name="acc"/> in row order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> TwoRows(ref float table, ref int rows, ref int blocks, ref float x, int a, int count, Vector128<float> acc)
+    private static Vector128<float> TwoRows<TValues>(ref float table, ref int rows, ref int blocks, ref float x, int a, int count, Vector128<float> acc)
+        where TValues : struct, IValues
     {
         int blockA0 = Unsafe.Add(ref blocks, a), blockA1 = Unsafe.Add(ref blocks, a + 1);
         int rowA1 = Unsafe.Add(ref rows, a + 1);
         ref float r0 = ref Unsafe.Add(ref table, Unsafe.Add(ref rows, a));
         ref float r1 = ref Unsafe.Add(ref table, rowA1);
-        float x0 = Unsafe.Add(ref x, a), x1 = Unsafe.Add(ref x, a + 1);
 
         // the pair (a, a + 1) belongs to a alone: the first step of a's inner sum
         Vector128<float> first = Vector128.FusedMultiplyAdd(
             Vector128.LoadUnsafe(ref r0, (nuint)blockA1),
-            Vector128.LoadUnsafe(ref table, (nuint)(rowA1 + blockA0)) * x1,
+            TValues.Scale(Vector128.LoadUnsafe(ref table, (nuint)(rowA1 + blockA0)), ref x, a + 1),
             Vector128<float>.Zero);
         Vector256<float> inner = Vector256.Create(first, Vector128<float>.Zero);
         if (blockA1 == blockA0 + 4)
@@ -167,7 +169,7 @@ public static class FfmPairs
                 int blockB = Unsafe.Add(ref blocks, b);
                 Vector256<float> u = Vector256.Create(Vector128.LoadUnsafe(ref r0, (nuint)blockB), Vector128.LoadUnsafe(ref r1, (nuint)blockB));
                 Vector256<float> v = Vector256.LoadUnsafe(ref table, (nuint)(Unsafe.Add(ref rows, b) + blockA0));
-                inner = Vector256.FusedMultiplyAdd(u, v * Unsafe.Add(ref x, b), inner);
+                inner = Vector256.FusedMultiplyAdd(u, TValues.Scale(v, ref x, b), inner);
             }
         }
         else
@@ -178,24 +180,19 @@ public static class FfmPairs
                 int rowB = Unsafe.Add(ref rows, b);
                 Vector256<float> u = Vector256.Create(Vector128.LoadUnsafe(ref r0, (nuint)blockB), Vector128.LoadUnsafe(ref r1, (nuint)blockB));
                 Vector256<float> v = Vector256.Create(Vector128.LoadUnsafe(ref table, (nuint)(rowB + blockA0)), Vector128.LoadUnsafe(ref table, (nuint)(rowB + blockA1)));
-                inner = Vector256.FusedMultiplyAdd(u, v * Unsafe.Add(ref x, b), inner);
+                inner = Vector256.FusedMultiplyAdd(u, TValues.Scale(v, ref x, b), inner);
             }
         }
 
-        acc = Vector128.FusedMultiplyAdd(inner.GetLower(), Vector128.Create(x0), acc);
-        return Vector128.FusedMultiplyAdd(inner.GetUpper(), Vector128.Create(x1), acc);
+        acc = TValues.Accumulate(inner.GetLower(), ref x, a, acc);
+        return TValues.Accumulate(inner.GetUpper(), ref x, a + 1, acc);
     }
-
-    /// <summary>The last nonzero has no pair after it: its inner sum is zero, added like every other.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> LastRow(ref float x, int a, Vector128<float> acc) =>
-        Vector128.FusedMultiplyAdd(Vector128<float>.Zero, Vector128.Create(Unsafe.Add(ref x, a)), acc);
 
     /// <summary>Whether every value is exactly 1 (one-hot data): then v x_b = v and fma(inner, x_a, acc) =
     /// inner + acc exactly, so the <see cref="Ones"/> kernel leaves the multiplications out and adds (a shorter
     /// dependency chain) with the same bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool AllOnes(ref float x, int count)
+    internal static bool AllOnes(ref float x, int count)
     {
         int a = 0;
         if (Vector256.IsHardwareAccelerated && count >= Vector256<float>.Count)
@@ -230,6 +227,12 @@ public static class FfmPairs
         /// <summary>v x_b, the column's block scaled by its value.</summary>
         static abstract Vector512<float> Scale(Vector512<float> v, ref float x, int b);
 
+        /// <inheritdoc cref="Scale(Vector512{float}, ref float, int)"/>
+        static abstract Vector256<float> Scale(Vector256<float> v, ref float x, int b);
+
+        /// <inheritdoc cref="Scale(Vector512{float}, ref float, int)"/>
+        static abstract Vector128<float> Scale(Vector128<float> v, ref float x, int b);
+
         /// <summary>fma(inner, x_a, acc).</summary>
         static abstract Vector128<float> Accumulate(Vector128<float> inner, ref float x, int a, Vector128<float> acc);
     }
@@ -240,6 +243,12 @@ public static class FfmPairs
         public static Vector512<float> Scale(Vector512<float> v, ref float x, int b) => v * Unsafe.Add(ref x, b);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Scale(Vector256<float> v, ref float x, int b) => v * Unsafe.Add(ref x, b);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Scale(Vector128<float> v, ref float x, int b) => v * Unsafe.Add(ref x, b);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<float> Accumulate(Vector128<float> inner, ref float x, int a, Vector128<float> acc) =>
             Vector128.FusedMultiplyAdd(inner, Vector128.Create(Unsafe.Add(ref x, a)), acc);
     }
@@ -248,6 +257,12 @@ public static class FfmPairs
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Scale(Vector512<float> v, ref float x, int b) => v;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Scale(Vector256<float> v, ref float x, int b) => v;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Scale(Vector128<float> v, ref float x, int b) => v;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<float> Accumulate(Vector128<float> inner, ref float x, int a, Vector128<float> acc) => inner + acc;
