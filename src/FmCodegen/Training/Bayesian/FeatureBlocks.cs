@@ -20,7 +20,21 @@ internal sealed class FeatureBlocks
         BlockStart = blockStart;
         Features = features;
         Empty = empty;
-        Binary = Array.TrueForAll(values, x => x == 1.0);
+        Binary = AllOne(values);
+    }
+
+    // a plain loop: Array.TrueForAll over doubles is a generic the ReadyToRun image lacks, compiled at every start
+    private static bool AllOne(double[] values)
+    {
+        foreach (double x in values)
+        {
+            if (x != 1.0)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The nonzeros of feature j (column form) are Rows/Values[ColumnStart[j] .. ColumnStart[j + 1]), in
@@ -79,7 +93,8 @@ internal sealed class FeatureBlocks
 
         var columnRows = new int[indices.Length];
         var columnValues = new double[indices.Length];
-        var fill = columnStart[..^1].ToArray();
+        var fill = new int[numFeatures];
+        Array.Copy(columnStart, fill, numFeatures);
         for (int r = 0; r < rows; r++)
         {
             for (int p = offsets[r]; p < offsets[r + 1]; p++)
@@ -160,7 +175,8 @@ internal sealed class FeatureBlocks
         }
 
         var features = new int[blockStart[blocks]];
-        var blockFill = blockStart[..^1].ToArray();
+        var blockFill = new int[blocks];
+        Array.Copy(blockStart, blockFill, blocks);
         for (int j = 0; j < numFeatures; j++)
         {
             if (colour[j] >= 0)

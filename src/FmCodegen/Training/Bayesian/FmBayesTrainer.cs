@@ -169,7 +169,7 @@ public static class FmBayesTrainer
         private readonly ulong _featureKey, _rowKey;
         private readonly float _min, _max;
         private readonly int _threads;
-        private readonly ParallelOptions _parallel;
+        private WorkTeam? _team;
         private readonly Scratch[] _scratch;
         private readonly BlockPlan[] _plans;
         private readonly Scratch[] _segmentScratch;
@@ -178,7 +178,7 @@ public static class FmBayesTrainer
         private BayesRandom _random;
 
         /// <summary>k = 8 on 512-bit vectors: one vector per row's q.</summary>
-        private bool Wide => _kp == 8 && Vector512.IsHardwareAccelerated && !_o.NarrowVectors;
+        private bool Wide => _kp == 8 && Vector512.IsHardwareAccelerated && Avx512F.IsSupported && !_o.NarrowVectors;
         private AlignedTable? _table;
         private int _sweep;
         private double _w0;
@@ -203,7 +203,6 @@ public static class FmBayesTrainer
 
             _blocks = FeatureBlocks.Build(train, _n);
             _threads = o.Threads > 0 ? o.Threads : Environment.ProcessorCount;
-            _parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads };
             _scratch = new Scratch[_threads];
             for (int t = 0; t < _threads; t++)
             {
@@ -264,10 +263,18 @@ public static class FmBayesTrainer
                 }
             }
 
-            _groups = _n == 0 ? 1 : Math.Max(1, _group.Max() + 1);
+            _groups = 1;
+            foreach (int g in _group)
+            {
+                _groups = Math.Max(_groups, g + 1);
+            }
+
             if (o.Groups is { Count: > 0 } all)
             {
-                _groups = Math.Max(_groups, all.Max() + 1);
+                for (int j = 0; j < all.Count; j++)
+                {
+                    _groups = Math.Max(_groups, all[j] + 1);
+                }
             }
 
             _groupCount = new int[_groups];
@@ -328,6 +335,7 @@ public static class FmBayesTrainer
             FmModel? last = null;
             int averaged = 0;
 
+            using var team = _team = new WorkTeam(_threads);
             RunParts((_rows + RowChunk - 1) / RowChunk, c => Predict(c * RowChunk, Math.Min(_rows, (c + 1) * RowChunk)));
             RowPass(drawLatent: false);
             for (int i = 0; i < iterations; i++)
@@ -354,19 +362,20 @@ public static class FmBayesTrainer
 
                     if (_test is not null)
                     {
-                        Fm.ScoreBatch(last, _test.Offsets, _test.Indices, _test.Values, testScores, maxThreads: _threads);
-                        Mark(Phase.TestScore, ref t);
                         bool accumulate = _sample && i >= averageFrom;
                         if (accumulate)
                         {
                             averaged++;
                         }
 
-                        // each row alone, in chunks on the threads
+                        // each row alone (scored, then linked and averaged), in chunks on the threads
                         int count = averaged;
+                        FmModel scored = last;
                         RunParts((testScores!.Length + RowChunk - 1) / RowChunk, c =>
                         {
-                            for (int r = c * RowChunk; r < Math.Min(testScores.Length, (c + 1) * RowChunk); r++)
+                            int from = c * RowChunk, to = Math.Min(testScores.Length, from + RowChunk);
+                            Fm.ScoreBatch(scored, _test.Offsets.Slice(from, to - from + 1), _test.Indices, _test.Values, testScores.AsSpan(from, to - from));
+                            for (int r = from; r < to; r++)
                             {
                                 double p = Link(testScores[r], link, clipMin, clipMax);
                                 if (accumulate)
@@ -381,6 +390,7 @@ public static class FmBayesTrainer
                             }
                         });
 
+                        Mark(Phase.TestScore, ref t);
                         testEvaluation = Evaluate(testPredictions!, _test.Labels, auc: _o.AucEverySweep || i == iterations - 1);
                         Mark(Phase.TestEval, ref t);
                     }
@@ -567,20 +577,7 @@ public static class FmBayesTrainer
             }
         }
 
-        private void RunParts(int parts, Action<int> body)
-        {
-            if (parts == 1 || _threads == 1)
-            {
-                for (int p = 0; p < parts; p++)
-                {
-                    body(p);
-                }
-
-                return;
-            }
-
-            Parallel.For(0, parts, _parallel, body);
-        }
+        private void RunParts(int parts, Action<int> body) => _team!.Run(parts, (p, _) => body(p));
 
         private void DrawAll(ref long t)
         {
@@ -712,15 +709,7 @@ public static class FmBayesTrainer
                 return;
             }
 
-            int next = -1;
-            Parallel.For(0, Math.Min(_threads, count), _parallel, t =>
-            {
-                Scratch scratch = _scratch[t];
-                for (int i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
-                {
-                    body(i, scratch);
-                }
-            });
+            _team!.Run(count, (i, thread) => body(i, _scratch[thread]));
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -831,7 +820,8 @@ public static class FmBayesTrainer
             Span<double> hs = MemoryMarshal.Cast<Vector256<double>, double>(h);
             if (Wide)
             {
-                (s.Sx, s.Sxx) = _blocks.Binary ? GatherWide<Ones>(rows, xs, s) : GatherWide<AnyValues>(rows, xs, s);
+                ReadOnlySpan<int> toEnd = _blocks.Rows.AsSpan(start);
+                (s.Sx, s.Sxx) = _blocks.Binary ? GatherWide<Ones>(toEnd, rows.Length, xs, s) : GatherWide<AnyValues>(toEnd, rows.Length, xs, s);
                 return;
             }
 
@@ -964,11 +954,11 @@ public static class FmBayesTrainer
             {
                 if (_blocks.Binary)
                 {
-                    ApplyWide<Ones>(rows, xs, dw, s);
+                    ApplyWide<Ones>(_blocks.Rows.AsSpan(start), rows.Length, xs, dw, s);
                 }
                 else
                 {
-                    ApplyWide<AnyValues>(rows, xs, dw, s);
+                    ApplyWide<AnyValues>(_blocks.Rows.AsSpan(start), rows.Length, xs, dw, s);
                 }
 
                 return;
@@ -1000,7 +990,7 @@ public static class FmBayesTrainer
         /// the same fused multiply-adds in the same order as the 256-bit loop, so the same bits; of the Gram matrix the
         /// rows 0-3 whole and the rows 4-7 from column 4 (the upper half, all the draws read).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private (double Sx, double Sxx) GatherWide<TX>(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, Scratch s)
+        private (double Sx, double Sxx) GatherWide<TX>(ReadOnlySpan<int> rows, int length, ReadOnlySpan<double> xs, Scratch s)
             where TX : struct, IColumnValues
         {
             ref double q0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_q), _q0);
@@ -1008,10 +998,11 @@ public static class FmBayesTrainer
             Vector512<double> old = Vector512.Create(s.Old[0], s.Old[1]);
             Vector512<double> he = default, xh = default, g0 = default, g1 = default, g2 = default, g3 = default;
             Vector256<double> g4 = default, g5 = default, g6 = default, g7 = default;
-            Vector512<double> hm = default;
-            ref double hr = ref Unsafe.As<Vector512<double>, double>(ref hm);
+            // lane f of h to every lane by a permute in registers (a round trip through memory, a 64-byte store then
+            // 8-byte loads from it, stalls on the store's forwarding at every row)
+            Vector512<long> lane0 = Vector512.Create(0L), lane1 = Vector512.Create(1L), lane2 = Vector512.Create(2L), lane3 = Vector512.Create(3L);
             double sx = 0, sxx = 0;
-            for (int p = 0; p < rows.Length; p++)
+            for (int p = 0; p < length; p++)
             {
                 int r = rows[p];
                 double x = TX.AllOne ? 1.0 : xs[p];
@@ -1023,16 +1014,15 @@ public static class FmBayesTrainer
                 Vector512<double> h = TX.AllOne ? Vector512.LoadUnsafe(ref q0, (nuint)r * 8) - old : xv * (Vector512.LoadUnsafe(ref q0, (nuint)r * 8) - (xv * old));
                 he = Vector512.FusedMultiplyAdd(h, Vector512.Create(er), he);
                 xh = TX.AllOne ? xh + h : Vector512.FusedMultiplyAdd(xv, h, xh);
-                hm = h;
-                g0 = Vector512.FusedMultiplyAdd(Vector512.Create(hr), h, g0);
-                g1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref hr, 1)), h, g1);
-                g2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref hr, 2)), h, g2);
-                g3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref hr, 3)), h, g3);
+                g0 = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar8x64(h, lane0), h, g0);
+                g1 = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar8x64(h, lane1), h, g1);
+                g2 = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar8x64(h, lane2), h, g2);
+                g3 = Vector512.FusedMultiplyAdd(Avx512F.PermuteVar8x64(h, lane3), h, g3);
                 Vector256<double> upper = h.GetUpper();
-                g4 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 4)), upper, g4);
-                g5 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 5)), upper, g5);
-                g6 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 6)), upper, g6);
-                g7 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref hr, 7)), upper, g7);
+                g4 = Vector256.FusedMultiplyAdd(Avx2.Permute4x64(upper, 0b00_00_00_00), upper, g4);
+                g5 = Vector256.FusedMultiplyAdd(Avx2.Permute4x64(upper, 0b01_01_01_01), upper, g5);
+                g6 = Vector256.FusedMultiplyAdd(Avx2.Permute4x64(upper, 0b10_10_10_10), upper, g6);
+                g7 = Vector256.FusedMultiplyAdd(Avx2.Permute4x64(upper, 0b11_11_11_11), upper, g7);
             }
 
             (s.HE[0], s.HE[1]) = (he.GetLower(), he.GetUpper());
@@ -1061,14 +1051,14 @@ public static class FmBayesTrainer
 
         /// <summary>The second pass of <see cref="DrawFeature"/> for k = 8 with 512-bit vectors (the same bits).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void ApplyWide<TX>(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, double dw, Scratch s)
+        private void ApplyWide<TX>(ReadOnlySpan<int> rows, int length, ReadOnlySpan<double> xs, double dw, Scratch s)
             where TX : struct, IColumnValues
         {
             ref double q0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_q), _q0);
             ref double e0 = ref MemoryMarshal.GetArrayDataReference(_e);
             Vector512<double> old = Vector512.Create(s.Old[0], s.Old[1]);
             Vector512<double> delta = Vector512.Create(s.Delta[0], s.Delta[1]);
-            for (int p = 0; p < rows.Length; p++)
+            for (int p = 0; p < length; p++)
             {
                 int r = rows[p];
                 double x = TX.AllOne ? 1.0 : xs[p];
@@ -1102,7 +1092,9 @@ public static class FmBayesTrainer
             {
                 if (lin == 1 && k == 8 && !_o.NarrowVectors)
                 {
-                    return DrawJoint9(j, g, sx, sxx, gr, hb, xh, vj, dv, ref dw, ref random);
+                    return Wide
+                        ? DrawJoint9Wide(j, g, sx, sxx, s, vj, dv, ref dw, ref random)
+                        : DrawJoint9(j, g, sx, sxx, gr, hb, xh, vj, dv, ref dw, ref random);
                 }
 
                 // A = sum a a' (a = (x, h_1 .. h_k)) in the lower half of l (row i at i * m); sum a e in rhs
@@ -1227,6 +1219,147 @@ public static class FmBayesTrainer
             }
 
             return true;
+        }
+
+        /// <summary>
+        /// <see cref="DrawJoint9"/> on 512-bit vectors, one lane per factor (row i of the 9 x 9 system in lane i - 1; row
+        /// 0, w's, in scalars): every entry is the same expression as there, with its fused multiply-adds in the same
+        /// order, so the same bits. The Cholesky factor is made column by column (column c below the diagonal for all
+        /// rows at once: alpha A_ic, minus L_it L_ct for t = 0 .. c-1 in turn, times 1 / L_cc), the diagonal and the
+        /// forward solve follow each column; the backward solve, whose sums run the other way, stays in scalars.
+        /// The Gram matrix is used whole (the lower entries of rows 0-3 and of the block of rows and columns 4-7 are the
+        /// same products summed in the same order as the upper ones, so the same numbers); the rest of rows 4-7 is
+        /// rows 0-3's upper right block turned over.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private unsafe bool DrawJoint9Wide(int j, int g, double sx, double sxx, Scratch s, double* vj, double* dv, ref double dw, ref BayesRandom random)
+        {
+            double alpha = _alpha;
+            Vector512<double> alphas = Vector512.Create(alpha);
+            ReadOnlySpan<Vector256<double>> gram = s.Gram;
+            Vector256<double> b0 = gram[1], b1 = gram[3], b2 = gram[5], b3 = gram[7];
+            Vector256<double> u01 = Avx.UnpackLow(b0, b1), u23 = Avx.UnpackLow(b2, b3), w01 = Avx.UnpackHigh(b0, b1), w23 = Avx.UnpackHigh(b2, b3);
+            Vector512<double> row0 = Vector512.Create(gram[0], b0), row1 = Vector512.Create(gram[2], b1);
+            Vector512<double> row2 = Vector512.Create(gram[4], b2), row3 = Vector512.Create(gram[6], b3);
+            Vector512<double> row4 = Vector512.Create(Avx.Permute2x128(u01, u23, 0x20), gram[9]);
+            Vector512<double> row5 = Vector512.Create(Avx.Permute2x128(w01, w23, 0x20), gram[11]);
+            Vector512<double> row6 = Vector512.Create(Avx.Permute2x128(u01, u23, 0x31), gram[13]);
+            Vector512<double> row7 = Vector512.Create(Avx.Permute2x128(w01, w23, 0x31), gram[15]);
+            Vector512<double> xh = Vector512.Create(s.XH[0], s.XH[1]);
+            Vector512<double> theta = Vector512.Load(vj);
+            double t0 = _w[j];
+            int gk = g * 8;
+            Vector512<double> lambda = Vector512.LoadUnsafe(ref _vLambda[gk]);
+            Vector512<double> mu = Vector512.LoadUnsafe(ref _vMu[gk]);
+            double lw = _wLambda[g], mw = _wMu[g];
+
+            // rhs = lambda mu - alpha (sum a e - A theta), A theta summed over the columns in order
+            double at0 = Math.FusedMultiplyAdd(sxx, t0, 0.0);
+            for (int c = 0; c < 8; c++)
+            {
+                at0 = Math.FusedMultiplyAdd(xh.GetElement(c), theta.GetElement(c), at0);
+            }
+
+            double r0 = (lw * mw) - (alpha * (sx - at0));
+            Vector512<double> at = Vector512.FusedMultiplyAdd(xh, Vector512.Create(t0), Vector512<double>.Zero);
+            at = Vector512.FusedMultiplyAdd(row0, Lane(theta, 0), at);
+            at = Vector512.FusedMultiplyAdd(row1, Lane(theta, 1), at);
+            at = Vector512.FusedMultiplyAdd(row2, Lane(theta, 2), at);
+            at = Vector512.FusedMultiplyAdd(row3, Lane(theta, 3), at);
+            at = Vector512.FusedMultiplyAdd(row4, Lane(theta, 4), at);
+            at = Vector512.FusedMultiplyAdd(row5, Lane(theta, 5), at);
+            at = Vector512.FusedMultiplyAdd(row6, Lane(theta, 6), at);
+            at = Vector512.FusedMultiplyAdd(row7, Lane(theta, 7), at);
+            Vector512<double> rhs = (lambda * mu) - (alphas * (Vector512.Create(s.HE[0], s.HE[1]) - at));
+
+            // Cholesky, column by column; diagonal: alpha A_ii + lambda_i, minus L_it^2 for t = 0 .. i-1 in turn
+            double d0 = Math.FusedMultiplyAdd(alpha, sxx, lw);
+            if (!(d0 > 0) || !double.IsFinite(d0))
+            {
+                return false;
+            }
+
+            Vector512<double>* l = stackalloc Vector512<double>[8];
+            double* inv = stackalloc double[9];
+            inv[0] = 1.0 / Math.Sqrt(d0);
+            Vector512<double> column = (alphas * xh) * Vector512.Create(inv[0]);
+            l[0] = column;
+            Vector512<double> diagonal = Vector512.Create(row0.GetElement(0), row1.GetElement(1), row2.GetElement(2), row3.GetElement(3),
+                row4.GetElement(4), row5.GetElement(5), row6.GetElement(6), row7.GetElement(7));
+            diagonal = Vector512.FusedMultiplyAdd(alphas, diagonal, lambda);
+            diagonal = Vector512.FusedMultiplyAdd(-column, column, diagonal);
+            double y0 = r0 * inv[0];
+            rhs = Vector512.FusedMultiplyAdd(-column, Vector512.Create(y0), rhs);
+            double* y = stackalloc double[9];
+            y[0] = y0;
+            Vector512<double>* rows = stackalloc Vector512<double>[8];
+            (rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], rows[6], rows[7]) = (row0, row1, row2, row3, row4, row5, row6, row7);
+            for (int c = 1; c <= 8; c++)
+            {
+                Vector512<long> lane = Vector512.Create((long)(c - 1));
+                double d = Avx512F.PermuteVar8x64(diagonal, lane).ToScalar();
+                if (!(d > 0) || !double.IsFinite(d))
+                {
+                    return false;
+                }
+
+                double v = 1.0 / Math.Sqrt(d);
+                inv[c] = v;
+                double yc = Avx512F.PermuteVar8x64(rhs, lane).ToScalar() * v;
+                y[c] = yc;
+                if (c == 8)
+                {
+                    break;
+                }
+
+                Vector512<double> x = alphas * rows[c - 1];
+                for (int t = 0; t < c; t++)
+                {
+                    Vector512<double> lt = l[t];
+                    x = Vector512.FusedMultiplyAdd(-lt, Avx512F.PermuteVar8x64(lt, lane), x);
+                }
+
+                column = x * Vector512.Create(v);
+                l[c] = column;
+                diagonal = Vector512.FusedMultiplyAdd(-column, column, diagonal);
+                rhs = Vector512.FusedMultiplyAdd(-column, Vector512.Create(yc), rhs);
+            }
+
+            // plus a standard normal each, then L' x = y from the last row up (L_ti for t = i+1 .. k in turn)
+            for (int i = 0; i <= 8; i++)
+            {
+                y[i] += random.Normal();
+            }
+
+            double* lv = (double*)l;
+            for (int i = 8; i >= 0; i--)
+            {
+                double x = y[i];
+                for (int t = i + 1; t <= 8; t++)
+                {
+                    x = Math.FusedMultiplyAdd(-lv[(i * 8) + t - 1], y[t], x);
+                }
+
+                x *= inv[i];
+                if (!double.IsFinite(x))
+                {
+                    return false;
+                }
+
+                y[i] = x;
+            }
+
+            dw = y[0] - t0;
+            _w[j] = y[0];
+            for (int f = 0; f < 8; f++)
+            {
+                dv[f] = y[f + 1] - vj[f];
+                vj[f] = y[f + 1];
+            }
+
+            return true;
+
+            static Vector512<double> Lane(Vector512<double> v, long i) => Avx512F.PermuteVar8x64(v, Vector512.Create(i));
         }
 
         /// <summary><see cref="DrawJoint"/> for w and k = 8 (9 parameters) written out, the same operations in the same
