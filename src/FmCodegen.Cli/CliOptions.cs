@@ -79,8 +79,26 @@ public static class CliOptions
     {
         ArgumentNullException.ThrowIfNull(outputs);
         ArgumentNullException.ThrowIfNull(inputs);
-        var outs = outputs.Where(o => o.Path is not null && o.Path != "-").Select(o => (o.Option, Path: o.Path!)).ToList();
-        var ins = inputs.Where(i => i.Path is not null).Select(i => (i.Option, Path: i.Path!)).ToList();
+        // plain loops: the LINQ operators over these tuples are generic code the ReadyToRun image lacks, compiled at
+        // every start of every verb
+        var outs = new List<(string Option, string Path)>();
+        foreach ((string option, string? path) in outputs)
+        {
+            if (path is not null && path != "-")
+            {
+                outs.Add((option, path));
+            }
+        }
+
+        var ins = new List<(string Option, string Path)>();
+        foreach ((string option, string? path) in inputs)
+        {
+            if (path is not null)
+            {
+                ins.Add((option, path));
+            }
+        }
+
         for (int o = 0; o < outs.Count; o++)
         {
             (string option, string path) = outs[o];

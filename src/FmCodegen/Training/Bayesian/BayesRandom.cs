@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace FmCodegen.Training.Bayesian;
 
@@ -29,7 +31,6 @@ internal struct BayesRandom(ulong seed)
     }
 
     /// <summary>Uniform in (0, 1]: 53 random bits of the next SplitMix64 value.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double Uniform()
     {
         ulong z = _state += 0x9E3779B97F4A7C15UL;
@@ -40,7 +41,6 @@ internal struct BayesRandom(ulong seed)
     }
 
     /// <summary>A standard normal. The polar method makes two per acceptance; the second is kept for the next call.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double Normal()
     {
         if (_hasSpare)
@@ -64,6 +64,104 @@ internal struct BayesRandom(ulong seed)
         return u * scale;
     }
 
+    /// <summary>
+    /// The next <c>into.Length</c> standard normals, exactly as as many calls of <see cref="Normal()"/> give them, and the
+    /// stream left as those calls leave it (the spare of the last pair kept). With AVX-512 the uniforms of the next 8
+    /// candidate pairs of the polar method come at once (SplitMix64 is a counter: the i-th next value is the mix of
+    /// state + i x the increment), and the logarithms and square roots of the accepted pairs too, each lane the same
+    /// operations as <see cref="Uniform"/> and <see cref="SamplerMath.Log"/> (so the same bits); what those pairs do not
+    /// cover comes one call at a time.
+    /// </summary>
+    public void Normals(Span<double> into)
+    {
+        int i = 0;
+        if (_hasSpare && into.Length > 0)
+        {
+            _hasSpare = false;
+            into[i++] = _spare;
+        }
+
+        if (into.Length - i >= 2 && Vector512.IsHardwareAccelerated && Avx512DQ.IsSupported)
+        {
+            i = EightPairs(into, i);
+        }
+
+        while (i < into.Length)
+        {
+            into[i++] = Normal();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int EightPairs(Span<double> into, int i)
+    {
+        const ulong Step = 0x9E3779B97F4A7C15UL;
+        Vector512<ulong> lane = Vector512.Create(1UL, 3, 5, 7, 9, 11, 13, 15);
+        Vector512<double> u = 2.0 * Uniforms(Vector512.Create(_state) + (lane * Step)) - Vector512.Create(1.0);
+        Vector512<double> v = 2.0 * Uniforms(Vector512.Create(_state) + ((lane + Vector512<ulong>.One) * Step)) - Vector512.Create(1.0);
+        Vector512<double> s = (u * u) + (v * v);
+        ulong accepted = (Vector512.LessThan(s, Vector512.Create(1.0)) & ~Vector512.Equals(s, Vector512<double>.Zero)).ExtractMostSignificantBits();
+        Vector512<double> scale = Vector512.Sqrt((-2.0 * Log(s)) / s);
+        Vector512<double> first = u * scale, second = v * scale;
+        int used = 0;
+        for (int pair = 0; pair < 8 && i < into.Length; pair++)
+        {
+            used = pair + 1;
+            if ((accepted & (1UL << pair)) == 0)
+            {
+                continue;
+            }
+
+            into[i++] = first.GetElement(pair);
+            if (i < into.Length)
+            {
+                into[i++] = second.GetElement(pair);
+            }
+            else
+            {
+                _spare = second.GetElement(pair);
+                _hasSpare = true;
+            }
+        }
+
+        _state += (ulong)(2 * used) * Step;
+        return i;
+
+        static Vector512<double> Uniforms(Vector512<ulong> z)
+        {
+            z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >>> 27)) * 0x94D049BB133111EBUL;
+            z ^= z >>> 31;
+            return Vector512.ConvertToDouble((z >>> 11) + Vector512<ulong>.One) * (1.0 / (1UL << 53));
+        }
+
+        // SamplerMath.Log lane by lane (the arguments here are in (0, 1): no lane needs its special cases)
+        static Vector512<double> Log(Vector512<double> x)
+        {
+            Vector512<long> bits = x.AsInt64();
+            Vector512<long> e = (bits >> 52) - Vector512.Create(1023L);
+            Vector512<double> m = ((bits & Vector512.Create(0x000F_FFFF_FFFF_FFFFL)) | Vector512.Create(0x3FF0_0000_0000_0000L)).AsDouble();
+            Vector512<double> high = Vector512.GreaterThanOrEqual(m, Vector512.Create(1.4142135623730951));
+            m = Vector512.ConditionalSelect(high, m * 0.5, m);
+            e = Vector512.ConditionalSelect(high.AsInt64(), e + Vector512<long>.One, e);
+            Vector512<double> f = m - Vector512.Create(1.0);
+            Vector512<double> s = f / (Vector512.Create(2.0) + f);
+            Vector512<double> z = s * s;
+            Vector512<double> z2 = z * z, z4 = z2 * z2;
+            Vector512<double> p01 = Vector512.FusedMultiplyAdd(Vector512.Create(1.0 / 5), z, Vector512.Create(1.0 / 3));
+            Vector512<double> p23 = Vector512.FusedMultiplyAdd(Vector512.Create(1.0 / 9), z, Vector512.Create(1.0 / 7));
+            Vector512<double> p45 = Vector512.FusedMultiplyAdd(Vector512.Create(1.0 / 13), z, Vector512.Create(1.0 / 11));
+            Vector512<double> p67 = Vector512.FusedMultiplyAdd(Vector512.Create(1.0 / 17), z, Vector512.Create(1.0 / 15));
+            Vector512<double> p89 = Vector512.FusedMultiplyAdd(Vector512.Create(1.0 / 21), z, Vector512.Create(1.0 / 19));
+            Vector512<double> p03 = Vector512.FusedMultiplyAdd(p23, z2, p01);
+            Vector512<double> p47 = Vector512.FusedMultiplyAdd(p67, z2, p45);
+            Vector512<double> p = Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(p89, z4, p47), z4, p03);
+            Vector512<double> lnM = f - Vector512.FusedMultiplyAdd(s, f, ((-2.0 * s) * z) * p);
+            Vector512<double> ed = Vector512.ConvertToDouble(e);
+            return Vector512.FusedMultiplyAdd(ed, Vector512.Create(0.693147180369123816490), Vector512.FusedMultiplyAdd(ed, Vector512.Create(1.90821492927058770002e-10), lnM));
+        }
+    }
+
     /// <summary>A normal of the given mean and standard deviation (the mean itself when the deviation is 0 or NaN).</summary>
     public double Normal(double mean, double stdev) => stdev == 0 || double.IsNaN(stdev) ? mean : mean + stdev * Normal();
 
@@ -71,7 +169,6 @@ internal struct BayesRandom(ulong seed)
     public double Gamma(double shape, double rate) => Gamma(shape) / rate;
 
     /// <summary>Gamma(shape, 1) by Marsaglia and Tsang's squeeze; shapes below 1 through Gamma(shape + 1) U^(1/shape).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double Gamma(double shape)
     {
         if (!(shape > 0))
@@ -108,7 +205,6 @@ internal struct BayesRandom(ulong seed)
 
     /// <summary>A standard normal conditioned to be at least <paramref name="left"/>: rejection from the normal when
     /// that accepts at least half the time (left &lt;= 0), otherwise Robert's translated-exponential proposal.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double LeftTruncatedNormal(double left)
     {
         if (left <= 0)
@@ -150,7 +246,7 @@ internal static class SamplerMath
 
     /// <summary>ln x: x = 2^e m with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) with s = (m - 1) / (m + 1), |s| below
     /// 0.172, by its series to s^21 (the next term is below 2^-54 of the sum).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double Log(double x)
     {
         long bits = BitConverter.DoubleToInt64Bits(x);
@@ -189,7 +285,6 @@ internal static class SamplerMath
 
     /// <summary>e^x: x = n ln 2 + r with |r| at most ln(2) / 2, e^r by its Taylor series to r^14 (the next term is below
     /// 2^-56), times 2^n.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double Exp(double x)
     {
         if (!(x > -708 && x < 709))

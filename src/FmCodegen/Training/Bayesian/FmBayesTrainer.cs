@@ -177,8 +177,15 @@ public static class FmBayesTrainer
         private readonly double[] _chunkSums;
         private BayesRandom _random;
 
+        /// <summary>Whether 512-bit vectors are there to be used. Asked in a method of its own: the ReadyToRun image is
+        /// compiled for 256-bit vectors, and the code of a method that asks is left to the JIT at run time.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static bool WideVectors() => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+
         /// <summary>k = 8 on 512-bit vectors: one vector per row's q.</summary>
-        private bool Wide => _kp == 8 && Vector512.IsHardwareAccelerated && Avx512F.IsSupported && !_o.NarrowVectors;
+        private bool Wide => _wide;
+
+        private readonly bool _wide;
         private AlignedTable? _table;
         private int _sweep;
         private double _w0;
@@ -196,6 +203,7 @@ public static class FmBayesTrainer
             _k = o.EmbeddingSize;
             _kp = (_k + 3) & ~3;
             _rows = train.Count;
+            _wide = _kp == 8 && !o.NarrowVectors && WideVectors();
             ulong seed = unchecked((ulong)o.Seed * 0x9E3779B97F4A7C15UL + 0xB5AD4ECEDA1CE2A9UL);
             _random = new BayesRandom(seed);
             _featureKey = seed ^ 0x5851F42D4C957F2DUL;
@@ -414,7 +422,7 @@ public static class FmBayesTrainer
         }
 
         private static double Link(float score, FmSampleLink link, float min, float max) =>
-            link == FmSampleLink.Probit ? FmSampleSet.NormalCdf(score) : Math.Clamp(score, min, max);
+            link == FmSampleLink.Probit ? FmSampleSet.NormalCdf(score) : score < min ? min : score > max ? max : score;
 
         private FmEvaluation Evaluate(float[] predictions, ReadOnlySpan<float> labels, bool auc)
         {
@@ -471,7 +479,6 @@ public static class FmBayesTrainer
             return _classification ? metric / _rows : Math.Sqrt(metric / _rows);
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void RowChunkPass(int c, bool drawLatent)
         {
             int from = c * RowChunk, to = Math.Min(_rows, from + RowChunk);
@@ -486,7 +493,10 @@ public static class FmBayesTrainer
                 for (int r = 0; r < e.Length; r++)
                 {
                     double target = labels[r];
-                    double clipped = Math.Clamp(e[r] + z[r], min, max);
+                    // Math.Clamp's comparisons written out (min <= max here): from the ReadyToRun image, Math.Clamp
+                    // is a call per row
+                    double y = e[r] + z[r];
+                    double clipped = y < min ? min : y > max ? max : y;
                     metric += (clipped - target) * (clipped - target);
                     sse += e[r] * e[r];
                     sum += e[r];
@@ -536,7 +546,6 @@ public static class FmBayesTrainer
 
         /// <summary>The predictions of rows [from, to) minus nothing yet (e = y_hat; the first row pass subtracts
         /// the targets), and their factor sums q.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Predict(int from, int to)
         {
             ReadOnlySpan<int> offsets = _train.Offsets;
@@ -712,7 +721,6 @@ public static class FmBayesTrainer
             _team!.Run(count, (i, thread) => body(i, _scratch[thread]));
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void DrawBias()
         {
             double sum = _sumE - (_w0 * _rows);
@@ -767,7 +775,6 @@ public static class FmBayesTrainer
         /// rows only, so the features of one block (no shared row) can run on any threads; the draws come from the
         /// feature's own stream for this sweep.
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void DrawFeature(int j, Scratch s)
         {
             int start = _blocks.ColumnStart[j], length = _blocks.ColumnStart[j + 1] - start;
@@ -787,12 +794,11 @@ public static class FmBayesTrainer
 
         /// <summary>The sums of feature j over the nonzeros [start, start + length) of the column form, into s
         /// (with v_j as it is now in s.Old).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Gather(int j, int start, int length, Scratch s)
         {
             ReadOnlySpan<int> rows = _blocks.Rows.AsSpan(start, length);
             ReadOnlySpan<double> xs = _blocks.Values.AsSpan(start, length);
-            int k = _k, kp = _kp, chunks = kp / 4;
+            int kp = _kp;
             Span<double> e = _e;
             double sx = 0, sxx = 0;
             if (kp == 0)
@@ -808,16 +814,10 @@ public static class FmBayesTrainer
                 return;
             }
 
-            Span<Vector256<double>> old = s.Old;
-            Span<Vector256<double>> h = s.H;
-            Span<Vector256<double>> hSum = s.HE;
-            Span<Vector256<double>> xh = s.XH;
-            Span<Vector256<double>> gram = s.Gram;
-            MemoryMarshal.Cast<double, Vector256<double>>(_v.AsSpan(j * kp, kp)).CopyTo(old);
-            hSum.Clear();
-            xh.Clear();
-            gram.Clear();
-            Span<double> hs = MemoryMarshal.Cast<Vector256<double>, double>(h);
+            MemoryMarshal.Cast<double, Vector256<double>>(_v.AsSpan(j * kp, kp)).CopyTo(s.Old);
+            s.HE.AsSpan().Clear();
+            s.XH.AsSpan().Clear();
+            s.Gram.AsSpan().Clear();
             if (Wide)
             {
                 ReadOnlySpan<int> toEnd = _blocks.Rows.AsSpan(start);
@@ -825,6 +825,22 @@ public static class FmBayesTrainer
                 return;
             }
 
+            (s.Sx, s.Sxx) = GatherNarrow(rows, xs, s);
+        }
+
+        /// <summary>The first pass of <see cref="DrawFeature"/> on 256-bit vectors (any k, and k = 8 without AVX-512).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private (double Sx, double Sxx) GatherNarrow(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, Scratch s)
+        {
+            int k = _k, kp = _kp, chunks = kp / 4;
+            Span<double> e = _e;
+            double sx = 0, sxx = 0;
+            Span<Vector256<double>> old = s.Old;
+            Span<Vector256<double>> h = s.H;
+            Span<Vector256<double>> hSum = s.HE;
+            Span<Vector256<double>> xh = s.XH;
+            Span<Vector256<double>> gram = s.Gram;
+            Span<double> hs = MemoryMarshal.Cast<Vector256<double>, double>(h);
             for (int p = 0; p < rows.Length; p++)
             {
                 int r = rows[p];
@@ -855,7 +871,7 @@ public static class FmBayesTrainer
                 }
             }
 
-            (s.Sx, s.Sxx) = (sx, sxx);
+            return (sx, sxx);
         }
 
         /// <summary>Adds the sums of a later part of a column (<paramref name="other"/>) to those of s.</summary>
@@ -877,7 +893,6 @@ public static class FmBayesTrainer
 
         /// <summary>Draws (MCMC) or sets (ALS) w_j and v_j from the sums in s; returns the change of w_j and leaves
         /// those of v_j in s.Delta.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private double DrawFromSums(int j, Scratch s)
         {
             var random = BayesRandom.For(_featureKey, _sweep, j);
@@ -933,14 +948,12 @@ public static class FmBayesTrainer
 
         /// <summary>The second pass over the nonzeros [start, start + length): the rows' residuals and factor sums
         /// follow the changes (dw, and s.Delta from s.Old).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Apply(int start, int length, double dw, Scratch s)
         {
             ReadOnlySpan<int> rows = _blocks.Rows.AsSpan(start, length);
             ReadOnlySpan<double> xs = _blocks.Values.AsSpan(start, length);
-            int kp = _kp, chunks = kp / 4;
             Span<double> e = _e;
-            if (kp == 0)
+            if (_kp == 0)
             {
                 for (int p = 0; p < rows.Length; p++)
                 {
@@ -964,6 +977,15 @@ public static class FmBayesTrainer
                 return;
             }
 
+            ApplyNarrow(rows, xs, dw, s);
+        }
+
+        /// <summary>The second pass of <see cref="DrawFeature"/> on 256-bit vectors.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void ApplyNarrow(ReadOnlySpan<int> rows, ReadOnlySpan<double> xs, double dw, Scratch s)
+        {
+            int kp = _kp, chunks = kp / 4;
+            Span<double> e = _e;
             ReadOnlySpan<Vector256<double>> old = s.Old;
             ReadOnlySpan<Vector256<double>> delta = s.Delta;
             for (int p = 0; p < rows.Length; p++)
@@ -1079,7 +1101,6 @@ public static class FmBayesTrainer
         /// mean P^-1 (lambda mu - alpha (sum a e - A theta_old)); the draw adds L^-T z (P = L L', z standard normal).
         /// Returns false, drawing nothing, when P is not positive definite (then the coordinate draws run).
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private unsafe bool DrawJoint(int j, int g, double sx, double sxx, ReadOnlySpan<double> b, ReadOnlySpan<double> cross,
             ReadOnlySpan<double> gram, Span<double> v, Span<double> change, ref double dw, ref BayesRandom random, Scratch s)
         {
@@ -1326,9 +1347,11 @@ public static class FmBayesTrainer
             }
 
             // plus a standard normal each, then L' x = y from the last row up (L_ti for t = i+1 .. k in turn)
+            Span<double> normals = stackalloc double[9];
+            random.Normals(normals);
             for (int i = 0; i <= 8; i++)
             {
-                y[i] += random.Normal();
+                y[i] += normals[i];
             }
 
             double* lv = (double*)l;
@@ -1755,7 +1778,6 @@ public static class FmBayesTrainer
 
         /// <summary>Draws (MCMC) each group's precision then mean for one block of parameters (w, or factor f of V:
         /// the values at j * stride + offset); ALS keeps the precision and sets the mean to mu0.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void DrawHyper(double[] parameters, int offset, int stride, double[] mu, double[] lambda, int f)
         {
             int muStride = parameters == _w ? 1 : _k;
