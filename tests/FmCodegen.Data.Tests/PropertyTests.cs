@@ -178,4 +178,51 @@ public class ParserPathTests
         return fast.Error == slow.Error
             && (fast.Data is null ? slow.Data is null : slow.Data is not null && fast.Data.ContentEquals(slow.Data));
     }
+
+    /// <summary>The shapes the one-pass parser builds itself or hands on (short decimals, 8 and 9 digit numbers,
+    /// leading zeros, a comment or a tab right after a value, the end of the line right after a token, a line too
+    /// long for its copy) give the checked parser's rows, values and errors, bit for bit.</summary>
+    [Theory]
+    [InlineData("1 0:1:0.5 1:22:12.25 2:333:0.125 3:4444:99999.9")]
+    [InlineData("0 0:1:00000001 1:2:1. 2:3:16777216 3:4:16777217 4:5:12345678 5:6:1234.5678 6:7:0.00000001")]
+    [InlineData("1 12345678:87654321:1 123456789:987654321:2 0001:0002:0003")]
+    [InlineData("1 0:1:1#c 1:2:7\t2:3:4 # 9:9:9")]
+    [InlineData("1 0:1:1 1:2:")]
+    [InlineData("1 0:1:1 1:2:3x")]
+    [InlineData("1 0:1:-0 1:2:+1 2:3:1e3 3:4:.5")]
+    [InlineData("1 1234567890:1:1")]
+    [InlineData("1 0:1:1\t")]
+    public void OnePassParserAgreesWithCheckedParser(string line)
+    {
+        foreach (SparseFormat format in new[] { SparseFormat.LibFfm, SparseFormat.LibFm })
+        {
+            string text = format == SparseFormat.LibFfm ? line : DropFields(line);
+            var fast = Parse(text + "\n", format, checkedOnly: false);
+            var slow = Parse(text + "\n", format, checkedOnly: true);
+            Assert.Equal(slow.Error, fast.Error);
+            Assert.True(fast.Data is null ? slow.Data is null : slow.Data is not null && fast.Data.ContentEquals(slow.Data), text);
+        }
+    }
+
+    [Fact]
+    public void OnePassParserAgreesWithCheckedParserOnLinesLongerThanItsCopy()
+    {
+        var line = new StringBuilder("1");
+        for (int t = 0; line.Length < 40000; t++)
+        {
+            line.Append(' ').Append(t % 50).Append(':').Append(t * 7).Append(':').Append(t % 3 == 0 ? "0.5" : "1");
+        }
+
+        foreach (string text in new[] { line.ToString(), line + " 1:2:x" })
+        {
+            var fast = Parse(text + "\n", SparseFormat.LibFfm, checkedOnly: false);
+            var slow = Parse(text + "\n", SparseFormat.LibFfm, checkedOnly: true);
+            Assert.Equal(slow.Error, fast.Error);
+            Assert.True(fast.Data is null ? slow.Data is null : slow.Data is not null && fast.Data.ContentEquals(slow.Data));
+        }
+    }
+
+    /// <summary>field:index:value tokens as index:value (the first colon-separated part dropped).</summary>
+    private static string DropFields(string line) =>
+        string.Join(' ', line.Split(' ').Select(token => token.Count(c => c == ':') >= 2 ? token[(token.IndexOf(':') + 1)..] : token));
 }

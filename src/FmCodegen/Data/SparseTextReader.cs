@@ -12,6 +12,7 @@ public sealed class SparseTextReader : IDisposable
 {
     private readonly ByteLineReader _lines;
     private readonly bool _fields;
+    private readonly byte[] _scratch = FeatureParser.NewScratch();
 
     /// <summary>Reads <paramref name="stream"/> (already decompressed) in the given format.</summary>
     public SparseTextReader(Stream stream, SparseFormat format, string sourceName, bool leaveOpen = false)
@@ -298,7 +299,7 @@ public sealed class SparseTextReader : IDisposable
 
         // the common shape of lines (short fields and indices, plain values) on a pointer path without bounds
         // checks; anything else (long indices, errors) is parsed, or refused with its exact message, below
-        int fastEnd = CheckedParserOnly ? -1 : ParseFeaturesFast(line, p, _fields ? fields : null, indices, values, nnz, ref maxIndex, ref maxField);
+        int fastEnd = CheckedParserOnly ? -1 : FeatureParser.Parse(line, p, _scratch, _fields ? fields : null, indices, values, nnz, ref maxIndex, ref maxField);
         if (fastEnd >= 0)
         {
             nnz = fastEnd;
@@ -406,121 +407,6 @@ public sealed class SparseTextReader : IDisposable
 
         label = negative ? -(float)digit : digit;
         return p;
-    }
-
-    /// <summary>
-    /// Parses the [field:]index:value tokens of a line from <paramref name="start"/> when every field and index has
-    /// at most 9 digits and every value is a finite number; returns the new nonzero count, or -1 (nothing
-    /// committed) for a line the checked parser must handle. The caller has made room for every token the line can
-    /// hold. <paramref name="fields"/> is null for libFM data.
-    /// </summary>
-    private static unsafe int ParseFeaturesFast(ReadOnlySpan<byte> line, int start, int[]? fields, int[] indices, float[] values, int nnz, ref int maxIndex, ref int maxField)
-    {
-        int maxI = maxIndex;
-        int maxF = maxField;
-        bool withFields = fields is not null;
-        fixed (byte* begin = line)
-        fixed (int* fieldBase = fields)
-        fixed (int* indexBase = indices)
-        fixed (float* valueBase = values)
-        {
-            // every read is behind a p < end test and every write behind index < indexEnd: the path stays inside
-            // the line and the arrays by construction, whatever the bytes after the line hold
-            byte* p = begin + start;
-            byte* end = begin + line.Length;
-            int* field = fieldBase + nnz;
-            int* index = indexBase + nnz;
-            int* indexEnd = indexBase + Math.Min(indices.Length, Math.Min(values.Length, withFields ? fields!.Length : int.MaxValue));
-            float* value = valueBase + nnz;
-            while (true)
-            {
-                while (p < end && (*p == (byte)' ' || *p == (byte)'\t'))
-                {
-                    p++;
-                }
-
-                if (p == end || *p == (byte)'#')
-                {
-                    break;
-                }
-
-                if (index >= indexEnd)
-                {
-                    return -1;
-                }
-
-                if (withFields)
-                {
-                    p = ParseShortNumberAndColon(p, end, out uint f);
-                    if (p == null)
-                    {
-                        return -1;
-                    }
-
-                    *field++ = (int)f;
-                    maxF = Math.Max(maxF, (int)f);
-                }
-
-                p = ParseShortNumberAndColon(p, end, out uint number);
-                if (p == null)
-                {
-                    return -1;
-                }
-
-                float x;
-                uint d;
-                if (p < end && (d = (uint)(*p - '0')) <= 9 && (p + 1 == end || p[1] == (byte)' ' || p[1] == (byte)'\t' || p[1] == (byte)'#'))
-                {
-                    x = d;
-                    p++;
-                }
-                else
-                {
-                    int after = NumberText.ParseFloat(line, (int)(p - begin), colonEnds: false, out x);
-                    if (after < 0 || !float.IsFinite(x))
-                    {
-                        return -1;
-                    }
-
-                    p = begin + after;
-                }
-
-                *index++ = (int)number;
-                *value++ = x;
-                maxI = Math.Max(maxI, (int)number);
-            }
-
-            maxIndex = maxI;
-            maxField = maxF;
-            return (int)(index - indexBase);
-        }
-    }
-
-    /// <summary>1 to 9 digits and a colon in [p, end): returns the position after the colon, or null (also for p at end).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe byte* ParseShortNumberAndColon(byte* p, byte* end, out uint number)
-    {
-        if (p >= end)
-        {
-            number = 0;
-            return null;
-        }
-
-        number = (uint)(*p - '0');
-        if (number > 9)
-        {
-            return null;
-        }
-
-        byte* digits = p++;
-        uint d;
-        while (p < end && (d = (uint)(*p - '0')) <= 9)
-        {
-            number = (number * 10) + d;
-            p++;
-        }
-
-        return p - digits > 9 || p == end || *p != (byte)':' ? null : p + 1;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,0 +1,370 @@
+using System.Runtime.CompilerServices;
+
+namespace FmCodegen.Data;
+
+/// <summary>
+/// The pointer fast path of <see cref="SparseTextReader"/>: the [field:]index:value tokens of one line in one pass
+/// over its bytes, each read once. A line of up to <see cref="MaxCopied"/> bytes is copied into a scratch buffer
+/// and followed by a '#' (which ends a token and the line, as a comment does), so every run of digits stops there at
+/// the latest and no read needs a test of the end; the digits of fields and indices are accumulated as they are
+/// read, and a value that is one digit, or up to 9 digits with an optional fraction (the common "1", "0.5",
+/// "12.25"), is built the way <see cref="NumberText.ParseFloat"/> builds it (all its digits as an integer of at most
+/// 2^24, divided by an exact power of ten: one correctly rounded IEEE operation), so it is the same float. Any other
+/// token (a sign, an exponent, long numbers) is parsed with a test of the end before every read, its value by
+/// <see cref="NumberText.ParseFloat"/>; anything that is not a valid token makes the whole line go to the checked
+/// parser, which reports the exact error.
+/// </summary>
+internal static unsafe class FeatureParser
+{
+    /// <summary>Lines (after the label) up to this many bytes go through the scratch copy; longer ones are parsed
+    /// byte by byte in place.</summary>
+    public const int MaxCopied = 16384;
+
+    /// <summary>Room after the copied line for its closing '#'.</summary>
+    private const int Padding = 16;
+
+    /// <summary>A scratch buffer for <see cref="Parse"/>.</summary>
+    public static byte[] NewScratch() => GC.AllocateUninitializedArray<byte>(MaxCopied + Padding);
+
+    /// <summary>10^0 .. 10^9 as floats, each exact.</summary>
+    private static ReadOnlySpan<float> PowersOf10 => [1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f];
+
+    /// <summary>
+    /// Parses the tokens of <paramref name="line"/> from <paramref name="start"/> when every field and index has
+    /// at most 9 digits and every value is a finite number; returns the new nonzero count, or -1 (nothing
+    /// committed) for a line the checked parser must handle. <paramref name="fields"/> is null for libFM data.
+    /// </summary>
+    public static int Parse(ReadOnlySpan<byte> line, int start, byte[] scratch, int[]? fields, int[] indices, float[] values, int nnz, ref int maxIndex, ref int maxField)
+    {
+        bool withFields = fields is not null;
+        int room = Math.Min(indices.Length, Math.Min(values.Length, withFields ? fields!.Length : int.MaxValue)) - nnz;
+        if (room < 0 || (uint)start > (uint)line.Length || scratch.Length < MaxCopied + Padding)
+        {
+            return -1;
+        }
+
+        // pointers only from here on: in precompiled (ReadyToRun) code a call to a generic span or vector helper
+        // of the runtime library is not inlined, and these loops run once per token
+        int length = line.Length - start;
+        fixed (byte* lineStart = line)
+        fixed (byte* copy = scratch)
+        fixed (int* fieldBase = fields)
+        fixed (int* indexBase = indices)
+        fixed (float* valueBase = values)
+        {
+            byte* original = lineStart + start;
+            int* fieldAt = fieldBase + nnz;
+            int* indexAt = indexBase + nnz;
+            float* valueAt = valueBase + nnz;
+            int count;
+            if (length <= MaxCopied)
+            {
+                Buffer.MemoryCopy(original, copy, MaxCopied, length);
+                copy[length] = (byte)'#';
+                uint largestField, largestIndex;
+                count = withFields
+                    ? CopiedTokens<WithFields>(copy, copy + length, fieldAt, indexAt, valueAt, room, out largestField, out largestIndex)
+                    : CopiedTokens<WithoutFields>(copy, copy + length, fieldAt, indexAt, valueAt, room, out largestField, out largestIndex);
+                if (count > 0)
+                {
+                    maxIndex = Math.Max(maxIndex, (int)largestIndex);
+                    if (withFields)
+                    {
+                        maxField = Math.Max(maxField, (int)largestField);
+                    }
+                }
+            }
+            else
+            {
+                count = Tokens(original, original + length, withFields, fieldAt, indexAt, valueAt, room);
+                if (count > 0)
+                {
+                    maxIndex = Math.Max(maxIndex, Max(indexAt, count));
+                    if (withFields)
+                    {
+                        maxField = Math.Max(maxField, Max(fieldAt, count));
+                    }
+                }
+            }
+
+            if (count < 0)
+            {
+                return -1;
+            }
+
+            return nnz + count;
+        }
+    }
+
+    /// <summary>The largest of <paramref name="count"/> (at least one) non-negative ints.</summary>
+    private static int Max(int* values, int count)
+    {
+        int max = values[0];
+        for (int i = 1; i < count; i++)
+        {
+            max = Math.Max(max, values[i]);
+        }
+
+        return max;
+    }
+
+    /// <summary>Whether the tokens have a field (libffm) or not (libFM): a type argument, so each format gets its
+    /// own loop with the test folded away.</summary>
+    private interface IFormat
+    {
+        static abstract bool Fields { get; }
+    }
+
+    private readonly struct WithFields : IFormat
+    {
+        public static bool Fields => true;
+    }
+
+    private readonly struct WithoutFields : IFormat
+    {
+        public static bool Fields => false;
+    }
+
+    /// <summary>
+    /// The tokens of a line copied into the scratch buffer, [p, end) followed by a '#': every run of digits stops
+    /// at the '#' at the latest, so no read needs a test of the end. Returns how many tokens were stored (the
+    /// largest field and index in <paramref name="maxField"/> and <paramref name="maxIndex"/>), or -1.
+    /// </summary>
+    private static int CopiedTokens<TFormat>(byte* p, byte* end, int* fieldAt, int* indexAt, float* valueAt, int room, out uint maxField, out uint maxIndex)
+        where TFormat : struct, IFormat
+    {
+        byte* begin = p;
+        int* indexStart = indexAt;
+        int* indexLimit = indexAt + room;
+        uint maxF = 0, maxI = 0;
+        while (true)
+        {
+            uint c;
+            while ((c = *p) == ' ' || c == '\t')
+            {
+                p++;
+            }
+
+            if (c == '#')
+            {
+                // a comment, or the '#' after the line
+                break;
+            }
+
+            if (indexAt >= indexLimit)
+            {
+                maxField = maxIndex = 0;
+                return -1;
+            }
+
+            byte* q = p;
+            uint d;
+            if (TFormat.Fields)
+            {
+                uint f = (uint)(*q - '0');
+                if (f > 9)
+                {
+                    goto Bytewise;
+                }
+
+                while ((d = (uint)(*++q - '0')) <= 9)
+                {
+                    f = (f * 10) + d;
+                }
+
+                if (q - p > 9 || *q != ':')
+                {
+                    goto Bytewise;
+                }
+
+                *fieldAt = (int)f;
+                maxF = Math.Max(maxF, f);
+                q++;
+            }
+
+            byte* digits = q;
+            uint j = (uint)(*q - '0');
+            if (j > 9)
+            {
+                goto Bytewise;
+            }
+
+            while ((d = (uint)(*++q - '0')) <= 9)
+            {
+                j = (j * 10) + d;
+            }
+
+            if (q - digits > 9 || *q != ':')
+            {
+                goto Bytewise;
+            }
+
+            *indexAt = (int)j;
+            maxI = Math.Max(maxI, j);
+
+            // the value: one digit (one-hot and count data), else digits[.digits], 9 digits at most
+            uint m = (uint)(*++q - '0');
+            if (m > 9)
+            {
+                goto Bytewise;
+            }
+
+            c = *++q;
+            float x;
+            if (c == ' ' || c == '\t' || c == '#')
+            {
+                x = m;
+            }
+            else
+            {
+                digits = q - 1;
+                while ((d = (uint)(c - '0')) <= 9)
+                {
+                    m = (m * 10) + d;
+                    c = *++q;
+                }
+
+                long integerDigits = q - digits;
+                long fractionDigits = 0;
+                if (c == '.')
+                {
+                    byte* fraction = q + 1;
+                    while ((d = (uint)((c = *++q) - '0')) <= 9)
+                    {
+                        m = (m * 10) + d;
+                    }
+
+                    fractionDigits = q - fraction;
+                }
+
+                // the same float as NumberText.ParseFloat: all digits as an exact integer, one exact power of ten
+                if (!(c == ' ' || c == '\t' || c == '#') || integerDigits + fractionDigits > 9 || m > (1u << 24))
+                {
+                    goto Bytewise;
+                }
+
+                x = fractionDigits == 0 ? m : m / PowersOf10[(int)fractionDigits];
+            }
+
+            *valueAt = x;
+            p = q;
+            goto Next;
+
+        Bytewise:
+            p = ParseToken(p, end, begin, TFormat.Fields, fieldAt, indexAt, valueAt);
+            if (p == null)
+            {
+                maxField = maxIndex = 0;
+                return -1;
+            }
+
+            if (TFormat.Fields)
+            {
+                maxF = Math.Max(maxF, (uint)*fieldAt);
+            }
+
+            maxI = Math.Max(maxI, (uint)*indexAt);
+
+        Next:
+            if (TFormat.Fields)
+            {
+                fieldAt++;
+            }
+
+            indexAt++;
+            valueAt++;
+        }
+
+        maxField = maxF;
+        maxIndex = maxI;
+        return (int)(indexAt - indexStart);
+    }
+
+    /// <summary>The tokens of a line too long to copy, in place and byte by byte. Returns how many were stored, or -1.</summary>
+    private static int Tokens(byte* p, byte* end, bool withFields, int* fieldAt, int* indexAt, float* valueAt, int room)
+    {
+        byte* begin = p;
+        int count = 0;
+        while (true)
+        {
+            while (p < end && (*p == (byte)' ' || *p == (byte)'\t'))
+            {
+                p++;
+            }
+
+            if (p >= end || *p == (byte)'#')
+            {
+                return count;
+            }
+
+            if (count >= room)
+            {
+                return -1;
+            }
+
+            p = ParseToken(p, end, begin, withFields, fieldAt + count, indexAt + count, valueAt + count);
+            if (p == null)
+            {
+                return -1;
+            }
+
+            count++;
+        }
+    }
+
+    /// <summary>
+    /// One token at <paramref name="p"/> (not a blank, not '#'), byte by byte with a test of the end before every
+    /// read: a field and an index of 1 to 9 digits, each followed by a colon, then a value that the general parser
+    /// reads when it is not a plain decimal. Returns the position after the token, or null for a token the checked
+    /// parser must see.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static byte* ParseToken(byte* p, byte* end, byte* begin, bool withFields, int* field, int* index, float* value)
+    {
+        if (withFields)
+        {
+            p = NumberAndColon(p, end, out uint f);
+            if (p == null)
+            {
+                return null;
+            }
+
+            *field = (int)f;
+        }
+
+        p = NumberAndColon(p, end, out uint j);
+        if (p == null)
+        {
+            return null;
+        }
+
+        *index = (int)j;
+
+        // the general parser over the bytes of the line (the copy without its padding)
+        var text = new ReadOnlySpan<byte>(begin, (int)(end - begin));
+        int after = NumberText.ParseFloat(text, (int)(p - begin), colonEnds: false, out float x);
+        if (after < 0 || !float.IsFinite(x))
+        {
+            return null;
+        }
+
+        *value = x;
+        return begin + after;
+    }
+
+    /// <summary>1 to 9 digits and a colon in [p, end): the position after the colon, or null.</summary>
+    private static byte* NumberAndColon(byte* p, byte* end, out uint number)
+    {
+        number = 0;
+        byte* digits = p;
+        uint d;
+        while (p < end && (d = (uint)(*p - '0')) <= 9)
+        {
+            number = (number * 10) + d;
+            p++;
+        }
+
+        long count = p - digits;
+        return count is < 1 or > 9 || p >= end || *p != (byte)':' ? null : p + 1;
+    }
+}
