@@ -18,6 +18,7 @@ public class FfmScoreBenchmarks
     private int[] _fields = null!;
     private int[] _indices = null!;
     private float[] _values = null!;
+    private float[] _weights = null!;
 
     [Params(4, 8, 16)]
     public int K { get; set; }
@@ -47,6 +48,33 @@ public class FfmScoreBenchmarks
                 _values[(e * Fields) + f] = 1f;
             }
         }
+
+        _weights = [.. _model.GetWeights(), 0f];
+        if (Before() != Declared() || Generated() != Declared())
+        {
+            throw new InvalidOperationException("The paths must return the same bits.");
+        }
+    }
+
+    /// <summary>The path as it was at commit c751e32 (<see cref="FfmScoreBaseline"/>): before and after in one run.</summary>
+    [Benchmark(Description = "before: c751e32's path", OperationsPerInvoke = Pool)]
+    public float Before() => K switch
+    {
+        4 => BaselineAll<Ctr4.Kernel>(),
+        8 => BaselineAll<Ctr8.Kernel>(),
+        _ => BaselineAll<Ctr16.Kernel>(),
+    };
+
+    private float BaselineAll<TKernel>() where TKernel : struct, IFfmKernel
+    {
+        float sum = 0;
+        for (int e = 0; e < Pool; e++)
+        {
+            int at = e * Fields;
+            sum += FfmScoreBaseline.Score<TKernel>(_model, _weights, _fields.AsSpan(at, Fields), _indices.AsSpan(at, Fields), _values.AsSpan(at, Fields));
+        }
+
+        return sum;
     }
 
     /// <summary>Straight through a kernel this project declares ([FfmKernel(k)] below), as a consumer calls it:

@@ -43,8 +43,9 @@ internal static class FfmKernelEmitter
         return widths;
     }
 
-    /// <summary>Blocks of 4 floats: with 256-bit vectors the pair sum works on two nonzeros at once
-    /// (FfmPairs.PairSumTwoRows4, same bits as the other paths).</summary>
+    /// <summary>Blocks of 4 floats: with 512-bit vectors the pair sum works on four nonzeros at once
+    /// (FfmPairs.PairSumFourRows4), with 256-bit vectors on two (FfmPairs.PairSumTwoRows4); same bits as the other
+    /// paths.</summary>
     private static bool TwoRows(int stride) => stride == 4;
 
     private static string Num(int value) => value.ToString(CultureInfo.InvariantCulture);
@@ -133,6 +134,7 @@ internal static class FfmKernelEmitter
         IReadOnlyList<int> widths = Widths(k);
         if (TwoRows(stride))
         {
+            w.Line($"{Condition(16)} ? \"{PathName(16)}\" :");
             w.Line($"{Condition(8)} ? \"{PathName(8)}\" :");
         }
 
@@ -167,6 +169,11 @@ internal static class FfmKernelEmitter
         w.Open("public static float PairSum(ref float table, ref int rows, ref int blocks, ref float x, int count, int k, int fieldStride)");
         if (TwoRows(stride))
         {
+            w.Line($"if ({Condition(16)})");
+            w.Open("");
+            w.Line($"return global::FmCodegen.Kernels.FfmPairs.PairSumFourRows4(ref table, ref rows, ref blocks, ref x, count, {Num(k)});");
+            w.Close();
+            w.Line();
             w.Line($"if ({Condition(8)})");
             w.Open("");
             w.Line($"return global::FmCodegen.Kernels.FfmPairs.PairSumTwoRows4(ref table, ref rows, ref blocks, ref x, count, {Num(k)});");

@@ -3,6 +3,7 @@ using System.ComponentModel;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace FmCodegen.Kernels;
 
@@ -136,8 +137,45 @@ public static class FfmCore
             return ScoreLarge<TKernel>(model, fields, indices, values);
         }
 
+        // a fixed buffer in the frame (no stack probe, no per-call allocation): row offsets, then block offsets
+        Unsafe.SkipInit(out StackOffsets buffer);
+        ref int rows = ref Unsafe.As<StackOffsets, int>(ref buffer);
+        ref int blocks = ref Unsafe.Add(ref rows, StackNonZeros);
+        FfmTable table = model.Table;
+        if (!Offsets(table, fields, indices, ref rows, ref blocks))
+        {
+            return ScoreCompactingOnStack<TKernel>(model, fields, indices, values);
+        }
+
+        // the common case, every nonzero known (and none negative): the offsets are written in place and the kernel
+        // reads the values where they are; the sums in the order Compact adds them
+        // (the pair sum first: its chain of dependent fused multiply-adds is the longest part; the sums fill in)
+        float pairs = n < 2 ? 0f : TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref MemoryMarshal.GetReference(values), n, table.EmbeddingSize, table.FieldStride);
+        float linear, sumOfSquares;
+        if (FfmPairs.AllOnes(ref MemoryMarshal.GetReference(values), n))
+        {
+            // one-hot: w x = w and the n squares add up to n exactly (n <= StackNonZeros), the same bits as Sums
+            linear = LinearOfOnes(model.WeightsWithZero, indices);
+            sumOfSquares = n;
+        }
+        else
+        {
+            Sums(model.WeightsWithZero, indices, values, out linear, out sumOfSquares);
+        }
+        (float linearScale, float pairScale) = FfmScaling.Scales(model.Normalization, sumOfSquares);
+        return Combine(model.Bias, linearScale, linear, pairScale, pairs);
+    }
+
+    /// <summary>An example of up to <see cref="StackNonZeros"/> nonzeros of which the model does not know every
+    /// feature and field (or one is negative): checked and compacted on the stack, then scored.</summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static float ScoreCompactingOnStack<TKernel>(FfmModel model, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
+        where TKernel : struct, IFfmKernel
+    {
         // one pass checks and compacts: a negative field or feature fails the unsigned bounds test, so it is never
         // kept, and the sign bits OR-ed on the way decide the error after the pass
+        int n = indices.Length;
         Span<int> rows = stackalloc int[n];
         Span<int> blocks = stackalloc int[n];
         Span<float> x = stackalloc float[n];
@@ -149,6 +187,99 @@ public static class FfmCore
         }
 
         return Finish<TKernel>(model, table, rows, blocks, x, count, linear, sumOfSquares);
+    }
+
+    /// <summary>Room for the offsets of an example of up to <see cref="StackNonZeros"/> nonzeros: row offsets, then
+    /// block offsets.</summary>
+    [InlineArray(2 * StackNonZeros)]
+    private struct StackOffsets
+    {
+        private int _element;
+    }
+
+    /// <summary>
+    /// Writes every nonzero's row offset and block offset, and says whether the model knows every feature and field
+    /// (none negative, none at or beyond the model's counts); when it does not, the offsets are partly garbage and the
+    /// caller compacts instead. Eight nonzeros at a time where 256-bit vectors exist (the last eight overlap the rest).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Offsets(FfmTable table, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ref int rows, ref int blocks)
+    {
+        int n = indices.Length;
+        int lastFeature = table.NumFeatures - 1, lastField = table.NumFields - 1, rowStride = table.RowStride, blockStride = table.BlockStride;
+        ref int fieldAt = ref MemoryMarshal.GetReference(fields);
+        ref int indexAt = ref MemoryMarshal.GetReference(indices);
+
+        // (last - v) | v is negative exactly when v is negative or beyond last
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<int>.Count)
+        {
+            Vector256<int> features = Vector256.Create(lastFeature), fieldCount = Vector256.Create(lastField);
+            Vector256<int> rowStrides = Vector256.Create(rowStride), blockStrides = Vector256.Create(blockStride);
+            Vector256<int> outside = Vector256<int>.Zero;
+            nuint last = (nuint)(n - Vector256<int>.Count);
+            for (nuint a = 0; ; a = Math.Min(a + (nuint)Vector256<int>.Count, last))
+            {
+                Vector256<int> j = Vector256.LoadUnsafe(ref indexAt, a), f = Vector256.LoadUnsafe(ref fieldAt, a);
+                outside |= (features - j) | (fieldCount - f) | j | f;
+                (j * rowStrides).StoreUnsafe(ref rows, a);
+                (f * blockStrides).StoreUnsafe(ref blocks, a);
+                if (a == last)
+                {
+                    break;
+                }
+            }
+
+            return outside.ExtractMostSignificantBits() == 0;
+        }
+
+        int any = 0;
+        for (int a = 0; a < n; a++)
+        {
+            int j = Unsafe.Add(ref indexAt, a), f = Unsafe.Add(ref fieldAt, a);
+            any |= (lastFeature - j) | (lastField - f) | j | f;
+            Unsafe.Add(ref rows, a) = j * rowStride;
+            Unsafe.Add(ref blocks, a) = f * blockStride;
+        }
+
+        return any >= 0;
+    }
+
+    /// <summary>The linear sum of an example whose every value is 1 and every feature known: its weights added in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float LinearOfOnes(ReadOnlySpan<float> weights, ReadOnlySpan<int> indices)
+    {
+        ref float weightAt = ref MemoryMarshal.GetReference(weights);
+        ref int indexAt = ref MemoryMarshal.GetReference(indices);
+        float lin = 0f;
+        for (int a = 0; a < indices.Length; a++)
+        {
+            // every index is below NumFeatures < weights.Length (checked by Offsets)
+            lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a));
+        }
+
+        return lin;
+    }
+
+    /// <summary>The linear sum and the sum of squares of an example whose every feature the model knows, each added
+    /// in the order of the nonzeros (as <see cref="Compact"/> adds them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Sums(ReadOnlySpan<float> weights, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, out float linear, out float sumOfSquares)
+    {
+        ref float weightAt = ref MemoryMarshal.GetReference(weights);
+        ref int indexAt = ref MemoryMarshal.GetReference(indices);
+        ref float valueAt = ref MemoryMarshal.GetReference(values);
+        float lin = 0f, squares = 0f;
+        for (int a = 0; a < indices.Length; a++)
+        {
+            float v = Unsafe.Add(ref valueAt, a);
+            squares += v * v;
+
+            // every index is below NumFeatures < weights.Length (checked by Offsets)
+            lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a)) * v;
+        }
+
+        linear = lin;
+        sumOfSquares = squares;
     }
 
     private static float ScoreLarge<TKernel>(FfmModel model, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)

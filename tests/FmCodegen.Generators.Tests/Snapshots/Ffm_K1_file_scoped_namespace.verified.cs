@@ -42,6 +42,7 @@ namespace A.B
             public static int EmbeddingSize => 1;
 
             public static string ActivePath =>
+                global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 512 ? "Vector512" :
                 global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 256 ? "Vector256" :
                 global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 128 ? "Vector128" :
                 "Scalar";
@@ -49,6 +50,11 @@ namespace A.B
             [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public static float PairSum(ref float table, ref int rows, ref int blocks, ref float x, int count, int k, int fieldStride)
             {
+                if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 512)
+                {
+                    return global::FmCodegen.Kernels.FfmPairs.PairSumFourRows4(ref table, ref rows, ref blocks, ref x, count, 1);
+                }
+
                 if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && global::FmCodegen.Kernels.FmSimd.MaxBits >= 256)
                 {
                     return global::FmCodegen.Kernels.FfmPairs.PairSumTwoRows4(ref table, ref rows, ref blocks, ref x, count, 1);
