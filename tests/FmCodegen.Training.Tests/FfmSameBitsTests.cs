@@ -25,7 +25,7 @@ public class FfmSameBitsTests
     {
         var options = new FfmTrainingOptions { Task = task, Solver = solver, EmbeddingSize = k, Epochs = 3, Threads = threads, Seed = 1, ValidationFraction = 0 };
         FfmTrainingResult result = FfmTrainer.Train(Data(task, 3000), options);
-        ulong hash = Hash(result.Model);
+        ulong hash = ModelBits.Hash(result.Model);
         Assert.True(hash == expected, $"{task} {solver} k = {k}, {threads} thread(s), kernel {FfmKernels.For(k)}: hash 0x{hash:x16}, committed 0x{expected:x16}");
     }
 
@@ -87,7 +87,7 @@ public class FfmSameBitsTests
             long sum = 0;
             for (int f = 0; f < 8; f++)
             {
-                ulong z = Next(ref state);
+                ulong z = ModelBits.Next(ref state);
                 if (z % 5 == 0)
                 {
                     continue; // the field is absent from this row
@@ -100,7 +100,7 @@ public class FfmSameBitsTests
                 sum += (value % 7) - 3 + (f * value % 5);
             }
 
-            ulong extra = Next(ref state);
+            ulong extra = ModelBits.Next(ref state);
             if (extra % 8 == 0 && indices.Count > offsets[r])
             {
                 // repeat the row's first field with another feature, or its first feature in another field
@@ -116,45 +116,5 @@ public class FfmSameBitsTests
         }
 
         return SparseDataset.Create(labels, offsets, indices.ToArray(), values.ToArray(), fields.ToArray());
-    }
-
-    private static ulong Next(ref ulong state)
-    {
-        ulong z = state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-
-    private static ulong Hash(FfmModel model)
-    {
-        ulong hash = 14695981039346656037UL;
-        void Add(float value)
-        {
-            uint bits = BitConverter.SingleToUInt32Bits(value);
-            for (int i = 0; i < 4; i++)
-            {
-                hash = (hash ^ ((bits >> (8 * i)) & 0xff)) * 1099511628211UL;
-            }
-        }
-
-        Add(model.Bias);
-        foreach (float w in model.GetWeights())
-        {
-            Add(w);
-        }
-
-        for (int j = 0; j < model.NumFeatures; j++)
-        {
-            for (int f = 0; f < model.NumFields; f++)
-            {
-                foreach (float v in model.FactorBlock(j, f))
-                {
-                    Add(v);
-                }
-            }
-        }
-
-        return hash;
     }
 }

@@ -19,7 +19,7 @@ public class SameBitsTrainingTests
     public void A_seeded_model_has_the_committed_hash(FmTask task, FmSolver solver, int k, int threads, ulong expected)
     {
         FmTrainingResult result = FmTrainer.Train(Data(task, 6000), Options(task, solver, k, threads));
-        ulong hash = Hash(result.Model);
+        ulong hash = ModelBits.Hash(result.Model);
         Assert.True(hash == expected, $"{task} {solver} k = {k}, {threads} thread(s), kernel {FmKernels.For(k)}: hash 0x{hash:x16}, committed 0x{expected:x16}");
     }
 
@@ -30,9 +30,9 @@ public class SameBitsTrainingTests
     {
         SparseDataset data = Data(task, 3000);
         FmTrainingOptions options = FmTrainer.Defaults(Options(task, FmSolver.AdaGrad, k, 2));
-        ulong generated = Hash(FmTrainer.Train(data, options).Model);
-        ulong simd = Hash(StochasticTraining.Run<AdaGradRule, RuntimeSimdKernel>(data, options, null, default).Model);
-        ulong scalar = Hash(StochasticTraining.Run<AdaGradRule, RuntimeScalarKernel>(data, options, null, default).Model);
+        ulong generated = ModelBits.Hash(FmTrainer.Train(data, options).Model);
+        ulong simd = ModelBits.Hash(StochasticTraining.Run<AdaGradRule, RuntimeSimdKernel>(data, options, null, default).Model);
+        ulong scalar = ModelBits.Hash(StochasticTraining.Run<AdaGradRule, RuntimeScalarKernel>(data, options, null, default).Model);
         Assert.Equal(generated, simd);
         Assert.Equal(generated, scalar);
     }
@@ -52,12 +52,12 @@ public class SameBitsTrainingTests
             var features = new List<string>();
             for (int field = 0; field < 10; field++)
             {
-                int value = (int)(Next(ref state) % 40);
+                int value = (int)(ModelBits.Next(ref state) % 40);
                 signal += ((value * (field + 3)) % 7) - 3;
                 features.Add($"{(field * 40) + value}:1");
             }
 
-            int numeric = (int)(Next(ref state) % 100);
+            int numeric = (int)(ModelBits.Next(ref state) % 100);
             features.Add($"400:{numeric / 100.0:0.00}");
             string label = task == FmTask.BinaryClassification ? (signal + (numeric / 25) > 2 ? "1" : "0") : (signal / 4.0).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
             text.Append(label).Append(' ').AppendJoin(' ', features).Append('\n');
@@ -73,34 +73,5 @@ public class SameBitsTrainingTests
         {
             File.Delete(path);
         }
-    }
-
-    private static ulong Next(ref ulong state)
-    {
-        ulong z = state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-
-    private static ulong Hash(FmModel model)
-    {
-        ulong hash = 14695981039346656037UL;
-        void Add(float value)
-        {
-            uint bits = BitConverter.SingleToUInt32Bits(value);
-            for (int i = 0; i < 4; i++)
-            {
-                hash = (hash ^ ((bits >> (8 * i)) & 0xff)) * 1099511628211UL;
-            }
-        }
-
-        Add(model.Bias);
-        foreach (float value in model.RowTable)
-        {
-            Add(value);
-        }
-
-        return hash;
     }
 }
