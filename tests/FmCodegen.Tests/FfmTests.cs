@@ -240,16 +240,7 @@ public class FfmKernelProperties
 
                     int[] i = f.Select(_ => rng.Next(features + 2)).ToArray();
                     float[] v = f.Select(_ => (float)(rng.NextDouble() * 1.7)).ToArray();
-                    var paths = Paths(k).ToList();
-                    float first = paths[0].Score(model, f, i, v);
-                    double exact = Ffm.ScoreNaive(model, f, i, v);
-                    Assert.True(Math.Abs(first - exact) <= FfmCase.Tolerance(model, f, i, v), $"{first} vs {exact}");
-                    foreach ((string name, var score) in paths)
-                    {
-                        float y = score(model, f, i, v);
-                        Assert.True(BitConverter.SingleToInt32Bits(y) == BitConverter.SingleToInt32Bits(first),
-                            $"k={k} fields={fields} {norm}: {name} gave {y}, {paths[0].Name} {first}");
-                    }
+                    AssertPathsAgree(Paths(k).ToList(), model, f, i, v, $"k={k} fields={fields} {norm}");
                 }
             }
         }
@@ -291,17 +282,25 @@ public class FfmKernelProperties
 
                     int[] i = f.Select(_ => rng.Next(e % 4 == 3 ? features + 3 : features)).ToArray();
                     float[] v = f.Select(_ => 1f).ToArray();
-                    float first = paths[0].Score(model, f, i, v);
-                    double exact = Ffm.ScoreNaive(model, f, i, v);
-                    Assert.True(Math.Abs(first - exact) <= FfmCase.Tolerance(model, f, i, v), $"{first} vs {exact}");
-                    foreach ((string name, var score) in paths)
-                    {
-                        float y = score(model, f, i, v);
-                        Assert.True(BitConverter.SingleToInt32Bits(y) == BitConverter.SingleToInt32Bits(first),
-                            $"k={k} n={n} {norm}: {name} gave {y}, {paths[0].Name} {first}");
-                    }
+                    AssertPathsAgree(paths, model, f, i, v, $"k={k} n={n} {norm}");
                 }
             }
+        }
+    }
+
+    /// <summary>The first path's score lies within the definition's bound, and every path gives its bits.</summary>
+    private static void AssertPathsAgree(
+        IReadOnlyList<(string Name, Func<FfmModel, int[], int[], float[], float> Score)> paths,
+        FfmModel model, int[] f, int[] i, float[] v, string label)
+    {
+        float first = paths[0].Score(model, f, i, v);
+        double exact = Ffm.ScoreNaive(model, f, i, v);
+        Assert.True(Math.Abs(first - exact) <= FfmCase.Tolerance(model, f, i, v), $"{first} vs {exact}");
+        foreach ((string name, var score) in paths)
+        {
+            float y = score(model, f, i, v);
+            Assert.True(BitConverter.SingleToInt32Bits(y) == BitConverter.SingleToInt32Bits(first),
+                $"{label}: {name} gave {y}, {paths[0].Name} {first}");
         }
     }
 
