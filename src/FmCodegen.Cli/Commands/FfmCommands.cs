@@ -143,7 +143,7 @@ public static class FfmCli
                     y = Math.Clamp(y, min, max);
                 }
 
-                used += NumberText.FormatFloat(y, text.AsSpan(used));
+                used += NumberText.FormatFloat(y, text, used);
                 text[used++] = (byte)'\n';
             }
 

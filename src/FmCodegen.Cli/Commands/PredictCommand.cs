@@ -208,7 +208,7 @@ public static class PredictCommand
                     y = Math.Clamp(y, min, max);
                 }
 
-                used += NumberText.FormatFloat(y, text.AsSpan(used));
+                used += NumberText.FormatFloat(y, text, used);
                 text[used++] = (byte)'\n';
             }
 
