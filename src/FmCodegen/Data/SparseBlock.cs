@@ -55,7 +55,19 @@ public sealed class SparseBlock
     }
 
     /// <summary>Makes room for one more row of up to <paramref name="maxNonZeros"/> nonzeros.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void EnsureRoom(int maxNonZeros)
+    {
+        // the common case, room already there, inline in the parse loop; growing is a call
+        if (Count + 1 >= LabelBuffer.Length || (long)OffsetBuffer[Count] + maxNonZeros > IndexBuffer.Length
+            || (HasFields && FieldBuffer.Length < IndexBuffer.Length))
+        {
+            MakeRoom(maxNonZeros);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MakeRoom(int maxNonZeros)
     {
         if (Count + 1 >= LabelBuffer.Length)
         {
