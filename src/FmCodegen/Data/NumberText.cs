@@ -210,6 +210,43 @@ internal static class NumberText
             : FormatFloat(value, buffer.AsSpan(offset));
     }
 
+    /// <summary>
+    /// The lines <c>fm predict</c> writes: for each score its logistic (<paramref name="probability"/>), clamped to
+    /// <paramref name="clip"/> when given, as <see cref="FormatFloat(float, Span{byte})"/> writes it, and a newline.
+    /// Returns the bytes written; <paramref name="text"/> holds at least <see cref="MaxFloatBytes"/> + 1 per score.
+    /// </summary>
+    public static int FormatPredictions(ReadOnlySpan<float> scores, bool probability, (float Min, float Max)? clip, byte[] text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (text.Length / (MaxFloatBytes + 1) < scores.Length)
+        {
+            throw new ArgumentException($"text holds {text.Length} bytes; {scores.Length} predictions need up to {(long)scores.Length * (MaxFloatBytes + 1)}.", nameof(text));
+        }
+
+        bool clamp = clip.HasValue;
+        (float min, float max) = clip.GetValueOrDefault();
+        ref byte start = ref MemoryMarshal.GetArrayDataReference(text);
+        int used = 0;
+        for (int r = 0; r < scores.Length; r++)
+        {
+            float y = scores[r];
+            if (probability)
+            {
+                y = FmMath.Sigmoid(y);
+            }
+
+            if (clamp)
+            {
+                y = Math.Clamp(y, min, max);
+            }
+
+            used += FormatFloat(y, ref Unsafe.Add(ref start, used));
+            Unsafe.Add(ref start, used++) = (byte)'\n';
+        }
+
+        return used;
+    }
+
     /// <summary>The formatter over <see cref="MaxFloatBytes"/> bytes of room at <paramref name="destination"/>.</summary>
     private static int FormatFloat(float value, ref byte destination)
     {
