@@ -327,6 +327,52 @@ internal sealed class FfmEpochData
         return longest;
     }
 
+    /// <summary>Asks for the cache lines of a block's per-row values (offsets, labels, scales): blocks are visited
+    /// in a random order, so the first rows of each would otherwise wait for memory.</summary>
+    public void PrefetchRows(int block)
+    {
+        if (Sse.IsSupported)
+        {
+            int from = block * EpochData.RowsPerBlock, to = Math.Min(Count, from + EpochData.RowsPerBlock);
+            Prefetch(Offsets, from, to + 1);
+            Prefetch(Labels, from, to);
+            Prefetch(LinearScales, from, to);
+            Prefetch(PairScales, from, to);
+        }
+    }
+
+    /// <summary>Asks for the cache lines of a block's nonzeros (features, field blocks, values).</summary>
+    public void PrefetchNonZeros(int block)
+    {
+        if (Sse.IsSupported)
+        {
+            int from = block * EpochData.RowsPerBlock, to = Math.Min(Count, from + EpochData.RowsPerBlock);
+            int first = Offsets[from], end = Offsets[to];
+            Prefetch(Features, first, end);
+            Prefetch(Blocks, first, end);
+            Prefetch(Values, first, end);
+        }
+    }
+
+    /// <summary>Prefetches the cache lines holding array[from..to).</summary>
+    private static unsafe void Prefetch<T>(T[] array, int from, int to)
+        where T : unmanaged
+    {
+        if (from >= to)
+        {
+            return;
+        }
+
+        fixed (T* start = array)
+        {
+            nint line = (nint)(start + from) & ~(nint)63, last = (nint)(start + to - 1);
+            for (; line <= last; line += 64)
+            {
+                Sse.Prefetch0((void*)line);
+            }
+        }
+    }
+
     public float[] Labels { get; }
     public float[] LinearScales { get; }
     public float[] PairScales { get; }
@@ -436,8 +482,19 @@ internal class FfmReplica : MergedReplica
         float bias = Bias, biasSum = BiasSum;
         double totalLoss = 0;
         int trained = 0;
-        foreach (int block in blocks)
+        for (int bi = 0; bi < blocks.Length; bi++)
         {
+            if (bi + 2 < blocks.Length)
+            {
+                data.PrefetchRows(blocks[bi + 2]);
+            }
+
+            if (bi + 1 < blocks.Length)
+            {
+                data.PrefetchNonZeros(blocks[bi + 1]);
+            }
+
+            int block = blocks[bi];
             int from = block * EpochData.RowsPerBlock, to = Math.Min(data.Count, from + EpochData.RowsPerBlock);
             trained += to - from;
             for (int r = from; r < to; r++)
