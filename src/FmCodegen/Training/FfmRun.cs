@@ -561,7 +561,14 @@ internal class FfmReplica : MergedReplica
                 {
                     if (fastAdaGrad)
                     {
-                        FfmPairUpdates.AdaGrad4(ref origin, ref rowsRef, ref blocksRef, ref x, count, kappa * ps, eta, lambda);
+                        if (unit)
+                        {
+                            FfmPairUpdates.AdaGrad4Ones(ref origin, ref rowsRef, ref blocksRef, count, kappa * ps, eta, lambda);
+                        }
+                        else
+                        {
+                            FfmPairUpdates.AdaGrad4(ref origin, ref rowsRef, ref blocksRef, ref x, count, kappa * ps, eta, lambda);
+                        }
                     }
                     else if (adaGrad)
                     {
