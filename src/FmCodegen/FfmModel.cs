@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using FmCodegen.Kernels;
 
 namespace FmCodegen;
@@ -160,6 +161,9 @@ public sealed record FfmModel
             throw new InvalidOperationException("weights must have NumFeatures + 1 entries.");
         }
 
+        // the factors through a reference, not a span per block (a model load runs this over every block)
+        ref float origin = ref table.Origin;
+        int k = table.EmbeddingSize;
         for (int j = 0; j < table.NumFeatures; j++)
         {
             if (!float.IsFinite(weightsWithZero[j]))
@@ -167,14 +171,16 @@ public sealed record FfmModel
                 throw new InvalidDataException($"{source}: the linear weight of feature {j} is {Describe(weightsWithZero[j])}; a model must hold finite values.");
             }
 
+            ref float row = ref Unsafe.Add(ref origin, (nint)j * table.RowStride);
             for (int f = 0; f < table.NumFields; f++)
             {
-                Span<float> block = table.Block(j, f);
-                for (int c = 0; c < block.Length; c++)
+                ref float block = ref Unsafe.Add(ref row, (nint)f * table.BlockStride);
+                for (int c = 0; c < k; c++)
                 {
-                    if (!float.IsFinite(block[c]))
+                    float value = Unsafe.Add(ref block, c);
+                    if (!float.IsFinite(value))
                     {
-                        throw new InvalidDataException($"{source}: factor {c} of feature {j}, field {f} is {Describe(block[c])}; a model must hold finite values.");
+                        throw new InvalidDataException($"{source}: factor {c} of feature {j}, field {f} is {Describe(value)}; a model must hold finite values.");
                     }
                 }
             }

@@ -320,7 +320,14 @@ public static class FfmCore
 
         if (longest <= StackNonZeros)
         {
-            ScoreRows<TKernel>(model, offsets, fields, indices, values, output, stackalloc int[StackNonZeros], stackalloc int[StackNonZeros], stackalloc float[StackNonZeros]);
+            // every row through the one-example path: its offsets in the frame's buffer, the values read in place,
+            // no compaction unless a row has a feature or field the model does not know (the same bits either way)
+            for (int r = 0; r < output.Length; r++)
+            {
+                int start = offsets[r];
+                int count = offsets[r + 1] - start;
+                output[r] = Score<TKernel>(model, fields.Slice(start, count), indices.Slice(start, count), values.Slice(start, count));
+            }
         }
         else
         {

@@ -85,11 +85,14 @@ internal sealed class FfmTable
     public void ClearPadding()
     {
         int k = EmbeddingSize;
-        for (int j = 0; j < NumFeatures; j++)
+        if (k < FieldStride)
         {
-            for (int f = 0; f < NumFields; f++)
+            for (int j = 0; j < NumFeatures; j++)
             {
-                WholeBlock(j, f)[k..FieldStride].Clear();
+                for (int f = 0; f < NumFields; f++)
+                {
+                    WholeBlock(j, f)[k..FieldStride].Clear();
+                }
             }
         }
 

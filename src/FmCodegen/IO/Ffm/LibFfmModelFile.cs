@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FmCodegen.Kernels;
 
@@ -64,24 +65,52 @@ public static class LibFfmModelFile
         ModelLimits.CheckFfmTable(n, m, k, sourceName);
         int blockFloats = 2 * (length == size4 ? (k + 3) / 4 * 4 : k);
         float[] block = new float[blockFloats];
-        Span<byte> bytes = MemoryMarshal.AsBytes(block.AsSpan());
         int align = alignment ?? (size4 != size1 ? (length == size4 ? 4 : 1) : DetectAlignment(stream, (long)n * m, k, block, sourceName));
         var table = new FfmTable(n, m, k);
-        for (int j = 0; j < n; j++)
-        {
-            for (int f = 0; f < m; f++)
-            {
-                ReadBlock(stream, bytes, block);
-                Span<float> target = table.Block(j, f);
-                for (int c = 0; c < k; c++)
-                {
-                    target[c] = block[WeightPosition(c, align)];
-                }
-            }
-        }
-
+        ReadBlocks(stream, table, blockFloats, align);
         FfmModel model = FfmModel.FromParts(0f, new float[n + 1], table, normalization ? FfmNormalization.LibFfm : FfmNormalization.None, sourceName);
         return new FfmModelFile(model, FfmModelFormat.LibFfm, FmTask.BinaryClassification, HasBias: false, HasLinear: false);
+    }
+
+    /// <summary>The bytes read at once: whole blocks, up to about this many.</summary>
+    private const int ChunkBytes = 1 << 16;
+
+    /// <summary>Reads the n x m blocks (j outer) into the table, many blocks per read, each weight converted in
+    /// place from its little-endian bytes.</summary>
+    private static unsafe void ReadBlocks(Stream stream, FfmTable table, int blockFloats, int align)
+    {
+        int k = table.EmbeddingSize, fields = table.NumFields;
+        int blockBytes = blockFloats * sizeof(float);
+        long remaining = (long)table.NumFeatures * fields;
+        byte[] chunk = new byte[Math.Max(1, ChunkBytes / blockBytes) * blockBytes];
+        ref float origin = ref table.Origin;
+        int j = 0, f = 0;
+        fixed (byte* start = chunk)
+        {
+            while (remaining > 0)
+            {
+                int blocks = (int)Math.Min(remaining, chunk.Length / blockBytes);
+                stream.ReadExactly(chunk, 0, blocks * blockBytes);
+                for (int b = 0; b < blocks; b++)
+                {
+                    byte* source = start + ((nint)b * blockBytes);
+                    ref float target = ref Unsafe.Add(ref origin, ((nint)j * table.RowStride) + ((nint)f * table.BlockStride));
+                    for (int c = 0; c < k; c++)
+                    {
+                        int bits = Unsafe.ReadUnaligned<int>(source + (WeightPosition(c, align) * sizeof(float)));
+                        Unsafe.Add(ref target, c) = BitConverter.Int32BitsToSingle(BitConverter.IsLittleEndian ? bits : BinaryPrimitives.ReverseEndianness(bits));
+                    }
+
+                    if (++f == fields)
+                    {
+                        f = 0;
+                        j++;
+                    }
+                }
+
+                remaining -= blocks;
+            }
+        }
     }
 
     /// <summary>Where weight c sits in a (feature, field) block: blocks of kALIGN weights then kALIGN sums.</summary>
