@@ -504,7 +504,8 @@ internal class FfmReplica : MergedReplica
         int[] rows = _rows;
         ref int rowsRef = ref MemoryMarshal.GetArrayDataReference(rows);
         ref float origin = ref table.Origin;
-        int[] offsets = data.Offsets, features = data.Features, fieldBlocks = data.Blocks;
+        int[] offsets = data.Offsets, fieldBlocks = data.Blocks;
+        ref int featuresRef = ref MemoryMarshal.GetArrayDataReference(data.Features);
         float[] values = data.Values, labels = data.Labels, linearScales = data.LinearScales, pairScales = data.PairScales;
         bool unit = data.UnitValues;
         int[]? stamp = Stamp;
@@ -531,14 +532,8 @@ internal class FfmReplica : MergedReplica
                 int start = offsets[r], count = offsets[r + 1] - start;
                 ref int blocksRef = ref fieldBlocks[start];
                 ref float x = ref values[unit ? 0 : start];
-                float lin = 0f;
-                for (int a = 0; a < count; a++)
-                {
-                    int j = features[start + a];
-                    Unsafe.Add(ref rowsRef, a) = j * rowStride;
-                    lin += weights[j] * Unsafe.Add(ref x, a);
-                }
-
+                ref int rowFeatures = ref Unsafe.Add(ref featuresRef, start);
+                float lin = TableRows(ref rowFeatures, ref rowsRef, ref x, weights, count, rowStride);
                 float pairs = count < 2 ? 0f : TKernel.PairSum(ref origin, ref rowsRef, ref blocksRef, ref x, count, k, stride);
                 float ls = linearScales[r], ps = pairScales[r];
                 float score = FfmCore.Combine(linear ? bias : 0f, ls, linear ? lin : 0f, ps, pairs);
@@ -584,30 +579,13 @@ internal class FfmReplica : MergedReplica
                 {
                     for (int a = 0; a < count; a++)
                     {
-                        Touch(features[start + a], window);
+                        Touch(Unsafe.Add(ref rowFeatures, a), window);
                     }
                 }
 
                 if (linear)
                 {
-                    float kl = kappa * ls;
-                    for (int a = 0; a < count; a++)
-                    {
-                        int j = features[start + a];
-                        float w = weights[j];
-                        float g = MathF.FusedMultiplyAdd(kl, Unsafe.Add(ref x, a), linearLambda * w);
-                        if (adaGrad)
-                        {
-                            float h = MathF.FusedMultiplyAdd(g, g, sums[j]);
-                            sums[j] = h;
-                            weights[j] = w - (eta * g / MathF.Sqrt(h));
-                        }
-                        else
-                        {
-                            weights[j] = w - (eta * g);
-                        }
-                    }
-
+                    UpdateLinear(weights, sums, ref rowFeatures, ref x, count, kappa * ls, eta, linearLambda, adaGrad);
                     if (adaGrad)
                     {
                         biasSum = MathF.FusedMultiplyAdd(kappa, kappa, biasSum);
@@ -625,5 +603,44 @@ internal class FfmReplica : MergedReplica
         BiasSum = biasSum;
         LossSum += totalLoss;
         Examples += trained;
+    }
+
+    /// <summary>A row's table rows (feature x row stride) and its linear sum, in the order of its nonzeros. Out of
+    /// <see cref="Train{TKernel}"/>'s loop, whose many live values left the sum on the stack (a store and a load per
+    /// nonzero on the sum's chain).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float TableRows(ref int features, ref int rows, ref float x, float[] weights, int count, int rowStride)
+    {
+        float lin = 0f;
+        for (int a = 0; a < count; a++)
+        {
+            int j = Unsafe.Add(ref features, a);
+            Unsafe.Add(ref rows, a) = j * rowStride;
+            lin += weights[j] * Unsafe.Add(ref x, a);
+        }
+
+        return lin;
+    }
+
+    /// <summary>A row's linear weights, one step each (AdaGrad or SGD) with gradient kl x value + lambda x w.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void UpdateLinear(float[] weights, float[] sums, ref int features, ref float x, int count, float kl, float eta, float lambda, bool adaGrad)
+    {
+        for (int a = 0; a < count; a++)
+        {
+            int j = Unsafe.Add(ref features, a);
+            float w = weights[j];
+            float g = MathF.FusedMultiplyAdd(kl, Unsafe.Add(ref x, a), lambda * w);
+            if (adaGrad)
+            {
+                float h = MathF.FusedMultiplyAdd(g, g, sums[j]);
+                sums[j] = h;
+                weights[j] = w - (eta * g / MathF.Sqrt(h));
+            }
+            else
+            {
+                weights[j] = w - (eta * g);
+            }
+        }
     }
 }
