@@ -249,13 +249,15 @@ internal sealed class FfmEpochData
         LinearScales = LargeArrays.Uninitialized<float>(order.Length);
         PairScales = LargeArrays.Uninitialized<float>(order.Length);
         Offsets = LargeArrays.Uninitialized<int>(order.Length + 1);
-        Features = LargeArrays.Uninitialized<int>(nonZeros);
-        Blocks = LargeArrays.Uninitialized<int>(nonZeros);
+        // one element more than the nonzeros: a row's arrays are taken by reference at its first nonzero, which for
+        // empty rows after the last kept nonzero is one past them
+        Features = LargeArrays.Uninitialized<int>(nonZeros + 1);
+        Blocks = LargeArrays.Uninitialized<int>(nonZeros + 1);
 
         // data whose values are all 1 (SparseDataset.UnitValues) keeps no copy of them: every row reads the same
         // run of ones (UnitValues), a copy as large as the features' less to write and to read every epoch
         UnitValues = data.UnitValues;
-        float[]? values = UnitValues ? null : LargeArrays.Uninitialized<float>(nonZeros);
+        float[]? values = UnitValues ? null : LargeArrays.Uninitialized<float>(nonZeros + 1);
         Longest = Copy(data, order, numFeatures, numFields, blockStride, normalization, values);
         if (values is null)
         {
