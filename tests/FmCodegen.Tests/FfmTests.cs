@@ -288,6 +288,49 @@ public class FfmKernelProperties
         }
     }
 
+    /// <summary>Examples with one nonzero per field, fields 0 .. n - 1 in order (the 512-bit kernel's in-field-order
+    /// path, which loads whole groups of four blocks and clears the lanes a step does not use) under models whose blocks
+    /// that no pair reads hold 3e38 (a model holds finite numbers only; any product of two of them overflows): a
+    /// feature's block of its own field, and every block of the fields n and after. No path lets them reach the score:
+    /// finite, within the definition's bound, every path the same bits.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void Blocks_that_no_pair_reads_never_reach_the_score(int k)
+    {
+        var rng = new Random(777 + k);
+        const int fields = 13, perField = 4;
+        var paths = Paths(k).ToList();
+        for (int n = 1; n <= fields; n++)
+        {
+            // feature j belongs to field j % fields
+            float[] factors = new float[fields * perField * fields * k];
+            for (int j = 0; j < fields * perField; j++)
+            {
+                for (int f = 0; f < fields; f++)
+                {
+                    bool unread = f == j % fields || f >= n;
+                    for (int c = 0; c < k; c++)
+                    {
+                        factors[(((j * fields) + f) * k) + c] = unread ? 3e38f : (float)(rng.NextDouble() - 0.4);
+                    }
+                }
+            }
+
+            float[] weights = Enumerable.Range(0, fields * perField).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+            FfmModel model = FfmModel.Create(0.1f, weights, factors, fields, k) with { Normalization = FfmNormalization.LibFfm };
+            for (int e = 0; e < 10; e++)
+            {
+                int[] f = Enumerable.Range(0, n).ToArray();
+                int[] i = f.Select(field => field + (fields * rng.Next(perField))).ToArray();
+                float[] v = f.Select(_ => e % 2 == 0 ? 1f : (float)(rng.NextDouble() * 1.5)).ToArray();
+                Assert.True(float.IsFinite(paths[0].Score(model, f, i, v)), $"k={k} n={n}");
+                AssertPathsAgree(paths, model, f, i, v, $"k={k} n={n}");
+            }
+        }
+    }
+
     /// <summary>The first path's score lies within the definition's bound, and every path gives its bits.</summary>
     private static void AssertPathsAgree(
         IReadOnlyList<(string Name, Func<FfmModel, int[], int[], float[], float> Score)> paths,

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace FmCodegen.Kernels;
 
@@ -13,7 +14,7 @@ namespace FmCodegen.Kernels;
 /// bits as every other path. Generated kernels call these; not for direct use.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class FfmPairs
+public static partial class FfmPairs
 {
     /// <summary>The pair sum of a compacted example (<see cref="IFfmKernel.PairSum"/>) for field stride 4, lanes
     /// 0 .. <paramref name="k"/> - 1 summed in order. Needs 256-bit vectors.</summary>
@@ -66,6 +67,11 @@ public static class FfmPairs
     private static float PairSumFourRows4<TValues>(ref float table, ref int rows, ref int blocks, ref float x, int count, int k)
         where TValues : struct, IValues
     {
+        if (Avx512F.IsSupported && InFieldOrder(ref blocks, count))
+        {
+            return PairSumInFieldOrder<TValues>(ref table, ref rows, ref x, count, k);
+        }
+
         Vector128<float> acc = Vector128<float>.Zero;
         int a = 0;
         while (a < count)
