@@ -71,9 +71,9 @@ public sealed class SparseBlock
     {
         if (Count + 1 >= LabelBuffer.Length)
         {
-            Grow(ref LabelBuffer, LabelBuffer.Length * 2);
-            Grow(ref OffsetBuffer, LabelBuffer.Length + 1);
-            Grow(ref LineBuffer, LabelBuffer.Length);
+            LabelBuffer = (float[])Grow(LabelBuffer, LabelBuffer.Length * 2);
+            OffsetBuffer = (int[])Grow(OffsetBuffer, LabelBuffer.Length + 1);
+            LineBuffer = (long[])Grow(LineBuffer, LabelBuffer.Length);
         }
 
         long needed = (long)OffsetBuffer[Count] + maxNonZeros;
@@ -87,23 +87,23 @@ public sealed class SparseBlock
             int size = (int)Math.Min(Array.MaxLength, Math.Max(needed, (long)IndexBuffer.Length * 2));
             MemoryBudget.Ensure((long)size * (HasFields ? 12 : 8), $"A block of {Count + 1:N0} rows with up to {needed:N0} nonzeros",
                 "read smaller blocks, or use a machine with more memory");
-            Grow(ref IndexBuffer, size);
-            Grow(ref ValueBuffer, size);
+            IndexBuffer = (int[])Grow(IndexBuffer, size);
+            ValueBuffer = (float[])Grow(ValueBuffer, size);
         }
 
         if (HasFields && FieldBuffer.Length < IndexBuffer.Length)
         {
-            Grow(ref FieldBuffer, IndexBuffer.Length);
+            FieldBuffer = (int[])Grow(FieldBuffer, IndexBuffer.Length);
         }
     }
 
-    /// <summary>Array.Resize for the block's arrays of numbers (a longer array, the old values copied), written here so
-    /// that the precompiled image holds it: the runtime's generic Resize is compiled at start for each element type.</summary>
-    private static void Grow<T>(ref T[] array, int length)
-        where T : unmanaged
+    /// <summary>Array.Resize for the block's arrays of numbers (a longer array of the same type, the old values
+    /// copied), without generics: the runtime compiles a generic method over float, int or long at start (the
+    /// precompiled image holds no such instantiation), this one comes precompiled.</summary>
+    private static Array Grow(Array array, int length)
     {
-        var grown = new T[length];
-        Buffer.BlockCopy(array, 0, grown, 0, Math.Min(array.Length, length) * Unsafe.SizeOf<T>());
-        array = grown;
+        Array grown = Array.CreateInstanceFromArrayType(array.GetType(), length);
+        Buffer.BlockCopy(array, 0, grown, 0, Math.Min(Buffer.ByteLength(array), Buffer.ByteLength(grown)));
+        return grown;
     }
 }
