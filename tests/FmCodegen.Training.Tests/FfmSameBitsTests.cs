@@ -52,7 +52,7 @@ public class FfmSameBitsTests
                 kernelTable[i] = (i / 4) % 2 == 0 ? (float)(rng.NextDouble() - 0.5) : 1f + (float)rng.NextDouble();
             }
 
-            float[] ownTable = (float[])kernelTable.Clone();
+            float[] ownTable = (float[])kernelTable.Clone(), onesKernelTable = (float[])kernelTable.Clone(), onesTable = (float[])kernelTable.Clone();
             int[] rows = examples[e].Select(j => j * RowFloats).ToArray();
             int[] blocks = exampleFields[e].Select(f => f * 8).ToArray();
             float[] x = rows.Select(_ => 0.25f + (float)rng.NextDouble()).ToArray();
@@ -60,7 +60,34 @@ public class FfmSameBitsTests
             FfmKernels.For(4).Accept(new KernelUpdate(kernelTable, rows, blocks, x, kappa));
             FfmPairUpdates.AdaGrad4(ref ownTable[0], ref rows[0], ref blocks[0], ref x[0], rows.Length, kappa, 0.2f, 2e-5f);
             Assert.Equal(kernelTable.Select(BitConverter.SingleToUInt32Bits), ownTable.Select(BitConverter.SingleToUInt32Bits));
+
+            // an example whose values are all 1: the loop that takes kappa as every pair's scale
+            float[] ones = rows.Select(_ => 1f).ToArray();
+            FfmKernels.For(4).Accept(new KernelUpdate(onesKernelTable, rows, blocks, ones, kappa));
+            FfmPairUpdates.AdaGrad4Ones(ref onesTable[0], ref rows[0], ref blocks[0], rows.Length, kappa, 0.2f, 2e-5f);
+            Assert.Equal(onesKernelTable.Select(BitConverter.SingleToUInt32Bits), onesTable.Select(BitConverter.SingleToUInt32Bits));
         }
+    }
+
+    [Theory]
+    [InlineData(FfmSolver.AdaGrad, 4, 1)]
+    [InlineData(FfmSolver.AdaGrad, 4, 2)]
+    [InlineData(FfmSolver.Sgd, 4, 1)]
+    [InlineData(FfmSolver.AdaGrad, 8, 1)]
+    public void Data_without_a_value_array_trains_the_model_of_the_same_data_with_its_ones(FfmSolver solver, int k, int threads)
+    {
+        // the trainer keeps no copy of unit values and its pair loop takes kappa for kappa x 1 x 1 there
+        SparseDataset data = Data(FmTask.BinaryClassification, 3000);
+        var offsets = data.Offsets.ToArray();
+        var ones = new float[data.NonZeros];
+        Array.Fill(ones, 1f);
+        var unit = SparseDataset.FromTrustedArrays(data.Labels.ToArray(), offsets, data.Indices.ToArray(), null, data.Fields.ToArray(), data.NumFeatures, data.NumFields);
+        var explicitOnes = SparseDataset.FromTrustedArrays(data.Labels.ToArray(), offsets, data.Indices.ToArray(), ones, data.Fields.ToArray(), data.NumFeatures, data.NumFields);
+        Assert.True(unit.UnitValues);
+        Assert.False(explicitOnes.UnitValues);
+        var options = new FfmTrainingOptions { Task = FmTask.BinaryClassification, Solver = solver, EmbeddingSize = k, Epochs = 3, Threads = threads, Seed = 1, ValidationFraction = 0 };
+        ulong expected = ModelBits.Hash(FfmTrainer.Train(explicitOnes, options).Model);
+        Assert.Equal(expected, ModelBits.Hash(FfmTrainer.Train(unit, options).Model));
     }
 
     private sealed class KernelUpdate(float[] table, int[] rows, int[] blocks, float[] x, float kappa) : IFfmKernelVisitor<int>

@@ -144,6 +144,24 @@ public class FfmTrainerTests
         Assert.Equal(a.History.Select(e => e.ValidationLoss), b.History.Select(e => e.ValidationLoss));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Rows_without_nonzeros_train_wherever_the_shuffle_puts_them(bool unitValues)
+    {
+        // two rows, one empty: over these seeds the shuffled copy has the empty row first and last
+        int[] offsets = [0, 2, 2];
+        int[] indices = [0, 1], fields = [0, 1];
+        float[] labels = [1, 0];
+        for (int seed = 1; seed <= 8; seed++)
+        {
+            SparseDataset data = SparseDataset.FromTrustedArrays(labels, offsets, indices, unitValues ? null : [1f, 0.5f], fields, 2, 2);
+            FfmTrainingResult result = FfmTrainer.Train(data, new FfmTrainingOptions { Task = FmTask.BinaryClassification, Epochs = 2, ValidationFraction = 0, Seed = seed });
+            Assert.Equal(2, result.History.Count);
+            Assert.All(result.History, e => Assert.True(double.IsFinite(e.TrainLoss)));
+        }
+    }
+
     [Fact]
     public void Data_without_fields_is_refused()
     {

@@ -19,7 +19,7 @@ internal sealed class SplitMix64
     }
 
     /// <summary>Uniform in [0, bound) by the multiply-high method (bias below 2^-32 for the bounds used here).</summary>
-    public int NextInt(int bound) => (int)(((UInt128)NextULong() * (ulong)bound) >> 64);
+    public int NextInt(int bound) => (int)Math.BigMul(NextULong(), (ulong)bound, out _);
 
     /// <summary>Uniform in (0, 1]: 53 random bits.</summary>
     public double NextDouble() => ((NextULong() >> 11) + 1) * (1.0 / (1UL << 53));
