@@ -73,6 +73,27 @@ public class NumberTextTests
         }
     }
 
+    [Property(MaxTest = 2000)]
+    public bool EveryEntryWritesTheSameBytes(int bits, byte offset)
+    {
+        // the span entry, the array entry with room and the array entry near the end of its buffer (short room)
+        float f = BitConverter.Int32BitsToSingle(bits);
+        string expected = Format(f);
+        byte[] buffer = new byte[64];
+        int at = offset % 40;
+        int n = NumberText.FormatFloat(f, buffer, at);
+        byte[] tight = new byte[at + expected.Length];
+        int m = NumberText.FormatFloat(f, tight, at);
+        return Encoding.ASCII.GetString(buffer, at, n) == expected && Encoding.ASCII.GetString(tight, at, m) == expected;
+    }
+
+    [Fact]
+    public void ATooSmallBufferIsRefused()
+    {
+        Assert.Throws<InvalidOperationException>(() => NumberText.FormatFloat(0.123456789f, new byte[4], 0));
+        Assert.Equal(1, NumberText.FormatFloat(7f, new byte[1], 0));
+    }
+
     [Theory]
     [InlineData("0", 0, 1)]
     [InlineData("2147483646", 2147483646, 10)]

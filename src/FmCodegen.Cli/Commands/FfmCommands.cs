@@ -107,9 +107,6 @@ public static class FfmCli
         float[] scores = new float[RowsPerBlock];
         byte[] text = new byte[RowsPerBlock * 20];
         int[] mapped = [];
-        bool probability = options.Probability;
-        bool clip = options.Clip.HasValue;
-        float min = options.Clip?.Min ?? 0, max = options.Clip?.Max ?? 0;
         FfmKernelEntry kernel = FfmKernels.For(file.Model.EmbeddingSize);
         long rows = 0;
         long t0 = Stopwatch.GetTimestamp();
@@ -134,18 +131,7 @@ public static class FfmCli
             FfmBatch.Score(kernel, file.Model, block.Offsets, block.Fields, indices, block.Values, output, options.Threads == 0 ? 0 : options.Threads);
             long t2 = Stopwatch.GetTimestamp();
             stages.Score += t2 - t1;
-            int used = 0;
-            foreach (float score in output)
-            {
-                float y = probability ? Fm.Sigmoid(score) : score;
-                if (clip)
-                {
-                    y = Math.Clamp(y, min, max);
-                }
-
-                used += NumberText.FormatFloat(y, text.AsSpan(used));
-                text[used++] = (byte)'\n';
-            }
+            int used = NumberText.FormatPredictions(output, options.Probability, options.Clip, text);
 
             if (target is not null)
             {

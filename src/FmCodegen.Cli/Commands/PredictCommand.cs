@@ -170,8 +170,6 @@ public static class PredictCommand
 
         // a probit sample set already predicts probabilities
         bool probability = options.Probability && samples?.Link != FmSampleLink.Probit;
-        bool clip = options.Clip.HasValue;
-        float min = options.Clip?.Min ?? 0, max = options.Clip?.Max ?? 0;
         long t0 = Stopwatch.GetTimestamp();
         while (reader.ReadBlock(block, RowsPerBlock))
         {
@@ -194,23 +192,7 @@ public static class PredictCommand
             }
 
             long t2 = Stopwatch.GetTimestamp();
-            int used = 0;
-            for (int r = 0; r < block.Count; r++)
-            {
-                float y = scores[r];
-                if (probability)
-                {
-                    y = Fm.Sigmoid(y);
-                }
-
-                if (clip)
-                {
-                    y = Math.Clamp(y, min, max);
-                }
-
-                used += NumberText.FormatFloat(y, text.AsSpan(used));
-                text[used++] = (byte)'\n';
-            }
+            int used = NumberText.FormatPredictions(scores.AsSpan(0, block.Count), probability, options.Clip, text);
 
             if (target is not null)
             {

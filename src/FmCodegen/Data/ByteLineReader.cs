@@ -49,7 +49,7 @@ internal sealed class ByteLineReader : IDisposable
     {
         while (true)
         {
-            int newline = _buffer.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
+            int newline = new ReadOnlySpan<byte>(_buffer, _start, _end - _start).IndexOf((byte)'\n');
             if (newline >= 0)
             {
                 if (newline > MaxLineLength)

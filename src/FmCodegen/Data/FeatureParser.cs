@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace FmCodegen.Data;
 
@@ -61,29 +62,22 @@ internal static unsafe class FeatureParser
             {
                 Buffer.MemoryCopy(original, copy, MaxCopied, length);
                 copy[length] = (byte)'#';
-                uint largestField, largestIndex;
                 count = withFields
-                    ? CopiedTokens<WithFields>(copy, copy + length, fieldAt, indexAt, valueAt, room, out largestField, out largestIndex)
-                    : CopiedTokens<WithoutFields>(copy, copy + length, fieldAt, indexAt, valueAt, room, out largestField, out largestIndex);
-                if (count > 0)
-                {
-                    maxIndex = Math.Max(maxIndex, (int)largestIndex);
-                    if (withFields)
-                    {
-                        maxField = Math.Max(maxField, (int)largestField);
-                    }
-                }
+                    ? CopiedTokens<WithFields>(copy, copy + length, fieldAt, indexAt, valueAt, room)
+                    : CopiedTokens<WithoutFields>(copy, copy + length, fieldAt, indexAt, valueAt, room);
             }
             else
             {
                 count = Tokens(original, original + length, withFields, fieldAt, indexAt, valueAt, room);
-                if (count > 0)
+            }
+
+            // the largest field and index of the line from the stored values (not a running maximum per token)
+            if (count > 0)
+            {
+                maxIndex = Math.Max(maxIndex, Max(indexAt, count));
+                if (withFields)
                 {
-                    maxIndex = Math.Max(maxIndex, Max(indexAt, count));
-                    if (withFields)
-                    {
-                        maxField = Math.Max(maxField, Max(fieldAt, count));
-                    }
+                    maxField = Math.Max(maxField, Max(fieldAt, count));
                 }
             }
 
@@ -96,11 +90,26 @@ internal static unsafe class FeatureParser
         }
     }
 
-    /// <summary>The largest of <paramref name="count"/> (at least one) non-negative ints.</summary>
+    /// <summary>The largest of <paramref name="count"/> (at least one) non-negative ints: eight at a time where
+    /// 256-bit vectors exist (the last eight overlapping the rest).</summary>
     private static int Max(int* values, int count)
     {
-        int max = values[0];
-        for (int i = 1; i < count; i++)
+        int i = 0, max = 0;
+        if (Vector256.IsHardwareAccelerated && count >= Vector256<int>.Count)
+        {
+            // LoadUnsafe over a reference: precompiled code calls Vector256.Load(pointer) instead of inlining it
+            ref int first = ref *values;
+            Vector256<int> largest = Vector256.LoadUnsafe(ref first);
+            for (i = Vector256<int>.Count; i < count; i += Vector256<int>.Count)
+            {
+                largest = Vector256.Max(largest, Vector256.LoadUnsafe(ref first, (nuint)Math.Min(i, count - Vector256<int>.Count)));
+            }
+
+            Vector128<int> half = Vector128.Max(largest.GetLower(), largest.GetUpper());
+            max = Math.Max(Math.Max(half.GetElement(0), half.GetElement(1)), Math.Max(half.GetElement(2), half.GetElement(3)));
+        }
+
+        for (; i < count; i++)
         {
             max = Math.Max(max, values[i]);
         }
@@ -127,16 +136,14 @@ internal static unsafe class FeatureParser
 
     /// <summary>
     /// The tokens of a line copied into the scratch buffer, [p, end) followed by a '#': every run of digits stops
-    /// at the '#' at the latest, so no read needs a test of the end. Returns how many tokens were stored (the
-    /// largest field and index in <paramref name="maxField"/> and <paramref name="maxIndex"/>), or -1.
+    /// at the '#' at the latest, so no read needs a test of the end. Returns how many tokens were stored, or -1.
     /// </summary>
-    private static int CopiedTokens<TFormat>(byte* p, byte* end, int* fieldAt, int* indexAt, float* valueAt, int room, out uint maxField, out uint maxIndex)
+    private static int CopiedTokens<TFormat>(byte* p, byte* end, int* fieldAt, int* indexAt, float* valueAt, int room)
         where TFormat : struct, IFormat
     {
         byte* begin = p;
         int* indexStart = indexAt;
         int* indexLimit = indexAt + room;
-        uint maxF = 0, maxI = 0;
         while (true)
         {
             uint c;
@@ -153,7 +160,6 @@ internal static unsafe class FeatureParser
 
             if (indexAt >= indexLimit)
             {
-                maxField = maxIndex = 0;
                 return -1;
             }
 
@@ -167,18 +173,22 @@ internal static unsafe class FeatureParser
                     goto Bytewise;
                 }
 
-                while ((d = (uint)(*++q - '0')) <= 9)
+                // one digit and the colon (the fields of most files), else the digits that follow
+                if (*++q != ':')
                 {
-                    f = (f * 10) + d;
-                }
+                    while ((d = (uint)(*q - '0')) <= 9)
+                    {
+                        f = (f * 10) + d;
+                        q++;
+                    }
 
-                if (q - p > 9 || *q != ':')
-                {
-                    goto Bytewise;
+                    if (q - p > 9 || *q != ':')
+                    {
+                        goto Bytewise;
+                    }
                 }
 
                 *fieldAt = (int)f;
-                maxF = Math.Max(maxF, f);
                 q++;
             }
 
@@ -200,7 +210,6 @@ internal static unsafe class FeatureParser
             }
 
             *indexAt = (int)j;
-            maxI = Math.Max(maxI, j);
 
             // the value: one digit (one-hot and count data), else digits[.digits], 9 digits at most
             uint m = (uint)(*++q - '0');
@@ -254,16 +263,8 @@ internal static unsafe class FeatureParser
             p = ParseToken(p, end, begin, TFormat.Fields, fieldAt, indexAt, valueAt);
             if (p == null)
             {
-                maxField = maxIndex = 0;
                 return -1;
             }
-
-            if (TFormat.Fields)
-            {
-                maxF = Math.Max(maxF, (uint)*fieldAt);
-            }
-
-            maxI = Math.Max(maxI, (uint)*indexAt);
 
         Next:
             if (TFormat.Fields)
@@ -275,8 +276,6 @@ internal static unsafe class FeatureParser
             valueAt++;
         }
 
-        maxField = maxF;
-        maxIndex = maxI;
         return (int)(indexAt - indexStart);
     }
 

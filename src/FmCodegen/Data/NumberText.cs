@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace FmCodegen.Data;
 
@@ -171,6 +172,9 @@ internal static class NumberText
         return p == position ? -1 : p;
     }
 
+    /// <summary>The most bytes <see cref="FormatFloat(float, Span{byte})"/> writes ("-0.0000123456789").</summary>
+    public const int MaxFloatBytes = 16;
+
     /// <summary>
     /// Writes a float as the shortest text of 6 to 9 significant digits that parses back to the same float
     /// (invariant culture; 'e' notation below 1e-5 and from 1e9 on). Digits come from double arithmetic and a
@@ -179,10 +183,77 @@ internal static class NumberText
     /// </summary>
     public static int FormatFloat(float value, Span<byte> destination)
     {
+        if (destination.Length >= MaxFloatBytes)
+        {
+            return FormatFloat(value, ref MemoryMarshal.GetReference(destination));
+        }
+
+        // a short destination: the text in a buffer of the longest, then copied when it fits
+        Span<byte> room = stackalloc byte[MaxFloatBytes];
+        int written = FormatFloat(value, ref MemoryMarshal.GetReference(room));
+        if (written > destination.Length)
+        {
+            throw new InvalidOperationException("The number buffer is too small.");
+        }
+
+        room[..written].CopyTo(destination);
+        return written;
+    }
+
+    /// <summary><see cref="FormatFloat(float, Span{byte})"/> into <paramref name="buffer"/> from
+    /// <paramref name="offset"/> (the loops that write a prediction per line call this: no span per number).</summary>
+    public static int FormatFloat(float value, byte[] buffer, int offset)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        return (uint)offset <= (uint)buffer.Length && buffer.Length - offset >= MaxFloatBytes
+            ? FormatFloat(value, ref buffer[offset])
+            : FormatFloat(value, buffer.AsSpan(offset));
+    }
+
+    /// <summary>
+    /// The lines <c>fm predict</c> writes: for each score its logistic (<paramref name="probability"/>), clamped to
+    /// <paramref name="clip"/> when given, as <see cref="FormatFloat(float, Span{byte})"/> writes it, and a newline.
+    /// Returns the bytes written; <paramref name="text"/> holds at least <see cref="MaxFloatBytes"/> + 1 per score.
+    /// </summary>
+    public static int FormatPredictions(ReadOnlySpan<float> scores, bool probability, (float Min, float Max)? clip, byte[] text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (text.Length / (MaxFloatBytes + 1) < scores.Length)
+        {
+            throw new ArgumentException($"text holds {text.Length} bytes; {scores.Length} predictions need up to {(long)scores.Length * (MaxFloatBytes + 1)}.", nameof(text));
+        }
+
+        bool clamp = clip.HasValue;
+        (float min, float max) = clip.GetValueOrDefault();
+        ref byte start = ref MemoryMarshal.GetArrayDataReference(text);
+        int used = 0;
+        for (int r = 0; r < scores.Length; r++)
+        {
+            float y = scores[r];
+            if (probability)
+            {
+                y = FmMath.Sigmoid(y);
+            }
+
+            if (clamp)
+            {
+                y = Math.Clamp(y, min, max);
+            }
+
+            used += FormatFloat(y, ref Unsafe.Add(ref start, used));
+            Unsafe.Add(ref start, used++) = (byte)'\n';
+        }
+
+        return used;
+    }
+
+    /// <summary>The formatter over <see cref="MaxFloatBytes"/> bytes of room at <paramref name="destination"/>.</summary>
+    private static int FormatFloat(float value, ref byte destination)
+    {
         // small integers (labels, one-hot values) are the common case of data files
         if (value == (int)value && value is >= 0 and < 10 && !float.IsNegative(value))
         {
-            destination[0] = (byte)('0' + (int)value);
+            destination = (byte)('0' + (int)value);
             return 1;
         }
 
@@ -191,7 +262,7 @@ internal static class NumberText
         if (biased == 0 || biased == 0xFF)
         {
             // zero, subnormal, infinity, NaN
-            return FormatFloatRuntime(value, destination);
+            return FormatFloatRuntime(value, MemoryMarshal.CreateSpan(ref destination, MaxFloatBytes));
         }
 
         int e2 = biased - 127;
@@ -218,11 +289,12 @@ internal static class NumberText
         double gap = halfGap * scale;
         for (int precision = 6; precision <= 9; precision++)
         {
-            double unit = Units[precision];
-            double candidate = Math.Round(scaled * InverseUnits[precision]) * unit;
-            if (Math.Abs(candidate - scaled) < gap)
+            // the candidate is digits x unit with at most `precision` digits, so the double product is exact and
+            // the digits are the rounded quotient itself
+            double digits = Math.Round(scaled * InverseUnits[precision]);
+            if (Math.Abs((digits * Units[precision]) - scaled) < gap)
             {
-                long m = (long)candidate / (long)unit;
+                uint m = (uint)digits;
                 int exponent = e10;
                 if (m >= LongPowersOf10[precision])
                 {
@@ -230,18 +302,18 @@ internal static class NumberText
                     exponent++;
                 }
 
-                return WriteDecimal(value < 0, m, precision, exponent, destination);
+                return WriteDecimal(value < 0, m, precision, exponent, ref destination);
             }
         }
 
-        return FormatFloatRuntime(value, destination);
+        return FormatFloatRuntime(value, MemoryMarshal.CreateSpan(ref destination, MaxFloatBytes));
     }
 
     private static ReadOnlySpan<double> Units => [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1e0];
 
     private static ReadOnlySpan<double> InverseUnits => [1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0];
 
-    private static ReadOnlySpan<long> LongPowersOf10 => [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
+    private static ReadOnlySpan<uint> LongPowersOf10 => [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
 
     /// <summary>10^-70 .. 10^70, each the correctly rounded double (the compiler rounds the literals).</summary>
     private static ReadOnlySpan<double> DoublePowersOf10 => [1e-70, 1e-69, 1e-68, 1e-67, 1e-66, 1e-65, 1e-64, 1e-63, 1e-62, 1e-61, 1e-60, 1e-59, 1e-58, 1e-57, 1e-56, 1e-55, 1e-54, 1e-53, 1e-52, 1e-51, 1e-50, 1e-49, 1e-48, 1e-47, 1e-46, 1e-45, 1e-44, 1e-43, 1e-42, 1e-41, 1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35, 1e-34, 1e-33, 1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25, 1e-24, 1e-23, 1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28, 1e29, 1e30, 1e31, 1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39, 1e40, 1e41, 1e42, 1e43, 1e44, 1e45, 1e46, 1e47, 1e48, 1e49, 1e50, 1e51, 1e52, 1e53, 1e54, 1e55, 1e56, 1e57, 1e58, 1e59, 1e60, 1e61, 1e62, 1e63, 1e64, 1e65, 1e66, 1e67, 1e68, 1e69, 1e70];
@@ -249,8 +321,9 @@ internal static class NumberText
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static double Pow10(int exponent) => DoublePowersOf10[exponent + 70];
 
-    /// <summary>Writes +-d.ddd x 10^exponent from <paramref name="digits"/> significant digits in m.</summary>
-    private static int WriteDecimal(bool negative, long m, int digits, int exponent, Span<byte> destination)
+    /// <summary>Writes +-d.ddd x 10^exponent from <paramref name="digits"/> significant digits in m (at most
+    /// <see cref="MaxFloatBytes"/> bytes).</summary>
+    private static int WriteDecimal(bool negative, uint m, int digits, int exponent, ref byte destination)
     {
         while (digits > 1 && m % 10 == 0)
         {
@@ -261,19 +334,19 @@ internal static class NumberText
         int p = 0;
         if (negative)
         {
-            destination[p++] = (byte)'-';
+            Unsafe.Add(ref destination, p++) = (byte)'-';
         }
 
         if (exponent is >= -5 and < 0)
         {
-            destination[p++] = (byte)'0';
-            destination[p++] = (byte)'.';
+            Unsafe.Add(ref destination, p++) = (byte)'0';
+            Unsafe.Add(ref destination, p++) = (byte)'.';
             for (int i = -1; i > exponent; i--)
             {
-                destination[p++] = (byte)'0';
+                Unsafe.Add(ref destination, p++) = (byte)'0';
             }
 
-            WriteDigits(m, destination.Slice(p, digits));
+            WriteDigits(m, ref Unsafe.Add(ref destination, p), digits);
             return p + digits;
         }
 
@@ -282,11 +355,11 @@ internal static class NumberText
             int integerDigits = exponent + 1;
             if (digits <= integerDigits)
             {
-                WriteDigits(m, destination.Slice(p, digits));
+                WriteDigits(m, ref Unsafe.Add(ref destination, p), digits);
                 p += digits;
                 for (int i = digits; i < integerDigits; i++)
                 {
-                    destination[p++] = (byte)'0';
+                    Unsafe.Add(ref destination, p++) = (byte)'0';
                 }
 
                 return p;
@@ -294,40 +367,40 @@ internal static class NumberText
 
             // integer digits, the point, the fraction digits: written right to left
             int fraction = digits - integerDigits;
-            long scale = LongPowersOf10[fraction];
-            WriteDigits(m % scale, destination.Slice(p + integerDigits + 1, fraction));
-            WriteDigits(m / scale, destination.Slice(p, integerDigits));
-            destination[p + integerDigits] = (byte)'.';
+            uint scale = LongPowersOf10[fraction];
+            WriteDigits(m % scale, ref Unsafe.Add(ref destination, p + integerDigits + 1), fraction);
+            WriteDigits(m / scale, ref Unsafe.Add(ref destination, p), integerDigits);
+            Unsafe.Add(ref destination, p + integerDigits) = (byte)'.';
             return p + digits + 1;
         }
 
-        long lead = m / LongPowersOf10[digits - 1];
-        destination[p++] = (byte)('0' + lead);
+        uint power = LongPowersOf10[digits - 1];
+        uint lead = m / power;
+        Unsafe.Add(ref destination, p++) = (byte)('0' + lead);
         if (digits > 1)
         {
-            destination[p++] = (byte)'.';
-            WriteDigits(m - (lead * LongPowersOf10[digits - 1]), destination.Slice(p, digits - 1));
+            Unsafe.Add(ref destination, p++) = (byte)'.';
+            WriteDigits(m - (lead * power), ref Unsafe.Add(ref destination, p), digits - 1);
             p += digits - 1;
         }
 
-        destination[p++] = (byte)'e';
-        destination[p++] = exponent < 0 ? (byte)'-' : (byte)'+';
-        int magnitude = Math.Abs(exponent);
-        destination[p++] = (byte)('0' + (magnitude / 10));
-        destination[p++] = (byte)('0' + (magnitude % 10));
+        Unsafe.Add(ref destination, p++) = (byte)'e';
+        Unsafe.Add(ref destination, p++) = exponent < 0 ? (byte)'-' : (byte)'+';
+        int magnitude = exponent < 0 ? -exponent : exponent;
+        Unsafe.Add(ref destination, p++) = (byte)('0' + (magnitude / 10));
+        Unsafe.Add(ref destination, p++) = (byte)('0' + (magnitude % 10));
         return p;
     }
 
-    /// <summary>Writes the low destination.Length decimal digits of m (leading zeros included), right to left.</summary>
+    /// <summary>Writes the low <paramref name="count"/> decimal digits of m (leading zeros included), right to left.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WriteDigits(long m, Span<byte> destination)
+    private static void WriteDigits(uint m, ref byte destination, int count)
     {
-        ulong v = (ulong)m;
-        for (int i = destination.Length - 1; i >= 0; i--)
+        for (int i = count - 1; i >= 0; i--)
         {
-            ulong q = v / 10;
-            destination[i] = (byte)('0' + (v - (q * 10)));
-            v = q;
+            uint q = m / 10;
+            Unsafe.Add(ref destination, i) = (byte)('0' + (m - (q * 10)));
+            m = q;
         }
     }
 

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace FmCodegen.Data;
 
 /// <summary>
@@ -53,13 +55,25 @@ public sealed class SparseBlock
     }
 
     /// <summary>Makes room for one more row of up to <paramref name="maxNonZeros"/> nonzeros.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void EnsureRoom(int maxNonZeros)
+    {
+        // the common case, room already there, inline in the parse loop; growing is a call
+        if (Count + 1 >= LabelBuffer.Length || (long)OffsetBuffer[Count] + maxNonZeros > IndexBuffer.Length
+            || (HasFields && FieldBuffer.Length < IndexBuffer.Length))
+        {
+            MakeRoom(maxNonZeros);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MakeRoom(int maxNonZeros)
     {
         if (Count + 1 >= LabelBuffer.Length)
         {
-            Array.Resize(ref LabelBuffer, LabelBuffer.Length * 2);
-            Array.Resize(ref OffsetBuffer, LabelBuffer.Length + 1);
-            Array.Resize(ref LineBuffer, LabelBuffer.Length);
+            Grow(ref LabelBuffer, LabelBuffer.Length * 2);
+            Grow(ref OffsetBuffer, LabelBuffer.Length + 1);
+            Grow(ref LineBuffer, LabelBuffer.Length);
         }
 
         long needed = (long)OffsetBuffer[Count] + maxNonZeros;
@@ -73,13 +87,23 @@ public sealed class SparseBlock
             int size = (int)Math.Min(Array.MaxLength, Math.Max(needed, (long)IndexBuffer.Length * 2));
             MemoryBudget.Ensure((long)size * (HasFields ? 12 : 8), $"A block of {Count + 1:N0} rows with up to {needed:N0} nonzeros",
                 "read smaller blocks, or use a machine with more memory");
-            Array.Resize(ref IndexBuffer, size);
-            Array.Resize(ref ValueBuffer, size);
+            Grow(ref IndexBuffer, size);
+            Grow(ref ValueBuffer, size);
         }
 
         if (HasFields && FieldBuffer.Length < IndexBuffer.Length)
         {
-            Array.Resize(ref FieldBuffer, IndexBuffer.Length);
+            Grow(ref FieldBuffer, IndexBuffer.Length);
         }
+    }
+
+    /// <summary>Array.Resize for the block's arrays of numbers (a longer array, the old values copied), written here so
+    /// that the precompiled image holds it: the runtime's generic Resize is compiled at start for each element type.</summary>
+    private static void Grow<T>(ref T[] array, int length)
+        where T : unmanaged
+    {
+        var grown = new T[length];
+        Buffer.BlockCopy(array, 0, grown, 0, Math.Min(array.Length, length) * Unsafe.SizeOf<T>());
+        array = grown;
     }
 }
