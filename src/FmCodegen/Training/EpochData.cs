@@ -97,7 +97,7 @@ internal sealed class EpochData
         }
     }
 
-    private static float[] Ones(int length)
+    internal static float[] Ones(int length)
     {
         var ones = new float[Math.Max(length, 1)];
         ones.AsSpan().Fill(1f);

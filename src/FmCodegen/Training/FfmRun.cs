@@ -259,13 +259,7 @@ internal sealed class FfmEpochData
         UnitValues = data.UnitValues;
         float[]? values = UnitValues ? null : LargeArrays.Uninitialized<float>(nonZeros + 1);
         Longest = Copy(data, order, numFeatures, numFields, blockStride, normalization, values);
-        if (values is null)
-        {
-            values = new float[Longest + 1];
-            Array.Fill(values, 1f);
-        }
-
-        Values = values;
+        Values = values ?? EpochData.Ones(Longest + 1);
     }
 
     /// <summary>The copy; rows are read in a random order, so each would be a cache miss: the row 16 ahead has its
