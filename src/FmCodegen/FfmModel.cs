@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using FmCodegen.Kernels;
 
 namespace FmCodegen;
@@ -81,6 +82,10 @@ public sealed record FfmModel
 
     /// <summary>The linear weights with a final zero for unseen features (length NumFeatures + 1).</summary>
     internal ReadOnlySpan<float> WeightsWithZero => _weights;
+
+    /// <summary>A reference to the first of <see cref="WeightsWithZero"/> (the per-row scoring loop reads by
+    /// reference: no span per row).</summary>
+    internal ref float WeightOrigin => ref MemoryMarshal.GetArrayDataReference(_weights);
 
     /// <summary>
     /// Builds a model from its parameters: one linear weight per feature, and <paramref name="factors"/> row-major

@@ -34,30 +34,47 @@ public static class FfmScaling
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (float Linear, float Pair) Scales(FfmNormalization normalization, float sumOfSquares)
     {
+        Scales(normalization, sumOfSquares, out float linear, out float pair);
+        return (linear, pair);
+    }
+
+    /// <summary><see cref="Scales(FfmNormalization, float)"/> through out parameters: no tuple (in precompiled code
+    /// the tuple's constructor is a call into the runtime library, and the scoring loop asks once per row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scales(FfmNormalization normalization, float sumOfSquares, out float linear, out float pair)
+    {
         if (normalization == FfmNormalization.None || !(sumOfSquares > 0))
         {
-            return (1f, 1f);
+            linear = 1f;
+            pair = 1f;
+            return;
         }
 
         switch (normalization)
         {
             case FfmNormalization.LibFfm:
-                return (1f, 1f / sumOfSquares);
+                linear = 1f;
+                pair = 1f / sumOfSquares;
+                return;
             case FfmNormalization.XLearn:
                 {
                     float norm = 1f / sumOfSquares;
-                    return (MathF.Sqrt(norm), norm);
+                    linear = MathF.Sqrt(norm);
+                    pair = norm;
+                    return;
                 }
 
             default:
                 {
                     float inverse = 1f / MathF.Sqrt(sumOfSquares);
-                    return (inverse, inverse * inverse);
+                    linear = inverse;
+                    pair = inverse * inverse;
+                    return;
                 }
         }
     }
 
-    /// <summary>The float sum of squares of the values, in their order (what <see cref="Scales"/> takes).</summary>
+    /// <summary>The float sum of squares of the values, in their order (what <see cref="Scales(FfmNormalization, float)"/> takes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumOfSquares(ReadOnlySpan<float> values)
     {

@@ -45,7 +45,15 @@ internal sealed class ByteLineReader : IDisposable
     public int MaxLineLength { get; set; } = DefaultMaxLineLength;
 
     /// <summary>The next line, or false at the end of the stream.</summary>
-    public bool TryReadLine(out ReadOnlySpan<byte> line)
+    public bool TryReadLine(out ReadOnlySpan<byte> line) => TryReadLine(out line, out _);
+
+    /// <summary>
+    /// The next line, or false at the end of the stream; <paramref name="terminated"/> is the same line followed by
+    /// the byte that ends it in the buffer (its '\r' or '\n'), or the line alone when the stream ended inside it. A
+    /// parser can read up to that byte in place, without a test of the end before every read and without copying
+    /// the line.
+    /// </summary>
+    public bool TryReadLine(out ReadOnlySpan<byte> line, out ReadOnlySpan<byte> terminated)
     {
         while (true)
         {
@@ -59,13 +67,15 @@ internal sealed class ByteLineReader : IDisposable
 
                 int lineEnd = _start + newline;
                 int length = lineEnd > _start && _buffer[lineEnd - 1] == (byte)'\r' ? newline - 1 : newline;
-                line = new ReadOnlySpan<byte>(_buffer, _start, length);
+                terminated = new ReadOnlySpan<byte>(_buffer, _start, length + 1);
+                line = terminated[..length];
                 _start = lineEnd + 1;
                 LineNumber++;
                 LastLineTerminated = true;
-                if (LineNumber == 1)
+                if (LineNumber == 1 && line.StartsWith("\uFEFF"u8))
                 {
-                    line = SkipBom(line);
+                    line = line[3..];
+                    terminated = terminated[3..];
                 }
 
                 return true;
@@ -76,6 +86,7 @@ internal sealed class ByteLineReader : IDisposable
                 if (_start == _end)
                 {
                     line = default;
+                    terminated = default;
                     return false;
                 }
 
@@ -94,6 +105,7 @@ internal sealed class ByteLineReader : IDisposable
                     line = SkipBom(line);
                 }
 
+                terminated = line;
                 return true;
             }
 

@@ -5,9 +5,10 @@ namespace FmCodegen.Data;
 
 /// <summary>
 /// The pointer fast path of <see cref="SparseTextReader"/>: the [field:]index:value tokens of one line in one pass
-/// over its bytes, each read once. A line of up to <see cref="MaxCopied"/> bytes is copied into a scratch buffer
-/// and followed by a '#' (which ends a token and the line, as a comment does), so every run of digits stops there at
-/// the latest and no read needs a test of the end; the digits of fields and indices are accumulated as they are
+/// over its bytes, each read once. A line is parsed where it is when the byte after it is its '\r' or '\n' (every
+/// line of a stream but an unterminated last one); that last line, up to <see cref="MaxCopied"/> bytes, is copied
+/// into a scratch buffer and followed by a '#' (which ends a token and the line, as a comment does). Either way
+/// every run of digits stops at that byte at the latest and no read needs a test of the end; the digits of fields and indices are accumulated as they are
 /// read, and a value that is one digit, or up to 9 digits with an optional fraction (the common "1", "0.5",
 /// "12.25"), is built the way <see cref="NumberText.ParseFloat"/> builds it (all its digits as an integer of at most
 /// 2^24, divided by an exact power of ten: one correctly rounded IEEE operation), so it is the same float. Any other
@@ -17,8 +18,8 @@ namespace FmCodegen.Data;
 /// </summary>
 internal static unsafe class FeatureParser
 {
-    /// <summary>Lines (after the label) up to this many bytes go through the scratch copy; longer ones are parsed
-    /// byte by byte in place.</summary>
+    /// <summary>An unterminated last line (after the label) up to this many bytes goes through the scratch copy; a
+    /// longer one is parsed byte by byte in place.</summary>
     public const int MaxCopied = 16384;
 
     /// <summary>Room after the copied line for its closing '#'.</summary>
@@ -31,23 +32,26 @@ internal static unsafe class FeatureParser
     private static ReadOnlySpan<float> PowersOf10 => [1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f];
 
     /// <summary>
-    /// Parses the tokens of <paramref name="line"/> from <paramref name="start"/> when every field and index has
-    /// at most 9 digits and every value is a finite number; returns the new nonzero count, or -1 (nothing
-    /// committed) for a line the checked parser must handle. <paramref name="fields"/> is null for libFM data.
+    /// Parses the tokens of the line <paramref name="text"/>[..<paramref name="length"/>] from
+    /// <paramref name="start"/> when every field and index has at most 9 digits and every value is a finite number;
+    /// returns the new nonzero count, or -1 (nothing committed) for a line the checked parser must handle.
+    /// <paramref name="text"/> may hold one byte more, the line's '\r' or '\n': the line is then parsed in place,
+    /// that byte stopping every run of digits as the '#' after a copy does. <paramref name="fields"/> is null for
+    /// libFM data.
     /// </summary>
-    public static int Parse(ReadOnlySpan<byte> line, int start, byte[] scratch, int[]? fields, int[] indices, float[] values, int nnz, ref int maxIndex, ref int maxField)
+    public static int Parse(ReadOnlySpan<byte> text, int length, int start, byte[] scratch, int[]? fields, int[] indices, float[] values, int nnz, ref int maxIndex, ref int maxField)
     {
         bool withFields = fields is not null;
         int room = Math.Min(indices.Length, Math.Min(values.Length, withFields ? fields!.Length : int.MaxValue)) - nnz;
-        if (room < 0 || (uint)start > (uint)line.Length || scratch.Length < MaxCopied + Padding)
+        if (room < 0 || (uint)length > (uint)text.Length || (uint)start > (uint)length || scratch.Length < MaxCopied + Padding)
         {
             return -1;
         }
 
         // pointers only from here on: in precompiled (ReadyToRun) code a call to a generic span or vector helper
         // of the runtime library is not inlined, and these loops run once per token
-        int length = line.Length - start;
-        fixed (byte* lineStart = line)
+        int tokens = length - start;
+        fixed (byte* lineStart = text)
         fixed (byte* copy = scratch)
         fixed (int* fieldBase = fields)
         fixed (int* indexBase = indices)
@@ -58,17 +62,25 @@ internal static unsafe class FeatureParser
             int* indexAt = indexBase + nnz;
             float* valueAt = valueBase + nnz;
             int count;
-            if (length <= MaxCopied)
+            if (length < text.Length && lineStart[length] is (byte)'\n' or (byte)'\r')
             {
-                Buffer.MemoryCopy(original, copy, MaxCopied, length);
-                copy[length] = (byte)'#';
+                // the line's own terminator follows it: parsed where it is
                 count = withFields
-                    ? CopiedTokens<WithFields>(copy, copy + length, fieldAt, indexAt, valueAt, room)
-                    : CopiedTokens<WithoutFields>(copy, copy + length, fieldAt, indexAt, valueAt, room);
+                    ? StoppedTokens<WithFields>(original, original + tokens, fieldAt, indexAt, valueAt, room)
+                    : StoppedTokens<WithoutFields>(original, original + tokens, fieldAt, indexAt, valueAt, room);
+            }
+            else if (tokens <= MaxCopied)
+            {
+                // the last line of a stream without a newline: copied and followed by a '#'
+                Buffer.MemoryCopy(original, copy, MaxCopied, tokens);
+                copy[tokens] = (byte)'#';
+                count = withFields
+                    ? StoppedTokens<WithFields>(copy, copy + tokens, fieldAt, indexAt, valueAt, room)
+                    : StoppedTokens<WithoutFields>(copy, copy + tokens, fieldAt, indexAt, valueAt, room);
             }
             else
             {
-                count = Tokens(original, original + length, withFields, fieldAt, indexAt, valueAt, room);
+                count = Tokens(original, original + tokens, withFields, fieldAt, indexAt, valueAt, room);
             }
 
             // the largest field and index of the line from the stored values (not a running maximum per token)
@@ -135,10 +147,11 @@ internal static unsafe class FeatureParser
     }
 
     /// <summary>
-    /// The tokens of a line copied into the scratch buffer, [p, end) followed by a '#': every run of digits stops
-    /// at the '#' at the latest, so no read needs a test of the end. Returns how many tokens were stored, or -1.
+    /// The tokens of a line [p, end) followed by a byte that is no digit, blank, colon or point (the '#' after a
+    /// copy, or the line's own '\r' or '\n'): every run of digits stops there at the latest, so no read needs a
+    /// test of the end and nothing is read past that byte. Returns how many tokens were stored, or -1.
     /// </summary>
-    private static int CopiedTokens<TFormat>(byte* p, byte* end, int* fieldAt, int* indexAt, float* valueAt, int room)
+    private static int StoppedTokens<TFormat>(byte* p, byte* end, int* fieldAt, int* indexAt, float* valueAt, int room)
         where TFormat : struct, IFormat
     {
         byte* begin = p;
@@ -152,9 +165,9 @@ internal static unsafe class FeatureParser
                 p++;
             }
 
-            if (c == '#')
+            if (c == '#' || p == end)
             {
-                // a comment, or the '#' after the line
+                // a comment, or the end of the line
                 break;
             }
 
@@ -220,7 +233,7 @@ internal static unsafe class FeatureParser
 
             c = *++q;
             float x;
-            if (c == ' ' || c == '\t' || c == '#')
+            if (c == ' ' || c == '\t' || c == '#' || q == end)
             {
                 x = m;
             }
@@ -247,7 +260,7 @@ internal static unsafe class FeatureParser
                 }
 
                 // the same float as NumberText.ParseFloat: all digits as an exact integer, one exact power of ten
-                if (!(c == ' ' || c == '\t' || c == '#') || integerDigits + fractionDigits > 9 || m > (1u << 24))
+                if (!(c == ' ' || c == '\t' || c == '#' || q == end) || integerDigits + fractionDigits > 9 || m > (1u << 24))
                 {
                     goto Bytewise;
                 }

@@ -86,9 +86,9 @@ public sealed class SparseTextReader : IDisposable
         block.SourceName = SourceName;
         int maxIndex = MaxIndex;
         int maxField = MaxField;
-        while (block.Count < maxRows && _lines.TryReadLine(out ReadOnlySpan<byte> line))
+        while (block.Count < maxRows && _lines.TryReadLine(out ReadOnlySpan<byte> line, out ReadOnlySpan<byte> terminated))
         {
-            if (ParseLine(line, block, ref maxIndex, ref maxField) && block.FirstLine == 0)
+            if (ParseLine(line, terminated, block, ref maxIndex, ref maxField) && block.FirstLine == 0)
             {
                 block.FirstLine = _lines.LineNumber;
             }
@@ -259,8 +259,9 @@ public sealed class SparseTextReader : IDisposable
         return reader.ReadToEnd();
     }
 
-    /// <summary>Parses one line; returns false for a line without an example (empty or comment).</summary>
-    private bool ParseLine(ReadOnlySpan<byte> line, SparseBlock block, ref int maxIndex, ref int maxField)
+    /// <summary>Parses one line; returns false for a line without an example (empty or comment).
+    /// <paramref name="terminated"/> is the line followed by its '\r' or '\n' when it has one (else the line).</summary>
+    private bool ParseLine(ReadOnlySpan<byte> line, ReadOnlySpan<byte> terminated, SparseBlock block, ref int maxIndex, ref int maxField)
     {
         int p = 0;
         while ((uint)p < (uint)line.Length && line[p] is (byte)' ' or (byte)'\t')
@@ -299,7 +300,7 @@ public sealed class SparseTextReader : IDisposable
 
         // the common shape of lines (short fields and indices, plain values) on a pointer path without bounds
         // checks; anything else (long indices, errors) is parsed, or refused with its exact message, below
-        int fastEnd = CheckedParserOnly ? -1 : FeatureParser.Parse(line, p, _scratch, _fields ? fields : null, indices, values, nnz, ref maxIndex, ref maxField);
+        int fastEnd = CheckedParserOnly ? -1 : FeatureParser.Parse(terminated, line.Length, p, _scratch, _fields ? fields : null, indices, values, nnz, ref maxIndex, ref maxField);
         if (fastEnd >= 0)
         {
             nnz = fastEnd;

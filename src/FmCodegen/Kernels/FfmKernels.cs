@@ -137,32 +137,48 @@ public static class FfmCore
             return ScoreLarge<TKernel>(model, fields, indices, values);
         }
 
+        return ScoreSmall<TKernel>(model, ref MemoryMarshal.GetReference(fields), ref MemoryMarshal.GetReference(indices), ref MemoryMarshal.GetReference(values), n);
+    }
+
+    /// <summary>
+    /// The score of an example of at most <see cref="StackNonZeros"/> nonzeros given by references and a count (a
+    /// negative field or feature fails <see cref="Offsets"/> and is refused on the compacting path): the core both <see cref="Score{TKernel}"/> and the batch loop run. References and integers only (no
+    /// spans, tuples or other generic helpers of the runtime library): in precompiled (ReadyToRun) code such helpers
+    /// are calls, not inlined, and this runs once per row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [SkipLocalsInit]
+    private static float ScoreSmall<TKernel>(FfmModel model, ref int fieldAt, ref int indexAt, ref float valueAt, int n)
+        where TKernel : struct, IFfmKernel
+    {
         // a fixed buffer in the frame (no stack probe, no per-call allocation): row offsets, then block offsets
         Unsafe.SkipInit(out StackOffsets buffer);
         ref int rows = ref Unsafe.As<StackOffsets, int>(ref buffer);
         ref int blocks = ref Unsafe.Add(ref rows, StackNonZeros);
         FfmTable table = model.Table;
-        if (!Offsets(table, fields, indices, ref rows, ref blocks))
+        if (!Offsets(table, ref fieldAt, ref indexAt, n, ref rows, ref blocks))
         {
-            return ScoreCompactingOnStack<TKernel>(model, fields, indices, values);
+            return ScoreCompactingOnStack<TKernel>(model, ref fieldAt, ref indexAt, ref valueAt, n);
         }
 
         // the common case, every nonzero known (and none negative): the offsets are written in place and the kernel
         // reads the values where they are; the sums in the order Compact adds them
         // (the pair sum first: its chain of dependent fused multiply-adds is the longest part; the sums fill in)
-        float pairs = n < 2 ? 0f : TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref MemoryMarshal.GetReference(values), n, table.EmbeddingSize, table.FieldStride);
+        float pairs = n < 2 ? 0f : TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
         float linear, sumOfSquares;
-        if (FfmPairs.AllOnes(ref MemoryMarshal.GetReference(values), n))
+        ref float weightAt = ref model.WeightOrigin;
+        if (FfmPairs.AllOnes(ref valueAt, n))
         {
             // one-hot: w x = w and the n squares add up to n exactly (n <= StackNonZeros), the same bits as Sums
-            linear = LinearOfOnes(model.WeightsWithZero, indices);
+            linear = LinearOfOnes(ref weightAt, ref indexAt, n);
             sumOfSquares = n;
         }
         else
         {
-            Sums(model.WeightsWithZero, indices, values, out linear, out sumOfSquares);
+            Sums(ref weightAt, ref indexAt, ref valueAt, n, out linear, out sumOfSquares);
         }
-        (float linearScale, float pairScale) = FfmScaling.Scales(model.Normalization, sumOfSquares);
+
+        FfmScaling.Scales(model.Normalization, sumOfSquares, out float linearScale, out float pairScale);
         return Combine(model.Bias, linearScale, linear, pairScale, pairs);
     }
 
@@ -170,12 +186,14 @@ public static class FfmCore
     /// feature and field (or one is negative): checked and compacted on the stack, then scored.</summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float ScoreCompactingOnStack<TKernel>(FfmModel model, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
+    private static float ScoreCompactingOnStack<TKernel>(FfmModel model, ref int fieldAt, ref int indexAt, ref float valueAt, int n)
         where TKernel : struct, IFfmKernel
     {
         // one pass checks and compacts: a negative field or feature fails the unsigned bounds test, so it is never
         // kept, and the sign bits OR-ed on the way decide the error after the pass
-        int n = indices.Length;
+        ReadOnlySpan<int> fields = MemoryMarshal.CreateReadOnlySpan(ref fieldAt, n);
+        ReadOnlySpan<int> indices = MemoryMarshal.CreateReadOnlySpan(ref indexAt, n);
+        ReadOnlySpan<float> values = MemoryMarshal.CreateReadOnlySpan(ref valueAt, n);
         Span<int> rows = stackalloc int[n];
         Span<int> blocks = stackalloc int[n];
         Span<float> x = stackalloc float[n];
@@ -203,12 +221,9 @@ public static class FfmCore
     /// caller compacts instead. Eight nonzeros at a time where 256-bit vectors exist (the last eight overlap the rest).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Offsets(FfmTable table, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ref int rows, ref int blocks)
+    private static bool Offsets(FfmTable table, ref int fieldAt, ref int indexAt, int n, ref int rows, ref int blocks)
     {
-        int n = indices.Length;
         int lastFeature = table.NumFeatures - 1, lastField = table.NumFields - 1, rowStride = table.RowStride, blockStride = table.BlockStride;
-        ref int fieldAt = ref MemoryMarshal.GetReference(fields);
-        ref int indexAt = ref MemoryMarshal.GetReference(indices);
 
         // (last - v) | v is negative exactly when v is negative or beyond last
         if (Vector256.IsHardwareAccelerated && n >= Vector256<int>.Count)
@@ -217,7 +232,7 @@ public static class FfmCore
             Vector256<int> rowStrides = Vector256.Create(rowStride), blockStrides = Vector256.Create(blockStride);
             Vector256<int> outside = Vector256<int>.Zero;
             nuint last = (nuint)(n - Vector256<int>.Count);
-            for (nuint a = 0; ; a = Math.Min(a + (nuint)Vector256<int>.Count, last))
+            for (nuint a = 0; ; a = a + (nuint)Vector256<int>.Count < last ? a + (nuint)Vector256<int>.Count : last)
             {
                 Vector256<int> j = Vector256.LoadUnsafe(ref indexAt, a), f = Vector256.LoadUnsafe(ref fieldAt, a);
                 outside |= (features - j) | (fieldCount - f) | j | f;
@@ -246,12 +261,10 @@ public static class FfmCore
 
     /// <summary>The linear sum of an example whose every value is 1 and every feature known: its weights added in order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float LinearOfOnes(ReadOnlySpan<float> weights, ReadOnlySpan<int> indices)
+    private static float LinearOfOnes(ref float weightAt, ref int indexAt, int n)
     {
-        ref float weightAt = ref MemoryMarshal.GetReference(weights);
-        ref int indexAt = ref MemoryMarshal.GetReference(indices);
         float lin = 0f;
-        for (int a = 0; a < indices.Length; a++)
+        for (int a = 0; a < n; a++)
         {
             // every index is below NumFeatures < weights.Length (checked by Offsets)
             lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a));
@@ -263,13 +276,10 @@ public static class FfmCore
     /// <summary>The linear sum and the sum of squares of an example whose every feature the model knows, each added
     /// in the order of the nonzeros (as <see cref="Compact"/> adds them).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Sums(ReadOnlySpan<float> weights, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, out float linear, out float sumOfSquares)
+    private static void Sums(ref float weightAt, ref int indexAt, ref float valueAt, int n, out float linear, out float sumOfSquares)
     {
-        ref float weightAt = ref MemoryMarshal.GetReference(weights);
-        ref int indexAt = ref MemoryMarshal.GetReference(indices);
-        ref float valueAt = ref MemoryMarshal.GetReference(values);
         float lin = 0f, squares = 0f;
-        for (int a = 0; a < indices.Length; a++)
+        for (int a = 0; a < n; a++)
         {
             float v = Unsafe.Add(ref valueAt, a);
             squares += v * v;
@@ -325,12 +335,19 @@ public static class FfmCore
         if (longest <= StackNonZeros)
         {
             // every row through the one-example path: its offsets in the frame's buffer, the values read in place,
-            // no compaction unless a row has a feature or field the model does not know (the same bits either way)
+            // no compaction unless a row has a feature or field the model does not know (the same bits either way);
+            // by references (checked above: offsets within the arrays, none decreasing, none negative)
+            ref int offsetAt = ref MemoryMarshal.GetReference(offsets);
+            ref int fieldAt = ref MemoryMarshal.GetReference(fields);
+            ref int indexAt = ref MemoryMarshal.GetReference(indices);
+            ref float valueAt = ref MemoryMarshal.GetReference(values);
+            ref float outputAt = ref MemoryMarshal.GetReference(output);
+            int start = 0;
             for (int r = 0; r < output.Length; r++)
             {
-                int start = offsets[r];
-                int count = offsets[r + 1] - start;
-                output[r] = Score<TKernel>(model, fields.Slice(start, count), indices.Slice(start, count), values.Slice(start, count));
+                int next = Unsafe.Add(ref offsetAt, r + 1);
+                Unsafe.Add(ref outputAt, r) = ScoreSmall<TKernel>(model, ref Unsafe.Add(ref fieldAt, start), ref Unsafe.Add(ref indexAt, start), ref Unsafe.Add(ref valueAt, start), next - start);
+                start = next;
             }
         }
         else
@@ -399,7 +416,7 @@ public static class FfmCore
         where TKernel : struct, IFfmKernel
     {
         float pairs = count < 2 ? 0f : TKernel.PairSum(ref table.Origin, ref MemoryMarshal.GetReference(rows), ref MemoryMarshal.GetReference(blocks), ref MemoryMarshal.GetReference(x), count, table.EmbeddingSize, table.FieldStride);
-        (float linearScale, float pairScale) = FfmScaling.Scales(model.Normalization, sumOfSquares);
+        FfmScaling.Scales(model.Normalization, sumOfSquares, out float linearScale, out float pairScale);
         return Combine(model.Bias, linearScale, linear, pairScale, pairs);
     }
 
