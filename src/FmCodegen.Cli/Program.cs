@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.CommandLine.Invocation;
 using FmCodegen.Cli.Commands;
 
@@ -12,13 +13,21 @@ public static class Program
     /// <summary>Runs the tool with its output and errors going to the given writers (tests use this).</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
+        ArgumentNullException.ThrowIfNull(args);
         var root = new RootCommand("fm: Factorization Machines for .NET (FmCodegen)");
-        root.Subcommands.Add(PredictCommand.Create());
-        root.Subcommands.Add(ConvertCommand.Create());
-        root.Subcommands.Add(InfoCommand.Create());
-        root.Subcommands.Add(TrainCommand.Create());
-        root.Subcommands.Add(EvalCommand.Create());
-        root.Subcommands.Add(LibFmCommand.Create());
+
+        // a run that names its verb first (fm predict ...) builds that verb's command alone: the parse of its
+        // arguments never looks at the other verbs, and building them all (some hundred options and their types)
+        // is a good part of the start of a short run; anything else (help, version, a typo) gets every verb
+        int verb = args.Length == 0 ? -1 : Array.IndexOf(VerbNames, args[0]);
+        for (int v = 0; v < VerbNames.Length; v++)
+        {
+            if (verb < 0 || v == verb)
+            {
+                root.Subcommands.Add(CreateVerb(v));
+            }
+        }
+
         ParseResult parse = root.Parse(args);
         if (parse.Action is ParseErrorAction)
         {
@@ -27,5 +36,23 @@ public static class Program
         }
 
         return parse.Invoke(new InvocationConfiguration { Output = output, Error = error });
+    }
+
+    /// <summary>The verbs, in the order help lists them (<see cref="CreateVerb"/> builds each).</summary>
+    private static readonly string[] VerbNames = ["predict", "convert", "info", "train", "eval", "libfm"];
+
+    private static Command CreateVerb(int verb)
+    {
+        Command command = verb switch
+        {
+            0 => PredictCommand.Create(),
+            1 => ConvertCommand.Create(),
+            2 => InfoCommand.Create(),
+            3 => TrainCommand.Create(),
+            4 => EvalCommand.Create(),
+            _ => LibFmCommand.Create(),
+        };
+        Debug.Assert(command.Name == VerbNames[verb], "VerbNames lists each verb under its command's name");
+        return command;
     }
 }

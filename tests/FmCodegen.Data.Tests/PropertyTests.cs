@@ -192,15 +192,25 @@ public class ParserPathTests
     [InlineData("1 0:1:-0 1:2:+1 2:3:1e3 3:4:.5")]
     [InlineData("1 1234567890:1:1")]
     [InlineData("1 0:1:1\t")]
+    [InlineData("1 0:1:1 1:2:0.5\r2:3:1")]
+    [InlineData("1 0:1:1 1:2:1:")]
+    [InlineData("1 0:1:1 1:2")]
+    [InlineData("1 0:1:1 1:")]
+    [InlineData("1 0:1:1 1")]
+    [InlineData("1 0:1:12.")]
     public void OnePassParserAgreesWithCheckedParser(string line)
     {
         foreach (SparseFormat format in new[] { SparseFormat.LibFfm, SparseFormat.LibFm })
         {
-            string text = format == SparseFormat.LibFfm ? line : DropFields(line);
-            var fast = Parse(text + "\n", format, checkedOnly: false);
-            var slow = Parse(text + "\n", format, checkedOnly: true);
-            Assert.Equal(slow.Error, fast.Error);
-            Assert.True(fast.Data is null ? slow.Data is null : slow.Data is not null && fast.Data.ContentEquals(slow.Data), text);
+            // parsed in place up to the line's '\n' or '\r', or copied (the last line of a stream without one)
+            foreach (string end in new[] { "\n", "\r\n", "", "\r", "\n1 0:1:1" })
+            {
+                string text = (format == SparseFormat.LibFfm ? line : DropFields(line)) + end;
+                var fast = Parse(text, format, checkedOnly: false);
+                var slow = Parse(text, format, checkedOnly: true);
+                Assert.Equal(slow.Error, fast.Error);
+                Assert.True(fast.Data is null ? slow.Data is null : slow.Data is not null && fast.Data.ContentEquals(slow.Data), text);
+            }
         }
     }
 
@@ -213,10 +223,10 @@ public class ParserPathTests
             line.Append(' ').Append(t % 50).Append(':').Append(t * 7).Append(':').Append(t % 3 == 0 ? "0.5" : "1");
         }
 
-        foreach (string text in new[] { line.ToString(), line + " 1:2:x" })
+        foreach (string text in new[] { line + "\n", line + " 1:2:x\n", line.ToString(), line + " 1:2:x" })
         {
-            var fast = Parse(text + "\n", SparseFormat.LibFfm, checkedOnly: false);
-            var slow = Parse(text + "\n", SparseFormat.LibFfm, checkedOnly: true);
+            var fast = Parse(text, SparseFormat.LibFfm, checkedOnly: false);
+            var slow = Parse(text, SparseFormat.LibFfm, checkedOnly: true);
             Assert.Equal(slow.Error, fast.Error);
             Assert.True(fast.Data is null ? slow.Data is null : slow.Data is not null && fast.Data.ContentEquals(slow.Data));
         }

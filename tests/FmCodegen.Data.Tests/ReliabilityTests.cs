@@ -349,6 +349,24 @@ public class ReliabilityTests
     // ---- 8. temporaries of killed processes
 
     [Fact]
+    public void TemporaryNamesCarryTheGuidsNForm()
+    {
+        // the name's hex digits are written by AtomicFile itself: they must stay Guid's "N" form (32 lowercase hex
+        // digits in display order), which RemoveStaleTemporaries parses back
+        var random = new Random(9);
+        byte[] bytes = new byte[16];
+        for (int i = 0; i < 200; i++)
+        {
+            random.NextBytes(bytes);
+            var id = new Guid(bytes);
+            Assert.Equal($".out.txt.{i}.{id:N}.tmp", AtomicFile.TemporaryName("out.txt", i, id));
+        }
+
+        Assert.Equal(".m.1.00000000000000000000000000000000.tmp", AtomicFile.TemporaryName("m", 1, Guid.Empty));
+        Assert.Equal(".m.1.ffffffffffffffffffffffffffffffff.tmp", AtomicFile.TemporaryName("m", 1, Guid.AllBitsSet));
+    }
+
+    [Fact]
     public void TemporariesOfAKilledProcessAreRemovedByTheNextWrite()
     {
         using var folder = new TempFolder();

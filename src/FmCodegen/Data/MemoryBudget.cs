@@ -14,10 +14,12 @@ internal static class MemoryBudget
     /// <summary>Allocations below this size are not checked (the check is not free and small ones are harmless).</summary>
     public const long CheckAbove = 32L << 20;
 
-    private static readonly AsyncLocal<long?> TestLimit = new();
+    // a class, not long?: AsyncLocal over a reference type runs the runtime library's precompiled shared code,
+    // while AsyncLocal<long?> was JIT-compiled at every start (Ensure reads it)
+    private static readonly AsyncLocal<TestBudget?> TestLimit = new();
 
     /// <summary>The bytes this process may use in all.</summary>
-    public static long Limit => TestLimit.Value ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+    public static long Limit => TestLimit.Value?.Bytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
 
     /// <summary>
     /// Throws <see cref="InsufficientMemoryException"/> when <paramref name="bytes"/> more would not fit beside what
@@ -43,8 +45,8 @@ internal static class MemoryBudget
     /// <summary>For tests: every check in this async flow uses <paramref name="bytes"/> as the whole limit.</summary>
     internal static IDisposable WithLimit(long bytes)
     {
-        long? previous = TestLimit.Value;
-        TestLimit.Value = bytes;
+        TestBudget? previous = TestLimit.Value;
+        TestLimit.Value = new TestBudget(bytes);
         return new Restore(previous);
     }
 
@@ -57,8 +59,13 @@ internal static class MemoryBudget
         _ => string.Create(CultureInfo.InvariantCulture, $"{bytes} bytes"),
     };
 
-    private sealed class Restore(long? previous) : IDisposable
+    private sealed class Restore(TestBudget? previous) : IDisposable
     {
         public void Dispose() => TestLimit.Value = previous;
+    }
+
+    private sealed class TestBudget(long bytes)
+    {
+        public long Bytes { get; } = bytes;
     }
 }
