@@ -64,17 +64,22 @@ public static partial class FfmPairs
             acc = FourRowsInFieldOrder<TValues>(ref table, ref rows, ref x, a, count, acc);
         }
 
-        for (; a < count; a++)
+        if (a < count)
         {
-            ref float rowA = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a));
-            Vector128<float> inner = Vector128<float>.Zero;
-            for (int b = a + 1; b < count; b++)
+            for (; a < count - 1; a++)
             {
-                Vector128<float> v = Vector128.LoadUnsafe(ref table, (nuint)(uint)Unsafe.Add(ref rows, b) + (nuint)(4 * a));
-                inner = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref rowA, (nuint)(4 * b)), TValues.Scale(v, ref x, b), inner);
+                ref float rowA = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a));
+                Vector128<float> inner = Vector128<float>.Zero;
+                for (int b = a + 1; b < count; b++)
+                {
+                    Vector128<float> v = Vector128.LoadUnsafe(ref table, (nuint)(uint)Unsafe.Add(ref rows, b) + (nuint)(4 * a));
+                    inner = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref rowA, (nuint)(4 * b)), TValues.Scale(v, ref x, b), inner);
+                }
+
+                acc = TValues.Accumulate(inner, ref x, a, acc);
             }
 
-            acc = TValues.Accumulate(inner, ref x, a, acc);
+            acc = TValues.AccumulateLast(ref x, a, acc);
         }
 
         return SumLanes(acc, k);
@@ -113,22 +118,28 @@ public static partial class FfmPairs
         Vector512<float> inner = Vector512.FusedMultiplyAdd(u3 & lanes, Column<TValues>(ref columns, ref rows, ref x, a + 3) & lanes, second.ToVector512());
 
         // the columns after the triangle, four at a time (the last group stops at count)
+        // (the shuffles of the columns b + 2 and b + 3 only when those columns exist)
         for (int b = a + 4; b < count; b += 4)
         {
-            Transpose(ref r0, ref r1, ref r2, ref r3, (nuint)(4 * b), out Vector512<float> u0, out Vector512<float> u1, out Vector512<float> u2, out u3);
-            inner = Vector512.FusedMultiplyAdd(u0, Column<TValues>(ref columns, ref rows, ref x, b), inner);
+            nuint at = (nuint)(4 * b);
+            Vector512<float> w0 = Vector512.LoadUnsafe(ref r0, at), w1 = Vector512.LoadUnsafe(ref r1, at);
+            Vector512<float> w2 = Vector512.LoadUnsafe(ref r2, at), w3 = Vector512.LoadUnsafe(ref r3, at);
+            Vector512<float> t0 = Avx512F.Shuffle4x128(w0, w1, 0x44), t2 = Avx512F.Shuffle4x128(w2, w3, 0x44);
+            inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0x88), Column<TValues>(ref columns, ref rows, ref x, b), inner);
             if (b + 1 == count)
             {
                 break;
             }
 
-            inner = Vector512.FusedMultiplyAdd(u1, Column<TValues>(ref columns, ref rows, ref x, b + 1), inner);
+            inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0xDD), Column<TValues>(ref columns, ref rows, ref x, b + 1), inner);
             if (b + 2 == count)
             {
                 break;
             }
 
-            inner = Vector512.FusedMultiplyAdd(u2, Column<TValues>(ref columns, ref rows, ref x, b + 2), inner);
+            Vector512<float> t1 = Avx512F.Shuffle4x128(w0, w1, 0xEE), t3 = Avx512F.Shuffle4x128(w2, w3, 0xEE);
+            u3 = Avx512F.Shuffle4x128(t1, t3, 0xDD);
+            inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t1, t3, 0x88), Column<TValues>(ref columns, ref rows, ref x, b + 2), inner);
             if (b + 3 == count)
             {
                 break;

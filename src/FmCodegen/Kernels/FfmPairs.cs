@@ -90,8 +90,8 @@ public static partial class FfmPairs
             }
             else
             {
-                // the last nonzero has no pair after it: its inner sum is zero, added like every other
-                acc = TValues.Accumulate(Vector128<float>.Zero, ref x, a, acc);
+                // the last nonzero has no pair after it: its inner sum is +0
+                acc = TValues.AccumulateLast(ref x, a, acc);
                 a++;
             }
         }
@@ -241,6 +241,9 @@ public static partial class FfmPairs
 
         /// <summary>fma(inner, x_a, acc).</summary>
         static abstract Vector128<float> Accumulate(Vector128<float> inner, ref float x, int a, Vector128<float> acc);
+
+        /// <summary>fma(+0, x_a, acc): the last nonzero's step (no pair after it, its inner sum is +0).</summary>
+        static abstract Vector128<float> AccumulateLast(ref float x, int a, Vector128<float> acc);
     }
 
     private readonly struct AnyValues : IValues
@@ -257,6 +260,11 @@ public static partial class FfmPairs
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<float> Accumulate(Vector128<float> inner, ref float x, int a, Vector128<float> acc) =>
             Vector128.FusedMultiplyAdd(inner, Vector128.Create(Unsafe.Add(ref x, a)), acc);
+
+        // kept as written: x_a may be infinite or NaN (+0 x inf is NaN)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> AccumulateLast(ref float x, int a, Vector128<float> acc) =>
+            Accumulate(Vector128<float>.Zero, ref x, a, acc);
     }
 
     private readonly struct Ones : IValues
@@ -272,6 +280,10 @@ public static partial class FfmPairs
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<float> Accumulate(Vector128<float> inner, ref float x, int a, Vector128<float> acc) => inner + acc;
+
+        // +0 + acc is acc exactly: acc starts at +0 and a sum is -0 only when both terms are, so acc is never -0
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> AccumulateLast(ref float x, int a, Vector128<float> acc) => acc;
     }
 
     /// <summary>Lanes 0 .. k - 1 of the accumulator, added in order (constant indices: k may be a runtime value).</summary>
