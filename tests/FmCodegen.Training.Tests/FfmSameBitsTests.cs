@@ -41,8 +41,10 @@ public class FfmSameBitsTests
 
         // 6 features x 5 fields of [4 weights | 4 sums]; example rows that repeat a feature, a field, or both
         const int Fields = 5, RowFloats = Fields * 8;
-        int[][] examples = [[0, 1, 2, 3], [4, 4, 1, 0], [2, 5, 3, 1, 0], [1, 3, 3, 0]];
-        int[][] exampleFields = [[0, 1, 2, 3], [0, 2, 1, 1], [4, 3, 2, 1, 0], [2, 2, 0, 2]];
+        // (the last ones for the two-pairs-at-a-time loops: pairs (a, b) and (a, b + 1) that share a block, one
+        // example with the pairs' blocks all distinct and one of a single pair)
+        int[][] examples = [[0, 1, 2, 3], [4, 4, 1, 0], [2, 5, 3, 1, 0], [1, 3, 3, 0], [0, 1, 2, 3, 4, 5], [3, 3, 3], [2, 0, 2, 5, 1, 2], [5, 4, 3, 2, 1, 0], [1, 2]];
+        int[][] exampleFields = [[0, 1, 2, 3], [0, 2, 1, 1], [4, 3, 2, 1, 0], [2, 2, 0, 2], [0, 1, 2, 3, 4, 0], [1, 1, 1], [1, 3, 1, 0, 1, 3], [0, 1, 2, 3, 4, 2], [3, 4]];
         var rng = new Random(7);
         for (int e = 0; e < examples.Length; e++)
         {
@@ -53,6 +55,7 @@ public class FfmSameBitsTests
             }
 
             float[] ownTable = (float[])kernelTable.Clone(), onesKernelTable = (float[])kernelTable.Clone(), onesTable = (float[])kernelTable.Clone();
+            float[] twiceTable = (float[])kernelTable.Clone(), onesTwiceTable = (float[])kernelTable.Clone();
             int[] rows = examples[e].Select(j => j * RowFloats).ToArray();
             int[] blocks = exampleFields[e].Select(f => f * 8).ToArray();
             float[] x = rows.Select(_ => 0.25f + (float)rng.NextDouble()).ToArray();
@@ -66,7 +69,19 @@ public class FfmSameBitsTests
             FfmKernels.For(4).Accept(new KernelUpdate(onesKernelTable, rows, blocks, ones, kappa));
             FfmPairUpdates.AdaGrad4Ones(ref onesTable[0], ref rows[0], ref blocks[0], rows.Length, kappa, 0.2f, 2e-5f);
             Assert.Equal(onesKernelTable.Select(BitConverter.SingleToUInt32Bits), onesTable.Select(BitConverter.SingleToUInt32Bits));
+
+            // two pairs per 512-bit vector, where 512-bit vectors run
+            if (FfmPairUpdates.Available512)
+            {
+                FfmPairUpdates.AdaGrad4Twice(ref twiceTable[0], ref rows[0], ref blocks[0], ref x[0], rows.Length, kappa, 0.2f, 2e-5f);
+                Assert.Equal(kernelTable.Select(BitConverter.SingleToUInt32Bits), twiceTable.Select(BitConverter.SingleToUInt32Bits));
+                FfmPairUpdates.AdaGrad4OnesTwice(ref onesTwiceTable[0], ref rows[0], ref blocks[0], rows.Length, kappa, 0.2f, 2e-5f);
+                Assert.Equal(onesKernelTable.Select(BitConverter.SingleToUInt32Bits), onesTwiceTable.Select(BitConverter.SingleToUInt32Bits));
+            }
         }
+
+        // the 512-bit loops exist wherever 512-bit vectors run
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && FmSimd.MaxBits >= 512, FfmPairUpdates.Available512);
     }
 
     [Theory]

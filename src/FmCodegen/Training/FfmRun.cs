@@ -492,6 +492,8 @@ internal class FfmReplica : MergedReplica
         // blocks of 4 weights followed by their 4 sums on x86 with 256-bit vectors: the trainer's own AdaGrad pair
         // loop (FfmPairUpdates: fewer instructions per pair, the same bits as the kernel's loop)
         bool fastAdaGrad = adaGrad && stride == 4 && table.BlockStride == 8 && FfmPairUpdates.Available;
+        // with 512-bit vectors two pairs at a time: one square root and division for both (FfmPairUpdates)
+        bool twice = fastAdaGrad && FfmPairUpdates.Available512;
         if (_rows.Length <= data.Longest)
         {
             _rows = new int[data.Longest + 1];
@@ -552,7 +554,18 @@ internal class FfmReplica : MergedReplica
                 {
                     if (fastAdaGrad)
                     {
-                        if (unit)
+                        if (twice)
+                        {
+                            if (unit)
+                            {
+                                FfmPairUpdates.AdaGrad4OnesTwice(ref origin, ref rowsRef, ref blocksRef, count, kappa * ps, eta, lambda);
+                            }
+                            else
+                            {
+                                FfmPairUpdates.AdaGrad4Twice(ref origin, ref rowsRef, ref blocksRef, ref x, count, kappa * ps, eta, lambda);
+                            }
+                        }
+                        else if (unit)
                         {
                             FfmPairUpdates.AdaGrad4Ones(ref origin, ref rowsRef, ref blocksRef, count, kappa * ps, eta, lambda);
                         }
