@@ -174,7 +174,7 @@ public static class FfmCore
             // would pick after checking the values and the blocks again: called here directly (the same bits)
             pairs = n < 2 ? 0f
                 : TKernel.EmbeddingSize is >= 1 and <= 4 && FfmPairs.InFieldOrderAvailable && (shape & NotInFieldOrder) == 0
-                    ? FfmPairs.PairSumInFieldOrderOnes(ref table.Origin, ref rows, ref valueAt, n, TKernel.EmbeddingSize)
+                    ? FfmPairs.PairSumInFieldOrderOnes<TKernel>(ref table.Origin, ref rows, ref valueAt, n)
                     : TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
             linear = LinearOfOnes(ref weightAt, ref indexAt, n);
             sumOfSquares = n;

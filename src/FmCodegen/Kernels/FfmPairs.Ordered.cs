@@ -22,12 +22,13 @@ public static partial class FfmPairs
         Vector512.IsHardwareAccelerated && FmSimd.MaxBits >= 512 && Avx512F.IsSupported;
 
     /// <summary>The pair sum of an example whose fields are 0 .. count - 1 in order (blocks[a] = 4a, so no blocks are
-    /// read) and whose every value is 1, for field stride 4 (k &lt;= 4) with 512-bit vectors: what
-    /// <see cref="PairSumFourRows4"/> returns for it (the same loop), without checking the values and blocks again.
-    /// The caller checks (<see cref="InFieldOrderAvailable"/>, count &lt;= the model's fields).</summary>
+    /// read) and whose every value is 1, for field stride 4 (k = <typeparamref name="TKernel"/>'s, 1 .. 4) with 512-bit
+    /// vectors: what <see cref="PairSumFourRows4"/> returns for it (the same loop), without checking the values and
+    /// blocks again. The caller checks (<see cref="InFieldOrderAvailable"/>, count &lt;= the model's fields).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static float PairSumInFieldOrderOnes(ref float table, ref int rows, ref float x, int count, int k) =>
-        PairSumInFieldOrder<Ones>(ref table, ref rows, ref x, count, k);
+    internal static float PairSumInFieldOrderOnes<TKernel>(ref float table, ref int rows, ref float x, int count)
+        where TKernel : struct, IFfmKernel =>
+        PairSumInFieldOrder<Ones>(ref table, ref rows, ref x, count, TKernel.EmbeddingSize);
 
     /// <summary>Whether blocks[a] = 4a for every a &lt; <paramref name="count"/> (fields 0 .. count - 1 in order,
     /// blocks of 4 floats).</summary>
@@ -78,21 +79,36 @@ public static partial class FfmPairs
             acc = FourRowsInFieldOrder<TValues>(ref table, ref rows, ref x, a, n, acc);
         }
 
+        // the last one to three rows: row a's pairs (a, a + 1) and (a, a + 2), row a + 1's pair (a + 1, a + 2)
+        // (one 256-bit step for column a + 2, as in the triangle of four rows), then the last row's +0
+        if (a + 1 < n)
+        {
+            ref float r0 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a));
+            ref float columns = ref Unsafe.Add(ref table, 4 * a);
+            Vector128<float> first = Vector128.FusedMultiplyAdd(
+                Vector128.LoadUnsafe(ref r0, 4 * (a + 1)),
+                TValues.Scale(Vector128.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 1)), ref x, a + 1),
+                Vector128<float>.Zero);
+            if (a + 2 < n)
+            {
+                ref float r1 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a + 1));
+                Vector256<float> second = Vector256.FusedMultiplyAdd(
+                    Vector256.Create(Vector128.LoadUnsafe(ref r0, 4 * (a + 2)), Vector128.LoadUnsafe(ref r1, 4 * (a + 2))),
+                    TValues.Scale(Vector256.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 2)), ref x, a + 2),
+                    first.ToVector256());
+                acc = TValues.Accumulate(second.GetLower(), ref x, a, acc);
+                acc = TValues.Accumulate(second.GetUpper(), ref x, a + 1, acc);
+                a += 2;
+            }
+            else
+            {
+                acc = TValues.Accumulate(first, ref x, a, acc);
+                a++;
+            }
+        }
+
         if (a < n)
         {
-            for (; a + 1 < n; a++)
-            {
-                ref float rowA = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a));
-                Vector128<float> inner = Vector128<float>.Zero;
-                for (nuint b = a + 1; b < n; b++)
-                {
-                    Vector128<float> v = Vector128.LoadUnsafe(ref table, (nuint)(uint)Unsafe.Add(ref rows, b) + (4 * a));
-                    inner = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref rowA, 4 * b), TValues.Scale(v, ref x, b), inner);
-                }
-
-                acc = TValues.Accumulate(inner, ref x, a, acc);
-            }
-
             acc = TValues.AccumulateLast(ref x, a, acc);
         }
 
