@@ -156,7 +156,7 @@ public static class FfmCore
         ref int rows = ref Unsafe.As<StackOffsets, int>(ref buffer);
         ref int blocks = ref Unsafe.Add(ref rows, StackNonZeros);
         FfmTable table = model.Table;
-        if (!Offsets(table, ref fieldAt, ref indexAt, ref valueAt, n, ref rows, ref blocks, out int shape))
+        if (!Offsets(table, ref fieldAt, ref indexAt, ref valueAt, n, ref rows, out int shape))
         {
             return ScoreCompactingOnStack<TKernel>(model, ref fieldAt, ref indexAt, ref valueAt, n);
         }
@@ -172,15 +172,26 @@ public static class FfmCore
             // A generated kernel of k <= 4 (field blocks of 4 floats) with 512-bit vectors sums the pairs of an
             // example whose fields are 0 .. n - 1 in order with FfmPairs' in-field-order loop, which its PairSum
             // would pick after checking the values and the blocks again: called here directly (the same bits)
-            pairs = n < 2 ? 0f
-                : TKernel.EmbeddingSize is >= 1 and <= 4 && FfmPairs.InFieldOrderAvailable && (shape & NotInFieldOrder) == 0
-                    ? FfmPairs.PairSumInFieldOrderOnes<TKernel>(ref table.Origin, ref rows, ref valueAt, n)
-                    : TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
+            if (n < 2)
+            {
+                pairs = 0f;
+            }
+            else if (TKernel.EmbeddingSize is >= 1 and <= 4 && FfmPairs.InFieldOrderAvailable && (shape & NotInFieldOrder) == 0)
+            {
+                pairs = FfmPairs.PairSumInFieldOrderOnes<TKernel>(ref table.Origin, ref rows, ref valueAt, n);
+            }
+            else
+            {
+                Blocks(ref fieldAt, n, table.BlockStride, ref blocks);
+                pairs = TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
+            }
+
             linear = LinearOfOnes(ref weightAt, ref indexAt, n);
             sumOfSquares = n;
         }
         else
         {
+            Blocks(ref fieldAt, n, table.BlockStride, ref blocks);
             pairs = n < 2 ? 0f : TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
             Sums(ref weightAt, ref indexAt, ref valueAt, n, out linear, out sumOfSquares);
         }
@@ -229,23 +240,23 @@ public static class FfmCore
     private const int NotAllOnes = 2;
 
     /// <summary>
-    /// Writes every nonzero's row offset and block offset, and says whether the model knows every feature and field
-    /// (none negative, none at or beyond the model's counts); when it does not, the offsets are partly garbage and the
-    /// caller compacts instead. <paramref name="shape"/> has <see cref="NotInFieldOrder"/> set unless every field is
+    /// Writes every nonzero's row offset (the block offsets, which only the general path reads, come from
+    /// <see cref="Blocks"/>) and says whether the model knows every feature and field (none negative, none at or
+    /// beyond the model's counts); when it does not, the offsets are partly garbage and the caller compacts instead. <paramref name="shape"/> has <see cref="NotInFieldOrder"/> set unless every field is
     /// its position, <see cref="NotAllOnes"/> unless every value is exactly 1 (the bits of 1f: +1, not -1 or
     /// 1 + ulp). Eight nonzeros at a time where 256-bit vectors exist (the last eight overlap the rest).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Offsets(FfmTable table, ref int fieldAt, ref int indexAt, ref float valueAt, int n, ref int rows, ref int blocks, out int shape)
+    private static bool Offsets(FfmTable table, ref int fieldAt, ref int indexAt, ref float valueAt, int n, ref int rows, out int shape)
     {
-        int lastFeature = table.NumFeatures - 1, lastField = table.NumFields - 1, rowStride = table.RowStride, blockStride = table.BlockStride;
+        int lastFeature = table.NumFeatures - 1, lastField = table.NumFields - 1, rowStride = table.RowStride;
         const int one = 0x3F80_0000;
 
         // (last - v) | v is negative exactly when v is negative or beyond last
         if (Vector256.IsHardwareAccelerated && n >= Vector256<int>.Count)
         {
             Vector256<int> features = Vector256.Create(lastFeature), fieldCount = Vector256.Create(lastField);
-            Vector256<int> rowStrides = Vector256.Create(rowStride), blockStrides = Vector256.Create(blockStride);
+            Vector256<int> rowStrides = Vector256.Create(rowStride);
             Vector256<int> outside = Vector256<int>.Zero, order = Vector256<int>.Zero, ones = Vector256<int>.Zero;
             nuint last = (nuint)(n - Vector256<int>.Count);
             for (nuint a = 0; ; a = a + (nuint)Vector256<int>.Count < last ? a + (nuint)Vector256<int>.Count : last)
@@ -255,7 +266,6 @@ public static class FfmCore
                 order |= f ^ (Vector256.CreateSequence(0, 1) + Vector256.Create((int)a));
                 ones |= Vector256.LoadUnsafe(ref Unsafe.As<float, int>(ref valueAt), a) ^ Vector256.Create(one);
                 (j * rowStrides).StoreUnsafe(ref rows, a);
-                (f * blockStrides).StoreUnsafe(ref blocks, a);
                 if (a == last)
                 {
                     break;
@@ -274,11 +284,35 @@ public static class FfmCore
             differ |= f ^ a;
             notOne |= BitConverter.SingleToInt32Bits(Unsafe.Add(ref valueAt, a)) ^ one;
             Unsafe.Add(ref rows, a) = j * rowStride;
-            Unsafe.Add(ref blocks, a) = f * blockStride;
         }
 
         shape = (differ == 0 ? 0 : NotInFieldOrder) | (notOne == 0 ? 0 : NotAllOnes);
         return any >= 0;
+    }
+
+    /// <summary>Every nonzero's block offset (its field times the block stride), for the kernels' general path; eight
+    /// at a time where 256-bit vectors exist (the last eight overlap the rest).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Blocks(ref int fieldAt, int n, int blockStride, ref int blocks)
+    {
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<int>.Count)
+        {
+            Vector256<int> strides = Vector256.Create(blockStride);
+            nuint last = (nuint)(n - Vector256<int>.Count);
+            for (nuint a = 0; ; a = a + (nuint)Vector256<int>.Count < last ? a + (nuint)Vector256<int>.Count : last)
+            {
+                (Vector256.LoadUnsafe(ref fieldAt, a) * strides).StoreUnsafe(ref blocks, a);
+                if (a == last)
+                {
+                    return;
+                }
+            }
+        }
+
+        for (int a = 0; a < n; a++)
+        {
+            Unsafe.Add(ref blocks, a) = Unsafe.Add(ref fieldAt, a) * blockStride;
+        }
     }
 
     /// <summary>The linear sum of an example whose every value is 1 and every feature known: its weights added in order.</summary>
