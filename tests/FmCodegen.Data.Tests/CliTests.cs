@@ -117,6 +117,9 @@ public class CliTests
         var (code, stdout, _) = Fm("predict", "--model", model, "--model-format", "libffm", "--input", data, "--input-format", "libffm", "--output", "-");
         Assert.Equal(0, code);
         Assert.Equal(File.ReadAllText(output), stdout);
+        string twoThreads = folder.File("p2.txt");
+        Assert.Equal(0, Fm("predict", "--model", model, "--model-format", "libffm", "--input", data, "--input-format", "libffm", "--output", twoThreads, "--threads", "2").Code);
+        Assert.Equal(expectedLines, File.ReadAllLines(twoThreads));
     }
 
     [Fact]

@@ -12,9 +12,12 @@ namespace FmCodegen.Cli.Commands;
 /// and what those verbs do with them.</summary>
 public static class FfmCli
 {
-    /// <summary>Rows parsed, scored and formatted at a time by <c>fm predict</c>: a block of rows of up to 16
-    /// nonzeros fits the first arrays of a <see cref="SparseBlock"/> (frappe's rows have ten).</summary>
+    /// <summary>Rows parsed, scored and formatted at a time by <c>fm predict</c> on one thread: a block of rows of up
+    /// to 16 nonzeros fits the first arrays of a <see cref="SparseBlock"/> (frappe's rows have ten).</summary>
     private const int RowsPerBlock = 1000;
+
+    /// <summary>Rows at a time when the scoring is spread over several threads (each block in chunks of rows).</summary>
+    private const int ParallelRowsPerBlock = 8192;
 
     /// <summary>The text written to the output file at once (about this many bytes).</summary>
     private const int TextBytes = 1 << 16;
@@ -107,22 +110,24 @@ public static class FfmCli
 
     /// <summary>Parses, scores, formats and writes block after block; <paramref name="stages"/> gets the stopwatch
     /// ticks of each.</summary>
-    /// <remarks>Blocks of <see cref="RowsPerBlock"/> rows: the arrays a block of short rows needs (a SparseBlock's
-    /// first ones, the scores, the text) are some hundred kilobytes, allocated once, so a run touches little fresh
-    /// memory (a page fault costs microseconds, tens of them in some virtual machines: 8,192-row blocks grew the
-    /// block's arrays to over a megabyte, about 900 faults at every run). The text of several blocks is written at
-    /// once to a file (one write per <see cref="TextBytes"/>); to stdout block by block, as before.</remarks>
+    /// <remarks>Blocks of <see cref="RowsPerBlock"/> rows on one thread: the arrays a block of short rows needs (a
+    /// SparseBlock's first ones, the scores, the text) are some hundred kilobytes, allocated once, so a run touches
+    /// little fresh memory (a page fault costs microseconds, tens of them in some virtual machines: 8,192-row blocks
+    /// grew the block's arrays to over a megabyte, about 800 faults at every run); several threads keep 8,192-row
+    /// blocks, which they split into chunks. The text of several blocks is written at once to a file (one write per
+    /// <see cref="TextBytes"/>); to stdout block by block, as before.</remarks>
     private static long Stream(SparseTextReader reader, FfmModelFile file, PredictCommand.PredictOptions options, Stream? target, TextWriter stdout, PredictCommand.StageTimes stages)
     {
         var block = new SparseBlock();
-        float[] scores = new float[RowsPerBlock];
-        byte[] text = new byte[TextBytes + (RowsPerBlock * (NumberText.MaxFloatBytes + 1))];
+        int rowsPerBlock = options.Threads == 1 ? RowsPerBlock : ParallelRowsPerBlock;
+        float[] scores = new float[rowsPerBlock];
+        byte[] text = new byte[TextBytes + (rowsPerBlock * (NumberText.MaxFloatBytes + 1))];
         int pending = 0;
         int[] mapped = [];
         FfmKernelEntry kernel = FfmKernels.For(file.Model.EmbeddingSize);
         long rows = 0;
         long t0 = Stopwatch.GetTimestamp();
-        while (reader.ReadBlock(block, RowsPerBlock))
+        while (reader.ReadBlock(block, rowsPerBlock))
         {
             long t1 = Stopwatch.GetTimestamp();
             stages.Parse += t1 - t0;
