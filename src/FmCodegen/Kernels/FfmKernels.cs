@@ -156,7 +156,7 @@ public static class FfmCore
         ref int rows = ref Unsafe.As<StackOffsets, int>(ref buffer);
         ref int blocks = ref Unsafe.Add(ref rows, StackNonZeros);
         FfmTable table = model.Table;
-        if (!Offsets(table, ref fieldAt, ref indexAt, n, ref rows, ref blocks))
+        if (!Offsets(table, ref fieldAt, ref indexAt, ref valueAt, n, ref rows, ref blocks, out int shape))
         {
             return ScoreCompactingOnStack<TKernel>(model, ref fieldAt, ref indexAt, ref valueAt, n);
         }
@@ -164,17 +164,24 @@ public static class FfmCore
         // the common case, every nonzero known (and none negative): the offsets are written in place and the kernel
         // reads the values where they are; the sums in the order Compact adds them
         // (the pair sum first: its chain of dependent fused multiply-adds is the longest part; the sums fill in)
-        float pairs = n < 2 ? 0f : TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
-        float linear, sumOfSquares;
+        float pairs, linear, sumOfSquares;
         ref float weightAt = ref model.WeightOrigin;
-        if (FfmPairs.AllOnes(ref valueAt, n))
+        if ((shape & NotAllOnes) == 0)
         {
-            // one-hot: w x = w and the n squares add up to n exactly (n <= StackNonZeros), the same bits as Sums
+            // one-hot: w x = w and the n squares add up to n exactly (n <= StackNonZeros), the same bits as Sums.
+            // A generated kernel of k <= 4 (field blocks of 4 floats) with 512-bit vectors sums the pairs of an
+            // example whose fields are 0 .. n - 1 in order with FfmPairs' in-field-order loop, which its PairSum
+            // would pick after checking the values and the blocks again: called here directly (the same bits)
+            pairs = n < 2 ? 0f
+                : TKernel.EmbeddingSize is >= 1 and <= 4 && FfmPairs.InFieldOrderAvailable && (shape & NotInFieldOrder) == 0
+                    ? FfmPairs.PairSumInFieldOrderOnes(ref table.Origin, ref rows, ref valueAt, n, TKernel.EmbeddingSize)
+                    : TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
             linear = LinearOfOnes(ref weightAt, ref indexAt, n);
             sumOfSquares = n;
         }
         else
         {
+            pairs = n < 2 ? 0f : TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
             Sums(ref weightAt, ref indexAt, ref valueAt, n, out linear, out sumOfSquares);
         }
 
@@ -215,27 +222,38 @@ public static class FfmCore
         private int _element;
     }
 
+    /// <summary><see cref="Offsets"/>' shape bit: a field is not its position (fields 0 .. n - 1 in order).</summary>
+    private const int NotInFieldOrder = 1;
+
+    /// <summary><see cref="Offsets"/>' shape bit: a value is not exactly 1.</summary>
+    private const int NotAllOnes = 2;
+
     /// <summary>
     /// Writes every nonzero's row offset and block offset, and says whether the model knows every feature and field
     /// (none negative, none at or beyond the model's counts); when it does not, the offsets are partly garbage and the
-    /// caller compacts instead. Eight nonzeros at a time where 256-bit vectors exist (the last eight overlap the rest).
+    /// caller compacts instead. <paramref name="shape"/> has <see cref="NotInFieldOrder"/> set unless every field is
+    /// its position, <see cref="NotAllOnes"/> unless every value is exactly 1 (the bits of 1f: +1, not -1 or
+    /// 1 + ulp). Eight nonzeros at a time where 256-bit vectors exist (the last eight overlap the rest).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Offsets(FfmTable table, ref int fieldAt, ref int indexAt, int n, ref int rows, ref int blocks)
+    private static bool Offsets(FfmTable table, ref int fieldAt, ref int indexAt, ref float valueAt, int n, ref int rows, ref int blocks, out int shape)
     {
         int lastFeature = table.NumFeatures - 1, lastField = table.NumFields - 1, rowStride = table.RowStride, blockStride = table.BlockStride;
+        const int one = 0x3F80_0000;
 
         // (last - v) | v is negative exactly when v is negative or beyond last
         if (Vector256.IsHardwareAccelerated && n >= Vector256<int>.Count)
         {
             Vector256<int> features = Vector256.Create(lastFeature), fieldCount = Vector256.Create(lastField);
             Vector256<int> rowStrides = Vector256.Create(rowStride), blockStrides = Vector256.Create(blockStride);
-            Vector256<int> outside = Vector256<int>.Zero;
+            Vector256<int> outside = Vector256<int>.Zero, order = Vector256<int>.Zero, ones = Vector256<int>.Zero;
             nuint last = (nuint)(n - Vector256<int>.Count);
             for (nuint a = 0; ; a = a + (nuint)Vector256<int>.Count < last ? a + (nuint)Vector256<int>.Count : last)
             {
                 Vector256<int> j = Vector256.LoadUnsafe(ref indexAt, a), f = Vector256.LoadUnsafe(ref fieldAt, a);
                 outside |= (features - j) | (fieldCount - f) | j | f;
+                order |= f ^ (Vector256.CreateSequence(0, 1) + Vector256.Create((int)a));
+                ones |= Vector256.LoadUnsafe(ref Unsafe.As<float, int>(ref valueAt), a) ^ Vector256.Create(one);
                 (j * rowStrides).StoreUnsafe(ref rows, a);
                 (f * blockStrides).StoreUnsafe(ref blocks, a);
                 if (a == last)
@@ -244,18 +262,22 @@ public static class FfmCore
                 }
             }
 
+            shape = (order == Vector256<int>.Zero ? 0 : NotInFieldOrder) | (ones == Vector256<int>.Zero ? 0 : NotAllOnes);
             return outside.ExtractMostSignificantBits() == 0;
         }
 
-        int any = 0;
+        int any = 0, differ = 0, notOne = 0;
         for (int a = 0; a < n; a++)
         {
             int j = Unsafe.Add(ref indexAt, a), f = Unsafe.Add(ref fieldAt, a);
             any |= (lastFeature - j) | (lastField - f) | j | f;
+            differ |= f ^ a;
+            notOne |= BitConverter.SingleToInt32Bits(Unsafe.Add(ref valueAt, a)) ^ one;
             Unsafe.Add(ref rows, a) = j * rowStride;
             Unsafe.Add(ref blocks, a) = f * blockStride;
         }
 
+        shape = (differ == 0 ? 0 : NotInFieldOrder) | (notOne == 0 ? 0 : NotAllOnes);
         return any >= 0;
     }
 
@@ -263,10 +285,20 @@ public static class FfmCore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float LinearOfOnes(ref float weightAt, ref int indexAt, int n)
     {
+        // every index is below NumFeatures < weights.Length (checked by Offsets); four a step (the same additions in
+        // the same order, fewer loop instructions)
         float lin = 0f;
-        for (int a = 0; a < n; a++)
+        nuint a = 0;
+        for (; a + 4 <= (nuint)n; a += 4)
         {
-            // every index is below NumFeatures < weights.Length (checked by Offsets)
+            lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a));
+            lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a + 1));
+            lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a + 2));
+            lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a + 3));
+        }
+
+        for (; a < (nuint)n; a++)
+        {
             lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a));
         }
 

@@ -15,6 +15,20 @@ namespace FmCodegen.Kernels;
 /// </summary>
 public static partial class FfmPairs
 {
+    /// <summary>Whether <see cref="PairSumInFieldOrderOnes"/> runs here: 512-bit vectors (AVX-512F), not held back by
+    /// FMCODEGEN_SIMD; the condition under which a generated kernel of k &lt;= 4 takes <see cref="PairSumFourRows4"/>,
+    /// which takes the in-field-order loop for such an example.</summary>
+    internal static bool InFieldOrderAvailable =>
+        Vector512.IsHardwareAccelerated && FmSimd.MaxBits >= 512 && Avx512F.IsSupported;
+
+    /// <summary>The pair sum of an example whose fields are 0 .. count - 1 in order (blocks[a] = 4a, so no blocks are
+    /// read) and whose every value is 1, for field stride 4 (k &lt;= 4) with 512-bit vectors: what
+    /// <see cref="PairSumFourRows4"/> returns for it (the same loop), without checking the values and blocks again.
+    /// The caller checks (<see cref="InFieldOrderAvailable"/>, count &lt;= the model's fields).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static float PairSumInFieldOrderOnes(ref float table, ref int rows, ref float x, int count, int k) =>
+        PairSumInFieldOrder<Ones>(ref table, ref rows, ref x, count, k);
+
     /// <summary>Whether blocks[a] = 4a for every a &lt; <paramref name="count"/> (fields 0 .. count - 1 in order,
     /// blocks of 4 floats).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -52,28 +66,28 @@ public static partial class FfmPairs
     }
 
     /// <summary>The pair sum of an example in field order (see the class remarks): rows four at a time while four
-    /// remain, the last one to three rows one at a time (128-bit).</summary>
+    /// remain, the last one to three rows one at a time (128-bit). Positions count in nuint (no sign extensions).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float PairSumInFieldOrder<TValues>(ref float table, ref int rows, ref float x, int count, int k)
         where TValues : struct, IValues
     {
         Vector128<float> acc = Vector128<float>.Zero;
-        int a = 0;
-        for (; a + 4 <= count; a += 4)
+        nuint n = (nuint)(uint)count, a = 0;
+        for (; a + 4 <= n; a += 4)
         {
-            acc = FourRowsInFieldOrder<TValues>(ref table, ref rows, ref x, a, count, acc);
+            acc = FourRowsInFieldOrder<TValues>(ref table, ref rows, ref x, a, n, acc);
         }
 
-        if (a < count)
+        if (a < n)
         {
-            for (; a < count - 1; a++)
+            for (; a + 1 < n; a++)
             {
                 ref float rowA = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a));
                 Vector128<float> inner = Vector128<float>.Zero;
-                for (int b = a + 1; b < count; b++)
+                for (nuint b = a + 1; b < n; b++)
                 {
-                    Vector128<float> v = Vector128.LoadUnsafe(ref table, (nuint)(uint)Unsafe.Add(ref rows, b) + (nuint)(4 * a));
-                    inner = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref rowA, (nuint)(4 * b)), TValues.Scale(v, ref x, b), inner);
+                    Vector128<float> v = Vector128.LoadUnsafe(ref table, (nuint)(uint)Unsafe.Add(ref rows, b) + (4 * a));
+                    inner = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref rowA, 4 * b), TValues.Scale(v, ref x, b), inner);
                 }
 
                 acc = TValues.Accumulate(inner, ref x, a, acc);
@@ -85,11 +99,11 @@ public static partial class FfmPairs
         return SumLanes(acc, k);
     }
 
-    /// <summary>Rows a .. a + 3 of an example in field order (a + 4 &lt;= count): their inner sums are the four
+    /// <summary>Rows a .. a + 3 of an example in field order (a + 4 &lt;= n): their inner sums are the four
     /// 128-bit lanes of one vector, column b adds u[a + i, b] v[b, a + i] x_b to lane i (v[b, a .. a + 3] is one
     /// load).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> FourRowsInFieldOrder<TValues>(ref float table, ref int rows, ref float x, int a, int count, Vector128<float> acc)
+    private static Vector128<float> FourRowsInFieldOrder<TValues>(ref float table, ref int rows, ref float x, nuint a, nuint n, Vector128<float> acc)
         where TValues : struct, IValues
     {
         ref float r0 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a));
@@ -98,7 +112,7 @@ public static partial class FfmPairs
         ref float r3 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a + 3));
 
         // row b's blocks a .. a + 3 start at rows[b] + 4a
-        ref float columns = ref Unsafe.Add(ref table, (nuint)(4 * a));
+        ref float columns = ref Unsafe.Add(ref table, 4 * a);
 
         // columns a + 1 .. a + 3 (the triangle) reach only the rows before them; the other lanes stay +0. Column
         // a + 1 is row a's alone and column a + 2 rows a and a + 1's: 128- and 256-bit steps of loads that need no
@@ -106,57 +120,57 @@ public static partial class FfmPairs
         // of a narrower result are zero). Column a + 3 clears lane 3 of both factors (whatever it held): +0 x +0
         // leaves that lane +0 exactly.
         Vector128<float> first = Vector128.FusedMultiplyAdd(
-            Vector128.LoadUnsafe(ref r0, (nuint)(4 * (a + 1))),
+            Vector128.LoadUnsafe(ref r0, 4 * (a + 1)),
             TValues.Scale(Vector128.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 1)), ref x, a + 1),
             Vector128<float>.Zero);
         Vector256<float> second = Vector256.FusedMultiplyAdd(
-            Vector256.Create(Vector128.LoadUnsafe(ref r0, (nuint)(4 * (a + 2))), Vector128.LoadUnsafe(ref r1, (nuint)(4 * (a + 2)))),
+            Vector256.Create(Vector128.LoadUnsafe(ref r0, 4 * (a + 2)), Vector128.LoadUnsafe(ref r1, 4 * (a + 2))),
             TValues.Scale(Vector256.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 2)), ref x, a + 2),
             first.ToVector256());
-        Transpose(ref r0, ref r1, ref r2, ref r3, (nuint)(4 * a), out _, out _, out _, out Vector512<float> u3);
+        Transpose(ref r0, ref r1, ref r2, ref r3, 4 * a, out _, out _, out _, out Vector512<float> u3);
         Vector512<float> lanes = Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0).AsSingle();
         Vector512<float> inner = Vector512.FusedMultiplyAdd(u3 & lanes, Column<TValues>(ref columns, ref rows, ref x, a + 3) & lanes, second.ToVector512());
 
-        // the columns after the triangle, four at a time (the last group stops at count)
+        // the columns after the triangle: four at a time while four remain, then the last one to three
         // (the shuffles of the columns b + 2 and b + 3 only when those columns exist)
-        for (int b = a + 4; b < count; b += 4)
+        nuint b = a + 4;
+        for (; b + 4 <= n; b += 4)
         {
-            nuint at = (nuint)(4 * b);
+            Transpose(ref r0, ref r1, ref r2, ref r3, 4 * b, out Vector512<float> u0, out Vector512<float> u1, out Vector512<float> u2, out u3);
+            inner = Vector512.FusedMultiplyAdd(u0, Column<TValues>(ref columns, ref rows, ref x, b), inner);
+            inner = Vector512.FusedMultiplyAdd(u1, Column<TValues>(ref columns, ref rows, ref x, b + 1), inner);
+            inner = Vector512.FusedMultiplyAdd(u2, Column<TValues>(ref columns, ref rows, ref x, b + 2), inner);
+            inner = Vector512.FusedMultiplyAdd(u3, Column<TValues>(ref columns, ref rows, ref x, b + 3), inner);
+        }
+
+        if (b < n)
+        {
+            nuint at = 4 * b;
             Vector512<float> w0 = Vector512.LoadUnsafe(ref r0, at), w1 = Vector512.LoadUnsafe(ref r1, at);
             Vector512<float> w2 = Vector512.LoadUnsafe(ref r2, at), w3 = Vector512.LoadUnsafe(ref r3, at);
             Vector512<float> t0 = Avx512F.Shuffle4x128(w0, w1, 0x44), t2 = Avx512F.Shuffle4x128(w2, w3, 0x44);
             inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0x88), Column<TValues>(ref columns, ref rows, ref x, b), inner);
-            if (b + 1 == count)
+            if (b + 1 < n)
             {
-                break;
+                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0xDD), Column<TValues>(ref columns, ref rows, ref x, b + 1), inner);
+                if (b + 2 < n)
+                {
+                    Vector512<float> t1 = Avx512F.Shuffle4x128(w0, w1, 0xEE), t3 = Avx512F.Shuffle4x128(w2, w3, 0xEE);
+                    inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t1, t3, 0x88), Column<TValues>(ref columns, ref rows, ref x, b + 2), inner);
+                }
             }
-
-            inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0xDD), Column<TValues>(ref columns, ref rows, ref x, b + 1), inner);
-            if (b + 2 == count)
-            {
-                break;
-            }
-
-            Vector512<float> t1 = Avx512F.Shuffle4x128(w0, w1, 0xEE), t3 = Avx512F.Shuffle4x128(w2, w3, 0xEE);
-            u3 = Avx512F.Shuffle4x128(t1, t3, 0xDD);
-            inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t1, t3, 0x88), Column<TValues>(ref columns, ref rows, ref x, b + 2), inner);
-            if (b + 3 == count)
-            {
-                break;
-            }
-
-            inner = Vector512.FusedMultiplyAdd(u3, Column<TValues>(ref columns, ref rows, ref x, b + 3), inner);
         }
 
+        // the four inner sums in row order (lanes 1 .. 3 straight out of the 512-bit register)
         acc = TValues.Accumulate(inner.GetLower().GetLower(), ref x, a, acc);
-        acc = TValues.Accumulate(inner.GetLower().GetUpper(), ref x, a + 1, acc);
-        acc = TValues.Accumulate(inner.GetUpper().GetLower(), ref x, a + 2, acc);
-        return TValues.Accumulate(inner.GetUpper().GetUpper(), ref x, a + 3, acc);
+        acc = TValues.Accumulate(Avx512F.ExtractVector128(inner, 1), ref x, a + 1, acc);
+        acc = TValues.Accumulate(Avx512F.ExtractVector128(inner, 2), ref x, a + 2, acc);
+        return TValues.Accumulate(Avx512F.ExtractVector128(inner, 3), ref x, a + 3, acc);
     }
 
     /// <summary>Row b's blocks of the four rows' fields, scaled by x_b.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Column<TValues>(ref float columns, ref int rows, ref float x, int b)
+    private static Vector512<float> Column<TValues>(ref float columns, ref int rows, ref float x, nuint b)
         where TValues : struct, IValues =>
         TValues.Scale(Vector512.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, b)), ref x, b);
 

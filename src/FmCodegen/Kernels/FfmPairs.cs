@@ -244,6 +244,23 @@ public static partial class FfmPairs
 
         /// <summary>fma(+0, x_a, acc): the last nonzero's step (no pair after it, its inner sum is +0).</summary>
         static abstract Vector128<float> AccumulateLast(ref float x, int a, Vector128<float> acc);
+
+        // the same with unsigned native positions (no sign extension where the loops count in nuint)
+
+        /// <inheritdoc cref="Scale(Vector512{float}, ref float, int)"/>
+        static abstract Vector512<float> Scale(Vector512<float> v, ref float x, nuint b);
+
+        /// <inheritdoc cref="Scale(Vector512{float}, ref float, int)"/>
+        static abstract Vector256<float> Scale(Vector256<float> v, ref float x, nuint b);
+
+        /// <inheritdoc cref="Scale(Vector512{float}, ref float, int)"/>
+        static abstract Vector128<float> Scale(Vector128<float> v, ref float x, nuint b);
+
+        /// <inheritdoc cref="Accumulate(Vector128{float}, ref float, int, Vector128{float})"/>
+        static abstract Vector128<float> Accumulate(Vector128<float> inner, ref float x, nuint a, Vector128<float> acc);
+
+        /// <inheritdoc cref="AccumulateLast(ref float, int, Vector128{float})"/>
+        static abstract Vector128<float> AccumulateLast(ref float x, nuint a, Vector128<float> acc);
     }
 
     private readonly struct AnyValues : IValues
@@ -265,6 +282,23 @@ public static partial class FfmPairs
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<float> AccumulateLast(ref float x, int a, Vector128<float> acc) =>
             Accumulate(Vector128<float>.Zero, ref x, a, acc);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Scale(Vector512<float> v, ref float x, nuint b) => v * Unsafe.Add(ref x, b);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Scale(Vector256<float> v, ref float x, nuint b) => v * Unsafe.Add(ref x, b);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Scale(Vector128<float> v, ref float x, nuint b) => v * Unsafe.Add(ref x, b);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Accumulate(Vector128<float> inner, ref float x, nuint a, Vector128<float> acc) =>
+            Vector128.FusedMultiplyAdd(inner, Vector128.Create(Unsafe.Add(ref x, a)), acc);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> AccumulateLast(ref float x, nuint a, Vector128<float> acc) =>
+            Accumulate(Vector128<float>.Zero, ref x, a, acc);
     }
 
     private readonly struct Ones : IValues
@@ -284,6 +318,21 @@ public static partial class FfmPairs
         // +0 + acc is acc exactly: acc starts at +0 and a sum is -0 only when both terms are, so acc is never -0
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<float> AccumulateLast(ref float x, int a, Vector128<float> acc) => acc;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Scale(Vector512<float> v, ref float x, nuint b) => v;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Scale(Vector256<float> v, ref float x, nuint b) => v;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Scale(Vector128<float> v, ref float x, nuint b) => v;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Accumulate(Vector128<float> inner, ref float x, nuint a, Vector128<float> acc) => inner + acc;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> AccumulateLast(ref float x, nuint a, Vector128<float> acc) => acc;
     }
 
     /// <summary>Lanes 0 .. k - 1 of the accumulator, added in order (constant indices: k may be a runtime value).</summary>
