@@ -95,6 +95,34 @@ public class CliTests
     }
 
     [Fact]
+    public void FfmPredict_OfManyBlocks_WritesEveryRowAsTheLibraryScoresIt_ToAFileAndToStdout()
+    {
+        // 7,500 rows: several blocks of rows, and more text than one write of the output file takes
+        using var folder = new TempFolder();
+        string model = TestFiles.Fixture("ffm/frappe_k4.libffm.model");
+        string[] head = File.ReadAllLines(TestFiles.Fixture("ffm/frappe_te.ffm.head300"));
+        string data = folder.File("d.ffm");
+        File.WriteAllLines(data, Enumerable.Repeat(head, 25).SelectMany(lines => lines));
+        float[] expected = FfmCompatibilityTests.Predict(FfmModelFiles.Load(model), SparseDataset.Load(data, SparseFormat.LibFfm), probability: true);
+        Assert.Equal(7500, expected.Length);
+        string[] expectedLines = Array.ConvertAll(expected, p =>
+        {
+            byte[] text = new byte[NumberText.MaxFloatBytes];
+            return System.Text.Encoding.ASCII.GetString(text, 0, NumberText.FormatFloat(p, text));
+        });
+
+        string output = folder.File("p.txt");
+        Assert.Equal(0, Fm("predict", "--model", model, "--model-format", "libffm", "--input", data, "--input-format", "libffm", "--output", output).Code);
+        Assert.Equal(expectedLines, File.ReadAllLines(output));
+        var (code, stdout, _) = Fm("predict", "--model", model, "--model-format", "libffm", "--input", data, "--input-format", "libffm", "--output", "-");
+        Assert.Equal(0, code);
+        Assert.Equal(File.ReadAllText(output), stdout);
+        string twoThreads = folder.File("p2.txt");
+        Assert.Equal(0, Fm("predict", "--model", model, "--model-format", "libffm", "--input", data, "--input-format", "libffm", "--output", twoThreads, "--threads", "2").Code);
+        Assert.Equal(expectedLines, File.ReadAllLines(twoThreads));
+    }
+
+    [Fact]
     public void EveryBadInputFailsCleanlyWithoutAnOutputFile()
     {
         using var folder = new TempFolder();

@@ -100,6 +100,31 @@ public class FfmCompatibilityTests
     }
 
     [Fact]
+    public void PeekEmbeddingSize_ReadsTheHeaderOfNativeAndLibFfmFilesOnly()
+    {
+        string libffm = TestFiles.Fixture("ffm/frappe_k4.libffm.model");
+        FfmModelFile file = FfmModelFiles.Load(libffm);
+        Assert.Equal(4, FfmModelFiles.PeekEmbeddingSize(libffm, FfmModelFormat.LibFfm));
+        using var folder = new TempFolder();
+        string native = folder.File("m.ffmb");
+        FfmModelFiles.Save(file with { Model = FfmModel.Create(0f, new float[3], new float[3 * 2 * 7], 2, 7) }, native, FfmModelFormat.Native);
+        Assert.Equal(7, FfmModelFiles.PeekEmbeddingSize(native, FfmModelFormat.Native));
+        string text = folder.File("m.txt");
+        FfmModelFiles.Save(file, text, FfmModelFormat.XLearn);
+        Assert.Null(FfmModelFiles.PeekEmbeddingSize(text, FfmModelFormat.XLearn));
+
+        // the wrong format for the file, a header cut short, a header that is not one: no k
+        Assert.Null(FfmModelFiles.PeekEmbeddingSize(native, FfmModelFormat.LibFfm));
+        Assert.Null(FfmModelFiles.PeekEmbeddingSize(libffm, FfmModelFormat.Native));
+        string cut = folder.File("cut.model");
+        File.WriteAllBytes(cut, File.ReadAllBytes(libffm)[..10]);
+        Assert.Null(FfmModelFiles.PeekEmbeddingSize(cut, FfmModelFormat.LibFfm));
+        string zeros = folder.File("zeros.model");
+        File.WriteAllBytes(zeros, new byte[64]);
+        Assert.Null(FfmModelFiles.PeekEmbeddingSize(zeros, FfmModelFormat.LibFfm));
+    }
+
+    [Fact]
     public void XLearnText_And_Native_RoundTrip_BitForBit()
     {
         FfmModelFile file = FfmModelFiles.Load(TestFiles.Fixture("ffm/frappe_k4.libffm.model"));

@@ -12,7 +12,15 @@ namespace FmCodegen.Cli.Commands;
 /// and what those verbs do with them.</summary>
 public static class FfmCli
 {
-    private const int RowsPerBlock = 8192;
+    /// <summary>Rows parsed, scored and formatted at a time by <c>fm predict</c> on one thread: a block of rows of up
+    /// to 16 nonzeros fits the first arrays of a <see cref="SparseBlock"/> (frappe's rows have ten).</summary>
+    private const int RowsPerBlock = 1000;
+
+    /// <summary>Rows at a time when the scoring is spread over several threads (each block in chunks of rows).</summary>
+    private const int ParallelRowsPerBlock = 8192;
+
+    /// <summary>The text written to the output file at once (about this many bytes).</summary>
+    private const int TextBytes = 1 << 16;
 
     /// <summary>
     /// The field-aware format of a model, or null when it is an FM model: <c>--model-format libffm|mlnet</c> always
@@ -70,6 +78,7 @@ public static class FfmCli
 
         var clock = Stopwatch.StartNew();
         CliOptions.RequireFile(options.Input, "The input file");
+        FfmKernelWarmUp.Start(options.Model, format);
         FfmModelFile file = Load(options.Model, format, options.XLearnNorm);
         if (options.Probability && options.Raw)
         {
@@ -101,16 +110,24 @@ public static class FfmCli
 
     /// <summary>Parses, scores, formats and writes block after block; <paramref name="stages"/> gets the stopwatch
     /// ticks of each.</summary>
+    /// <remarks>Blocks of <see cref="RowsPerBlock"/> rows on one thread: the arrays a block of short rows needs (a
+    /// SparseBlock's first ones, the scores, the text) are some hundred kilobytes, allocated once, so a run touches
+    /// little fresh memory (a page fault costs microseconds, tens of them in some virtual machines: 8,192-row blocks
+    /// grew the block's arrays to over a megabyte, about 800 faults at every run); several threads keep 8,192-row
+    /// blocks, which they split into chunks. The text of several blocks is written at once to a file (one write per
+    /// <see cref="TextBytes"/>); to stdout block by block, as before.</remarks>
     private static long Stream(SparseTextReader reader, FfmModelFile file, PredictCommand.PredictOptions options, Stream? target, TextWriter stdout, PredictCommand.StageTimes stages)
     {
         var block = new SparseBlock();
-        float[] scores = new float[RowsPerBlock];
-        byte[] text = new byte[RowsPerBlock * 20];
+        int rowsPerBlock = options.Threads == 1 ? RowsPerBlock : ParallelRowsPerBlock;
+        float[] scores = new float[rowsPerBlock];
+        byte[] text = new byte[TextBytes + (rowsPerBlock * (NumberText.MaxFloatBytes + 1))];
+        int pending = 0;
         int[] mapped = [];
         FfmKernelEntry kernel = FfmKernels.For(file.Model.EmbeddingSize);
         long rows = 0;
         long t0 = Stopwatch.GetTimestamp();
-        while (reader.ReadBlock(block, RowsPerBlock))
+        while (reader.ReadBlock(block, rowsPerBlock))
         {
             long t1 = Stopwatch.GetTimestamp();
             stages.Parse += t1 - t0;
@@ -131,20 +148,26 @@ public static class FfmCli
             FfmBatch.Score(kernel, file.Model, block.Offsets, block.Fields, indices, block.Values, output, options.Threads == 0 ? 0 : options.Threads);
             long t2 = Stopwatch.GetTimestamp();
             stages.Score += t2 - t1;
-            int used = NumberText.FormatPredictions(output, options.Probability, options.Clip, text);
-
-            if (target is not null)
+            pending += NumberText.FormatPredictions(output, options.Probability, options.Clip, text, pending);
+            if (target is null)
             {
-                target.Write(text, 0, used);
+                stdout.Write(Encoding.UTF8.GetString(text, 0, pending));
+                pending = 0;
             }
-            else
+            else if (pending >= TextBytes)
             {
-                stdout.Write(Encoding.UTF8.GetString(text, 0, used));
+                target.Write(text, 0, pending);
+                pending = 0;
             }
 
             rows += block.Count;
             t0 = Stopwatch.GetTimestamp();
             stages.Write += t0 - t2;
+        }
+
+        if (pending > 0)
+        {
+            target!.Write(text, 0, pending);
         }
 
         stages.Parse += Stopwatch.GetTimestamp() - t0;
@@ -231,6 +254,56 @@ public static class FfmCli
         FfmNormalization.MlNet => "ML.NET (x / ||x||)",
         _ => normalization.ToString(),
     };
+}
+
+/// <summary>
+/// Compiles the scoring kernel of a model's k on a background thread while the model loads and the first block is
+/// parsed. The kernel's 512-bit paths are not in the ReadyToRun image (it targets x86-64-v3), so the JIT compiles them
+/// at their first call; without this, the first row of <c>fm predict</c> waits some milliseconds for that. The thread
+/// scores one made-up example (a small model of zeros, one feature per field in field order, every value 1: libffm's
+/// one-hot data) through the kernel <see cref="FfmKernels.For"/> gives, which compiles the methods that shape of data
+/// runs; the prediction's own first call then finds them compiled (or waits for the compilation under way). Nothing
+/// it computes is used, so the output does not depend on whether or when it runs; any failure (the file unreadable,
+/// not that format) leaves the compilation to the first row, as before, and the model's loading reports the error.
+/// </summary>
+internal static class FfmKernelWarmUp
+{
+    /// <summary>Fields (and features) of the made-up example.</summary>
+    private const int Fields = 8;
+
+    public static void Start(string modelPath, FfmModelFormat format)
+    {
+        var thread = new Thread(() => Run(modelPath, format)) { IsBackground = true, Name = "fm kernel warm-up" };
+        thread.Start();
+    }
+
+    private static void Run(string modelPath, FfmModelFormat format)
+    {
+        try
+        {
+            if (FfmModelFiles.PeekEmbeddingSize(modelPath, format) is not int k)
+            {
+                return;
+            }
+
+            FfmKernelEntry kernel = FfmKernels.For(k);
+
+            var model = FfmModel.Create(0f, new float[Fields], new float[Fields * Fields * k], Fields, k);
+            int[] ids = new int[Fields];
+            float[] ones = new float[Fields];
+            for (int i = 0; i < Fields; i++)
+            {
+                ids[i] = i;
+                ones[i] = 1f;
+            }
+
+            kernel.Score(model, ids, ids, ones);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // the model's loading on the main thread reports it
+        }
+    }
 }
 
 /// <summary><c>fm train --model-type ffm</c>: trains a field-aware FM on libffm data.</summary>

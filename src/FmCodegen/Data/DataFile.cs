@@ -17,15 +17,24 @@ internal static class DataFile
         try
         {
             byte[] head = new byte[2];
-            int got = file.ReadAtLeast(head, 2, throwOnEndOfStream: false);
             Stream content;
+            int got;
             if (file.CanSeek)
             {
-                file.Position = 0;
+                // the first bytes read at their offset, past the stream's buffer: a plain file is then read in the
+                // line reader's large chunks only, which bypass that buffer (never allocated, never filled twice)
+                got = RandomAccess.Read(file.SafeFileHandle, head, 0);
+                if (got == 1)
+                {
+                    got += RandomAccess.Read(file.SafeFileHandle, head.AsSpan(1), 1);
+                }
+
                 content = file;
             }
             else
             {
+                got = file.ReadAtLeast(head, 2, throwOnEndOfStream: false);
+
                 // a pipe or a character device (process substitution, /dev/stdin): put the two bytes back in front
                 content = new PrefixedStream(head.AsMemory(0, got), file);
             }

@@ -215,18 +215,29 @@ internal static class NumberText
     /// <paramref name="clip"/> when given, as <see cref="FormatFloat(float, Span{byte})"/> writes it, and a newline.
     /// Returns the bytes written; <paramref name="text"/> holds at least <see cref="MaxFloatBytes"/> + 1 per score.
     /// </summary>
+    public static int FormatPredictions(ReadOnlySpan<float> scores, bool probability, (float Min, float Max)? clip, byte[] text) =>
+        FormatPredictions(scores, probability, clip, text, 0);
+
+    /// <summary><see cref="FormatPredictions(ReadOnlySpan{float}, bool, ValueTuple{float, float}?, byte[])"/> into
+    /// <paramref name="text"/> from <paramref name="offset"/> (after lines already there), which leaves at least
+    /// <see cref="MaxFloatBytes"/> + 1 bytes per score.</summary>
     [SkipLocalsInit]
-    public static int FormatPredictions(ReadOnlySpan<float> scores, bool probability, (float Min, float Max)? clip, byte[] text)
+    public static int FormatPredictions(ReadOnlySpan<float> scores, bool probability, (float Min, float Max)? clip, byte[] text, int offset)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (text.Length / (MaxFloatBytes + 1) < scores.Length)
+        if ((uint)offset > (uint)text.Length)
         {
-            throw new ArgumentException($"text holds {text.Length} bytes; {scores.Length} predictions need up to {(long)scores.Length * (MaxFloatBytes + 1)}.", nameof(text));
+            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"The offset must be within the {text.Length} bytes of text.");
+        }
+
+        if ((text.Length - offset) / (MaxFloatBytes + 1) < scores.Length)
+        {
+            throw new ArgumentException($"text holds {text.Length - offset} bytes from {offset}; {scores.Length} predictions need up to {(long)scores.Length * (MaxFloatBytes + 1)}.", nameof(text));
         }
 
         bool clamp = clip.HasValue;
         (float min, float max) = clip.GetValueOrDefault();
-        ref byte start = ref MemoryMarshal.GetArrayDataReference(text);
+        ref byte start = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(text), offset);
         int used = 0;
         Span<float> chunk = stackalloc float[PredictionChunk];
         for (int from = 0; from < scores.Length; from += PredictionChunk)
@@ -261,7 +272,7 @@ internal static class NumberText
         return used;
     }
 
-    /// <summary>Scores <see cref="FormatPredictions"/> turns into probabilities before it writes them.</summary>
+    /// <summary>Scores FormatPredictions turns into probabilities before it writes them.</summary>
     private const int PredictionChunk = 64;
 
     /// <summary>The formatter over <see cref="MaxFloatBytes"/> bytes of room at <paramref name="destination"/>.</summary>

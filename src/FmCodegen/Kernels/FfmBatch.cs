@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace FmCodegen.Kernels;
 
 /// <summary>Field-aware batch scoring across cores: contiguous chunks of rows, each scored by one kernel call.</summary>
@@ -7,7 +9,7 @@ public static class FfmBatch
 
     /// <summary>Scores a CSR batch with <paramref name="kernel"/> on up to <paramref name="maxThreads"/> cores (0 or
     /// less: all). Rows are independent, so the result does not depend on the thread count.</summary>
-    public static unsafe void Score(FfmKernelEntry kernel, FfmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads)
+    public static void Score(FfmKernelEntry kernel, FfmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int maxThreads)
     {
         ArgumentNullException.ThrowIfNull(kernel);
         ArgumentNullException.ThrowIfNull(model);
@@ -20,6 +22,15 @@ public static class FfmBatch
             return;
         }
 
+        ScoreInParallel(kernel, model, offsets, fields, indices, values, output, threads);
+    }
+
+    /// <summary>The chunks of a batch on <paramref name="threads"/> cores: a method of its own, so that a run on one
+    /// thread never loads the parallel library (its precompiled code would load it at the first call).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe void ScoreInParallel(FfmKernelEntry kernel, FfmModel model, ReadOnlySpan<int> offsets, ReadOnlySpan<int> fields, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> output, int threads)
+    {
+        int rows = output.Length;
         int chunks = Math.Min(threads * 4, rows / MinRowsPerChunk);
         int perChunk = (rows + chunks - 1) / chunks;
         fixed (int* po = offsets)

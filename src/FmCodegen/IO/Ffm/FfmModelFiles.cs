@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using FmCodegen.Data;
+using FmCodegen.Kernels;
 
 namespace FmCodegen.IO;
 
@@ -40,6 +42,35 @@ public static class FfmModelFiles
         }
 
         return LibFfmModelFile.LooksLike(head, length) ? FfmModelFormat.LibFfm : null;
+    }
+
+    /// <summary>
+    /// The embedding size k the header of a native or libffm model file states (its first 64 bytes only), or null for
+    /// the other formats and for a file whose head is not such a header. Nothing beyond the head is checked:
+    /// <see cref="Load"/> checks the whole file. The fm tool uses it to compile the scoring kernel of that k while the
+    /// model loads.
+    /// </summary>
+    public static int? PeekEmbeddingSize(string path, FfmModelFormat format)
+    {
+        if (format is not (FfmModelFormat.Native or FfmModelFormat.LibFfm))
+        {
+            return null;
+        }
+
+        Span<byte> head = stackalloc byte[64];
+        int got;
+        long length;
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+        {
+            length = stream.Length;
+            got = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        }
+
+        head = head[..got];
+        int k = format == FfmModelFormat.Native
+            ? NativeFfmModelFile.HasMagic(head) && head.Length >= 24 ? BinaryPrimitives.ReadInt32LittleEndian(head[20..]) : 0
+            : LibFfmModelFile.LooksLike(head, length) ? BinaryPrimitives.ReadInt32LittleEndian(head[8..]) : 0;
+        return k is >= 1 and <= FfmLayout.MaxEmbeddingSize ? k : null;
     }
 
     /// <summary>Loads a field-aware model; <paramref name="format"/> null detects it. <paramref name="xlearnNormalization"/>
