@@ -57,6 +57,46 @@ internal static unsafe partial class LargeArrays
         return array;
     }
 
+    /// <summary>Tables (floats) from this size (bytes) up get <see cref="HugePageAligned"/>'s memory.</summary>
+    public const long HugeTableThreshold = 512L << 10;
+
+    /// <summary>
+    /// A pinned float array holding a table of <paramref name="floats"/> floats that starts at element
+    /// <paramref name="offset"/>, on a 2 MB boundary, with the 2 MB pages that cover it advised for transparent huge
+    /// pages (Linux): a table of a few hundred kilobytes to some megabytes is then one or a few page faults when first
+    /// written instead of one per 4 KB (dear on a virtual machine), and its random reads (the rows of a model) miss the
+    /// TLB less. Null (the caller allocates as usual) below <see cref="HugeTableThreshold"/>, on other systems, where
+    /// the advice failed before, or when the array would be too long. The array's content is undefined: the caller
+    /// writes every element it later reads. Virtual memory: the table rounded up to 2 MB, plus 2 MB.
+    /// </summary>
+    public static float[]? HugePageAligned(long floats, out int offset)
+    {
+        offset = 0;
+        long bytes = floats * sizeof(float);
+        long rounded = (bytes + HugePageSize - 1) & ~(HugePageSize - 1);
+        if (bytes < HugeTableThreshold || !OperatingSystem.IsLinux() || s_adviceFailed || (rounded + HugePageSize) / sizeof(float) > Array.MaxLength)
+        {
+            return null;
+        }
+
+        float[] array = GC.AllocateUninitializedArray<float>((int)((rounded + HugePageSize) / sizeof(float)), pinned: true);
+        fixed (float* start = array)
+        {
+            long first = ((long)start + HugePageSize - 1) & ~(HugePageSize - 1);
+            offset = (int)((first - (long)start) / sizeof(float));
+            try
+            {
+                _ = Advise((void*)first, (nuint)rounded, MadvHugePage);
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+                s_adviceFailed = true;
+            }
+        }
+
+        return array;
+    }
+
     [LibraryImport("libc", EntryPoint = "madvise")]
     private static partial int Advise(void* address, nuint length, int advice);
 }

@@ -27,7 +27,8 @@ public static class FfmLayout
     }
 }
 
-/// <summary>A 64-byte aligned, pinned float table of FFM rows (optionally with AdaGrad sums after each block).</summary>
+/// <summary>A 64-byte aligned, pinned float table of FFM rows (optionally with AdaGrad sums after each block); from
+/// 512 KB on Linux 2 MB aligned and advised for huge pages (<see cref="Data.LargeArrays.HugePageAligned"/>).</summary>
 internal sealed class FfmTable
 {
     private readonly float[] _buffer;
@@ -51,11 +52,21 @@ internal sealed class FfmTable
         }
 
         RowStride = (int)rowStride;
-        _buffer = GC.AllocateArray<float>((int)length + 16, pinned: true);
-        unsafe
+        if (Data.LargeArrays.HugePageAligned(length + 16, out int hugeOffset) is { } huge)
         {
-            nuint address = (nuint)Unsafe.AsPointer(ref _buffer[0]);
-            _offset = (int)(((64 - (address & 63)) & 63) / sizeof(float));
+            // a table of 512 KB or more: on a 2 MB boundary, advised for huge pages, zeroed here (its memory is new)
+            _buffer = huge;
+            _offset = hugeOffset;
+            _buffer.AsSpan(_offset, (int)length + 16).Clear();
+        }
+        else
+        {
+            _buffer = GC.AllocateArray<float>((int)length + 16, pinned: true);
+            unsafe
+            {
+                nuint address = (nuint)Unsafe.AsPointer(ref _buffer[0]);
+                _offset = (int)(((64 - (address & 63)) & 63) / sizeof(float));
+            }
         }
 
         Length = (int)length;
