@@ -14,7 +14,15 @@ namespace FmCodegen.Cli.Commands;
 /// </summary>
 public static class PredictCommand
 {
+    /// <summary>Rows at a time when the scoring is spread over several threads.</summary>
     private const int RowsPerBlock = 8192;
+
+    /// <summary>Rows at a time on one thread: a block of rows of up to 16 nonzeros fits a <see cref="SparseBlock"/>'s
+    /// first arrays.</summary>
+    private const int SmallBlockRows = 1000;
+
+    /// <summary>The text written to the output file at once (about this many bytes).</summary>
+    private const int TextBytes = 1 << 16;
 
     public static Command Create()
     {
@@ -159,19 +167,24 @@ public static class PredictCommand
     }
 
     /// <summary>The loop: parse a block, score it, format and write it.</summary>
+    /// <remarks>As the field-aware loop (<c>FfmCli</c>): on one thread blocks of <see cref="SmallBlockRows"/> rows,
+    /// which fit a <see cref="SparseBlock"/>'s first arrays (little fresh memory, few page faults), and the text of
+    /// several blocks written to the output file at once; several threads keep <see cref="RowsPerBlock"/> rows.</remarks>
     private static void Stream(SparseTextReader reader, SparseScorer scorer, FmSampleSet? samples, SparseScorer[]? members,
         PredictOptions options, Stream? target, TextWriter stdout, StageTimes stages)
     {
         var block = new SparseBlock();
-        float[] scores = new float[RowsPerBlock];
-        float[] memberScores = new float[RowsPerBlock];
-        double[] sums = new double[RowsPerBlock];
-        byte[] text = new byte[RowsPerBlock * 20];
+        int rowsPerBlock = options.Threads == 1 ? SmallBlockRows : RowsPerBlock;
+        float[] scores = new float[rowsPerBlock];
+        float[] memberScores = samples is null ? [] : new float[rowsPerBlock];
+        double[] sums = samples is null ? [] : new double[rowsPerBlock];
+        byte[] text = new byte[TextBytes + (rowsPerBlock * (NumberText.MaxFloatBytes + 1))];
+        int pending = 0;
 
         // a probit sample set already predicts probabilities
         bool probability = options.Probability && samples?.Link != FmSampleLink.Probit;
         long t0 = Stopwatch.GetTimestamp();
-        while (reader.ReadBlock(block, RowsPerBlock))
+        while (reader.ReadBlock(block, rowsPerBlock))
         {
             long t1 = Stopwatch.GetTimestamp();
             if (samples is null)
@@ -192,15 +205,16 @@ public static class PredictCommand
             }
 
             long t2 = Stopwatch.GetTimestamp();
-            int used = NumberText.FormatPredictions(scores.AsSpan(0, block.Count), probability, options.Clip, text);
-
-            if (target is not null)
+            pending += NumberText.FormatPredictions(scores.AsSpan(0, block.Count), probability, options.Clip, text, pending);
+            if (target is null)
             {
-                target.Write(text, 0, used);
+                stdout.Write(Encoding.UTF8.GetString(text, 0, pending));
+                pending = 0;
             }
-            else
+            else if (pending >= TextBytes)
             {
-                stdout.Write(Encoding.UTF8.GetString(text, 0, used));
+                target.Write(text, 0, pending);
+                pending = 0;
             }
 
             long t3 = Stopwatch.GetTimestamp();
@@ -208,6 +222,11 @@ public static class PredictCommand
             stages.Score += t2 - t1;
             stages.Write += t3 - t2;
             t0 = t3;
+        }
+
+        if (pending > 0)
+        {
+            target!.Write(text, 0, pending);
         }
 
         stages.Parse += Stopwatch.GetTimestamp() - t0;
