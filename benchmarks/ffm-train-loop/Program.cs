@@ -28,8 +28,16 @@ var variants = new (string, Action<int, int>)[]
     ("2 pairs/512, rsqrt 2", (s, c) => Upd.Run2<Upd.R2>(table, rows, blocks, x, s, c)),
     ("2 pairs/512, sqrt+div", (s, c) => Upd.Run2<Upd.SqrtDiv>(table, rows, blocks, x, s, c)),
     ("2 pairs/512 permutes", (s, c) => Upd.RunZ(table, rows, blocks, x, s, c)),
+    ("Twice sqrt+div (prod)", (s, c) => Upd.RunT<Upd.SqrtDiv>(table, rows, blocks, x, s, c)),
+    ("Twice rsqrt 2 (3-op)", (s, c) => Upd.RunT<Upd.N2>(table, rows, blocks, x, s, c)),
+    ("Twice rsqrt halley+1", (s, c) => Upd.RunT<Upd.H1>(table, rows, blocks, x, s, c)),
+    ("Twice rsqrt 1 (inexact)", (s, c) => Upd.RunT<Upd.N1>(table, rows, blocks, x, s, c)),
+    ("Twice neither (bound)", (s, c) => Upd.RunT<Upd.None>(table, rows, blocks, x, s, c)),
+    ("Step256 rsqrt 2 (3-op)", (s, c) => Upd.RunS<Upd.N2>(table, rows, blocks, x, s, c)),
+    ("Step256 sqrt+div", (s, c) => Upd.RunS<Upd.SqrtDiv>(table, rows, blocks, x, s, c)),
     ("pairsum", (s, c) => Upd.Sink += FmCodegen.Kernels.FfmPairs.PairSumTwoRows4(ref table[0], ref rows[s], ref blocks[s], ref x[s], c, 4)),
 };
+if (args.Length > 1) variants = variants.Where(v => args[1].Split(',').Any(f => v.Item1.Contains(f))).ToArray();
 var best = new double[variants.Length]; Array.Fill(best, 1e9);
 for (int rep = 0; rep < 7; rep++)
   for (int v = 0; v < variants.Length; v++)
@@ -56,6 +64,108 @@ static class Upd
             y *= Vector256.FusedMultiplyAdd(-(hf * y), y, th); y *= Vector256.FusedMultiplyAdd(-(hf * y), y, th); return y; }
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Scale(Vector512<float> h) { var y = (Vector512.Create(0x5F375A86) - Vector512.ShiftRightLogical(h.AsInt32(), 1)).AsSingle(); var hf = Vector512.Create(0.5f) * h; var th = Vector512.Create(1.5f);
             y *= Vector512.FusedMultiplyAdd(-(hf * y), y, th); y *= Vector512.FusedMultiplyAdd(-(hf * y), y, th); return y; } }
+
+    public struct None : IStep { public static Vector256<float> Scale(Vector256<float> h) => h; public static Vector512<float> Scale(Vector512<float> h) => h; }
+    // y = magic - (h >> 1); step: t = hh * y; r = 0.5 - t * y (fma); y = y + y * r (fma), hh = 0.5 h
+    public struct N2 : IStep {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Scale(Vector256<float> h) { var y = (Vector256.Create(0x5F375A86) - Vector256.ShiftRightLogical(h.AsInt32(), 1)).AsSingle(); var hh = Vector256.Create(0.5f) * h; var half = Vector256.Create(0.5f);
+            y = Vector256.FusedMultiplyAdd(y, Vector256.FusedMultiplyAdd(-(hh * y), y, half), y); y = Vector256.FusedMultiplyAdd(y, Vector256.FusedMultiplyAdd(-(hh * y), y, half), y); return y; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Scale(Vector512<float> h) { var y = (Vector512.Create(0x5F375A86) - Vector512.ShiftRightLogical(h.AsInt32(), 1)).AsSingle(); var hh = Vector512.Create(0.5f) * h; var half = Vector512.Create(0.5f);
+            y = Vector512.FusedMultiplyAdd(y, Vector512.FusedMultiplyAdd(-(hh * y), y, half), y); y = Vector512.FusedMultiplyAdd(y, Vector512.FusedMultiplyAdd(-(hh * y), y, half), y); return y; } }
+    public struct N1 : IStep {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Scale(Vector256<float> h) { var y = (Vector256.Create(0x5F375A86) - Vector256.ShiftRightLogical(h.AsInt32(), 1)).AsSingle(); var hh = Vector256.Create(0.5f) * h; var half = Vector256.Create(0.5f);
+            y = Vector256.FusedMultiplyAdd(y, Vector256.FusedMultiplyAdd(-(hh * y), y, half), y); return y; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Scale(Vector512<float> h) { var y = (Vector512.Create(0x5F375A86) - Vector512.ShiftRightLogical(h.AsInt32(), 1)).AsSingle(); var hh = Vector512.Create(0.5f) * h; var half = Vector512.Create(0.5f);
+            y = Vector512.FusedMultiplyAdd(y, Vector512.FusedMultiplyAdd(-(hh * y), y, half), y); return y; } }
+    // third-order step: r = 1 - h y^2; y = y (1 + r/2 + 3 r^2/8) = y + y r (1/2 + 3/8 r); then one Newton step
+    public struct H1 : IStep {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Scale(Vector256<float> h) { var y = (Vector256.Create(0x5F375A86) - Vector256.ShiftRightLogical(h.AsInt32(), 1)).AsSingle(); var one = Vector256.Create(1f);
+            var r = Vector256.FusedMultiplyAdd(-(h * y), y, one); y = Vector256.FusedMultiplyAdd(y * r, Vector256.FusedMultiplyAdd(r, Vector256.Create(0.375f), Vector256.Create(0.5f)), y);
+            var hh = Vector256.Create(0.5f) * h; y = Vector256.FusedMultiplyAdd(y, Vector256.FusedMultiplyAdd(-(hh * y), y, Vector256.Create(0.5f)), y); return y; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Scale(Vector512<float> h) { var y = (Vector512.Create(0x5F375A86) - Vector512.ShiftRightLogical(h.AsInt32(), 1)).AsSingle(); var one = Vector512.Create(1f);
+            var r = Vector512.FusedMultiplyAdd(-(h * y), y, one); y = Vector512.FusedMultiplyAdd(y * r, Vector512.FusedMultiplyAdd(r, Vector512.Create(0.375f), Vector512.Create(0.5f)), y);
+            var hh = Vector512.Create(0.5f) * h; y = Vector512.FusedMultiplyAdd(y, Vector512.FusedMultiplyAdd(-(hh * y), y, Vector512.Create(0.5f)), y); return y; } }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Up<T>(Vector512<float> ab, Vector512<float> g, Vector512<float> h, Vector512<float> ev) where T : struct, IStep =>
+        typeof(T) == typeof(SqrtDiv) ? ab - (ev * g / Vector512.Sqrt(h)) : ab - ((ev * g) * T.Scale(h));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Up<T>(Vector256<float> ab, Vector256<float> g, Vector256<float> h, Vector256<float> ev) where T : struct, IStep =>
+        typeof(T) == typeof(SqrtDiv) ? ab - (ev * g / Vector256.Sqrt(h)) : ab - ((ev * g) * T.Scale(h));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Step<T>(ref float first, ref float second, Vector256<float> t, Vector256<float> etas, Vector256<float> lambdas) where T : struct, IStep
+    {
+        Vector256<float> p = Vector256.LoadUnsafe(ref first), q = Vector256.LoadUnsafe(ref second);
+        Vector256<float> ab = System.Runtime.Intrinsics.X86.Avx.Permute2x128(p, q, 0x20);
+        Vector256<float> ba = System.Runtime.Intrinsics.X86.Avx.Permute2x128(q, p, 0x20);
+        Vector256<float> sums = System.Runtime.Intrinsics.X86.Avx.Permute2x128(p, q, 0x31);
+        Vector256<float> g = Vector256.FusedMultiplyAdd(t, ba, lambdas * ab);
+        Vector256<float> h = Vector256.FusedMultiplyAdd(g, g, sums);
+        Vector256<float> updated = Up<T>(ab, g, h, etas);
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(updated, h, 0x20).StoreUnsafe(ref first);
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(updated, h, 0x31).StoreUnsafe(ref second);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunS<T>(float[] table, int[] rowsA, int[] blocksA, float[] xA, int s, int count) where T : struct, IStep
+    {
+        ref float tab = ref table[0]; ref int rows = ref rowsA[s]; ref int blocks = ref blocksA[s]; ref float x = ref xA[s];
+        float kappa = 0.01f, eta = 0.2f, lambda = 2e-5f;
+        Vector256<float> etas = Vector256.Create(eta), lambdas = Vector256.Create(lambda);
+        for (int a = 0; a < count; a++)
+        {
+            ref float rowA = ref Unsafe.Add(ref tab, Unsafe.Add(ref rows, a)); int blockA = Unsafe.Add(ref blocks, a); float xa = Unsafe.Add(ref x, a);
+            for (int b = a + 1; b < count; b++)
+                Step<T>(ref Unsafe.Add(ref rowA, Unsafe.Add(ref blocks, b)), ref Unsafe.Add(ref tab, Unsafe.Add(ref rows, b) + blockA), Vector256.Create(kappa * (xa * Unsafe.Add(ref x, b))), etas, lambdas);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunT<T>(float[] table, int[] rowsA, int[] blocksA, float[] xA, int s, int count) where T : struct, IStep
+    {
+        ref float tab = ref table[0]; ref int rows = ref rowsA[s]; ref int blocks = ref blocksA[s]; ref float x = ref xA[s];
+        float kappa = 0.01f, eta = 0.2f, lambda = 2e-5f;
+        Vector256<float> etas = Vector256.Create(eta), lambdas = Vector256.Create(lambda);
+        Vector512<float> etas2 = Vector512.Create(eta), lambdas2 = Vector512.Create(lambda);
+        Vector512<int> spread = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
+        for (int a = 0; a < count; a++)
+        {
+            int rowA = Unsafe.Add(ref rows, a), blockA = Unsafe.Add(ref blocks, a);
+            float xa = Unsafe.Add(ref x, a);
+            int b = a + 1;
+            for (; b + 1 < count; b += 2)
+            {
+                Vector128<float> xb = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<double>(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref x, b)))).AsSingle();
+                Vector128<float> t = Vector128.Create(kappa) * (Vector128.Create(xa) * xb);
+                Vector512<float> ts = System.Runtime.Intrinsics.X86.Avx512F.PermuteVar16x32(t.ToVector256Unsafe().ToVector512Unsafe(), spread);
+                int p1 = rowA + Unsafe.Add(ref blocks, b), q1 = rowA + Unsafe.Add(ref blocks, b + 1);
+                int p2 = Unsafe.Add(ref rows, b) + blockA, q2 = Unsafe.Add(ref rows, b + 1) + blockA;
+                if (q1 == p1 || q1 == p2 || q2 == p1 || q2 == p2)
+                {
+                    Step<T>(ref Unsafe.Add(ref tab, p1), ref Unsafe.Add(ref tab, p2), Vector256.Create(ts.ToScalar()), etas, lambdas);
+                    Step<T>(ref Unsafe.Add(ref tab, q1), ref Unsafe.Add(ref tab, q2), Vector256.Create(ts.GetElement(4)), etas, lambdas);
+                    continue;
+                }
+                Vector512<float> xv = Vector512.Create(Vector256.LoadUnsafe(ref tab, (nuint)(uint)p1), Vector256.LoadUnsafe(ref tab, (nuint)(uint)q1));
+                Vector512<float> yv = Vector512.Create(Vector256.LoadUnsafe(ref tab, (nuint)(uint)p2), Vector256.LoadUnsafe(ref tab, (nuint)(uint)q2));
+                Vector512<float> ab = System.Runtime.Intrinsics.X86.Avx512F.Shuffle4x128(xv, yv, 0x88);
+                Vector512<float> ba = System.Runtime.Intrinsics.X86.Avx512F.Shuffle4x128(yv, xv, 0x88);
+                Vector512<float> sums = System.Runtime.Intrinsics.X86.Avx512F.Shuffle4x128(xv, yv, 0xDD);
+                Vector512<float> g = Vector512.FusedMultiplyAdd(ts, ba, lambdas2 * ab);
+                Vector512<float> h = Vector512.FusedMultiplyAdd(g, g, sums);
+                Vector512<float> updated = Up<T>(ab, g, h, etas2);
+                Vector512<float> xs = System.Runtime.Intrinsics.X86.Avx512F.PermuteVar16x32x2(updated, Vector512.Create(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23), h);
+                Vector512<float> ys = System.Runtime.Intrinsics.X86.Avx512F.PermuteVar16x32x2(updated, Vector512.Create(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31), h);
+                xs.GetLower().StoreUnsafe(ref tab, (nuint)(uint)p1);
+                xs.GetUpper().StoreUnsafe(ref tab, (nuint)(uint)q1);
+                ys.GetLower().StoreUnsafe(ref tab, (nuint)(uint)p2);
+                ys.GetUpper().StoreUnsafe(ref tab, (nuint)(uint)q2);
+            }
+            if (b < count)
+                Step<T>(ref Unsafe.Add(ref tab, rowA + Unsafe.Add(ref blocks, b)), ref Unsafe.Add(ref tab, Unsafe.Add(ref rows, b) + blockA), Vector256.Create(kappa * (xa * Unsafe.Add(ref x, b))), etas, lambdas);
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run<T>(float[] table, int[] rowsA, int[] blocksA, float[] xA, int s, int count) where T : struct, IStep

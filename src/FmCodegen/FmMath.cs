@@ -41,6 +41,12 @@ internal static class FmMath
 
     /// <summary>e^x, within 0.51 ulp of the exact value in float, deterministic: x = n ln 2 + r with |r| &lt;= ln2 / 2,
     /// e^r by its Taylor series to r^11 in double (relative error below 1e-14), scaled by 2^n, rounded once to float.</summary>
+    /// <remarks>
+    /// The series is summed in Estrin's order (pairs c_i + c_(i+1) r, then with r^2, r^4 and r^8), six dependent
+    /// double operations after r instead of Horner's twenty-two. Training waits for this exponential between an
+    /// example's score and its updates, so its latency is on each example's critical path. The float results are
+    /// those of the Horner sum this replaced, on every float input (all 2^32 compared, FmMathTests samples them).
+    /// </remarks>
     public static float Exp(float x)
     {
         if (float.IsNaN(x))
@@ -60,18 +66,12 @@ internal static class FmMath
 
         double n = Math.Round(x * InverseLn2);
         double r = (x - (n * Ln2High)) - (n * Ln2Low);
-        double p = 1.0 / 39916800.0;
-        p = (p * r) + (1.0 / 3628800.0);
-        p = (p * r) + (1.0 / 362880.0);
-        p = (p * r) + (1.0 / 40320.0);
-        p = (p * r) + (1.0 / 5040.0);
-        p = (p * r) + (1.0 / 720.0);
-        p = (p * r) + (1.0 / 120.0);
-        p = (p * r) + (1.0 / 24.0);
-        p = (p * r) + (1.0 / 6.0);
-        p = (p * r) + 0.5;
-        p = (p * r) + 1.0;
-        p = (p * r) + 1.0;
+        double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+        double q0 = 1.0 + r, q1 = 0.5 + (r * (1.0 / 6.0)), q2 = (1.0 / 24.0) + (r * (1.0 / 120.0));
+        double q3 = (1.0 / 720.0) + (r * (1.0 / 5040.0)), q4 = (1.0 / 40320.0) + (r * (1.0 / 362880.0));
+        double q5 = (1.0 / 3628800.0) + (r * (1.0 / 39916800.0));
+        double s0 = q0 + (q1 * r2), s1 = q2 + (q3 * r2), s2 = q4 + (q5 * r2);
+        double p = (s0 + (s1 * r4)) + (s2 * r8);
         double scale = BitConverter.Int64BitsToDouble((long)((int)n + 1023) << 52);
         return (float)(p * scale);
     }

@@ -89,7 +89,7 @@ internal sealed class FfmRun
         }
 
         FfmTable table = _replicas[0].Table;
-        var rows = new FfmEpochData(data, order, table.NumFeatures, table.NumFields, table.BlockStride, _options.Normalization);
+        var rows = new FfmEpochData(data, order, table.NumFeatures, table.NumFields, _options.Normalization);
         int[] blocks = Enumerable.Range(0, rows.BlockCount).ToArray();
         using TrainingTeam? team = _replicas.Length > 1 ? new TrainingTeam(_replicas.Length) : null;
         var epoch = new EpochVisitor(this, rows, blocks, team);
@@ -233,13 +233,13 @@ internal sealed class FfmRun
 
 /// <summary>
 /// The rows of one fit, compacted and copied once in a given order: per kept nonzero (feature and field known to
-/// the model) its feature, its field's block offset within a row and its value; per row its label and its
+/// the model) one int holding its feature and field (<see cref="Codes"/>) and its value; per row its label and its
 /// normalisation scales (from the squares of all its values, kept or not, as scoring computes them). Cut into
 /// blocks of <see cref="EpochData.RowsPerBlock"/> rows, which the epochs visit in shuffled orders.
 /// </summary>
 internal sealed class FfmEpochData
 {
-    public FfmEpochData(SparseDataset data, int[] order, int numFeatures, int numFields, int blockStride, FfmNormalization normalization)
+    public FfmEpochData(SparseDataset data, int[] order, int numFeatures, int numFields, FfmNormalization normalization)
     {
         // every element up to each array's length is written by the copy below (the nonzeros past the kept ones
         // are zeroed there), so the arrays start uninitialised: with huge pages where the system offers them
@@ -251,20 +251,25 @@ internal sealed class FfmEpochData
         Offsets = LargeArrays.Uninitialized<int>(order.Length + 1);
         // one element more than the nonzeros: a row's arrays are taken by reference at its first nonzero, which for
         // empty rows after the last kept nonzero is one past them
-        Features = LargeArrays.Uninitialized<int>(nonZeros + 1);
-        Blocks = LargeArrays.Uninitialized<int>(nonZeros + 1);
+        Codes = LargeArrays.Uninitialized<int>(nonZeros + 1);
+        FieldBits = CodeFieldBits(numFields);
 
         // data whose values are all 1 (SparseDataset.UnitValues) keeps no copy of them: every row reads the same
         // run of ones (UnitValues), a copy as large as the features' less to write and to read every epoch
         UnitValues = data.UnitValues;
         float[]? values = UnitValues ? null : LargeArrays.Uninitialized<float>(nonZeros + 1);
-        Longest = Copy(data, order, numFeatures, numFields, blockStride, normalization, values);
+        Longest = Copy(data, order, numFeatures, numFields, normalization, values);
         Values = values ?? EpochData.Ones(Longest + 1);
     }
 
+    /// <summary>The bits of a code that hold the field: enough for fields 0 to <paramref name="numFields"/> - 1.
+    /// Feature j's code is (j &lt;&lt; bits) | field, below 2 x features x fields, which the table's int offsets
+    /// (features x fields x a block of at least 2 floats) already keep below 2^31.</summary>
+    internal static int CodeFieldBits(int numFields) => numFields <= 1 ? 0 : 32 - int.LeadingZeroCount(numFields - 1);
+
     /// <summary>The copy; rows are read in a random order, so each would be a cache miss: the row 16 ahead has its
     /// offset prefetched and the row 8 ahead its nonzeros (about 1.7x faster on frappe x20). Returns the longest row.</summary>
-    private unsafe int Copy(SparseDataset data, int[] order, int numFeatures, int numFields, int blockStride, FfmNormalization normalization, float[]? target)
+    private unsafe int Copy(SparseDataset data, int[] order, int numFeatures, int numFields, FfmNormalization normalization, float[]? target)
     {
         ReadOnlySpan<int> offsets = data.Offsets, fields = data.Fields, indices = data.Indices;
         ReadOnlySpan<float> labels = data.Labels;
@@ -274,7 +279,8 @@ internal sealed class FfmEpochData
         bool unit = data.UnitValues;
         ReadOnlySpan<float> values = unit ? SparseDataset.Ones(1) : data.Values;
         int nonZeros = offsets[data.Count];
-        int at = 0, longest = 0;
+        int at = 0, longest = 0, fieldBits = FieldBits;
+        int[] codes = Codes, rowOffsets = Offsets;
         fixed (int* offsetsAt = offsets, fieldsAt = fields, indicesAt = indices)
         fixed (float* valuesAt = values, labelsAt = labels)
         {
@@ -305,7 +311,8 @@ internal sealed class FfmEpochData
                 }
 
                 int r = order[i];
-                Offsets[i] = at;
+                int rowStart = at;
+                rowOffsets[i] = at;
                 float squares = 0f;
                 for (int a = offsets[r]; a < offsets[r + 1]; a++)
                 {
@@ -314,8 +321,7 @@ internal sealed class FfmEpochData
                     int j = indices[a], f = fields[a];
                     if ((uint)j < (uint)numFeatures && (uint)f < (uint)numFields)
                     {
-                        Features[at] = j;
-                        Blocks[at] = f * blockStride;
+                        codes[at] = (j << fieldBits) | f;
                         if (target is not null)
                         {
                             target[at] = v;
@@ -325,15 +331,14 @@ internal sealed class FfmEpochData
                     }
                 }
 
-                longest = Math.Max(longest, at - Offsets[i]);
+                longest = Math.Max(longest, at - rowStart);
                 (LinearScales[i], PairScales[i]) = FfmScaling.Scales(normalization, squares);
                 Labels[i] = labels[r];
             }
         }
 
-        Offsets[order.Length] = at;
-        Features.AsSpan(at).Clear();
-        Blocks.AsSpan(at).Clear();
+        rowOffsets[order.Length] = at;
+        codes.AsSpan(at).Clear();
         if (target is not null)
         {
             target.AsSpan(at).Clear();
@@ -360,19 +365,17 @@ internal sealed class FfmEpochData
         }
     }
 
-    /// <summary>Asks for the cache lines of a block's nonzeros (features, field blocks, values unless
-    /// <see cref="UnitValues"/>).</summary>
+    /// <summary>Asks for the cache lines of a block's nonzeros (codes, values unless <see cref="UnitValues"/>).</summary>
     public unsafe void PrefetchNonZeros(int block)
     {
         if (Sse.IsSupported)
         {
             int from = block * EpochData.RowsPerBlock, to = Math.Min(Count, from + EpochData.RowsPerBlock);
             int first = Offsets[from], end = Offsets[to];
-            fixed (int* features = Features, blocks = Blocks)
+            fixed (int* codes = Codes)
             fixed (float* values = Values)
             {
-                Prefetch(features + first, features + end);
-                Prefetch(blocks + first, blocks + end);
+                Prefetch(codes + first, codes + end);
                 if (!UnitValues)
                 {
                     Prefetch(values + first, values + end);
@@ -395,8 +398,14 @@ internal sealed class FfmEpochData
     public float[] LinearScales { get; }
     public float[] PairScales { get; }
     public int[] Offsets { get; }
-    public int[] Features { get; }
-    public int[] Blocks { get; }
+
+    /// <summary>Per kept nonzero its feature j and field f as (j &lt;&lt; <see cref="FieldBits"/>) | f: one int where
+    /// a feature array and a block-offset array took two (half the bytes to write once, with their first-touch page
+    /// faults, and to read every epoch); the training loop unpacks a row's codes into its table rows and blocks.</summary>
+    public int[] Codes { get; }
+
+    /// <summary>The low bits of a code that hold the field (<see cref="CodeFieldBits"/>).</summary>
+    public int FieldBits { get; }
 
     /// <summary>The kept values, or when <see cref="UnitValues"/> one run of ones as long as the longest row,
     /// which every row reads from its start.</summary>
@@ -417,7 +426,7 @@ internal sealed class FfmEpochData
 /// after the weights, linear weights and sums, bias) and the loop that trains it on blocks of rows.</summary>
 internal class FfmReplica : MergedReplica
 {
-    private int[] _rows;
+    private int[] _rows, _blocks, _features;
 
     public FfmReplica(FfmTable table, int team)
         : base(table.NumFeatures, team)
@@ -430,6 +439,8 @@ internal class FfmReplica : MergedReplica
         WeightSums = GC.AllocateArray<float>(n + 1, pinned: true);
         Array.Fill(WeightSums, 1f);
         _rows = new int[16];
+        _blocks = new int[16];
+        _features = new int[16];
     }
 
     private FfmReplica(FfmReplica source)
@@ -497,13 +508,19 @@ internal class FfmReplica : MergedReplica
         if (_rows.Length <= data.Longest)
         {
             _rows = new int[data.Longest + 1];
+            _blocks = new int[data.Longest + 1];
+            _features = new int[data.Longest + 1];
         }
 
-        int[] rows = _rows;
-        ref int rowsRef = ref MemoryMarshal.GetArrayDataReference(rows);
+        // a row's codes unpacked (TableRows): feature x row stride (the kernels' rows), field x block stride (their
+        // blocks), and the features (linear weights, the merge's stamps)
+        ref int rowsRef = ref MemoryMarshal.GetArrayDataReference(_rows);
+        ref int blocksRef = ref MemoryMarshal.GetArrayDataReference(_blocks);
+        ref int rowFeatures = ref MemoryMarshal.GetArrayDataReference(_features);
         ref float origin = ref table.Origin;
-        int[] offsets = data.Offsets, fieldBlocks = data.Blocks;
-        ref int featuresRef = ref MemoryMarshal.GetArrayDataReference(data.Features);
+        int[] offsets = data.Offsets;
+        ref int codesRef = ref MemoryMarshal.GetArrayDataReference(data.Codes);
+        int fieldBits = data.FieldBits, blockStride = table.BlockStride;
         float[] values = data.Values, labels = data.Labels, linearScales = data.LinearScales, pairScales = data.PairScales;
         bool unit = data.UnitValues;
         int[]? stamp = Stamp;
@@ -528,10 +545,8 @@ internal class FfmReplica : MergedReplica
             for (int r = from; r < to; r++)
             {
                 int start = offsets[r], count = offsets[r + 1] - start;
-                ref int blocksRef = ref fieldBlocks[start];
                 ref float x = ref values[unit ? 0 : start];
-                ref int rowFeatures = ref Unsafe.Add(ref featuresRef, start);
-                float lin = TableRows(ref rowFeatures, ref rowsRef, ref x, weights, count, rowStride);
+                float lin = TableRows(ref Unsafe.Add(ref codesRef, start), fieldBits, ref rowFeatures, ref rowsRef, ref blocksRef, ref x, weights, count, rowStride, blockStride);
                 float pairs = count < 2 ? 0f : TKernel.PairSum(ref origin, ref rowsRef, ref blocksRef, ref x, count, k, stride);
                 float ls = linearScales[r], ps = pairScales[r];
                 float score = FfmCore.Combine(linear ? bias : 0f, ls, linear ? lin : 0f, ps, pairs);
@@ -614,17 +629,21 @@ internal class FfmReplica : MergedReplica
         Examples += trained;
     }
 
-    /// <summary>A row's table rows (feature x row stride) and its linear sum, in the order of its nonzeros. Out of
-    /// <see cref="Train{TKernel}"/>'s loop, whose many live values left the sum on the stack (a store and a load per
-    /// nonzero on the sum's chain).</summary>
+    /// <summary>A row's codes unpacked (features, table rows = feature x row stride, blocks = field x block stride)
+    /// and its linear sum, in the order of its nonzeros. Out of <see cref="Train{TKernel}"/>'s loop, whose many live
+    /// values left the sum on the stack (a store and a load per nonzero on the sum's chain).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float TableRows(ref int features, ref int rows, ref float x, float[] weights, int count, int rowStride)
+    private static float TableRows(ref int codes, int fieldBits, ref int features, ref int rows, ref int blocks, ref float x, float[] weights, int count, int rowStride, int blockStride)
     {
         float lin = 0f;
+        int fieldMask = (1 << fieldBits) - 1;
         for (int a = 0; a < count; a++)
         {
-            int j = Unsafe.Add(ref features, a);
+            int code = Unsafe.Add(ref codes, a);
+            int j = code >> fieldBits;
+            Unsafe.Add(ref features, a) = j;
             Unsafe.Add(ref rows, a) = j * rowStride;
+            Unsafe.Add(ref blocks, a) = (code & fieldMask) * blockStride;
             lin += weights[j] * Unsafe.Add(ref x, a);
         }
 
