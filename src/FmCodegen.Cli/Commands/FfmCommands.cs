@@ -299,9 +299,11 @@ internal static class FfmKernelWarmUp
 
             kernel.Score(model, ids, ids, ones);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception)
         {
-            // the model's loading on the main thread reports it
+            // nothing it computes is used: any failure here (the file gone or changed since it was detected, a header
+            // the loader will reject) is the model loading's to report on the main thread, with the usual message; an
+            // exception left to escape this thread would end the process with a stack trace instead
         }
     }
 }
