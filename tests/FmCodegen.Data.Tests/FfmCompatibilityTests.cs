@@ -212,6 +212,26 @@ public class FfmCompatibilityTests
     }
 
     [Theory]
+    [InlineData(4, false)]
+    [InlineData(8, false)]
+    [InlineData(3, true)]
+    [InlineData(6, true)]
+    public void LibFfm_WrongLength_NamesEachPossibleSizeOnce(int k, bool twoSizes)
+    {
+        // when k is a multiple of 4 both layouts have the same length: the message gives it once, not "X or X"
+        byte[] bytes = new byte[13 + 20];
+        BitConverter.TryWriteBytes(bytes.AsSpan(0), 3);
+        BitConverter.TryWriteBytes(bytes.AsSpan(4), 2);
+        BitConverter.TryWriteBytes(bytes.AsSpan(8), k);
+        using var stream = new MemoryStream(bytes);
+        string message = Assert.Throws<ModelFileException>(() => LibFfmModelFile.Read(stream, bytes.Length, "short.model")).Message;
+        Assert.Contains("short.model", message, StringComparison.Ordinal);
+        Assert.Contains("must be", message, StringComparison.Ordinal);
+        Assert.Equal(twoSizes, message.Contains("(kALIGN 4) or ", StringComparison.Ordinal));
+        Assert.Contains("it is 33 bytes", message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(4)]
     public void LibFfm_BothAlignments_ReadTheSameWeights(int align)

@@ -53,7 +53,7 @@ public static class LibFfmModelFile
         if (length != size4 && length != size1)
         {
             throw new ModelFileException(
-                $"{sourceName}: the header says n = {n:N0} features, m = {m} fields, k = {k}, so the file must be {size4:N0} bytes (kALIGN 4) or {size1:N0} bytes (kALIGN 1); it is {length:N0} bytes (truncated or not a libffm model)");
+                $"{sourceName}: the header says n = {n:N0} features, m = {m} fields, k = {k}, so the file must be {(size4 == size1 ? $"{size4:N0} bytes" : $"{size4:N0} bytes (kALIGN 4) or {size1:N0} bytes (kALIGN 1)")}; it is {length:N0} bytes (truncated or not a libffm model)");
         }
 
         if (alignment is int forced && Size(n, m, k, forced) != length)
