@@ -19,9 +19,6 @@ public static class FfmCli
     /// <summary>Rows at a time when the scoring is spread over several threads (each block in chunks of rows).</summary>
     private const int ParallelRowsPerBlock = 8192;
 
-    /// <summary>The text written to the output file at once (about this many bytes).</summary>
-    private const int TextBytes = 1 << 16;
-
     /// <summary>
     /// The field-aware format of a model, or null when it is an FM model: <c>--model-format libffm|mlnet</c> always
     /// name FFM formats; native and xlearn files, and files without a format, are told by their content.
@@ -115,14 +112,13 @@ public static class FfmCli
     /// little fresh memory (a page fault costs microseconds, tens of them in some virtual machines: 8,192-row blocks
     /// grew the block's arrays to over a megabyte, about 800 faults at every run); several threads keep 8,192-row
     /// blocks, which they split into chunks. The text of several blocks is written at once to a file (one write per
-    /// <see cref="TextBytes"/>); to stdout block by block, as before.</remarks>
+    /// <see cref="PredictionText.TextBytes"/>); to stdout block by block, as before.</remarks>
     private static long Stream(SparseTextReader reader, FfmModelFile file, PredictCommand.PredictOptions options, Stream? target, TextWriter stdout, PredictCommand.StageTimes stages)
     {
         var block = new SparseBlock();
         int rowsPerBlock = options.Threads == 1 ? RowsPerBlock : ParallelRowsPerBlock;
         float[] scores = new float[rowsPerBlock];
-        byte[] text = new byte[TextBytes + (rowsPerBlock * (NumberText.MaxFloatBytes + 1))];
-        int pending = 0;
+        var sink = new PredictionText(rowsPerBlock, target, stdout);
         int[] mapped = [];
         FfmKernelEntry kernel = FfmKernels.For(file.Model.EmbeddingSize);
         long rows = 0;
@@ -148,28 +144,14 @@ public static class FfmCli
             FfmBatch.Score(kernel, file.Model, block.Offsets, block.Fields, indices, block.Values, output, options.Threads == 0 ? 0 : options.Threads);
             long t2 = Stopwatch.GetTimestamp();
             stages.Score += t2 - t1;
-            pending += NumberText.FormatPredictions(output, options.Probability, options.Clip, text, pending);
-            if (target is null)
-            {
-                stdout.Write(Encoding.UTF8.GetString(text, 0, pending));
-                pending = 0;
-            }
-            else if (pending >= TextBytes)
-            {
-                target.Write(text, 0, pending);
-                pending = 0;
-            }
+            sink.Add(output, options.Probability, options.Clip);
 
             rows += block.Count;
             t0 = Stopwatch.GetTimestamp();
             stages.Write += t0 - t2;
         }
 
-        if (pending > 0)
-        {
-            target!.Write(text, 0, pending);
-        }
-
+        sink.Flush();
         stages.Parse += Stopwatch.GetTimestamp() - t0;
         return rows;
     }

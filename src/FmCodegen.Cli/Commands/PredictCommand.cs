@@ -21,9 +21,6 @@ public static class PredictCommand
     /// first arrays.</summary>
     private const int SmallBlockRows = 1000;
 
-    /// <summary>The text written to the output file at once (about this many bytes).</summary>
-    private const int TextBytes = 1 << 16;
-
     public static Command Create()
     {
         Option<string> model = CliOptions.Model();
@@ -178,8 +175,7 @@ public static class PredictCommand
         float[] scores = new float[rowsPerBlock];
         float[] memberScores = samples is null ? [] : new float[rowsPerBlock];
         double[] sums = samples is null ? [] : new double[rowsPerBlock];
-        byte[] text = new byte[TextBytes + (rowsPerBlock * (NumberText.MaxFloatBytes + 1))];
-        int pending = 0;
+        var sink = new PredictionText(rowsPerBlock, target, stdout);
 
         // a probit sample set already predicts probabilities
         bool probability = options.Probability && samples?.Link != FmSampleLink.Probit;
@@ -205,18 +201,7 @@ public static class PredictCommand
             }
 
             long t2 = Stopwatch.GetTimestamp();
-            pending += NumberText.FormatPredictions(scores.AsSpan(0, block.Count), probability, options.Clip, text, pending);
-            if (target is null)
-            {
-                stdout.Write(Encoding.UTF8.GetString(text, 0, pending));
-                pending = 0;
-            }
-            else if (pending >= TextBytes)
-            {
-                target.Write(text, 0, pending);
-                pending = 0;
-            }
-
+            sink.Add(scores.AsSpan(0, block.Count), probability, options.Clip);
             long t3 = Stopwatch.GetTimestamp();
             stages.Parse += t1 - t0;
             stages.Score += t2 - t1;
@@ -224,11 +209,59 @@ public static class PredictCommand
             t0 = t3;
         }
 
-        if (pending > 0)
-        {
-            target!.Write(text, 0, pending);
-        }
-
+        sink.Flush();
         stages.Parse += Stopwatch.GetTimestamp() - t0;
+    }
+}
+
+/// <summary>
+/// The prediction lines of <c>fm predict</c>'s loops (FM and field-aware): each block's scores formatted by
+/// <see cref="NumberText.FormatPredictions(ReadOnlySpan{float}, bool, ValueTuple{float, float}?, byte[], int)"/>,
+/// the text of several blocks written to the output file at once (one write per <see cref="TextBytes"/> or more), or
+/// to stdout block by block.
+/// </summary>
+internal sealed class PredictionText
+{
+    /// <summary>The text gathered before one write to the output file.</summary>
+    public const int TextBytes = 1 << 16;
+
+    private readonly byte[] _text;
+    private readonly Stream? _target;
+    private readonly TextWriter _stdout;
+    private int _pending;
+
+    /// <summary>Room for <paramref name="rowsPerBlock"/> lines past <see cref="TextBytes"/>; <paramref name="target"/>
+    /// null writes to <paramref name="stdout"/>.</summary>
+    public PredictionText(int rowsPerBlock, Stream? target, TextWriter stdout)
+    {
+        _text = new byte[TextBytes + (rowsPerBlock * (NumberText.MaxFloatBytes + 1))];
+        _target = target;
+        _stdout = stdout;
+    }
+
+    /// <summary>Formats one block's scores (at most the rows per block given) and writes what is due.</summary>
+    public void Add(ReadOnlySpan<float> scores, bool probability, (float Min, float Max)? clip)
+    {
+        _pending += NumberText.FormatPredictions(scores, probability, clip, _text, _pending);
+        if (_target is null)
+        {
+            _stdout.Write(Encoding.UTF8.GetString(_text, 0, _pending));
+            _pending = 0;
+        }
+        else if (_pending >= TextBytes)
+        {
+            _target.Write(_text, 0, _pending);
+            _pending = 0;
+        }
+    }
+
+    /// <summary>Writes the text still held to the output file.</summary>
+    public void Flush()
+    {
+        if (_pending > 0)
+        {
+            _target!.Write(_text, 0, _pending);
+            _pending = 0;
+        }
     }
 }
