@@ -13,19 +13,22 @@ public static class FfmModelFiles
     /// </summary>
     public static bool IsFieldAware(string path) => TryDetect(path) is not null;
 
+    /// <summary>The bytes of a model file's head that <see cref="TryDetect"/> and <see cref="PeekEmbeddingSize"/> read.</summary>
+    private const int HeadBytes = 64;
+
+    /// <summary>The first bytes of the file (fewer when it is shorter) into <paramref name="head"/>, and its length.</summary>
+    private static Span<byte> ReadHead(string path, Span<byte> head, out long length)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        length = stream.Length;
+        return head[..stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)];
+    }
+
     /// <summary>The format of a field-aware model file, or null when the content is not one.</summary>
     public static FfmModelFormat? TryDetect(string path)
     {
-        Span<byte> head = stackalloc byte[64];
-        int got;
-        long length;
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096))
-        {
-            length = stream.Length;
-            got = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        }
-
-        head = head[..got];
+        Span<byte> head = stackalloc byte[HeadBytes];
+        head = ReadHead(path, head, out long length);
         if (NativeFfmModelFile.HasMagic(head))
         {
             return FfmModelFormat.Native;
@@ -57,16 +60,8 @@ public static class FfmModelFiles
             return null;
         }
 
-        Span<byte> head = stackalloc byte[64];
-        int got;
-        long length;
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
-        {
-            length = stream.Length;
-            got = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        }
-
-        head = head[..got];
+        Span<byte> head = stackalloc byte[HeadBytes];
+        head = ReadHead(path, head, out long length);
         int k = format == FfmModelFormat.Native
             ? NativeFfmModelFile.HasMagic(head) && head.Length >= 24 ? BinaryPrimitives.ReadInt32LittleEndian(head[20..]) : 0
             : LibFfmModelFile.LooksLike(head, length) ? BinaryPrimitives.ReadInt32LittleEndian(head[8..]) : 0;
