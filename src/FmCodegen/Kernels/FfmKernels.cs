@@ -142,7 +142,7 @@ public static class FfmCore
 
     /// <summary>
     /// The score of an example of at most <see cref="StackNonZeros"/> nonzeros given by references and a count (a
-    /// negative field or feature fails <see cref="Offsets"/> and is refused on the compacting path): the core both <see cref="Score{TKernel}"/> and the batch loop run. References and integers only (no
+    /// negative field or feature fails <see cref="Check"/> and is refused on the compacting path): the core both <see cref="Score{TKernel}"/> and the batch loop run. References and integers only (no
     /// spans, tuples or other generic helpers of the runtime library): in precompiled (ReadyToRun) code such helpers
     /// are calls, not inlined, and this runs once per row.
     /// </summary>
@@ -156,13 +156,13 @@ public static class FfmCore
         ref int rows = ref Unsafe.As<StackOffsets, int>(ref buffer);
         ref int blocks = ref Unsafe.Add(ref rows, StackNonZeros);
         FfmTable table = model.Table;
-        if (!Offsets(table, ref fieldAt, ref indexAt, ref valueAt, n, ref rows, out int shape))
+        if (!Check(table, ref fieldAt, ref indexAt, ref valueAt, n, out int shape))
         {
             return ScoreCompactingOnStack<TKernel>(model, ref fieldAt, ref indexAt, ref valueAt, n);
         }
 
-        // the common case, every nonzero known (and none negative): the offsets are written in place and the kernel
-        // reads the values where they are; the sums in the order Compact adds them
+        // the common case, every nonzero known (and none negative): no compaction, the kernel reads the values (the
+        // in-field-order loop also the feature indices) where they are; the sums in the order Compact adds them
         // (the pair sum first: its chain of dependent fused multiply-adds is the longest part; the sums fill in)
         float pairs, linear, sumOfSquares;
         ref float weightAt = ref model.WeightOrigin;
@@ -178,11 +178,11 @@ public static class FfmCore
             }
             else if (TKernel.EmbeddingSize is >= 1 and <= 4 && FfmPairs.InFieldOrderAvailable && (shape & NotInFieldOrder) == 0)
             {
-                pairs = FfmPairs.PairSumInFieldOrderOnes<TKernel>(ref table.Origin, ref rows, ref valueAt, n);
+                pairs = FfmPairs.PairSumInFieldOrderOnes<TKernel>(ref table.Origin, ref indexAt, table.RowStride, ref valueAt, n);
             }
             else
             {
-                Blocks(ref fieldAt, n, table.BlockStride, ref blocks);
+                RowsAndBlocks(table, ref fieldAt, ref indexAt, n, ref rows, ref blocks);
                 pairs = TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
             }
 
@@ -191,7 +191,7 @@ public static class FfmCore
         }
         else
         {
-            Blocks(ref fieldAt, n, table.BlockStride, ref blocks);
+            RowsAndBlocks(table, ref fieldAt, ref indexAt, n, ref rows, ref blocks);
             pairs = n < 2 ? 0f : TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
             Sums(ref weightAt, ref indexAt, ref valueAt, n, out linear, out sumOfSquares);
         }
@@ -233,30 +233,30 @@ public static class FfmCore
         private int _element;
     }
 
-    /// <summary><see cref="Offsets"/>' shape bit: a field is not its position (fields 0 .. n - 1 in order).</summary>
+    /// <summary><see cref="Check"/>'s shape bit: a field is not its position (fields 0 .. n - 1 in order).</summary>
     private const int NotInFieldOrder = 1;
 
-    /// <summary><see cref="Offsets"/>' shape bit: a value is not exactly 1.</summary>
+    /// <summary><see cref="Check"/>'s shape bit: a value is not exactly 1.</summary>
     private const int NotAllOnes = 2;
 
     /// <summary>
-    /// Writes every nonzero's row offset (the block offsets, which only the general path reads, come from
-    /// <see cref="Blocks"/>) and says whether the model knows every feature and field (none negative, none at or
-    /// beyond the model's counts); when it does not, the offsets are partly garbage and the caller compacts instead. <paramref name="shape"/> has <see cref="NotInFieldOrder"/> set unless every field is
-    /// its position, <see cref="NotAllOnes"/> unless every value is exactly 1 (the bits of 1f: +1, not -1 or
-    /// 1 + ulp). Eight nonzeros at a time where 256-bit vectors exist (the last eight overlap the rest).
+    /// Says whether the model knows every feature and field of the example (none negative, none at or beyond the
+    /// model's counts); when it does not, the caller compacts instead. <paramref name="shape"/> has
+    /// <see cref="NotInFieldOrder"/> set unless every field is its position, <see cref="NotAllOnes"/> unless every
+    /// value is exactly 1 (the bits of 1f: +1, not -1 or 1 + ulp). Eight nonzeros at a time where 256-bit vectors
+    /// exist (the last eight overlap the rest). Writes nothing: the in-field-order pair sum reads the feature indices
+    /// themselves, and the general path's offsets come from <see cref="RowsAndBlocks"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Offsets(FfmTable table, ref int fieldAt, ref int indexAt, ref float valueAt, int n, ref int rows, out int shape)
+    private static bool Check(FfmTable table, ref int fieldAt, ref int indexAt, ref float valueAt, int n, out int shape)
     {
-        int lastFeature = table.NumFeatures - 1, lastField = table.NumFields - 1, rowStride = table.RowStride;
+        int lastFeature = table.NumFeatures - 1, lastField = table.NumFields - 1;
         const int one = 0x3F80_0000;
 
         // (last - v) | v is negative exactly when v is negative or beyond last
         if (Vector256.IsHardwareAccelerated && n >= Vector256<int>.Count)
         {
             Vector256<int> features = Vector256.Create(lastFeature), fieldCount = Vector256.Create(lastField);
-            Vector256<int> rowStrides = Vector256.Create(rowStride);
             Vector256<int> outside = Vector256<int>.Zero, order = Vector256<int>.Zero, ones = Vector256<int>.Zero;
             nuint last = (nuint)(n - Vector256<int>.Count);
             for (nuint a = 0; ; a = a + (nuint)Vector256<int>.Count < last ? a + (nuint)Vector256<int>.Count : last)
@@ -265,7 +265,6 @@ public static class FfmCore
                 outside |= (features - j) | (fieldCount - f) | j | f;
                 order |= f ^ (Vector256.CreateSequence(0, 1) + Vector256.Create((int)a));
                 ones |= Vector256.LoadUnsafe(ref Unsafe.As<float, int>(ref valueAt), a) ^ Vector256.Create(one);
-                (j * rowStrides).StoreUnsafe(ref rows, a);
                 if (a == last)
                 {
                     break;
@@ -283,25 +282,27 @@ public static class FfmCore
             any |= (lastFeature - j) | (lastField - f) | j | f;
             differ |= f ^ a;
             notOne |= BitConverter.SingleToInt32Bits(Unsafe.Add(ref valueAt, a)) ^ one;
-            Unsafe.Add(ref rows, a) = j * rowStride;
         }
 
         shape = (differ == 0 ? 0 : NotInFieldOrder) | (notOne == 0 ? 0 : NotAllOnes);
         return any >= 0;
     }
 
-    /// <summary>Every nonzero's block offset (its field times the block stride), for the kernels' general path; eight
-    /// at a time where 256-bit vectors exist (the last eight overlap the rest).</summary>
+    /// <summary>Every nonzero's row offset (its feature times the row stride) and block offset (its field times the
+    /// block stride) of a checked example, for the kernels' general path; eight at a time where 256-bit vectors
+    /// exist (the last eight overlap the rest).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Blocks(ref int fieldAt, int n, int blockStride, ref int blocks)
+    private static void RowsAndBlocks(FfmTable table, ref int fieldAt, ref int indexAt, int n, ref int rows, ref int blocks)
     {
+        int rowStride = table.RowStride, blockStride = table.BlockStride;
         if (Vector256.IsHardwareAccelerated && n >= Vector256<int>.Count)
         {
-            Vector256<int> strides = Vector256.Create(blockStride);
+            Vector256<int> rowStrides = Vector256.Create(rowStride), blockStrides = Vector256.Create(blockStride);
             nuint last = (nuint)(n - Vector256<int>.Count);
             for (nuint a = 0; ; a = a + (nuint)Vector256<int>.Count < last ? a + (nuint)Vector256<int>.Count : last)
             {
-                (Vector256.LoadUnsafe(ref fieldAt, a) * strides).StoreUnsafe(ref blocks, a);
+                (Vector256.LoadUnsafe(ref indexAt, a) * rowStrides).StoreUnsafe(ref rows, a);
+                (Vector256.LoadUnsafe(ref fieldAt, a) * blockStrides).StoreUnsafe(ref blocks, a);
                 if (a == last)
                 {
                     return;
@@ -311,6 +312,7 @@ public static class FfmCore
 
         for (int a = 0; a < n; a++)
         {
+            Unsafe.Add(ref rows, a) = Unsafe.Add(ref indexAt, a) * rowStride;
             Unsafe.Add(ref blocks, a) = Unsafe.Add(ref fieldAt, a) * blockStride;
         }
     }
@@ -319,7 +321,7 @@ public static class FfmCore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float LinearOfOnes(ref float weightAt, ref int indexAt, int n)
     {
-        // every index is below NumFeatures < weights.Length (checked by Offsets); four a step (the same additions in
+        // every index is below NumFeatures < weights.Length (checked by Check); four a step (the same additions in
         // the same order, fewer loop instructions)
         float lin = 0f;
         nuint a = 0;
@@ -350,7 +352,7 @@ public static class FfmCore
             float v = Unsafe.Add(ref valueAt, a);
             squares += v * v;
 
-            // every index is below NumFeatures < weights.Length (checked by Offsets)
+            // every index is below NumFeatures < weights.Length (checked by Check)
             lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a)) * v;
         }
 

@@ -26,9 +26,9 @@ public static partial class FfmPairs
     /// vectors: what <see cref="PairSumFourRows4"/> returns for it (the same loop), without checking the values and
     /// blocks again. The caller checks (<see cref="InFieldOrderAvailable"/>, count &lt;= the model's fields).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static float PairSumInFieldOrderOnes<TKernel>(ref float table, ref int rows, ref float x, int count)
+    internal static float PairSumInFieldOrderOnes<TKernel>(ref float table, ref int indices, int rowStride, ref float x, int count)
         where TKernel : struct, IFfmKernel =>
-        PairSumInFieldOrder<Ones>(ref table, ref rows, ref x, count, TKernel.EmbeddingSize);
+        PairSumInFieldOrder<Ones, FeatureRows>(ref table, ref indices, (nuint)(uint)rowStride, ref x, count, TKernel.EmbeddingSize);
 
     /// <summary>Whether blocks[a] = 4a for every a &lt; <paramref name="count"/> (fields 0 .. count - 1 in order,
     /// blocks of 4 floats).</summary>
@@ -69,32 +69,33 @@ public static partial class FfmPairs
     /// <summary>The pair sum of an example in field order (see the class remarks): rows four at a time while four
     /// remain, the last one to three rows one at a time (128-bit). Positions count in nuint (no sign extensions).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float PairSumInFieldOrder<TValues>(ref float table, ref int rows, ref float x, int count, int k)
+    private static float PairSumInFieldOrder<TValues, TRows>(ref float table, ref int rows, nuint stride, ref float x, int count, int k)
         where TValues : struct, IValues
+        where TRows : struct, IRowOffsets
     {
         Vector128<float> acc = Vector128<float>.Zero;
         nuint n = (nuint)(uint)count, a = 0;
         for (; a + 4 <= n; a += 4)
         {
-            acc = FourRowsInFieldOrder<TValues>(ref table, ref rows, ref x, a, n, acc);
+            acc = FourRowsInFieldOrder<TValues, TRows>(ref table, ref rows, stride, ref x, a, n, acc);
         }
 
         // the last one to three rows: row a's pairs (a, a + 1) and (a, a + 2), row a + 1's pair (a + 1, a + 2)
         // (one 256-bit step for column a + 2, as in the triangle of four rows), then the last row's +0
         if (a + 1 < n)
         {
-            ref float r0 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a));
+            ref float r0 = ref Unsafe.Add(ref table, TRows.Offset(ref rows, a, stride));
             ref float columns = ref Unsafe.Add(ref table, 4 * a);
             Vector128<float> first = Vector128.FusedMultiplyAdd(
                 Vector128.LoadUnsafe(ref r0, 4 * (a + 1)),
-                TValues.Scale(Vector128.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 1)), ref x, a + 1),
+                TValues.Scale(Vector128.LoadUnsafe(ref columns, TRows.Offset(ref rows, a + 1, stride)), ref x, a + 1),
                 Vector128<float>.Zero);
             if (a + 2 < n)
             {
-                ref float r1 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a + 1));
+                ref float r1 = ref Unsafe.Add(ref table, TRows.Offset(ref rows, a + 1, stride));
                 Vector256<float> second = Vector256.FusedMultiplyAdd(
                     Vector256.Create(Vector128.LoadUnsafe(ref r0, 4 * (a + 2)), Vector128.LoadUnsafe(ref r1, 4 * (a + 2))),
-                    TValues.Scale(Vector256.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 2)), ref x, a + 2),
+                    TValues.Scale(Vector256.LoadUnsafe(ref columns, TRows.Offset(ref rows, a + 2, stride)), ref x, a + 2),
                     first.ToVector256());
                 acc = TValues.Accumulate(second.GetLower(), ref x, a, acc);
                 acc = TValues.Accumulate(second.GetUpper(), ref x, a + 1, acc);
@@ -119,13 +120,14 @@ public static partial class FfmPairs
     /// 128-bit lanes of one vector, column b adds u[a + i, b] v[b, a + i] x_b to lane i (v[b, a .. a + 3] is one
     /// load).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> FourRowsInFieldOrder<TValues>(ref float table, ref int rows, ref float x, nuint a, nuint n, Vector128<float> acc)
+    private static Vector128<float> FourRowsInFieldOrder<TValues, TRows>(ref float table, ref int rows, nuint stride, ref float x, nuint a, nuint n, Vector128<float> acc)
         where TValues : struct, IValues
+        where TRows : struct, IRowOffsets
     {
-        ref float r0 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a));
-        ref float r1 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a + 1));
-        ref float r2 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a + 2));
-        ref float r3 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a + 3));
+        ref float r0 = ref Unsafe.Add(ref table, TRows.Offset(ref rows, a, stride));
+        ref float r1 = ref Unsafe.Add(ref table, TRows.Offset(ref rows, a + 1, stride));
+        ref float r2 = ref Unsafe.Add(ref table, TRows.Offset(ref rows, a + 2, stride));
+        ref float r3 = ref Unsafe.Add(ref table, TRows.Offset(ref rows, a + 3, stride));
 
         // row b's blocks a .. a + 3 start at rows[b] + 4a
         ref float columns = ref Unsafe.Add(ref table, 4 * a);
@@ -137,15 +139,15 @@ public static partial class FfmPairs
         // leaves that lane +0 exactly.
         Vector128<float> first = Vector128.FusedMultiplyAdd(
             Vector128.LoadUnsafe(ref r0, 4 * (a + 1)),
-            TValues.Scale(Vector128.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 1)), ref x, a + 1),
+            TValues.Scale(Vector128.LoadUnsafe(ref columns, TRows.Offset(ref rows, a + 1, stride)), ref x, a + 1),
             Vector128<float>.Zero);
         Vector256<float> second = Vector256.FusedMultiplyAdd(
             Vector256.Create(Vector128.LoadUnsafe(ref r0, 4 * (a + 2)), Vector128.LoadUnsafe(ref r1, 4 * (a + 2))),
-            TValues.Scale(Vector256.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 2)), ref x, a + 2),
+            TValues.Scale(Vector256.LoadUnsafe(ref columns, TRows.Offset(ref rows, a + 2, stride)), ref x, a + 2),
             first.ToVector256());
         Transpose(ref r0, ref r1, ref r2, ref r3, 4 * a, out _, out _, out _, out Vector512<float> u3);
         Vector512<float> lanes = Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0).AsSingle();
-        Vector512<float> inner = Vector512.FusedMultiplyAdd(u3 & lanes, Column<TValues>(ref columns, ref rows, ref x, a + 3) & lanes, second.ToVector512());
+        Vector512<float> inner = Vector512.FusedMultiplyAdd(u3 & lanes, Column<TValues, TRows>(ref columns, ref rows, stride, ref x, a + 3) & lanes, second.ToVector512());
 
         // the columns after the triangle: four at a time while four remain, then the last one to three
         // (the shuffles of the columns b + 2 and b + 3 only when those columns exist)
@@ -153,10 +155,10 @@ public static partial class FfmPairs
         for (; b + 4 <= n; b += 4)
         {
             Transpose(ref r0, ref r1, ref r2, ref r3, 4 * b, out Vector512<float> u0, out Vector512<float> u1, out Vector512<float> u2, out u3);
-            inner = Vector512.FusedMultiplyAdd(u0, Column<TValues>(ref columns, ref rows, ref x, b), inner);
-            inner = Vector512.FusedMultiplyAdd(u1, Column<TValues>(ref columns, ref rows, ref x, b + 1), inner);
-            inner = Vector512.FusedMultiplyAdd(u2, Column<TValues>(ref columns, ref rows, ref x, b + 2), inner);
-            inner = Vector512.FusedMultiplyAdd(u3, Column<TValues>(ref columns, ref rows, ref x, b + 3), inner);
+            inner = Vector512.FusedMultiplyAdd(u0, Column<TValues, TRows>(ref columns, ref rows, stride, ref x, b), inner);
+            inner = Vector512.FusedMultiplyAdd(u1, Column<TValues, TRows>(ref columns, ref rows, stride, ref x, b + 1), inner);
+            inner = Vector512.FusedMultiplyAdd(u2, Column<TValues, TRows>(ref columns, ref rows, stride, ref x, b + 2), inner);
+            inner = Vector512.FusedMultiplyAdd(u3, Column<TValues, TRows>(ref columns, ref rows, stride, ref x, b + 3), inner);
         }
 
         if (b < n)
@@ -170,9 +172,9 @@ public static partial class FfmPairs
                 Vector512<float> w2 = Vector512.LoadUnsafe(ref r2, at), w3 = Vector512.LoadUnsafe(ref r3, at);
                 Vector512<float> t0 = Avx512F.Shuffle4x128(w0, w1, 0x44), t2 = Avx512F.Shuffle4x128(w2, w3, 0x44);
                 Vector512<float> t1 = Avx512F.Shuffle4x128(w0, w1, 0xEE), t3 = Avx512F.Shuffle4x128(w2, w3, 0xEE);
-                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0x88), Column<TValues>(ref columns, ref rows, ref x, b), inner);
-                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0xDD), Column<TValues>(ref columns, ref rows, ref x, b + 1), inner);
-                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t1, t3, 0x88), Column<TValues>(ref columns, ref rows, ref x, b + 2), inner);
+                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0x88), Column<TValues, TRows>(ref columns, ref rows, stride, ref x, b), inner);
+                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0xDD), Column<TValues, TRows>(ref columns, ref rows, stride, ref x, b + 1), inner);
+                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t1, t3, 0x88), Column<TValues, TRows>(ref columns, ref rows, stride, ref x, b + 2), inner);
             }
             else if (b + 1 < n)
             {
@@ -180,8 +182,8 @@ public static partial class FfmPairs
                 Vector512<float> w0 = Vector256.LoadUnsafe(ref r0, at).ToVector512Unsafe(), w1 = Vector256.LoadUnsafe(ref r1, at).ToVector512Unsafe();
                 Vector512<float> w2 = Vector256.LoadUnsafe(ref r2, at).ToVector512Unsafe(), w3 = Vector256.LoadUnsafe(ref r3, at).ToVector512Unsafe();
                 Vector512<float> t0 = Avx512F.Shuffle4x128(w0, w1, 0x44), t2 = Avx512F.Shuffle4x128(w2, w3, 0x44);
-                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0x88), Column<TValues>(ref columns, ref rows, ref x, b), inner);
-                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0xDD), Column<TValues>(ref columns, ref rows, ref x, b + 1), inner);
+                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0x88), Column<TValues, TRows>(ref columns, ref rows, stride, ref x, b), inner);
+                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0xDD), Column<TValues, TRows>(ref columns, ref rows, stride, ref x, b + 1), inner);
             }
             else
             {
@@ -189,7 +191,7 @@ public static partial class FfmPairs
                 Vector512<float> w0 = Vector128.LoadUnsafe(ref r0, at).ToVector256Unsafe().ToVector512Unsafe(), w1 = Vector128.LoadUnsafe(ref r1, at).ToVector256Unsafe().ToVector512Unsafe();
                 Vector512<float> w2 = Vector128.LoadUnsafe(ref r2, at).ToVector256Unsafe().ToVector512Unsafe(), w3 = Vector128.LoadUnsafe(ref r3, at).ToVector256Unsafe().ToVector512Unsafe();
                 Vector512<float> t0 = Avx512F.Shuffle4x128(w0, w1, 0x44), t2 = Avx512F.Shuffle4x128(w2, w3, 0x44);
-                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0x88), Column<TValues>(ref columns, ref rows, ref x, b), inner);
+                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0x88), Column<TValues, TRows>(ref columns, ref rows, stride, ref x, b), inner);
             }
         }
 
@@ -202,9 +204,10 @@ public static partial class FfmPairs
 
     /// <summary>Row b's blocks of the four rows' fields, scaled by x_b.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Column<TValues>(ref float columns, ref int rows, ref float x, nuint b)
-        where TValues : struct, IValues =>
-        TValues.Scale(Vector512.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, b)), ref x, b);
+    private static Vector512<float> Column<TValues, TRows>(ref float columns, ref int rows, nuint stride, ref float x, nuint b)
+        where TValues : struct, IValues
+        where TRows : struct, IRowOffsets =>
+        TValues.Scale(Vector512.LoadUnsafe(ref columns, TRows.Offset(ref rows, b, stride)), ref x, b);
 
     /// <summary>The blocks at offset <paramref name="at"/> .. at + 15 of four rows (one 64-byte load each), transposed
     /// by 128-bit lanes: u_s holds block s of rows 0 .. 3 in its lanes 0 .. 3.</summary>
@@ -224,5 +227,27 @@ public static partial class FfmPairs
         u1 = Avx512F.Shuffle4x128(t0, t2, 0xDD);
         u2 = Avx512F.Shuffle4x128(t1, t3, 0x88);
         u3 = Avx512F.Shuffle4x128(t1, t3, 0xDD);
+    }
+
+    /// <summary>Where the in-field-order loop finds nonzero a's row: the float offset itself, or the feature index
+    /// times the row stride (the one-example path reads the indices directly, so the first loads of the table do not
+    /// wait for offsets stored and read back).</summary>
+    private interface IRowOffsets
+    {
+        static abstract nuint Offset(ref int at, nuint a, nuint stride);
+    }
+
+    /// <summary>at[a] is the row's float offset (stride unused).</summary>
+    private readonly struct RowOffsets : IRowOffsets
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static nuint Offset(ref int at, nuint a, nuint stride) => (nuint)(uint)Unsafe.Add(ref at, a);
+    }
+
+    /// <summary>at[a] is a known feature index: the row is at[a] x stride (below the table's length).</summary>
+    private readonly struct FeatureRows : IRowOffsets
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static nuint Offset(ref int at, nuint a, nuint stride) => (nuint)(uint)Unsafe.Add(ref at, a) * stride;
     }
 }

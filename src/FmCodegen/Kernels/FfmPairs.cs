@@ -69,7 +69,7 @@ public static partial class FfmPairs
     {
         if (Avx512F.IsSupported && InFieldOrder(ref blocks, count))
         {
-            return PairSumInFieldOrder<TValues>(ref table, ref rows, ref x, count, k);
+            return PairSumInFieldOrder<TValues, RowOffsets>(ref table, ref rows, 0, ref x, count, k);
         }
 
         Vector128<float> acc = Vector128<float>.Zero;
