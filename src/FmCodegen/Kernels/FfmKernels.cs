@@ -164,8 +164,9 @@ public static class FfmCore
         // the common case, every nonzero known (and none negative): no compaction, the kernel reads the values (the
         // in-field-order loop also the feature indices) where they are; the sums in the order Compact adds them
         // (the pair sum first: its chain of dependent fused multiply-adds is the longest part; the sums fill in)
+        // (the weights' reference is read after the pair sum's call: held across it, it would live in the frame and be
+        // read back for every step of the linear sum)
         float pairs, linear, sumOfSquares;
-        ref float weightAt = ref model.WeightOrigin;
         if ((shape & NotAllOnes) == 0)
         {
             // one-hot: w x = w and the n squares add up to n exactly (n <= StackNonZeros), the same bits as Sums.
@@ -186,14 +187,14 @@ public static class FfmCore
                 pairs = TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
             }
 
-            linear = LinearOfOnes(ref weightAt, ref indexAt, n);
+            linear = LinearOfOnes(ref model.WeightOrigin, ref indexAt, n);
             sumOfSquares = n;
         }
         else
         {
             RowsAndBlocks(table, ref fieldAt, ref indexAt, n, ref rows, ref blocks);
             pairs = n < 2 ? 0f : TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
-            Sums(ref weightAt, ref indexAt, ref valueAt, n, out linear, out sumOfSquares);
+            Sums(ref model.WeightOrigin, ref indexAt, ref valueAt, n, out linear, out sumOfSquares);
         }
 
         FfmScaling.Scales(model.Normalization, sumOfSquares, out float linearScale, out float pairScale);
@@ -333,7 +334,15 @@ public static class FfmCore
             lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a + 3));
         }
 
-        for (; a < (nuint)n; a++)
+        // the last one to three: two, then one (no loop)
+        if (a + 2 <= (nuint)n)
+        {
+            lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a));
+            lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a + 1));
+            a += 2;
+        }
+
+        if (a < (nuint)n)
         {
             lin += Unsafe.Add(ref weightAt, (nuint)(uint)Unsafe.Add(ref indexAt, a));
         }
