@@ -259,17 +259,18 @@ public static class FfmCore
         {
             Vector256<int> features = Vector256.Create(lastFeature), fieldCount = Vector256.Create(lastField);
             Vector256<int> outside = Vector256<int>.Zero, order = Vector256<int>.Zero, ones = Vector256<int>.Zero;
+
+            // eight at 0, 8, 16, ... before the last eight, then the last eight (for 9 .. 16 nonzeros two steps, no loop)
             nuint last = (nuint)(n - Vector256<int>.Count);
-            for (nuint a = 0; ; a = a + (nuint)Vector256<int>.Count < last ? a + (nuint)Vector256<int>.Count : last)
+            CheckEight(ref fieldAt, ref indexAt, ref valueAt, 0, features, fieldCount, ref outside, ref order, ref ones);
+            for (nuint a = (nuint)Vector256<int>.Count; a < last; a += (nuint)Vector256<int>.Count)
             {
-                Vector256<int> j = Vector256.LoadUnsafe(ref indexAt, a), f = Vector256.LoadUnsafe(ref fieldAt, a);
-                outside |= (features - j) | (fieldCount - f) | j | f;
-                order |= f ^ (Vector256.CreateSequence(0, 1) + Vector256.Create((int)a));
-                ones |= Vector256.LoadUnsafe(ref Unsafe.As<float, int>(ref valueAt), a) ^ Vector256.Create(one);
-                if (a == last)
-                {
-                    break;
-                }
+                CheckEight(ref fieldAt, ref indexAt, ref valueAt, a, features, fieldCount, ref outside, ref order, ref ones);
+            }
+
+            if (last != 0)
+            {
+                CheckEight(ref fieldAt, ref indexAt, ref valueAt, last, features, fieldCount, ref outside, ref order, ref ones);
             }
 
             shape = (order == Vector256<int>.Zero ? 0 : NotInFieldOrder) | (ones == Vector256<int>.Zero ? 0 : NotAllOnes);
@@ -287,6 +288,17 @@ public static class FfmCore
 
         shape = (differ == 0 ? 0 : NotInFieldOrder) | (notOne == 0 ? 0 : NotAllOnes);
         return any >= 0;
+    }
+
+    /// <summary>One step of <see cref="Check"/>: nonzeros a .. a + 7.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CheckEight(ref int fieldAt, ref int indexAt, ref float valueAt, nuint a, Vector256<int> features, Vector256<int> fieldCount,
+        ref Vector256<int> outside, ref Vector256<int> order, ref Vector256<int> ones)
+    {
+        Vector256<int> j = Vector256.LoadUnsafe(ref indexAt, a), f = Vector256.LoadUnsafe(ref fieldAt, a);
+        outside |= (features - j) | (fieldCount - f) | j | f;
+        order |= f ^ (Vector256.CreateSequence(0, 1) + Vector256.Create((int)a));
+        ones |= Vector256.LoadUnsafe(ref Unsafe.As<float, int>(ref valueAt), a) ^ Vector256.Create(0x3F80_0000);
     }
 
     /// <summary>Every nonzero's row offset (its feature times the row stride) and block offset (its field times the
