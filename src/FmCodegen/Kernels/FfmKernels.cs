@@ -151,10 +151,6 @@ public static class FfmCore
     private static float ScoreSmall<TKernel>(FfmModel model, ref int fieldAt, ref int indexAt, ref float valueAt, int n)
         where TKernel : struct, IFfmKernel
     {
-        // a fixed buffer in the frame (no stack probe, no per-call allocation): row offsets, then block offsets
-        Unsafe.SkipInit(out StackOffsets buffer);
-        ref int rows = ref Unsafe.As<StackOffsets, int>(ref buffer);
-        ref int blocks = ref Unsafe.Add(ref rows, StackNonZeros);
         FfmTable table = model.Table;
         if (!Check(table, ref fieldAt, ref indexAt, ref valueAt, n, out int shape))
         {
@@ -183,8 +179,7 @@ public static class FfmCore
             }
             else
             {
-                RowsAndBlocks(table, ref fieldAt, ref indexAt, n, ref rows, ref blocks);
-                pairs = TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
+                pairs = PairSumGeneral<TKernel>(table, ref fieldAt, ref indexAt, ref valueAt, n);
             }
 
             linear = LinearOfOnes(ref model.WeightOrigin, ref indexAt, n);
@@ -192,8 +187,7 @@ public static class FfmCore
         }
         else
         {
-            RowsAndBlocks(table, ref fieldAt, ref indexAt, n, ref rows, ref blocks);
-            pairs = n < 2 ? 0f : TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
+            pairs = n < 2 ? 0f : PairSumGeneral<TKernel>(table, ref fieldAt, ref indexAt, ref valueAt, n);
             Sums(ref model.WeightOrigin, ref indexAt, ref valueAt, n, out linear, out sumOfSquares);
         }
 
@@ -246,7 +240,7 @@ public static class FfmCore
     /// <see cref="NotInFieldOrder"/> set unless every field is its position, <see cref="NotAllOnes"/> unless every
     /// value is exactly 1 (the bits of 1f: +1, not -1 or 1 + ulp). Eight nonzeros at a time where 256-bit vectors
     /// exist (the last eight overlap the rest). Writes nothing: the in-field-order pair sum reads the feature indices
-    /// themselves, and the general path's offsets come from <see cref="RowsAndBlocks"/>.
+    /// themselves, and the general path's offsets come from <see cref="PairSumGeneral{TKernel}"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Check(FfmTable table, ref int fieldAt, ref int indexAt, ref float valueAt, int n, out int shape)
@@ -301,11 +295,29 @@ public static class FfmCore
         ones |= Vector256.LoadUnsafe(ref Unsafe.As<float, int>(ref valueAt), a) ^ Vector256.Create(0x3F80_0000);
     }
 
-    /// <summary>Every nonzero's row offset (its feature times the row stride) and block offset (its field times the
-    /// block stride) of a checked example, for the kernels' general path; eight at a time where 256-bit vectors
-    /// exist (the last eight overlap the rest).</summary>
+    /// <summary>
+    /// The pair sum of a checked example of at most <see cref="StackNonZeros"/> nonzeros through the kernel's
+    /// general path: every nonzero's row offset (its feature times the row stride) and block offset (its field times
+    /// the block stride) in a buffer of this frame, eight at a time where 256-bit vectors exist (the last eight
+    /// overlap the rest), then <see cref="IFfmKernel.PairSum"/>. The buffer lives here, not in the one-example core,
+    /// which a consumer's [FfmKernel] Score inlines: a frame without SkipLocalsInit would zero its kilobyte on every
+    /// call.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RowsAndBlocks(FfmTable table, ref int fieldAt, ref int indexAt, int n, ref int rows, ref int blocks)
+    [SkipLocalsInit]
+    private static float PairSumGeneral<TKernel>(FfmTable table, ref int fieldAt, ref int indexAt, ref float valueAt, int n)
+        where TKernel : struct, IFfmKernel
+    {
+        // a fixed buffer in the frame (no stack probe, no per-call allocation): row offsets, then block offsets
+        Unsafe.SkipInit(out StackOffsets buffer);
+        ref int rows = ref Unsafe.As<StackOffsets, int>(ref buffer);
+        ref int blocks = ref Unsafe.Add(ref rows, StackNonZeros);
+        Offsets(table, ref fieldAt, ref indexAt, n, ref rows, ref blocks);
+        return TKernel.PairSum(ref table.Origin, ref rows, ref blocks, ref valueAt, n, table.EmbeddingSize, table.FieldStride);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Offsets(FfmTable table, ref int fieldAt, ref int indexAt, int n, ref int rows, ref int blocks)
     {
         int rowStride = table.RowStride, blockStride = table.BlockStride;
         if (Vector256.IsHardwareAccelerated && n >= Vector256<int>.Count)
@@ -423,9 +435,10 @@ public static class FfmCore
 
         if (longest <= StackNonZeros)
         {
-            // every row through the one-example path: its offsets in the frame's buffer, the values read in place,
-            // no compaction unless a row has a feature or field the model does not know (the same bits either way);
-            // by references (checked above: offsets within the arrays, none decreasing, none negative)
+            // every row through the one-example path: no per-row buffers (the general path's offsets in
+            // PairSumGeneral's frame), the values read in place, no compaction unless a row has a feature or field
+            // the model does not know (the same bits either way); by references (checked above: offsets within the
+            // arrays, none decreasing, none negative)
             ref int offsetAt = ref MemoryMarshal.GetReference(offsets);
             ref int fieldAt = ref MemoryMarshal.GetReference(fields);
             ref int indexAt = ref MemoryMarshal.GetReference(indices);
