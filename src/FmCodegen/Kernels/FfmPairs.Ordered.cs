@@ -135,8 +135,9 @@ public static partial class FfmPairs
         // columns a + 1 .. a + 3 (the triangle) reach only the rows before them; the other lanes stay +0. Column
         // a + 1 is row a's alone and column a + 2 rows a and a + 1's: 128- and 256-bit steps of loads that need no
         // shuffle, so the chain of fused multiply-adds starts as soon as the first two blocks arrive (the upper lanes
-        // of a narrower result are zero). Column a + 3's factor of the rows is three 16-byte loads with lane 3 +0:
-        // +0 x (row a + 3's own block, finite in every model) + +0 leaves that lane +0 exactly.
+        // of a narrower result are zero). Column a + 3's factor of the rows is three 16-byte loads with lane 3 +0,
+        // and the column's lane 3 (row a + 3's own block, scaled: may overflow) is cleared: +0 x +0 + +0 leaves that
+        // lane +0 exactly.
         Vector128<float> first = Vector128.FusedMultiplyAdd(
             Vector128.LoadUnsafe(ref r0, 4 * (a + 1)),
             TValues.Scale(Vector128.LoadUnsafe(ref columns, TRows.Offset(ref rows, a + 1, stride)), ref x, a + 1),
@@ -149,7 +150,8 @@ public static partial class FfmPairs
             Vector256.Create(Vector128.LoadUnsafe(ref r0, 4 * (a + 3)), Vector128.LoadUnsafe(ref r1, 4 * (a + 3))).ToVector512Unsafe(),
             Vector128.LoadUnsafe(ref r2, 4 * (a + 3)).ToVector256(),
             1);
-        Vector512<float> inner = Vector512.FusedMultiplyAdd(u3, Column<TValues, TRows>(ref columns, ref rows, stride, ref x, a + 3), second.ToVector512());
+        Vector512<float> lanes = Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0).AsSingle();
+        Vector512<float> inner = Vector512.FusedMultiplyAdd(u3, Column<TValues, TRows>(ref columns, ref rows, stride, ref x, a + 3) & lanes, second.ToVector512());
 
         // the columns after the triangle: four at a time while four remain, then the last one to three
         // (the shuffles of the columns b + 2 and b + 3 only when those columns exist)
