@@ -13,11 +13,11 @@ using FmCodegen.Kernels;
 
 if (args.Length < 2)
 {
-    Console.WriteLine("usage: FfmScoreAb DIR_A DIR_B [features=5382] [passes=1000]");
+    Console.WriteLine("usage: FfmScoreAb DIR_A DIR_B [features=5382|frappe] [passes=1000]");
     return 1;
 }
 
-int features = args.Length > 2 ? int.Parse(args[2]) : 5382;
+string features = args.Length > 2 ? args[2] : "5382";
 int passes = args.Length > 3 ? int.Parse(args[3]) : 1000;
 var builds = new List<(string Dir, Func<double> Declared, Func<double> Generated)>();
 foreach (string dir in args[..2])
@@ -58,14 +58,21 @@ internal sealed class BuildContext(string dir) : AssemblyLoadContext
 /// <summary>The workload, one copy per build.</summary>
 public static class Workload
 {
-    private const int Pool = 4096, Fields = 10, K = 4;
+    private const int Fields = 10, K = 4;
     private static FfmModel s_model = null!;
-    private static int[] s_fields = null!, s_indices = null!;
+    private static int[] s_offsets = null!, s_fields = null!, s_indices = null!;
     private static float[] s_values = null!;
+    private static int s_rows;
     public static float Sink;
 
-    public static string Setup(int features)
+    /// <summary>features: the size of a uniform random table (the benchmark's pool of 4,096 examples), or "frappe":
+    /// libffm's frappe model (k = 4) and frappe_te.ffm's rows (FfmFrappeScoreBenchmarks' workload), from
+    /// FMCODEGEN_SHARED or /work/shared/data.</summary>
+    public static string Setup(string features) => features == "frappe" ? SetupFrappe() : SetupUniform(int.Parse(features));
+
+    private static string SetupUniform(int features)
     {
+        const int pool = 4096;
         var rng = new Random(7);
         var v = new float[features * Fields * K];
         for (int i = 0; i < v.Length; i++)
@@ -74,11 +81,14 @@ public static class Workload
         }
 
         s_model = FfmModel.Create(0f, new float[features], v, Fields, K) with { Normalization = FfmNormalization.LibFfm };
-        s_fields = new int[Pool * Fields];
-        s_indices = new int[Pool * Fields];
-        s_values = new float[Pool * Fields];
-        for (int e = 0; e < Pool; e++)
+        s_rows = pool;
+        s_offsets = new int[pool + 1];
+        s_fields = new int[pool * Fields];
+        s_indices = new int[pool * Fields];
+        s_values = new float[pool * Fields];
+        for (int e = 0; e < pool; e++)
         {
+            s_offsets[e + 1] = (e + 1) * Fields;
             for (int f = 0; f < Fields; f++)
             {
                 s_fields[(e * Fields) + f] = f;
@@ -87,8 +97,38 @@ public static class Workload
             }
         }
 
+        return Describe();
+    }
+
+    private static string SetupFrappe()
+    {
+        string shared = Environment.GetEnvironmentVariable("FMCODEGEN_SHARED") ?? "/work/shared/data";
+        s_model = FmCodegen.IO.FfmModelFiles.Load(Path.Combine(shared, "fixtures", "libffm", "frappe_k4.libffm.model"), FmCodegen.IO.FfmModelFormat.LibFfm).Model;
+        FmCodegen.Data.SparseDataset data = FmCodegen.Data.SparseDataset.Load(Path.Combine(shared, "frappe", "frappe_te.ffm"), FmCodegen.Data.SparseFormat.LibFfm);
+        s_rows = data.Count;
+        s_offsets = data.Offsets.ToArray();
+        s_fields = data.Fields.ToArray();
+        s_indices = data.Indices.ToArray();
+        s_values = data.Values.ToArray();
+        return Describe();
+    }
+
+    /// <summary>The library's path, the sums of the pool's scores and a hash (FNV-1a) of every score's bits through
+    /// both calls (the same bits in both builds unless the definition changed).</summary>
+    private static string Describe()
+    {
         float declared = Declared(), generated = Generated();
-        return $"{typeof(FfmModel).Assembly.Location}, sums of the pool's scores {declared:R} and {generated:R}";
+        uint hashDeclared = 2166136261, hashGenerated = 2166136261;
+        for (int e = 0; e < s_rows; e++)
+        {
+            int at = s_offsets[e], n = s_offsets[e + 1] - at;
+            uint a = BitConverter.SingleToUInt32Bits(FfmCore.Score<Ctr4.Kernel>(s_model, s_fields.AsSpan(at, n), s_indices.AsSpan(at, n), s_values.AsSpan(at, n)));
+            uint b = BitConverter.SingleToUInt32Bits(Ffm.Score(s_model, s_fields.AsSpan(at, n), s_indices.AsSpan(at, n), s_values.AsSpan(at, n)));
+            hashDeclared = (hashDeclared ^ a) * 16777619;
+            hashGenerated = (hashGenerated ^ b) * 16777619;
+        }
+
+        return $"{typeof(FfmModel).Assembly.Location}, {s_rows} rows, sums of the scores {declared:R} and {generated:R}, hashes {hashDeclared:x8} and {hashGenerated:x8}";
     }
 
     public static double PassDeclared() => Time(Declared);
@@ -99,17 +139,17 @@ public static class Workload
     {
         long start = Stopwatch.GetTimestamp();
         Sink += pass();
-        return Stopwatch.GetElapsedTime(start).TotalNanoseconds / Pool;
+        return Stopwatch.GetElapsedTime(start).TotalNanoseconds / s_rows;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static float Declared()
     {
         float sum = 0;
-        for (int e = 0; e < Pool; e++)
+        for (int e = 0; e < s_rows; e++)
         {
-            int at = e * Fields;
-            sum += FfmCore.Score<Ctr4.Kernel>(s_model, s_fields.AsSpan(at, Fields), s_indices.AsSpan(at, Fields), s_values.AsSpan(at, Fields));
+            int at = s_offsets[e], n = s_offsets[e + 1] - at;
+            sum += FfmCore.Score<Ctr4.Kernel>(s_model, s_fields.AsSpan(at, n), s_indices.AsSpan(at, n), s_values.AsSpan(at, n));
         }
 
         return sum;
@@ -119,10 +159,10 @@ public static class Workload
     private static float Generated()
     {
         float sum = 0;
-        for (int e = 0; e < Pool; e++)
+        for (int e = 0; e < s_rows; e++)
         {
-            int at = e * Fields;
-            sum += Ffm.Score(s_model, s_fields.AsSpan(at, Fields), s_indices.AsSpan(at, Fields), s_values.AsSpan(at, Fields));
+            int at = s_offsets[e], n = s_offsets[e + 1] - at;
+            sum += Ffm.Score(s_model, s_fields.AsSpan(at, n), s_indices.AsSpan(at, n), s_values.AsSpan(at, n));
         }
 
         return sum;

@@ -2,8 +2,9 @@
 # Same-process A/B of one field-aware example (FfmScoreBenchmarks' k = 4 workload) between the library at a commit
 # and the working tree: builds Program.cs against each, then alternates their passes in one process (both see the
 # same load) and prints the minimum per-example time of each. Features 5,382 is the benchmark's table (861 KB);
-# 100 keeps it in L1, which shows the compute without the cache misses.
-#   benchmarks/ffm-score-ab/run.sh OLD_COMMIT [features=5382] [passes=1000]
+# 100 keeps it in L1, which shows the compute without the cache misses; "frappe" scores frappe_te.ffm's rows with libffm's
+# frappe model (FfmFrappeScoreBenchmarks' workload). Each build also prints a hash of every score's bits.
+#   benchmarks/ffm-score-ab/run.sh OLD_COMMIT [features=5382|frappe] [passes=1000]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

@@ -161,19 +161,35 @@ public static partial class FfmPairs
 
         if (b < n)
         {
+            // loads of the rows' last blocks only: a 64-byte load at block b would reach past the row's end, for
+            // half of the rows into a cache line that holds only the next row
             nuint at = 4 * b;
-            Vector512<float> w0 = Vector512.LoadUnsafe(ref r0, at), w1 = Vector512.LoadUnsafe(ref r1, at);
-            Vector512<float> w2 = Vector512.LoadUnsafe(ref r2, at), w3 = Vector512.LoadUnsafe(ref r3, at);
-            Vector512<float> t0 = Avx512F.Shuffle4x128(w0, w1, 0x44), t2 = Avx512F.Shuffle4x128(w2, w3, 0x44);
-            inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0x88), Column<TValues>(ref columns, ref rows, ref x, b), inner);
-            if (b + 1 < n)
+            if (b + 2 < n)
             {
+                Vector512<float> w0 = Vector512.LoadUnsafe(ref r0, at), w1 = Vector512.LoadUnsafe(ref r1, at);
+                Vector512<float> w2 = Vector512.LoadUnsafe(ref r2, at), w3 = Vector512.LoadUnsafe(ref r3, at);
+                Vector512<float> t0 = Avx512F.Shuffle4x128(w0, w1, 0x44), t2 = Avx512F.Shuffle4x128(w2, w3, 0x44);
+                Vector512<float> t1 = Avx512F.Shuffle4x128(w0, w1, 0xEE), t3 = Avx512F.Shuffle4x128(w2, w3, 0xEE);
+                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0x88), Column<TValues>(ref columns, ref rows, ref x, b), inner);
                 inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0xDD), Column<TValues>(ref columns, ref rows, ref x, b + 1), inner);
-                if (b + 2 < n)
-                {
-                    Vector512<float> t1 = Avx512F.Shuffle4x128(w0, w1, 0xEE), t3 = Avx512F.Shuffle4x128(w2, w3, 0xEE);
-                    inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t1, t3, 0x88), Column<TValues>(ref columns, ref rows, ref x, b + 2), inner);
-                }
+                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t1, t3, 0x88), Column<TValues>(ref columns, ref rows, ref x, b + 2), inner);
+            }
+            else if (b + 1 < n)
+            {
+                // blocks b and b + 1: 32-byte loads (the shuffles read lanes 0 and 1 of each)
+                Vector512<float> w0 = Vector256.LoadUnsafe(ref r0, at).ToVector512Unsafe(), w1 = Vector256.LoadUnsafe(ref r1, at).ToVector512Unsafe();
+                Vector512<float> w2 = Vector256.LoadUnsafe(ref r2, at).ToVector512Unsafe(), w3 = Vector256.LoadUnsafe(ref r3, at).ToVector512Unsafe();
+                Vector512<float> t0 = Avx512F.Shuffle4x128(w0, w1, 0x44), t2 = Avx512F.Shuffle4x128(w2, w3, 0x44);
+                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0x88), Column<TValues>(ref columns, ref rows, ref x, b), inner);
+                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0xDD), Column<TValues>(ref columns, ref rows, ref x, b + 1), inner);
+            }
+            else
+            {
+                // block b alone: 16-byte loads (the shuffles read lane 0 of each)
+                Vector512<float> w0 = Vector128.LoadUnsafe(ref r0, at).ToVector256Unsafe().ToVector512Unsafe(), w1 = Vector128.LoadUnsafe(ref r1, at).ToVector256Unsafe().ToVector512Unsafe();
+                Vector512<float> w2 = Vector128.LoadUnsafe(ref r2, at).ToVector256Unsafe().ToVector512Unsafe(), w3 = Vector128.LoadUnsafe(ref r3, at).ToVector256Unsafe().ToVector512Unsafe();
+                Vector512<float> t0 = Avx512F.Shuffle4x128(w0, w1, 0x44), t2 = Avx512F.Shuffle4x128(w2, w3, 0x44);
+                inner = Vector512.FusedMultiplyAdd(Avx512F.Shuffle4x128(t0, t2, 0x88), Column<TValues>(ref columns, ref rows, ref x, b), inner);
             }
         }
 
