@@ -14,6 +14,9 @@ public sealed class SparseTextReader : IDisposable
     private readonly bool _fields;
     private readonly byte[] _scratch = FeatureParser.NewScratch();
 
+    /// <summary>Lines to read line by line before <see cref="FeatureParser.ParseLines"/> is tried again.</summary>
+    private int _lineByLine;
+
     /// <summary>Reads <paramref name="stream"/> (already decompressed) in the given format.</summary>
     public SparseTextReader(Stream stream, SparseFormat format, string sourceName, bool leaveOpen = false)
     {
@@ -86,8 +89,46 @@ public sealed class SparseTextReader : IDisposable
         block.SourceName = SourceName;
         int maxIndex = MaxIndex;
         int maxField = MaxField;
-        while (block.Count < maxRows && _lines.TryReadLine(out ReadOnlySpan<byte> line, out ReadOnlySpan<byte> terminated))
+        while (block.Count < maxRows)
         {
+            // the whole lines in the buffer in one pass while they have the common shape (after the first line,
+            // which may start with a byte order mark); the line it stops at, one line after a refill of the buffer,
+            // and every line of other shapes, line by line
+            if (!CheckedParserOnly && _lines.LineNumber > 0 && _lineByLine == 0)
+            {
+                long before = _lines.LineNumber;
+                ReadOnlySpan<byte> buffered = _lines.BufferedLines();
+                int used = FeatureParser.ParseLines(buffered, _fields, _lines.MaxLineLength, before, block, maxRows,
+                    ref maxIndex, ref maxField, out int lines);
+                if (lines > 0)
+                {
+                    _lines.SkipLines(used, lines);
+                    if (block.FirstLine == 0)
+                    {
+                        block.FirstLine = before + 1;
+                    }
+
+                    continue;
+                }
+
+                if (!buffered.IsEmpty)
+                {
+                    // a whole line of another shape is next: that line and a few more line by line, so a file of
+                    // such lines (comments, real labels, long numbers) does not try the pass at every line
+                    _lineByLine = 16;
+                }
+            }
+
+            if (!_lines.TryReadLine(out ReadOnlySpan<byte> line, out ReadOnlySpan<byte> terminated))
+            {
+                break;
+            }
+
+            if (_lineByLine > 0)
+            {
+                _lineByLine--;
+            }
+
             if (ParseLine(line, terminated, block, ref maxIndex, ref maxField) && block.FirstLine == 0)
             {
                 block.FirstLine = _lines.LineNumber;
