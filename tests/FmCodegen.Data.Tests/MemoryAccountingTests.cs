@@ -137,7 +137,7 @@ public class MemoryAccountingTests
         {
             var e = Assert.Throws<InsufficientMemoryException>(() => SparseDataset.Load(path));
             Assert.Contains("big.libfm: reading about 10", e.Message, StringComparison.Ordinal);
-            Assert.Contains("the first 32,768 rows, up to line 32,768, scaled to the file's length", e.Message, StringComparison.Ordinal);
+            Assert.Contains("the first 4,096 rows, up to line 4,096, scaled to the file's length", e.Message, StringComparison.Ordinal);
             Assert.Contains("stream the file in blocks", e.Message, StringComparison.Ordinal);
         }
 

@@ -232,6 +232,116 @@ public class ParserPathTests
         }
     }
 
+    /// <summary>Every row of a stream read block by block (labels, line numbers, first lines, offsets, fields,
+    /// indices, values as bits, the largest index and field), or the error message.</summary>
+    private static string Blocks(string text, SparseFormat format, bool checkedOnly, int blockRows, int maxLineLength = ByteLineReader.DefaultMaxLineLength)
+    {
+        using var stream = new MemoryStream(Encoding.UTF8.GetBytes(text));
+        using var reader = new SparseTextReader(stream, format, "b") { CheckedParserOnly = checkedOnly, MaxLineLength = maxLineLength };
+        var rows = new StringBuilder();
+        try
+        {
+            var block = new SparseBlock();
+            while (reader.ReadBlock(block, blockRows))
+            {
+                rows.Append("block from line ").Append(block.FirstLine).Append('\n');
+                for (int r = 0; r < block.Count; r++)
+                {
+                    rows.Append(BitConverter.SingleToInt32Bits(block.Labels[r])).Append('@').Append(block.LineOf(r)).Append('|');
+                    for (int j = block.Offsets[r]; j < block.Offsets[r + 1]; j++)
+                    {
+                        rows.Append(block.HasFields ? block.Fields[j] : -1).Append(':').Append(block.Indices[j]).Append(':')
+                            .Append(BitConverter.SingleToInt32Bits(block.Values[j])).Append(' ');
+                    }
+
+                    rows.Append('\n');
+                }
+            }
+
+            return rows.Append("max ").Append(reader.MaxIndex).Append(' ').Append(reader.MaxField).Append(" rows ").Append(reader.RowsRead).ToString();
+        }
+        catch (DataFormatException e)
+        {
+            return rows.Append(e.Message).ToString();
+        }
+    }
+
+    /// <summary>The many-lines pass (lines after the first, while they have the common shape) gives the rows, line
+    /// numbers and errors of the checked parser for every shape above placed between common lines, at every block
+    /// size, with '\n' and "\r\n" line ends.</summary>
+    [Theory]
+    [InlineData("1 0:1:0.5 1:22:12.25 2:333:0.125 3:4444:99999.9")]
+    [InlineData("1 12345678:87654321:1 123456789:987654321:2 0001:0002:0003")]
+    [InlineData("1 0:1:1#c 1:2:7\t2:3:4 # 9:9:9")]
+    [InlineData("1 0:1:1 1:2:3x")]
+    [InlineData("1 0:1:-0 1:2:+1 2:3:1e3 3:4:.5")]
+    [InlineData("1 1234567890:1:1")]
+    [InlineData("1 0:1:1 1:2:0.5\r2:3:1")]
+    [InlineData("1 0:1:1 1:2:0.5\r\r")]
+    [InlineData("1 0:1:1 1:2:1:")]
+    [InlineData("1 0:1:1 1")]
+    [InlineData("-0 0:1:1 1:2:2")]
+    [InlineData("+7\t0:1:1")]
+    [InlineData("0.5 0:1:1")]
+    [InlineData("1")]
+    [InlineData("1 ")]
+    [InlineData("1 \t ")]
+    [InlineData("11 0:1:1")]
+    [InlineData("1: 0:1:1")]
+    [InlineData("  1 0:1:1")]
+    [InlineData("")]
+    [InlineData("# 1 0:1:1")]
+    [InlineData("1 0:1:1\u0000")]
+    public void ManyLinesPassAgreesWithCheckedParser(string line)
+    {
+        foreach (SparseFormat format in new[] { SparseFormat.LibFfm, SparseFormat.LibFm })
+        {
+            string shaped = format == SparseFormat.LibFfm ? line : DropFields(line);
+            foreach (string end in new[] { "\n", "\r\n" })
+            {
+                string common = format == SparseFormat.LibFfm ? "-1 0:5:1 1:17:1 2:9:0.25" : "-1 5:1 17:1 9:0.25";
+                string text = common + end + common + end + shaped + end + common + end + shaped + end + common;
+                foreach (int rows in new[] { 1, 2, 3, 1000 })
+                {
+                    Assert.Equal(Blocks(text, format, checkedOnly: true, rows), Blocks(text, format, checkedOnly: false, rows));
+                    Assert.Equal(Blocks(text + end, format, checkedOnly: true, rows), Blocks(text + end, format, checkedOnly: false, rows));
+                }
+            }
+        }
+    }
+
+    /// <summary>Over several refills of the line buffer and growths of the block (many more rows than a block's first
+    /// arrays hold), and with a line longer than the reader accepts after many good ones: the same rows, line
+    /// numbers and error as the checked parser.</summary>
+    [Fact]
+    public void ManyLinesPassAgreesOverBufferRefillsAndBlockGrowth()
+    {
+        var text = new StringBuilder();
+        var random = new Random(9);
+        for (int r = 0; r < 12000; r++)
+        {
+            text.Append(random.Next(2) == 0 ? "-1" : "1");
+            int tokens = random.Next(0, 30);
+            for (int t = 0; t < tokens; t++)
+            {
+                text.Append(' ').Append(t).Append(':').Append(random.Next(100000)).Append(':').Append(random.Next(5) == 0 ? "0.5" : "1");
+            }
+
+            text.Append(r % 97 == 0 ? "\r\n" : r % 1001 == 0 ? "\n\n# comment\n" : "\n");
+        }
+
+        string all = text.ToString();
+        foreach (int rows in new[] { 1000, 5000, 65536 })
+        {
+            Assert.Equal(Blocks(all, SparseFormat.LibFfm, checkedOnly: true, rows), Blocks(all, SparseFormat.LibFfm, checkedOnly: false, rows));
+        }
+
+        // lines of at most 250 bytes accepted: the first longer one fails, at its line, on both paths
+        string tooLong = Blocks(all, SparseFormat.LibFfm, checkedOnly: false, 1000, maxLineLength: 250);
+        Assert.Contains("longer than 250 bytes", tooLong, StringComparison.Ordinal);
+        Assert.Equal(Blocks(all, SparseFormat.LibFfm, checkedOnly: true, 1000, maxLineLength: 250), tooLong);
+    }
+
     /// <summary>field:index:value tokens as index:value (the first colon-separated part dropped).</summary>
     private static string DropFields(string line) =>
         string.Join(' ', line.Split(' ').Select(token => token.Count(c => c == ':') >= 2 ? token[(token.IndexOf(':') + 1)..] : token));

@@ -118,6 +118,34 @@ internal sealed class ByteLineReader : IDisposable
         }
     }
 
+    /// <summary>
+    /// The whole lines buffered after the last line returned (up to and including the last '\n' in the buffer;
+    /// empty when there is none), for a parser that reads many lines in one pass and then
+    /// <see cref="SkipLines"/> past them. No read of the stream.
+    /// </summary>
+    public ReadOnlySpan<byte> BufferedLines()
+    {
+        var buffered = new ReadOnlySpan<byte>(_buffer, _start, _end - _start);
+        return buffered[..(buffered.LastIndexOf((byte)'\n') + 1)];
+    }
+
+    /// <summary>Moves past <paramref name="lines"/> whole lines of <see cref="BufferedLines"/>,
+    /// <paramref name="bytes"/> bytes with their terminators, as that many calls of <see cref="TryReadLine(out ReadOnlySpan{byte}, out ReadOnlySpan{byte})"/> would.</summary>
+    public void SkipLines(int bytes, int lines)
+    {
+        if ((uint)bytes > (uint)(_end - _start) || lines < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "More than the buffered lines.");
+        }
+
+        _start += bytes;
+        LineNumber += lines;
+        if (lines > 0)
+        {
+            LastLineTerminated = true;
+        }
+    }
+
     private DataFormatException TooLong(ReadOnlySpan<byte> start) =>
         DataFormatException.At(_sourceName, LineNumber + 1, start, 0,
             $"the line is longer than {MaxLineLength:N0} bytes (the most this reader takes); is this a text data file?");

@@ -102,6 +102,275 @@ internal static unsafe class FeatureParser
         }
     }
 
+    /// <summary>
+    /// Parses whole lines of the buffered <paramref name="text"/> (which ends with a '\n') into
+    /// <paramref name="block"/>, one row per line, as long as every line has the common shape: a label of one digit
+    /// (optionally signed) followed by a blank, then tokens the pointer fast path takes, ended by '\n' or "\r\n".
+    /// Stops before the first line of any other shape (empty, comment, leading blanks, another label or token, a line
+    /// longer than <paramref name="maxLineLength"/>), before a row past <paramref name="maxRows"/> or the block's room,
+    /// and at the end of <paramref name="text"/>; that line is left to the line-by-line parser, which reads it or
+    /// reports its error exactly. Returns the bytes taken (whole lines, terminators included); <paramref name="lines"/>
+    /// is the number of lines (rows) added, numbered from <paramref name="lineNumber"/> + 1.
+    /// </summary>
+    /// <remarks>One loop over many lines instead of a call per line: no search for each line's end, no spans or
+    /// pinning per line, the largest field and index found once per call. Every label and value is built as the
+    /// line-by-line parsers build it, so the rows are the same bits.</remarks>
+    public static int ParseLines(ReadOnlySpan<byte> text, bool withFields, int maxLineLength, long lineNumber, SparseBlock block, int maxRows,
+        ref int maxIndex, ref int maxField, out int lines)
+    {
+        lines = 0;
+        int row = block.Count;
+        int rowLimit = Math.Min(maxRows, Math.Min(Math.Min(block.LabelBuffer.Length, block.LineBuffer.Length), block.OffsetBuffer.Length - 1) - 1);
+        int nnz = block.OffsetBuffer[row];
+        int nnzLimit = Math.Min(block.IndexBuffer.Length, withFields ? Math.Min(block.ValueBuffer.Length, block.FieldBuffer.Length) : block.ValueBuffer.Length);
+        if (text.IsEmpty || text[^1] != (byte)'\n' || row >= rowLimit || nnz > nnzLimit)
+        {
+            return 0;
+        }
+
+        int used;
+        fixed (byte* start = text)
+        fixed (float* labels = block.LabelBuffer)
+        fixed (long* lineNumbers = block.LineBuffer)
+        fixed (int* offsets = block.OffsetBuffer)
+        fixed (int* fieldBase = block.FieldBuffer)
+        fixed (int* indexBase = block.IndexBuffer)
+        fixed (float* valueBase = block.ValueBuffer)
+        {
+            var target = new Rows(labels, lineNumbers, offsets, fieldBase, indexBase, valueBase);
+            byte* end = start + text.Length;
+            byte* after = withFields
+                ? LineLoop<WithFields>(start, end, maxLineLength, lineNumber, target, ref row, rowLimit, ref nnz, nnzLimit)
+                : LineLoop<WithoutFields>(start, end, maxLineLength, lineNumber, target, ref row, rowLimit, ref nnz, nnzLimit);
+            used = (int)(after - start);
+            lines = row - block.Count;
+            if (lines > 0)
+            {
+                int first = block.OffsetBuffer[block.Count];
+                if (nnz > first)
+                {
+                    maxIndex = Math.Max(maxIndex, Max(indexBase + first, nnz - first));
+                    if (withFields)
+                    {
+                        maxField = Math.Max(maxField, Max(fieldBase + first, nnz - first));
+                    }
+                }
+            }
+        }
+
+        block.Count = row;
+        return used;
+    }
+
+    /// <summary>The arrays of a <see cref="SparseBlock"/> pinned for <see cref="LineLoop"/>.</summary>
+    private readonly struct Rows(float* labels, long* lineNumbers, int* offsets, int* fields, int* indices, float* values)
+    {
+        public readonly float* Labels = labels;
+        public readonly long* LineNumbers = lineNumbers;
+        public readonly int* Offsets = offsets;
+        public readonly int* Fields = fields;
+        public readonly int* Indices = indices;
+        public readonly float* Values = values;
+    }
+
+    /// <summary>
+    /// The lines of [p, end) (end - 1 is a '\n', so every run of digits or blanks stops there at the latest and no
+    /// read needs a test of the end), each committed (label, line number, offset) only when it is whole and every
+    /// token of it has the common shape. Returns where the first line not taken starts.
+    /// </summary>
+    private static byte* LineLoop<TFormat>(byte* p, byte* end, int maxLineLength, long lineNumber, Rows target, ref int rowRef, int rowLimit, ref int nnzRef, int nnzLimit)
+        where TFormat : struct, IFormat
+    {
+        int row = rowRef;
+        int nnz = nnzRef;
+        int* fieldAt = target.Fields + nnz;
+        int* indexAt = target.Indices + nnz;
+        float* valueAt = target.Values + nnz;
+        int* indexLimit = target.Indices + nnzLimit;
+        while (p < end && row < rowLimit)
+        {
+            byte* lineStart = p;
+
+            // the label: one digit, optionally signed, then a blank (ShortLabelEnd's labels, the same floats)
+            uint c = *p;
+            bool negative = false;
+            if (c == '-' || c == '+')
+            {
+                negative = c == '-';
+                c = *++p;
+            }
+
+            uint digit = c - '0';
+            if (digit > 9)
+            {
+                goto Stop;
+            }
+
+            c = *++p;
+            if (c != ' ' && c != '\t')
+            {
+                goto Stop;
+            }
+
+            float label = negative ? -(float)digit : digit;
+
+            // the tokens, as StoppedTokens reads them, up to the '\n' (or "\r\n") that ends the line
+            int* lineFields = fieldAt;
+            int* lineIndices = indexAt;
+            float* lineValues = valueAt;
+            while (true)
+            {
+                while ((c = *p) == ' ' || c == '\t')
+                {
+                    p++;
+                }
+
+                if (c == '\n')
+                {
+                    break;
+                }
+
+                if (c == '\r' && p[1] == '\n')
+                {
+                    p++;
+                    break;
+                }
+
+                if (lineIndices >= indexLimit)
+                {
+                    goto Stop;
+                }
+
+                byte* q = p;
+                uint d;
+                if (TFormat.Fields)
+                {
+                    uint f = (uint)(*q - '0');
+                    if (f > 9)
+                    {
+                        goto Stop;
+                    }
+
+                    if (*++q != ':')
+                    {
+                        while ((d = (uint)(*q - '0')) <= 9)
+                        {
+                            f = (f * 10) + d;
+                            q++;
+                        }
+
+                        if (q - p > 9 || *q != ':')
+                        {
+                            goto Stop;
+                        }
+                    }
+
+                    *lineFields = (int)f;
+                    q++;
+                }
+
+                byte* digits = q;
+                uint j = (uint)(*q - '0');
+                if (j > 9)
+                {
+                    goto Stop;
+                }
+
+                while ((d = (uint)(*++q - '0')) <= 9)
+                {
+                    j = (j * 10) + d;
+                }
+
+                if (q - digits > 9 || *q != ':')
+                {
+                    goto Stop;
+                }
+
+                *lineIndices = (int)j;
+
+                // the value: one digit, else digits[.digits] of 9 digits at most, ended by a blank or the line's end
+                uint m = (uint)(*++q - '0');
+                if (m > 9)
+                {
+                    goto Stop;
+                }
+
+                c = *++q;
+                float x;
+                if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+                {
+                    x = m;
+                }
+                else
+                {
+                    digits = q - 1;
+                    while ((d = (uint)(c - '0')) <= 9)
+                    {
+                        m = (m * 10) + d;
+                        c = *++q;
+                    }
+
+                    long integerDigits = q - digits;
+                    long fractionDigits = 0;
+                    if (c == '.')
+                    {
+                        byte* fraction = q + 1;
+                        while ((d = (uint)((c = *++q) - '0')) <= 9)
+                        {
+                            m = (m * 10) + d;
+                        }
+
+                        fractionDigits = q - fraction;
+                    }
+
+                    // the same float as NumberText.ParseFloat: all digits as an exact integer, one exact power of ten
+                    if (!(c == ' ' || c == '\t' || c == '\n' || c == '\r') || integerDigits + fractionDigits > 9 || m > (1u << 24))
+                    {
+                        goto Stop;
+                    }
+
+                    x = fractionDigits == 0 ? m : m / PowersOf10[(int)fractionDigits];
+                }
+
+                // a '\r' ends the value only before the line's '\n' (checked at the top of the loop)
+                *lineValues = x;
+                p = q;
+                if (TFormat.Fields)
+                {
+                    lineFields++;
+                }
+
+                lineIndices++;
+                lineValues++;
+            }
+
+            // p is at the line's '\n'; its length is what ByteLineReader measures (to the '\n', a '\r' included)
+            if (p - lineStart > maxLineLength)
+            {
+                goto Stop;
+            }
+
+            p++;
+            fieldAt = lineFields;
+            indexAt = lineIndices;
+            valueAt = lineValues;
+            nnz = (int)(indexAt - target.Indices);
+            target.Labels[row] = label;
+            target.LineNumbers[row] = ++lineNumber;
+            target.Offsets[row + 1] = nnz;
+            row++;
+            continue;
+
+        Stop:
+            p = lineStart;
+            break;
+        }
+
+        rowRef = row;
+        nnzRef = nnz;
+        return p;
+    }
+
     /// <summary>The largest of <paramref name="count"/> (at least one) non-negative ints: eight at a time where
     /// 256-bit vectors exist (the last eight overlapping the rest).</summary>
     private static int Max(int* values, int count)

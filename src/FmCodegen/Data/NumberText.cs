@@ -420,17 +420,29 @@ internal static class NumberText
         return p;
     }
 
-    /// <summary>Writes the low <paramref name="count"/> decimal digits of m (leading zeros included), right to left.</summary>
+    /// <summary>Writes the low <paramref name="count"/> decimal digits of m (leading zeros included), right to left,
+    /// two at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void WriteDigits(uint m, ref byte destination, int count)
     {
-        for (int i = count - 1; i >= 0; i--)
+        ref byte pairs = ref MemoryMarshal.GetReference(DigitPairs);
+        int i = count;
+        while (i >= 2)
         {
-            uint q = m / 10;
-            Unsafe.Add(ref destination, i) = (byte)('0' + (m - (q * 10)));
+            uint q = m / 100;
+            i -= 2;
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref destination, i), Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref pairs, (nint)(2 * (m - (q * 100))))));
             m = q;
         }
+
+        if (i == 1)
+        {
+            destination = (byte)('0' + (m % 10));
+        }
     }
+
+    /// <summary>"00" .. "99": the two digits of every number below 100.</summary>
+    private static ReadOnlySpan<byte> DigitPairs => "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"u8;
 
     /// <summary>The runtime's shortest round-trip text (invariant culture).</summary>
     internal static int FormatFloatRuntime(float value, Span<byte> destination)

@@ -14,6 +14,9 @@ public sealed class SparseTextReader : IDisposable
     private readonly bool _fields;
     private readonly byte[] _scratch = FeatureParser.NewScratch();
 
+    /// <summary>Lines to read line by line before <see cref="FeatureParser.ParseLines"/> is tried again.</summary>
+    private int _lineByLine;
+
     /// <summary>Reads <paramref name="stream"/> (already decompressed) in the given format.</summary>
     public SparseTextReader(Stream stream, SparseFormat format, string sourceName, bool leaveOpen = false)
     {
@@ -86,8 +89,46 @@ public sealed class SparseTextReader : IDisposable
         block.SourceName = SourceName;
         int maxIndex = MaxIndex;
         int maxField = MaxField;
-        while (block.Count < maxRows && _lines.TryReadLine(out ReadOnlySpan<byte> line, out ReadOnlySpan<byte> terminated))
+        while (block.Count < maxRows)
         {
+            // the whole lines in the buffer in one pass while they have the common shape (after the first line,
+            // which may start with a byte order mark); the line it stops at, one line after a refill of the buffer,
+            // and every line of other shapes, line by line
+            if (!CheckedParserOnly && _lines.LineNumber > 0 && _lineByLine == 0)
+            {
+                long before = _lines.LineNumber;
+                ReadOnlySpan<byte> buffered = _lines.BufferedLines();
+                int used = FeatureParser.ParseLines(buffered, _fields, _lines.MaxLineLength, before, block, maxRows,
+                    ref maxIndex, ref maxField, out int lines);
+                if (lines > 0)
+                {
+                    _lines.SkipLines(used, lines);
+                    if (block.FirstLine == 0)
+                    {
+                        block.FirstLine = before + 1;
+                    }
+
+                    continue;
+                }
+
+                if (!buffered.IsEmpty)
+                {
+                    // a whole line of another shape is next: that line and a few more line by line, so a file of
+                    // such lines (comments, real labels, long numbers) does not try the pass at every line
+                    _lineByLine = 16;
+                }
+            }
+
+            if (!_lines.TryReadLine(out ReadOnlySpan<byte> line, out ReadOnlySpan<byte> terminated))
+            {
+                break;
+            }
+
+            if (_lineByLine > 0)
+            {
+                _lineByLine--;
+            }
+
             if (ParseLine(line, terminated, block, ref maxIndex, ref maxField) && block.FirstLine == 0)
             {
                 block.FirstLine = _lines.LineNumber;
@@ -108,16 +149,22 @@ public sealed class SparseTextReader : IDisposable
         // parse one cache-sized block at a time and append it to the dataset's own arrays, which are sized once
         // from the first block and the length of the file (so a plain file is read without growing them) and grow
         // by half when the estimate falls short (gzip, pipes, rows that lengthen); they are not trimmed afterwards,
-        // since the dataset reads them up to its counts and the pages past the end are never touched
+        // since the dataset reads them up to its counts and the pages past the end are never touched. Blocks of
+        // ReadToEndBlockRows rows: the block's own arrays stay small (fresh memory is a page fault per 4 KB, dear
+        // on a virtual machine), and the first block is still enough text to project the file's rows from
         var block = new SparseBlock();
         var all = new WholeFile(this);
-        while (ReadBlock(block, 32768))
+        while (ReadBlock(block, ReadToEndBlockRows))
         {
             all.Append(block);
         }
 
         return all.ToDataset();
     }
+
+    /// <summary>Rows per block in <see cref="ReadToEnd"/>: a block of rows of ten nonzeros is some hundred kilobytes
+    /// (32,768-row blocks grew the block's arrays to over 9 MB of fresh memory, some 2,000 page faults per load).</summary>
+    private const int ReadToEndBlockRows = 4096;
 
     /// <summary>The growing arrays of <see cref="ReadToEnd"/>: values are kept only once a block has a value other
     /// than 1 (the earlier ones then become ones), fields only for libffm data.</summary>

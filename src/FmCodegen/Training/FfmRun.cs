@@ -82,15 +82,14 @@ internal sealed class FfmRun
     public int Fit(FfmKernelEntry kernel, SparseDataset data, SparseDataset? validation, int epochs, int patience, List<FfmEpoch> history, Action<FfmEpoch>? progress, bool refit)
     {
         var rng = new SplitMix64(unchecked((ulong)_options.Seed) ^ 0xA5A5_5A5A_1234_5678UL);
-        int[] order = Enumerable.Range(0, data.Count).ToArray();
-        if (_options.Shuffle)
+        FfmTable table = _replicas[0].Table;
+        var rows = new FfmEpochData(data, _options.Shuffle ? rng : null, table.NumFeatures, table.NumFields, _options.Normalization);
+        int[] blocks = new int[rows.BlockCount];
+        for (int b = 0; b < blocks.Length; b++)
         {
-            rng.Shuffle(order);
+            blocks[b] = b;
         }
 
-        FfmTable table = _replicas[0].Table;
-        var rows = new FfmEpochData(data, order, table.NumFeatures, table.NumFields, _options.Normalization);
-        int[] blocks = Enumerable.Range(0, rows.BlockCount).ToArray();
         using TrainingTeam? team = _replicas.Length > 1 ? new TrainingTeam(_replicas.Length) : null;
         var epoch = new EpochVisitor(this, rows, blocks, team);
         double bestLoss = double.PositiveInfinity;
@@ -239,16 +238,20 @@ internal sealed class FfmRun
 /// </summary>
 internal sealed class FfmEpochData
 {
-    public FfmEpochData(SparseDataset data, int[] order, int numFeatures, int numFields, FfmNormalization normalization)
+    /// <summary>Copies <paramref name="data"/>'s rows in a random order drawn from <paramref name="shuffle"/> (as
+    /// Fisher-Yates over 0 .. Count - 1 with <see cref="SplitMix64.Shuffle"/>), or in file order when it is null.</summary>
+    public FfmEpochData(SparseDataset data, SplitMix64? shuffle, int numFeatures, int numFields, FfmNormalization normalization)
     {
         // every element up to each array's length is written by the copy below (the nonzeros past the kept ones
         // are zeroed there), so the arrays start uninitialised: with huge pages where the system offers them
-        // (LargeArrays), which the writes below and each epoch's reads hit far less often than 4 KB pages
+        // (LargeArrays), which the writes below and each epoch's reads hit far less often than 4 KB pages. The
+        // per-row values are one array of records, not four arrays of 2.3 MB each on frappe x20 (below the huge-page
+        // threshold: some 2,250 page faults of 4 KB, dear on this virtual machine), and the order of the copy lives
+        // in the records' starts until the copy overwrites each (no order array of its own either)
         int nonZeros = data.Offsets[data.Count];
-        Labels = LargeArrays.Uninitialized<float>(order.Length);
-        LinearScales = LargeArrays.Uninitialized<float>(order.Length);
-        PairScales = LargeArrays.Uninitialized<float>(order.Length);
-        Offsets = LargeArrays.Uninitialized<int>(order.Length + 1);
+        Count = data.Count;
+        Rows = LargeArrays.Uninitialized<FfmRow>(Count + 1);
+        Order(Rows, shuffle);
         // one element more than the nonzeros: a row's arrays are taken by reference at its first nonzero, which for
         // empty rows after the last kept nonzero is one past them
         Codes = LargeArrays.Uninitialized<int>(nonZeros + 1);
@@ -258,8 +261,28 @@ internal sealed class FfmEpochData
         // run of ones (UnitValues), a copy as large as the features' less to write and to read every epoch
         UnitValues = data.UnitValues;
         float[]? values = UnitValues ? null : LargeArrays.Uninitialized<float>(nonZeros + 1);
-        Longest = Copy(data, order, numFeatures, numFields, normalization, values);
+        Longest = Copy(data, numFeatures, numFields, normalization, values);
         Values = values ?? EpochData.Ones(Longest + 1);
+    }
+
+    /// <summary>The source row of each copied row in <see cref="FfmRow.Start"/>: 0 .. Count - 1 shuffled by
+    /// <see cref="SplitMix64.Shuffle"/>'s steps (the same draws, the same permutation).</summary>
+    private static void Order(FfmRow[] rows, SplitMix64? shuffle)
+    {
+        int count = rows.Length - 1;
+        for (int i = 0; i < count; i++)
+        {
+            rows[i].Start = i;
+        }
+
+        if (shuffle is not null)
+        {
+            for (int i = count - 1; i > 0; i--)
+            {
+                int j = shuffle.NextInt(i + 1);
+                (rows[i].Start, rows[j].Start) = (rows[j].Start, rows[i].Start);
+            }
+        }
     }
 
     /// <summary>The bits of a code that hold the field: enough for fields 0 to <paramref name="numFields"/> - 1.
@@ -269,7 +292,7 @@ internal sealed class FfmEpochData
 
     /// <summary>The copy; rows are read in a random order, so each would be a cache miss: the row 16 ahead has its
     /// offset prefetched and the row 8 ahead its nonzeros (about 1.7x faster on frappe x20). Returns the longest row.</summary>
-    private unsafe int Copy(SparseDataset data, int[] order, int numFeatures, int numFields, FfmNormalization normalization, float[]? target)
+    private unsafe int Copy(SparseDataset data, int numFeatures, int numFields, FfmNormalization normalization, float[]? target)
     {
         ReadOnlySpan<int> offsets = data.Offsets, fields = data.Fields, indices = data.Indices;
         ReadOnlySpan<float> labels = data.Labels;
@@ -279,23 +302,25 @@ internal sealed class FfmEpochData
         bool unit = data.UnitValues;
         ReadOnlySpan<float> values = unit ? SparseDataset.Ones(1) : data.Values;
         int nonZeros = offsets[data.Count];
-        int at = 0, longest = 0, fieldBits = FieldBits;
-        int[] codes = Codes, rowOffsets = Offsets;
+        int at = 0, longest = 0, fieldBits = FieldBits, count = Count;
+        int[] codes = Codes;
+        FfmRow[] rows = Rows;
         fixed (int* offsetsAt = offsets, fieldsAt = fields, indicesAt = indices)
         fixed (float* valuesAt = values, labelsAt = labels)
         {
-            for (int i = 0; i < order.Length; i++)
+            for (int i = 0; i < count; i++)
             {
+                // the records past i still hold their source rows
                 if (Sse.IsSupported)
                 {
-                    if (i + 16 < order.Length)
+                    if (i + 16 < count)
                     {
-                        Sse.Prefetch0(offsetsAt + order[i + 16]);
+                        Sse.Prefetch0(offsetsAt + rows[i + 16].Start);
                     }
 
-                    if (i + 8 < order.Length)
+                    if (i + 8 < count)
                     {
-                        int ahead = order[i + 8], first = offsets[ahead];
+                        int ahead = rows[i + 8].Start, first = offsets[ahead];
                         Sse.Prefetch0(labelsAt + ahead);
                         if (first < nonZeros)
                         {
@@ -310,9 +335,8 @@ internal sealed class FfmEpochData
                     }
                 }
 
-                int r = order[i];
+                int r = rows[i].Start;
                 int rowStart = at;
-                rowOffsets[i] = at;
                 float squares = 0f;
                 for (int a = offsets[r]; a < offsets[r + 1]; a++)
                 {
@@ -332,12 +356,12 @@ internal sealed class FfmEpochData
                 }
 
                 longest = Math.Max(longest, at - rowStart);
-                (LinearScales[i], PairScales[i]) = FfmScaling.Scales(normalization, squares);
-                Labels[i] = labels[r];
+                (float linearScale, float pairScale) = FfmScaling.Scales(normalization, squares);
+                rows[i] = new FfmRow { Start = rowStart, Label = labels[r], LinearScale = linearScale, PairScale = pairScale };
             }
         }
 
-        rowOffsets[order.Length] = at;
+        rows[count] = new FfmRow { Start = at };
         codes.AsSpan(at).Clear();
         if (target is not null)
         {
@@ -347,20 +371,16 @@ internal sealed class FfmEpochData
         return longest;
     }
 
-    /// <summary>Asks for the cache lines of a block's per-row values (offsets, labels, scales): blocks are visited
-    /// in a random order, so the first rows of each would otherwise wait for memory.</summary>
+    /// <summary>Asks for the cache lines of a block's row records: blocks are visited in a random order, so the
+    /// first rows of each would otherwise wait for memory.</summary>
     public unsafe void PrefetchRows(int block)
     {
         if (Sse.IsSupported)
         {
             int from = block * EpochData.RowsPerBlock, to = Math.Min(Count, from + EpochData.RowsPerBlock);
-            fixed (int* offsets = Offsets)
-            fixed (float* labels = Labels, linearScales = LinearScales, pairScales = PairScales)
+            fixed (FfmRow* rows = Rows)
             {
-                Prefetch(offsets + from, offsets + to + 1);
-                Prefetch(labels + from, labels + to);
-                Prefetch(linearScales + from, linearScales + to);
-                Prefetch(pairScales + from, pairScales + to);
+                Prefetch(rows + from, rows + to + 1);
             }
         }
     }
@@ -371,7 +391,7 @@ internal sealed class FfmEpochData
         if (Sse.IsSupported)
         {
             int from = block * EpochData.RowsPerBlock, to = Math.Min(Count, from + EpochData.RowsPerBlock);
-            int first = Offsets[from], end = Offsets[to];
+            int first = Rows[from].Start, end = Rows[to].Start;
             fixed (int* codes = Codes)
             fixed (float* values = Values)
             {
@@ -394,10 +414,9 @@ internal sealed class FfmEpochData
         }
     }
 
-    public float[] Labels { get; }
-    public float[] LinearScales { get; }
-    public float[] PairScales { get; }
-    public int[] Offsets { get; }
+    /// <summary>Per copied row its first nonzero, label and normalisation scales, and one record more whose start
+    /// ends the last row.</summary>
+    public FfmRow[] Rows { get; }
 
     /// <summary>Per kept nonzero its feature j and field f as (j &lt;&lt; <see cref="FieldBits"/>) | f: one int where
     /// a feature array and a block-offset array took two (half the bytes to write once, with their first-touch page
@@ -417,9 +436,19 @@ internal sealed class FfmEpochData
     /// <summary>The most kept nonzeros of a row.</summary>
     public int Longest { get; }
 
-    public int Count => Labels.Length;
+    public int Count { get; }
 
     public int BlockCount => (Count + EpochData.RowsPerBlock - 1) / EpochData.RowsPerBlock;
+}
+
+/// <summary>A copied row (<see cref="FfmEpochData.Rows"/>): where its nonzeros start, its label and its scales; one
+/// 16-byte record, so the rows of a block are one run of memory to read (and prefetch) each epoch.</summary>
+internal struct FfmRow
+{
+    public int Start;
+    public float Label;
+    public float LinearScale;
+    public float PairScale;
 }
 
 /// <summary>One thread's copy of a field-aware model being trained (factor blocks with their AdaGrad sums right
@@ -518,10 +547,10 @@ internal class FfmReplica : MergedReplica
         ref int blocksRef = ref MemoryMarshal.GetArrayDataReference(_blocks);
         ref int rowFeatures = ref MemoryMarshal.GetArrayDataReference(_features);
         ref float origin = ref table.Origin;
-        int[] offsets = data.Offsets;
+        ref FfmRow rowsAt = ref MemoryMarshal.GetArrayDataReference(data.Rows);
         ref int codesRef = ref MemoryMarshal.GetArrayDataReference(data.Codes);
         int fieldBits = data.FieldBits, blockStride = table.BlockStride;
-        float[] values = data.Values, labels = data.Labels, linearScales = data.LinearScales, pairScales = data.PairScales;
+        float[] values = data.Values;
         bool unit = data.UnitValues;
         int[]? stamp = Stamp;
         float bias = Bias, biasSum = BiasSum;
@@ -544,13 +573,14 @@ internal class FfmReplica : MergedReplica
             trained += to - from;
             for (int r = from; r < to; r++)
             {
-                int start = offsets[r], count = offsets[r + 1] - start;
+                ref FfmRow row = ref Unsafe.Add(ref rowsAt, r);
+                int start = row.Start, count = Unsafe.Add(ref row, 1).Start - start;
                 ref float x = ref values[unit ? 0 : start];
                 float lin = TableRows(ref Unsafe.Add(ref codesRef, start), fieldBits, ref rowFeatures, ref rowsRef, ref blocksRef, ref x, weights, count, rowStride, blockStride);
                 float pairs = count < 2 ? 0f : TKernel.PairSum(ref origin, ref rowsRef, ref blocksRef, ref x, count, k, stride);
-                float ls = linearScales[r], ps = pairScales[r];
+                float ls = row.LinearScale, ps = row.PairScale;
                 float score = FfmCore.Combine(linear ? bias : 0f, ls, linear ? lin : 0f, ps, pairs);
-                float label = labels[r];
+                float label = row.Label;
                 float kappa;
                 if (classification)
                 {
@@ -672,3 +702,4 @@ internal class FfmReplica : MergedReplica
         }
     }
 }
+
