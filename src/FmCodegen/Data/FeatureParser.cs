@@ -241,99 +241,13 @@ internal static unsafe class FeatureParser
                     goto Stop;
                 }
 
-                byte* q = p;
-                uint d;
-                if (TFormat.Fields)
-                {
-                    uint f = (uint)(*q - '0');
-                    if (f > 9)
-                    {
-                        goto Stop;
-                    }
-
-                    if (*++q != ':')
-                    {
-                        while ((d = (uint)(*q - '0')) <= 9)
-                        {
-                            f = (f * 10) + d;
-                            q++;
-                        }
-
-                        if (q - p > 9 || *q != ':')
-                        {
-                            goto Stop;
-                        }
-                    }
-
-                    *lineFields = (int)f;
-                    q++;
-                }
-
-                byte* digits = q;
-                uint j = (uint)(*q - '0');
-                if (j > 9)
-                {
-                    goto Stop;
-                }
-
-                while ((d = (uint)(*++q - '0')) <= 9)
-                {
-                    j = (j * 10) + d;
-                }
-
-                if (q - digits > 9 || *q != ':')
-                {
-                    goto Stop;
-                }
-
-                *lineIndices = (int)j;
-
-                // the value: one digit, else digits[.digits] of 9 digits at most, ended by a blank or the line's end
-                uint m = (uint)(*++q - '0');
-                if (m > 9)
-                {
-                    goto Stop;
-                }
-
-                c = *++q;
-                float x;
-                if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-                {
-                    x = m;
-                }
-                else
-                {
-                    digits = q - 1;
-                    while ((d = (uint)(c - '0')) <= 9)
-                    {
-                        m = (m * 10) + d;
-                        c = *++q;
-                    }
-
-                    long integerDigits = q - digits;
-                    long fractionDigits = 0;
-                    if (c == '.')
-                    {
-                        byte* fraction = q + 1;
-                        while ((d = (uint)((c = *++q) - '0')) <= 9)
-                        {
-                            m = (m * 10) + d;
-                        }
-
-                        fractionDigits = q - fraction;
-                    }
-
-                    // the same float as NumberText.ParseFloat: all digits as an exact integer, one exact power of ten
-                    if (!(c == ' ' || c == '\t' || c == '\n' || c == '\r') || integerDigits + fractionDigits > 9 || m > (1u << 24))
-                    {
-                        goto Stop;
-                    }
-
-                    x = fractionDigits == 0 ? m : m / PowersOf10[(int)fractionDigits];
-                }
-
                 // a '\r' ends the value only before the line's '\n' (checked at the top of the loop)
-                *lineValues = x;
+                byte* q = Token<TFormat, LineEnds>(p, end, lineFields, lineIndices, lineValues);
+                if (q == null)
+                {
+                    goto Stop;
+                }
+
                 p = q;
                 if (TFormat.Fields)
                 {
@@ -400,6 +314,128 @@ internal static unsafe class FeatureParser
 
     /// <summary>Whether the tokens have a field (libffm) or not (libFM): a type argument, so each format gets its
     /// own loop with the test folded away.</summary>
+    /// <summary>
+    /// One token of the common shape at <paramref name="p"/>: [field:]index:value with the field and index of 9 digits
+    /// at most and the value one digit, or digits[.digits] of 9 digits at most whose integer is at most 2^24 (the same
+    /// float as NumberText.ParseFloat: an exact integer over one exact power of ten), ended where
+    /// <typeparamref name="TEnd"/> says. Stores it and returns where it ends, or null (nothing stored that counts)
+    /// when the token has another shape. Every run of digits stops at the byte the caller guarantees (a line's or
+    /// buffer's last byte is never a digit), so no read needs a test of the end.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static byte* Token<TFormat, TEnd>(byte* p, byte* end, int* fieldAt, int* indexAt, float* valueAt)
+        where TFormat : struct, IFormat
+        where TEnd : struct, IValueEnd
+    {
+        byte* q = p;
+        uint d;
+        if (TFormat.Fields)
+        {
+            uint f = (uint)(*q - '0');
+            if (f > 9)
+            {
+                return null;
+            }
+
+            // one digit and the colon (the fields of most files), else the digits that follow
+            if (*++q != ':')
+            {
+                while ((d = (uint)(*q - '0')) <= 9)
+                {
+                    f = (f * 10) + d;
+                    q++;
+                }
+
+                if (q - p > 9 || *q != ':')
+                {
+                    return null;
+                }
+            }
+
+            *fieldAt = (int)f;
+            q++;
+        }
+
+        byte* digits = q;
+        uint j = (uint)(*q - '0');
+        if (j > 9)
+        {
+            return null;
+        }
+
+        while ((d = (uint)(*++q - '0')) <= 9)
+        {
+            j = (j * 10) + d;
+        }
+
+        if (q - digits > 9 || *q != ':')
+        {
+            return null;
+        }
+
+        *indexAt = (int)j;
+
+        // the value: one digit (one-hot and count data), else digits[.digits], 9 digits at most
+        uint m = (uint)(*++q - '0');
+        if (m > 9)
+        {
+            return null;
+        }
+
+        uint c = *++q;
+        if (TEnd.Ends(c, q, end))
+        {
+            *valueAt = m;
+            return q;
+        }
+
+        digits = q - 1;
+        while ((d = (uint)(c - '0')) <= 9)
+        {
+            m = (m * 10) + d;
+            c = *++q;
+        }
+
+        long integerDigits = q - digits;
+        long fractionDigits = 0;
+        if (c == '.')
+        {
+            byte* fraction = q + 1;
+            while ((d = (uint)((c = *++q) - '0')) <= 9)
+            {
+                m = (m * 10) + d;
+            }
+
+            fractionDigits = q - fraction;
+        }
+
+        if (!TEnd.Ends(c, q, end) || integerDigits + fractionDigits > 9 || m > (1u << 24))
+        {
+            return null;
+        }
+
+        *valueAt = fractionDigits == 0 ? m : m / PowersOf10[(int)fractionDigits];
+        return q;
+    }
+
+    /// <summary>What ends a value in <see cref="Token"/>.</summary>
+    private interface IValueEnd
+    {
+        static abstract bool Ends(uint c, byte* q, byte* end);
+    }
+
+    /// <summary>A line parsed alone (<see cref="StoppedTokens"/>): a blank, a comment or the line's end.</summary>
+    private readonly struct StopperEnds : IValueEnd
+    {
+        public static bool Ends(uint c, byte* q, byte* end) => c == ' ' || c == '\t' || c == '#' || q == end;
+    }
+
+    /// <summary>Whole lines of a buffer (<see cref="LineLoop"/>): a blank, or the '\r' or '\n' of a line's end.</summary>
+    private readonly struct LineEnds : IValueEnd
+    {
+        public static bool Ends(uint c, byte* q, byte* end) => c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    }
+
     private interface IFormat
     {
         static abstract bool Fields { get; }
@@ -445,99 +481,12 @@ internal static unsafe class FeatureParser
                 return -1;
             }
 
-            byte* q = p;
-            uint d;
-            if (TFormat.Fields)
-            {
-                uint f = (uint)(*q - '0');
-                if (f > 9)
-                {
-                    goto Bytewise;
-                }
-
-                // one digit and the colon (the fields of most files), else the digits that follow
-                if (*++q != ':')
-                {
-                    while ((d = (uint)(*q - '0')) <= 9)
-                    {
-                        f = (f * 10) + d;
-                        q++;
-                    }
-
-                    if (q - p > 9 || *q != ':')
-                    {
-                        goto Bytewise;
-                    }
-                }
-
-                *fieldAt = (int)f;
-                q++;
-            }
-
-            byte* digits = q;
-            uint j = (uint)(*q - '0');
-            if (j > 9)
+            byte* q = Token<TFormat, StopperEnds>(p, end, fieldAt, indexAt, valueAt);
+            if (q == null)
             {
                 goto Bytewise;
             }
 
-            while ((d = (uint)(*++q - '0')) <= 9)
-            {
-                j = (j * 10) + d;
-            }
-
-            if (q - digits > 9 || *q != ':')
-            {
-                goto Bytewise;
-            }
-
-            *indexAt = (int)j;
-
-            // the value: one digit (one-hot and count data), else digits[.digits], 9 digits at most
-            uint m = (uint)(*++q - '0');
-            if (m > 9)
-            {
-                goto Bytewise;
-            }
-
-            c = *++q;
-            float x;
-            if (c == ' ' || c == '\t' || c == '#' || q == end)
-            {
-                x = m;
-            }
-            else
-            {
-                digits = q - 1;
-                while ((d = (uint)(c - '0')) <= 9)
-                {
-                    m = (m * 10) + d;
-                    c = *++q;
-                }
-
-                long integerDigits = q - digits;
-                long fractionDigits = 0;
-                if (c == '.')
-                {
-                    byte* fraction = q + 1;
-                    while ((d = (uint)((c = *++q) - '0')) <= 9)
-                    {
-                        m = (m * 10) + d;
-                    }
-
-                    fractionDigits = q - fraction;
-                }
-
-                // the same float as NumberText.ParseFloat: all digits as an exact integer, one exact power of ten
-                if (!(c == ' ' || c == '\t' || c == '#' || q == end) || integerDigits + fractionDigits > 9 || m > (1u << 24))
-                {
-                    goto Bytewise;
-                }
-
-                x = fractionDigits == 0 ? m : m / PowersOf10[(int)fractionDigits];
-            }
-
-            *valueAt = x;
             p = q;
             goto Next;
 
