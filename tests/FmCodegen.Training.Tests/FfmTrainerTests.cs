@@ -162,6 +162,127 @@ public class FfmTrainerTests
         }
     }
 
+    /// <summary>The rows a held-out split keeps and holds out, as FfmTrainer chose them before it stopped copying
+    /// them: the seeded shuffle of 0 .. count - 1, its first round(count x fraction) held out, both parts sorted.</summary>
+    private static (int[] Fit, int[] Held) ReferenceSplit(int count, double fraction, int seed)
+    {
+        int[] order = Enumerable.Range(0, count).ToArray();
+        new SplitMix64(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL) ^ 0x5EEDUL).Shuffle(order);
+        int held = Math.Max(1, (int)Math.Round(count * fraction));
+        int[] heldRows = order[..held], fitRows = order[held..];
+        Array.Sort(heldRows);
+        Array.Sort(fitRows);
+        return (fitRows, heldRows);
+    }
+
+    /// <summary>The given rows as a dataset of their own with a value array (ones too), numbering features and
+    /// fields as <paramref name="data"/> does.</summary>
+    private static SparseDataset Rows(SparseDataset data, int[] rows)
+    {
+        var labels = new List<float>();
+        var offsets = new List<int> { 0 };
+        var indices = new List<int>();
+        var fields = new List<int>();
+        var values = new List<float>();
+        foreach (int r in rows)
+        {
+            labels.Add(data.Labels[r]);
+            indices.AddRange(data.RowIndices(r).ToArray());
+            fields.AddRange(data.RowFields(r).ToArray());
+            values.AddRange(data.RowValues(r).ToArray());
+            offsets.Add(indices.Count);
+        }
+
+        return SparseDataset.FromTrustedArrays(labels.ToArray(), offsets.ToArray(), indices.ToArray(), values.ToArray(), fields.ToArray(), data.NumFeatures, data.NumFields);
+    }
+
+    /// <summary><paramref name="data"/> with every third row's values halved (not all 1).</summary>
+    private static SparseDataset Scaled(SparseDataset data)
+    {
+        float[] values = data.Values.ToArray();
+        for (int r = 0; r < data.Count; r += 3)
+        {
+            for (int a = data.Offsets[r]; a < data.Offsets[r + 1]; a++)
+            {
+                values[a] = 0.5f;
+            }
+        }
+
+        return SparseDataset.FromTrustedArrays(data.Labels.ToArray(), data.Offsets.ToArray(), data.Indices.ToArray(), values, data.Fields.ToArray(), data.NumFeatures, data.NumFields);
+    }
+
+    [Theory]
+    [InlineData(10, 0.1, 1)]
+    [InlineData(11, 0.5, 2)]
+    [InlineData(64, 0.1, 3)]
+    [InlineData(65, 0.3, 4)]
+    [InlineData(1000, 0.1, 5)]
+    [InlineData(4097, 0.9, 6)]
+    public void The_split_holds_out_the_rows_it_always_did_and_lists_both_parts_in_file_order(int count, double fraction, int seed)
+    {
+        (ReadOnlyMemory<int> fit, ReadOnlyMemory<int> held) = FfmTrainer.Split(count, fraction, seed);
+        (int[] expectedFit, int[] expectedHeld) = ReferenceSplit(count, fraction, seed);
+        Assert.Equal(expectedFit, fit.ToArray());
+        Assert.Equal(expectedHeld, held.ToArray());
+    }
+
+    [Theory]
+    [InlineData(true, 1)]
+    [InlineData(false, 1)]
+    [InlineData(true, 2)]
+    [InlineData(false, 2)]
+    public void A_held_out_split_trains_the_model_its_rows_give_as_training_and_validation_data(bool unitValues, int threads)
+    {
+        // the split reads the rows where they are (the fit rows through a list, the held-out rows scored in place);
+        // the same model, validation losses and best epoch as the rows copied into two datasets, the fit set with
+        // a value array (ones when the data's values are all 1, so the copy trains through the kernels' value path
+        // and the split through the ones path: the same bits)
+        SparseDataset planted = Planted(3000, 21, classification: true);
+        SparseDataset train = unitValues ? planted : Scaled(planted);
+        Assert.Equal(unitValues, train.UnitValues);
+        var options = new FfmTrainingOptions { Task = FmTask.BinaryClassification, Seed = 7, Epochs = 6, Threads = threads };
+        (int[] fitRows, int[] heldRows) = ReferenceSplit(train.Count, options.ValidationFraction, options.Seed);
+        SparseDataset fit = Rows(train, fitRows), held = Rows(train, heldRows);
+        Assert.False(fit.UnitValues);
+
+        FfmTrainingResult split = FfmTrainer.Train(train, options);
+        FfmTrainingResult copied = FfmTrainer.Train(fit, options with { Validation = held });
+        Assert.Equal(Bytes(copied.Model), Bytes(split.Model));
+        Assert.Equal(copied.History.Select(e => e.ValidationLoss), split.History.Select(e => e.ValidationLoss));
+        Assert.Equal(copied.History.Select(e => e.TrainLoss), split.History.Select(e => e.TrainLoss));
+        Assert.Equal(copied.BestEpoch, split.BestEpoch);
+        Assert.Equal((fitRows.Length, heldRows.Length), (split.TrainExamples, split.ValidationExamples));
+
+        // without epochs: the refit on every row trains the best epoch's count of epochs, as a run without a split
+        FfmTrainingResult refit = FfmTrainer.Train(train, options with { Epochs = null });
+        FfmTrainingResult direct = FfmTrainer.Train(train, options with { Epochs = refit.BestEpoch, ValidationFraction = 0 });
+        Assert.Equal(Bytes(direct.Model), Bytes(refit.Model));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Early_stopping_keeps_the_best_epochs_model_while_later_epochs_are_scored(int threads)
+    {
+        // labels partly flipped and a large learning rate: the validation loss gets worse after a few epochs, and
+        // the model of the best epoch (kept while the later ones are built and scored) is the one returned: the
+        // same bytes as a run that stops at that epoch
+        SparseDataset train = Planted(2000, 31, classification: true);
+        float[] labels = train.Labels.ToArray();
+        for (int r = 0; r < labels.Length; r += 4)
+        {
+            labels[r] = 1 - labels[r];
+        }
+
+        train = SparseDataset.FromTrustedArrays(labels, train.Offsets.ToArray(), train.Indices.ToArray(), null, train.Fields.ToArray(), train.NumFeatures, train.NumFields);
+        var options = new FfmTrainingOptions { Task = FmTask.BinaryClassification, Seed = 3, Epochs = 30, LearningRate = 0.5f, Lambda = 0, Threads = threads, Patience = 3 };
+        FfmTrainingResult result = FfmTrainer.Train(train, options);
+        Assert.True(result.BestEpoch > 1 && result.BestEpoch < result.History.Count, $"best epoch {result.BestEpoch} of {result.History.Count}");
+        FfmTrainingResult stopped = FfmTrainer.Train(train, options with { Epochs = result.BestEpoch });
+        Assert.Equal(result.BestEpoch, stopped.BestEpoch);
+        Assert.Equal(Bytes(stopped.Model), Bytes(result.Model));
+    }
+
     [Fact]
     public void Data_without_fields_is_refused()
     {

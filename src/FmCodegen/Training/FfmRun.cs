@@ -16,9 +16,12 @@ internal sealed class FfmRun
 {
     private readonly FfmTrainingOptions _options;
     private readonly FfmReplica[] _replicas;
-    private FfmTable? _bestTable;
-    private float[]? _bestWeights;
-    private float _bestBias;
+
+    // the model of the best epoch so far (validation), whose table is _spare; the next epoch's model is written into
+    // _scratch: two model tables at most per run, instead of a new one per epoch and a copy of the training table
+    // per better epoch (fresh memory: page faults)
+    private FfmModel? _best;
+    private FfmTable? _scratch, _spare;
 
     public FfmRun(FfmTrainingOptions options, int n, int m, int rows)
     {
@@ -77,23 +80,25 @@ internal sealed class FfmRun
         }
     }
 
-    /// <summary>Trains up to <paramref name="epochs"/> epochs; returns the best epoch (the last without validation),
-    /// whose parameters replica 0 then holds.</summary>
-    public int Fit(FfmKernelEntry kernel, SparseDataset data, SparseDataset? validation, int epochs, int patience, List<FfmEpoch> history, Action<FfmEpoch>? progress, bool refit)
+    /// <summary>Trains up to <paramref name="epochs"/> epochs on the rows of <paramref name="fit"/>; returns the
+    /// best epoch (the last without validation), whose model <see cref="ToModel"/> then gives.</summary>
+    public int Fit(FfmKernelEntry kernel, FfmRowSet fit, FfmRowSet? validation, int epochs, int patience, List<FfmEpoch> history, Action<FfmEpoch>? progress, bool refit)
     {
         var rng = new SplitMix64(unchecked((ulong)_options.Seed) ^ 0xA5A5_5A5A_1234_5678UL);
         FfmTable table = _replicas[0].Table;
-        var rows = new FfmEpochData(data, _options.Shuffle ? rng : null, table.NumFeatures, table.NumFields, _options.Normalization);
-        int[] blocks = new int[rows.BlockCount];
+        var epochData = new FfmEpochData(fit.Data, fit.Rows, _options.Shuffle ? rng : null, table.NumFeatures, table.NumFields, _options.Normalization);
+        int count = epochData.Count;
+        int[] blocks = new int[epochData.BlockCount];
         for (int b = 0; b < blocks.Length; b++)
         {
             blocks[b] = b;
         }
 
         using TrainingTeam? team = _replicas.Length > 1 ? new TrainingTeam(_replicas.Length) : null;
-        var epoch = new EpochVisitor(this, rows, blocks, team);
+        var epoch = new EpochVisitor(this, epochData, blocks, team);
         double bestLoss = double.PositiveInfinity;
         int bestEpoch = epochs, sinceBest = 0;
+        _best = null;
         for (int e = 1; e <= epochs; e++)
         {
             if (_options.Shuffle)
@@ -102,20 +107,30 @@ internal sealed class FfmRun
             }
 
             long start = Stopwatch.GetTimestamp();
-            double loss = kernel.Accept(epoch) / Math.Max(1, data.Count);
+            double loss = kernel.Accept(epoch) / Math.Max(1, count);
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            double? validationLoss = validation is null ? null : Loss(validation);
-            var record = new FfmEpoch(e, loss, validationLoss, seconds, data.Count / Math.Max(seconds, 1e-9), refit);
+            FfmModel? model = null;
+            double? validationLoss = null;
+            if (validation is not null)
+            {
+                model = BuildModel();
+                validationLoss = Loss(model, validation.Value);
+            }
+
+            var record = new FfmEpoch(e, loss, validationLoss, seconds, count / Math.Max(seconds, 1e-9), refit);
             history.Add(record);
             progress?.Invoke(record);
             if (validationLoss is double v)
             {
                 if (v < bestLoss)
                 {
+                    // the model just scored is the best so far: kept as it is (its table is not written again), the
+                    // next epoch's model goes to the other table (the previous best's, if any)
                     bestLoss = v;
                     bestEpoch = e;
                     sinceBest = 0;
-                    Snapshot();
+                    _best = model;
+                    (_scratch, _spare) = (_spare, _scratch);
                 }
                 else if (patience > 0 && ++sinceBest >= patience)
                 {
@@ -124,35 +139,31 @@ internal sealed class FfmRun
             }
         }
 
-        FfmReplica first = _replicas[0];
-        if (validation is not null && _bestTable is not null)
-        {
-            _bestTable.Span.CopyTo(first.Table.Span);
-            _bestWeights!.CopyTo(first.Weights.AsSpan());
-            first.Bias = _bestBias;
-        }
-
         return bestEpoch;
     }
 
-    private void Snapshot()
+    /// <summary>Mean loss over rows, scored with the model as it will be saved.</summary>
+    private double Loss(FfmModel model, FfmRowSet rows)
     {
-        FfmReplica first = _replicas[0];
-        FfmTable table = first.Table;
-        _bestTable ??= new FfmTable(table.NumFeatures, table.NumFields, table.EmbeddingSize, table.BlockStride);
-        _bestWeights ??= new float[first.Weights.Length];
-        table.Span.CopyTo(_bestTable.Span);
-        first.Weights.CopyTo(_bestWeights.AsSpan());
-        _bestBias = first.Bias;
-    }
+        SparseDataset data = rows.Data;
+        double sum = 0;
+        if (rows.Rows is { } list)
+        {
+            // held-out rows, scored where they are one by one (the same bits as a batch: every row of a batch goes
+            // through the one-example path)
+            FfmKernelEntry kernel = FfmKernels.For(model.EmbeddingSize);
+            ReadOnlySpan<float> labels = data.Labels;
+            foreach (int r in list.Span)
+            {
+                float score = kernel.Score(model, data.RowFields(r), data.RowIndices(r), data.RowValues(r));
+                sum += FfmTrainer.ExampleLoss(_options.Task, score, labels[r]);
+            }
 
-    /// <summary>Mean loss over a dataset, scored with the model as it will be saved.</summary>
-    private double Loss(SparseDataset data)
-    {
-        FfmModel model = ToModel();
+            return sum / Math.Max(1, list.Length);
+        }
+
         var scores = new float[data.Count];
         Ffm.ScoreBatch(model, data.Offsets, data.Fields, data.Indices, data.Values, scores, _replicas.Length);
-        double sum = 0;
         for (int r = 0; r < scores.Length; r++)
         {
             sum += FfmTrainer.ExampleLoss(_options.Task, scores[r], data.Labels[r]);
@@ -161,12 +172,16 @@ internal sealed class FfmRun
         return sum / Math.Max(1, scores.Length);
     }
 
-    /// <summary>The model replica 0 holds (after an epoch every replica holds the same values).</summary>
-    public FfmModel ToModel()
+    /// <summary>The model of the best epoch of the last <see cref="Fit"/> with validation data, else the model
+    /// replica 0 holds (after an epoch every replica holds the same values).</summary>
+    public FfmModel ToModel() => _best ?? BuildModel();
+
+    /// <summary>The model replica 0 holds, in <see cref="_scratch"/>'s table (which the next call writes again).</summary>
+    private FfmModel BuildModel()
     {
         FfmReplica first = _replicas[0];
         FfmTable source = first.Table;
-        var table = new FfmTable(source.NumFeatures, source.NumFields, source.EmbeddingSize);
+        FfmTable table = _scratch ??= new FfmTable(source.NumFeatures, source.NumFields, source.EmbeddingSize);
         for (int j = 0; j < source.NumFeatures; j++)
         {
             for (int f = 0; f < source.NumFields; f++)
@@ -238,9 +253,10 @@ internal sealed class FfmRun
 /// </summary>
 internal sealed class FfmEpochData
 {
-    /// <summary>Copies <paramref name="data"/>'s rows in a random order drawn from <paramref name="shuffle"/> (as
-    /// Fisher-Yates over 0 .. Count - 1 with <see cref="SplitMix64.Shuffle"/>), or in file order when it is null.</summary>
-    public FfmEpochData(SparseDataset data, SplitMix64? shuffle, int numFeatures, int numFields, FfmNormalization normalization)
+    /// <summary>Copies <paramref name="data"/>'s rows, or those listed in <paramref name="subset"/>, in a random
+    /// order drawn from <paramref name="shuffle"/> (as Fisher-Yates over the list, 0 .. Count - 1 without one, with
+    /// <see cref="SplitMix64.Shuffle"/>), or in the list's order when it is null.</summary>
+    public FfmEpochData(SparseDataset data, ReadOnlyMemory<int>? subset, SplitMix64? shuffle, int numFeatures, int numFields, FfmNormalization normalization)
     {
         // every element up to each array's length is written by the copy below (the nonzeros past the kept ones
         // are zeroed there), so the arrays start uninitialised: with huge pages where the system offers them
@@ -248,10 +264,23 @@ internal sealed class FfmEpochData
         // per-row values are one array of records, not four arrays of 2.3 MB each on frappe x20 (below the huge-page
         // threshold: some 2,250 page faults of 4 KB, dear on this virtual machine), and the order of the copy lives
         // in the records' starts until the copy overwrites each (no order array of its own either)
-        int nonZeros = data.Offsets[data.Count];
+        // a subset (the rows left after holding some out) is read through its list, never copied into a dataset
+        // of its own: the copy below reads rows in a shuffled order anyway
+        ReadOnlySpan<int> offsets = data.Offsets;
+        int nonZeros = offsets[data.Count];
         Count = data.Count;
+        if (subset is { } list)
+        {
+            Count = list.Length;
+            nonZeros = 0;
+            foreach (int r in list.Span)
+            {
+                nonZeros += offsets[r + 1] - offsets[r];
+            }
+        }
+
         Rows = LargeArrays.Uninitialized<FfmRow>(Count + 1);
-        Order(Rows, shuffle);
+        Order(Rows, subset is { } rows ? rows.Span : default, shuffle);
         // one element more than the nonzeros: a row's arrays are taken by reference at its first nonzero, which for
         // empty rows after the last kept nonzero is one past them
         // a table of at most 65,536 blocks (frappe's 5,378 features x 10 fields) numbers every feature and field by
@@ -278,14 +307,25 @@ internal sealed class FfmEpochData
         Values = values ?? EpochData.Ones(Longest + 1);
     }
 
-    /// <summary>The source row of each copied row in <see cref="FfmRow.Start"/>: 0 .. Count - 1 shuffled by
-    /// <see cref="SplitMix64.Shuffle"/>'s steps (the same draws, the same permutation).</summary>
-    private static void Order(FfmRow[] rows, SplitMix64? shuffle)
+    /// <summary>The source row of each copied row in <see cref="FfmRow.Start"/>: <paramref name="subset"/>'s rows
+    /// (0 .. Count - 1 when it is empty) shuffled by <see cref="SplitMix64.Shuffle"/>'s steps (the same draws, the
+    /// same permutation: row i of a subset is copied where row i of a dataset holding only the subset would be).</summary>
+    private static void Order(FfmRow[] rows, ReadOnlySpan<int> subset, SplitMix64? shuffle)
     {
         int count = rows.Length - 1;
-        for (int i = 0; i < count; i++)
+        if (subset.IsEmpty)
         {
-            rows[i].Start = i;
+            for (int i = 0; i < count; i++)
+            {
+                rows[i].Start = i;
+            }
+        }
+        else
+        {
+            for (int i = 0; i < count; i++)
+            {
+                rows[i].Start = subset[i];
+            }
         }
 
         if (shuffle is not null)

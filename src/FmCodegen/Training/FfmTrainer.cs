@@ -117,35 +117,41 @@ public static class FfmTrainer
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
         Check(train, options);
-        SparseDataset fit = train;
-        SparseDataset? validation = options.Validation;
+        var fit = new FfmRowSet(train, null);
+        FfmRowSet? validation = options.Validation is { } given ? new FfmRowSet(given, null) : null;
         bool heldOut = false;
         if (validation is null && options.ValidationFraction > 0 && train.Count >= 10)
         {
-            (fit, validation) = Split(train, options.ValidationFraction, options.Seed);
+            // neither part is copied into a dataset of its own: the epoch copy (FfmEpochData) reads the rows fitted
+            // on from the training data through their list (it reads every row through its shuffled order anyway),
+            // and the validation loss scores the held-out rows where they are
+            (ReadOnlyMemory<int> fitRows, ReadOnlyMemory<int> heldRows) = Split(train.Count, options.ValidationFraction, options.Seed);
+            fit = new FfmRowSet(train, fitRows);
+            validation = new FfmRowSet(train, heldRows);
             heldOut = true;
         }
 
-        int n = Math.Max(train.NumFeatures, Math.Max(validation?.NumFeatures ?? 0, options.WarmStart?.NumFeatures ?? 0));
+        int fitCount = fit.Count;
+        int n = Math.Max(train.NumFeatures, Math.Max(validation?.Data.NumFeatures ?? 0, options.WarmStart?.NumFeatures ?? 0));
         if (options.MaxFeatures is int cap)
         {
             n = Math.Min(n, cap);
         }
 
-        int m = Math.Max(1, Math.Max(train.NumFields, Math.Max(validation?.NumFields ?? 0, options.WarmStart?.NumFields ?? 0)));
+        int m = Math.Max(1, Math.Max(train.NumFields, Math.Max(validation?.Data.NumFields ?? 0, options.WarmStart?.NumFields ?? 0)));
         FfmKernelEntry kernel = FfmKernels.For(options.EmbeddingSize);
         var history = new List<FfmEpoch>();
         int maxEpochs = options.Epochs ?? 30;
-        var run = new FfmRun(options, n, m, fit.Count);
+        var run = new FfmRun(options, n, m, fitCount);
         int best = run.Fit(kernel, fit, validation, maxEpochs, options.Patience, history, progress, refit: false);
         if (heldOut && options.Epochs is null)
         {
             run = new FfmRun(options, n, m, train.Count);
-            run.Fit(kernel, train, null, best, 0, history, progress, refit: true);
+            run.Fit(kernel, new FfmRowSet(train, null), null, best, 0, history, progress, refit: true);
         }
 
         (float min, float max) = Range(train.Labels);
-        return new FfmTrainingResult(run.ToModel(), options.Task, history, best, min, max, options, heldOut && options.Epochs is null ? train.Count : fit.Count, validation?.Count ?? 0);
+        return new FfmTrainingResult(run.ToModel(), options.Task, history, best, min, max, options, heldOut && options.Epochs is null ? train.Count : fitCount, validation?.Count ?? 0);
     }
 
     private static void Check(SparseDataset train, FfmTrainingOptions options)
@@ -182,45 +188,42 @@ public static class FfmTrainer
         }
     }
 
-    private static (SparseDataset Fit, SparseDataset Held) Split(SparseDataset data, double fraction, int seed)
+    /// <summary>Holds out a seeded random fraction of <paramref name="count"/> rows: the rows left to fit on and the
+    /// rows held out, each in file order (one array holds both lists).</summary>
+    internal static (ReadOnlyMemory<int> FitRows, ReadOnlyMemory<int> HeldRows) Split(int count, double fraction, int seed)
     {
-        int[] order = Enumerable.Range(0, data.Count).ToArray();
+        int[] order = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            order[i] = i;
+        }
+
         new SplitMix64(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL) ^ 0x5EEDUL).Shuffle(order);
-        int held = Math.Max(1, (int)Math.Round(data.Count * fraction));
-        int[] heldRows = order[..held];
-        int[] fitRows = order[held..];
-        Array.Sort(heldRows);
-        Array.Sort(fitRows);
-        return (Subset(data, fitRows), Subset(data, heldRows));
-    }
+        int held = Math.Max(1, (int)Math.Round(count * fraction));
 
-    internal static SparseDataset Subset(SparseDataset data, int[] rows)
-    {
-        var labels = new float[rows.Length];
-        var offsets = new int[rows.Length + 1];
-        int nnz = 0;
-        foreach (int r in rows)
+        // the first rows of the shuffled order are held out: a mark per row, then both lists in file order (what
+        // sorting the two parts of the order gave) into the order array, which is no longer read: the held-out
+        // rows at its end, the others from its start
+        var heldOut = new ulong[(count + 63) >> 6];
+        foreach (int r in order.AsSpan(0, held))
         {
-            nnz += data.Offsets[r + 1] - data.Offsets[r];
+            heldOut[r >> 6] |= 1UL << r;
         }
 
-        var indices = new int[nnz];
-        var values = new float[nnz];
-        var fields = new int[nnz];
-        int at = 0;
-        for (int i = 0; i < rows.Length; i++)
+        int f = 0, h = count - held;
+        for (int r = 0; r < count; r++)
         {
-            int r = rows[i];
-            labels[i] = data.Labels[r];
-            int start = data.Offsets[r], count = data.Offsets[r + 1] - start;
-            data.Indices.Slice(start, count).CopyTo(indices.AsSpan(at));
-            data.Values.Slice(start, count).CopyTo(values.AsSpan(at));
-            data.Fields.Slice(start, count).CopyTo(fields.AsSpan(at));
-            at += count;
-            offsets[i + 1] = at;
+            if ((heldOut[r >> 6] & (1UL << r)) != 0)
+            {
+                order[h++] = r;
+            }
+            else
+            {
+                order[f++] = r;
+            }
         }
 
-        return SparseDataset.FromTrustedArrays(labels, offsets, indices, values, fields, data.NumFeatures, data.NumFields);
+        return (order.AsMemory(0, f), order.AsMemory(f, held));
     }
 
     private static (float Min, float Max) Range(ReadOnlySpan<float> labels)
@@ -251,4 +254,11 @@ public static class FfmTrainer
         double yz = label > 0 ? score : -score;
         return Math.Max(-yz, 0) + Math.Log(1 + Math.Exp(-Math.Abs(yz)));
     }
+}
+
+/// <summary>Rows of a dataset: all of them (<see cref="Rows"/> null), or those listed, in file order (the rows a
+/// held-out split leaves to fit on, or holds out), read where they are.</summary>
+internal readonly record struct FfmRowSet(SparseDataset Data, ReadOnlyMemory<int>? Rows)
+{
+    public int Count => Rows?.Length ?? Data.Count;
 }
