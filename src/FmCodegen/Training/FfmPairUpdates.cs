@@ -143,8 +143,8 @@ internal static class FfmPairUpdates
         }
 
         // 128-bit lanes: x = [w p1 | G p1 | w q1 | G q1], y = [w p2 | G p2 | w q2 | G q2]
-        Vector512<float> xv = Vector512.Create(Vector256.LoadUnsafe(ref table, (nuint)(uint)p1), Vector256.LoadUnsafe(ref table, (nuint)(uint)q1));
-        Vector512<float> yv = Vector512.Create(Vector256.LoadUnsafe(ref table, (nuint)(uint)p2), Vector256.LoadUnsafe(ref table, (nuint)(uint)q2));
+        Vector512<float> xv = Pack(ref table, (nuint)(uint)p1, (nuint)(uint)q1);
+        Vector512<float> yv = Pack(ref table, (nuint)(uint)p2, (nuint)(uint)q2);
         Vector512<float> ab = Avx512F.Shuffle4x128(xv, yv, 0x88);   // [w p1 | w q1 | w p2 | w q2]
         Vector512<float> ba = Avx512F.Shuffle4x128(yv, xv, 0x88);   // [w p2 | w q2 | w p1 | w q1]
         Vector512<float> sums = Avx512F.Shuffle4x128(xv, yv, 0xDD); // [G p1 | G q1 | G p2 | G q2]
@@ -161,6 +161,14 @@ internal static class FfmPairUpdates
         ys.GetLower().StoreUnsafe(ref table, (nuint)(uint)p2);
         ys.GetUpper().StoreUnsafe(ref table, (nuint)(uint)q2);
     }
+
+    /// <summary>The 8-float blocks at <paramref name="first"/> and <paramref name="second"/> as one 512-bit vector: the
+    /// second inserted into the register the first is loaded into. (Vector512.Create of the two loads inserted both
+    /// halves into the register of the loop's previous round, a false dependency from round to round that made
+    /// each round's vector wait for the last round's loads, cache misses and all.)</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Pack(ref float table, nuint first, nuint second) =>
+        Avx512F.InsertVector256(Vector256.LoadUnsafe(ref table, first).ToVector512Unsafe(), Vector256.LoadUnsafe(ref table, second), 1);
 
     /// <summary>One pair's step: <paramref name="first"/> is a's block for b's field, <paramref name="second"/> b's
     /// block for a's field, <paramref name="t"/> the gradient scale kappa x_a x_b in every lane.</summary>
