@@ -91,4 +91,21 @@ public class FmMathTests
         Assert.Equal(float.PositiveInfinity, FmMath.Exp(90f));
         Assert.True(float.IsNaN(FmMath.Exp(float.NaN)));
     }
+    [Fact]
+    public void The_trainers_split_logistic_loss_has_the_bits_of_LogisticLoss()
+    {
+        // the trainer takes the sigmoid in its row loop and the loss's log after the block of rows
+        for (ulong bits = 0; bits < uint.MaxValue; bits += 1009)
+        {
+            float margin = BitConverter.UInt32BitsToSingle((uint)bits);
+            float loss = FmMath.LogisticLoss(margin, out float sigmoid);
+            float split = FmMath.LogisticGradient(margin, out float onePlusE);
+            float splitLoss = FmMath.LogisticLossOf(margin, onePlusE);
+            if (BitConverter.SingleToUInt32Bits(sigmoid) != BitConverter.SingleToUInt32Bits(split)
+                || BitConverter.SingleToUInt32Bits(loss) != BitConverter.SingleToUInt32Bits(splitLoss))
+            {
+                Assert.Fail($"margin {margin:R}: LogisticLoss {loss:R} and sigmoid {sigmoid:R}, the split {splitLoss:R} and {split:R}");
+            }
+        }
+    }
 }

@@ -640,6 +640,8 @@ internal class FfmReplica : MergedReplica
         float bias = Bias, biasSum = BiasSum;
         double totalLoss = 0;
         int trained = 0;
+        Span<LossTerm> terms = stackalloc LossTerm[EpochData.RowsPerBlock];
+        ref LossTerm termsRef = ref MemoryMarshal.GetReference(terms);
         for (int bi = 0; bi < blocks.Length; bi++)
         {
             if (bi + 2 < blocks.Length)
@@ -671,9 +673,14 @@ internal class FfmReplica : MergedReplica
                 if (classification)
                 {
                     float y = label > 0 ? 1f : -1f;
-                    // loss log(1 + e^-m) at margin m = y s; its derivative in s is -y sigmoid(-m)
-                    totalLoss += FmMath.LogisticLoss(y * score, out float sig);
-                    kappa = -y * sig;
+                    // loss log(1 + e^-m) at margin m = y s; its derivative in s is -y sigmoid(-m). The loss's log is
+                    // taken after the block (LossTerm): a call here, on the way from the score to the updates,
+                    // would also save and restore the loop's live registers
+                    float margin = y * score;
+                    kappa = -y * FmMath.LogisticGradient(margin, out float onePlusE);
+                    ref LossTerm term = ref Unsafe.Add(ref termsRef, r - from);
+                    term.Margin = margin;
+                    term.OnePlusE = onePlusE;
                 }
                 else
                 {
@@ -737,12 +744,29 @@ internal class FfmReplica : MergedReplica
                     }
                 }
             }
+
+            if (classification)
+            {
+                // the block's losses in row order (the same sum as adding each after its row)
+                for (int i = 0; i < to - from; i++)
+                {
+                    ref LossTerm term = ref Unsafe.Add(ref termsRef, i);
+                    totalLoss += FmMath.LogisticLossOf(term.Margin, term.OnePlusE);
+                }
+            }
         }
 
         Bias = bias;
         BiasSum = biasSum;
         LossSum += totalLoss;
         Examples += trained;
+    }
+
+    /// <summary>A classification row's margin and 1 + e^-|margin|, whose loss the block's end adds.</summary>
+    private struct LossTerm
+    {
+        public float Margin;
+        public float OnePlusE;
     }
 
     /// <summary>A row's codes unpacked (features, table rows = feature x row stride, blocks = field x block stride)
