@@ -143,5 +143,39 @@ public class MemoryAccountingTests
 
         Assert.Equal(100_000, SparseDataset.Load(path).Count);
     }
-}
 
+    [Theory]
+    [InlineData(1000)]
+    [InlineData((int)(LargeArrays.PopulateThreshold / 4) - 1)]
+    [InlineData((int)(LargeArrays.PopulateThreshold / 4))]
+    [InlineData((int)(LargeArrays.PopulateThreshold / 4) + 1023)]
+    [InlineData((int)(LargeArrays.HugePageThreshold / 4) - 1)]
+    [InlineData((int)(LargeArrays.HugePageThreshold / 4) + 777)]
+    public void LargeArraysHoldWhatIsWrittenWhileTheirNeighboursKeepTheirs(int length)
+    {
+        // the arrays' pages are mapped ahead of the writes from PopulateThreshold on (and advised for huge pages from
+        // HugePageThreshold): whole pages inside each array only, so arrays allocated around it keep their content
+        int[] before = new int[length];
+        before.AsSpan().Fill(-7);
+        int[] array = LargeArrays.Uninitialized<int>(length);
+        ushort[] shorts = LargeArrays.Uninitialized<ushort>(length);
+        int[] after = new int[length];
+        after.AsSpan().Fill(-9);
+        Assert.Equal(length, array.Length);
+        Assert.Equal(length, shorts.Length);
+        for (int i = 0; i < length; i++)
+        {
+            array[i] = i * 3;
+            shorts[i] = (ushort)i;
+        }
+
+        for (int i = 0; i < length; i++)
+        {
+            Assert.Equal(i * 3, array[i]);
+            Assert.Equal((ushort)i, shorts[i]);
+        }
+
+        Assert.All(before, v => Assert.Equal(-7, v));
+        Assert.All(after, v => Assert.Equal(-9, v));
+    }
+}

@@ -283,6 +283,27 @@ public class FfmTrainerTests
         Assert.Equal(Bytes(stopped.Model), Bytes(result.Model));
     }
 
+    [Theory]
+    [InlineData(4, FfmSolver.AdaGrad, true, FfmNormalization.XLearn)]
+    [InlineData(1, FfmSolver.AdaGrad, false, FfmNormalization.None)]
+    [InlineData(8, FfmSolver.Sgd, true, FfmNormalization.LibFfm)]
+    [InlineData(16, FfmSolver.AdaGrad, true, FfmNormalization.XLearn)]
+    public void The_warm_up_trains_a_made_up_model_of_its_own_for_any_options(int k, FfmSolver solver, bool linear, FfmNormalization normalization)
+    {
+        // fm train runs it on another thread while parsing (it compiles the training methods): whatever the options,
+        // it neither throws nor changes what a run trains
+        SparseDataset train = Planted(500, 41, classification: true);
+        var options = new FfmTrainingOptions
+        {
+            Task = FmTask.BinaryClassification, EmbeddingSize = k, Solver = solver, UseLinear = linear, Normalization = normalization,
+            Epochs = 2, Threads = 2, MaxFeatures = 20, Validation = Planted(50, 42, classification: true),
+        };
+        byte[] before = Bytes(FfmTrainer.Train(train, options).Model);
+        FfmTrainer.WarmUp(options);
+        FfmTrainer.WarmUp(options with { Task = FmTask.Regression, Validation = null });
+        Assert.Equal(before, Bytes(FfmTrainer.Train(train, options).Model));
+    }
+
     [Fact]
     public void Data_without_fields_is_refused()
     {

@@ -290,6 +290,34 @@ internal static class FfmKernelWarmUp
     }
 }
 
+/// <summary>
+/// Compiles field-aware training's methods (<see cref="Training.FfmTrainer.WarmUp"/>: a made-up model of its own
+/// trained for one epoch on four one-hot rows) on a background thread while <c>fm train</c> parses its data; the
+/// training methods are AggressiveOptimization and the kernels' 512-bit paths are not in the ReadyToRun image, so
+/// without it the first epoch waits for their compilation. Nothing it computes is used, so the model does not depend
+/// on whether or when it runs; a failure (options the trainer refuses) is left to the real run to report.
+/// </summary>
+internal static class FfmTrainingWarmUp
+{
+    public static void Start(Training.FfmTrainingOptions options)
+    {
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Training.FfmTrainer.WarmUp(options);
+            }
+            catch (Exception)
+            {
+                // the real run checks the same options on the main thread and reports them with the usual message;
+                // an exception left to escape this thread would end the process with a stack trace instead
+            }
+        })
+        { IsBackground = true, Name = "fm training warm-up" };
+        thread.Start();
+    }
+}
+
 /// <summary><c>fm train --model-type ffm</c>: trains a field-aware FM on libffm data.</summary>
 public static class FfmTrain
 {
@@ -314,6 +342,7 @@ public static class FfmTrain
         };
         var clock = Stopwatch.StartNew();
         CliOptions.RequireFile(request.Train, "The training file");
+        FfmTrainingWarmUp.Start(request.Options);
         SparseDataset train = SparseDataset.Load(request.Train, SparseFormat.LibFfm);
         Training.FfmTrainingOptions options = request.Options;
         if (request.Validation is { } validationPath)

@@ -154,6 +154,44 @@ public static class FfmTrainer
         return new FfmTrainingResult(run.ToModel(), options.Task, history, best, min, max, options, heldOut && options.Epochs is null ? train.Count : fitCount, validation?.Count ?? 0);
     }
 
+    /// <summary>
+    /// Compiles the methods a training run with these options calls on one-hot rows (libffm's usual data) by
+    /// training a made-up model: four rows of <see cref="WarmUpFields"/> fields in field order, every value 1, one
+    /// epoch, then scoring one row as the validation loss does. The training methods are AggressiveOptimization (not
+    /// in the precompiled image) and the kernels' 512-bit paths too, so the JIT compiles them at their first call;
+    /// run on another thread while the data is parsed, the run's own first epoch then finds them compiled (or waits
+    /// for the compilation under way). Nothing it computes is used or shared: the model it trains is its own.
+    /// </summary>
+    internal static void WarmUp(FfmTrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        const int Rows = 4;
+        var labels = new float[Rows];
+        var offsets = new int[Rows + 1];
+        var indices = new int[Rows * WarmUpFields];
+        var fields = new int[Rows * WarmUpFields];
+        for (int r = 0; r < Rows; r++)
+        {
+            labels[r] = r & 1;
+            offsets[r + 1] = (r + 1) * WarmUpFields;
+            for (int f = 0; f < WarmUpFields; f++)
+            {
+                fields[(r * WarmUpFields) + f] = f;
+                indices[(r * WarmUpFields) + f] = (2 * f) + (r & 1);
+            }
+        }
+
+        SparseDataset data = SparseDataset.FromTrustedArrays(labels, offsets, indices, null, fields, 2 * WarmUpFields, WarmUpFields);
+        FfmTrainingResult result = Train(data, options with
+        {
+            Epochs = 1, ValidationFraction = 0, Validation = null, WarmStart = null, Threads = 1, MaxFeatures = null,
+        });
+        FfmKernels.For(options.EmbeddingSize).Score(result.Model, data.RowFields(0), data.RowIndices(0), data.RowValues(0));
+    }
+
+    /// <summary>Fields of <see cref="WarmUp"/>'s rows.</summary>
+    private const int WarmUpFields = 10;
+
     private static void Check(SparseDataset train, FfmTrainingOptions options)
     {
         if (!train.HasFields && train.NonZeros > 0)
