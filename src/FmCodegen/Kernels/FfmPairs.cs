@@ -80,7 +80,14 @@ public static partial class FfmPairs
             if (a + 4 <= count && (uint)Unsafe.Add(ref blocks, a + 1) == block + 4 && (uint)Unsafe.Add(ref blocks, a + 2) == block + 8
                 && (uint)Unsafe.Add(ref blocks, a + 3) == block + 12)
             {
-                acc = FourRows<TValues>(ref table, ref rows, ref blocks, ref x, a, count, block, acc);
+                acc = FourRows<TValues, AdjacentBlocks>(ref table, ref rows, ref blocks, ref x, a, count, block, acc);
+                a += 4;
+            }
+            else if (Avx512F.IsSupported && a + 4 <= count && (uint)Unsafe.Add(ref blocks, a + 1) == block + 8 && (uint)Unsafe.Add(ref blocks, a + 2) == block + 16
+                && (uint)Unsafe.Add(ref blocks, a + 3) == block + 24)
+            {
+                // the training table's blocks of 8 floats (4 weights, then their AdaGrad sums) in adjacent fields
+                acc = FourRows<TValues, PairedBlocks>(ref table, ref rows, ref blocks, ref x, a, count, block, acc);
                 a += 4;
             }
             else if (a + 1 < count)
@@ -102,32 +109,33 @@ public static partial class FfmPairs
     /// <summary>Rows a .. a + 3 (fields in adjacent blocks from <paramref name="block"/>): every pair (a + i, b &gt; a + i),
     /// then the four inner sums into <paramref name="acc"/> in row order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> FourRows<TValues>(ref float table, ref int rows, ref int blocks, ref float x, int a, int count, uint block, Vector128<float> acc)
+    private static Vector128<float> FourRows<TValues, TColumns>(ref float table, ref int rows, ref int blocks, ref float x, int a, int count, uint block, Vector128<float> acc)
         where TValues : struct, IValues
+        where TColumns : struct, IColumnBlocks
     {
         ref float r0 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a));
         ref float r1 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a + 1));
         ref float r2 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a + 2));
         ref float r3 = ref Unsafe.Add(ref table, (nuint)(uint)Unsafe.Add(ref rows, a + 3));
 
-        // column b's blocks of the four rows' fields: one 512-bit load at row b + block
+        // column b's blocks of the four rows' fields, at row b + block (TColumns)
         ref float columns = ref Unsafe.Add(ref table, (nuint)block);
 
         // column a + s (s = 1, 2, 3) pairs with rows a .. a + s - 1 only: the lanes of the later rows stay as they are
         Vector512<float> u = Rows(ref r0, ref r1, ref r2, ref r3, (nuint)(uint)Unsafe.Add(ref blocks, a + 1));
-        Vector512<float> v = Vector512.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 1));
+        Vector512<float> v = TColumns.Load(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 1));
         Vector512<float> inner = Vector512.ConditionalSelect(
             Vector512.Create(-1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle(),
             Vector512.FusedMultiplyAdd(u, TValues.Scale(v, ref x, a + 1), Vector512<float>.Zero),
             Vector512<float>.Zero);
         u = Rows(ref r0, ref r1, ref r2, ref r3, (nuint)(uint)Unsafe.Add(ref blocks, a + 2));
-        v = Vector512.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 2));
+        v = TColumns.Load(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 2));
         inner = Vector512.ConditionalSelect(
             Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle(),
             Vector512.FusedMultiplyAdd(u, TValues.Scale(v, ref x, a + 2), inner),
             inner);
         u = Rows(ref r0, ref r1, ref r2, ref r3, (nuint)(uint)Unsafe.Add(ref blocks, a + 3));
-        v = Vector512.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 3));
+        v = TColumns.Load(ref columns, (nuint)(uint)Unsafe.Add(ref rows, a + 3));
         inner = Vector512.ConditionalSelect(
             Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0).AsSingle(),
             Vector512.FusedMultiplyAdd(u, TValues.Scale(v, ref x, a + 3), inner),
@@ -135,7 +143,7 @@ public static partial class FfmPairs
         for (int b = a + 4; b < count; b++)
         {
             u = Rows(ref r0, ref r1, ref r2, ref r3, (nuint)(uint)Unsafe.Add(ref blocks, b));
-            v = Vector512.LoadUnsafe(ref columns, (nuint)(uint)Unsafe.Add(ref rows, b));
+            v = TColumns.Load(ref columns, (nuint)(uint)Unsafe.Add(ref rows, b));
             inner = Vector512.FusedMultiplyAdd(u, TValues.Scale(v, ref x, b), inner);
         }
 
@@ -143,6 +151,29 @@ public static partial class FfmPairs
         acc = TValues.Accumulate(inner.GetLower().GetUpper(), ref x, a + 1, acc);
         acc = TValues.Accumulate(inner.GetUpper().GetLower(), ref x, a + 2, acc);
         return TValues.Accumulate(inner.GetUpper().GetUpper(), ref x, a + 3, acc);
+    }
+
+    /// <summary>How <see cref="FourRows{TValues, TColumns}"/> reads row b's blocks of four adjacent fields as the four 128-bit lanes of
+    /// one vector.</summary>
+    private interface IColumnBlocks
+    {
+        static abstract Vector512<float> Load(ref float columns, nuint row);
+    }
+
+    /// <summary>Blocks of 4 floats: one 512-bit load.</summary>
+    private readonly struct AdjacentBlocks : IColumnBlocks
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load(ref float columns, nuint row) => Vector512.LoadUnsafe(ref columns, row);
+    }
+
+    /// <summary>Blocks of 8 floats whose first 4 are the factors (the training table: [w | G]): two 512-bit loads,
+    /// [w0 G0 w1 G1] and [w2 G2 w3 G3], and one shuffle of their even lanes, [w0 w1 w2 w3].</summary>
+    private readonly struct PairedBlocks : IColumnBlocks
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load(ref float columns, nuint row) =>
+            Avx512F.Shuffle4x128(Vector512.LoadUnsafe(ref columns, row), Vector512.LoadUnsafe(ref columns, row + 16), 0x88);
     }
 
     /// <summary>The blocks at offset <paramref name="at"/> of four rows, as the four 128-bit lanes of one vector.</summary>
