@@ -304,6 +304,35 @@ public class FfmTrainerTests
         Assert.Equal(before, Bytes(FfmTrainer.Train(train, options).Model));
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(16)]
+    [InlineData(17)]
+    [InlineData(18)]
+    [InlineData(33)]
+    [InlineData(1000)]
+    public void The_epoch_copys_shuffle_is_the_generators_fisher_yates(int count)
+    {
+        // the copy's order draws each step's partner ahead of the swap (to prefetch it): the same draws in the same
+        // order as SplitMix64.Shuffle, so the same permutation and the generator left in the same state
+        var rows = new FfmRow[count + 1];
+        int[] expected = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            rows[i].Start = expected[i] = (3 * i) + 1;
+        }
+
+        var reference = new SplitMix64(77);
+        var ahead = new SplitMix64(77);
+        reference.Shuffle(expected);
+        FfmEpochData.Shuffle(rows, count, ahead);
+        Assert.Equal(expected, rows.Take(count).Select(r => r.Start));
+        Assert.Equal(reference.NextULong(), ahead.NextULong());
+    }
+
     [Fact]
     public void Data_without_fields_is_refused()
     {
