@@ -253,6 +253,10 @@ public class FfmTrainerTests
         Assert.Equal(copied.BestEpoch, split.BestEpoch);
         Assert.Equal((fitRows.Length, heldRows.Length), (split.TrainExamples, split.ValidationExamples));
 
+        // features past a cap dropped by the copy (the one-hot path and the value path drop the same nonzeros)
+        FfmTrainingOptions capped = options with { MaxFeatures = 20 };
+        Assert.Equal(Bytes(FfmTrainer.Train(fit, capped with { Validation = held }).Model), Bytes(FfmTrainer.Train(train, capped).Model));
+
         // without epochs: the refit on every row trains the best epoch's count of epochs, as a run without a split
         FfmTrainingResult refit = FfmTrainer.Train(train, options with { Epochs = null });
         FfmTrainingResult direct = FfmTrainer.Train(train, options with { Epochs = refit.BestEpoch, ValidationFraction = 0 });
